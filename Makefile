@@ -1,0 +1,59 @@
+# Kefu: `make run` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_INSTALL := $(VENV)/.installed
+STAMP_MODEL := models/.trained
+
+# Rasa 3.6 needs CPython 3.10. The plain name often is a pyenv shim that fails,
+# so it must actually run before we accept it.
+PYTHON310 := $(shell \
+  if python3.10 -c 'import sys' >/dev/null 2>&1; then echo python3.10; \
+  else for p in $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 $$HOME/.pyenv/versions/3.10.*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do \
+    if [ -x "$$p" ] && "$$p" -c 'import sys' >/dev/null 2>&1; then echo "$$p"; break; fi; done; fi)
+
+# Everything the trained model depends on; endpoints/credentials are runtime-only.
+MODEL_INPUTS := bot/config.yml bot/domain.yml $(wildcard bot/components/*.py) $(wildcard bot/dict/*) \
+                $(shell find data -type f -name '*.yml' 2>/dev/null)
+
+# A stamp without a model (models/ emptied by hand) must not skip training.
+ifeq ($(wildcard models/*.tar.gz),)
+$(shell rm -f $(STAMP_MODEL))
+endif
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONHASHSEED := 0
+
+.PHONY: run test train venv clean
+
+venv: $(STAMP_INSTALL)
+
+$(STAMP_INSTALL): pyproject.toml
+	@if [ -z "$(PYTHON310)" ]; then \
+	  echo "error: CPython 3.10 not found (Rasa 3.6 needs Python 3.10)." >&2; \
+	  echo "       Install it, e.g. 'pyenv install 3.10.13', or put python3.10 on PATH." >&2; exit 1; fi
+	@[ -x $(BIN)/python ] || { echo "creating $(VENV) with $(PYTHON310)"; "$(PYTHON310)" -m venv $(VENV); }
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+train: $(STAMP_MODEL)
+
+$(STAMP_MODEL): $(MODEL_INPUTS) $(STAMP_INSTALL)
+	@mkdir -p models
+	$(BIN)/rasa train --config bot/config.yml --domain bot/domain.yml --data data --out models
+	@# keep only the newest model
+	@ls -1t models/*.tar.gz | tail -n +2 | xargs -r rm -f
+	@touch $@
+
+run: $(STAMP_MODEL)
+	$(BIN)/kefu run
+
+test: $(STAMP_MODEL)
+	$(BIN)/python -m pytest -ra
+
+clean:
+	rm -rf models var/*.db .pytest_cache

@@ -1,0 +1,43 @@
+"""Complaints: apologise first, classify, open a ticket, promise the reply time."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.tickets import open_ticket, promise_text
+from actions.turn import current_turn
+from desk.categories import default_categories
+from desk.tickets import ticket_number
+
+
+class ActionHandleComplaint(Action):
+    def name(self) -> Text:
+        return "action_handle_complaint"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        turn = current_turn(tracker)
+        book = default_categories()
+        category = book.classify_complaint(turn.text)
+        hours = book.reply_hours(category)
+        ticket = await open_ticket(
+            turn,
+            category=category,
+            summary=f"投诉（{category}）：{turn.text[:200]}",
+            reply_hours=hours,
+            room=turn.entity(tracker, "room"),
+            phone=turn.entity(tracker, "phone"),
+            order_id=turn.entity(tracker, "order_id"),
+        )
+        # Seed: apologise and listen before anything else, never argue,
+        # name who is responsible and when the customer hears back.
+        dispatcher.utter_message(
+            text=(
+                "非常抱歉给您带来了不好的体验，您反映的问题我们非常重视。\n"
+                f"已为您登记投诉（类别：{category}），工单号：{ticket_number(ticket.id)}。"
+                f"受理人员会负责跟进到底，并在{promise_text(hours)}给您答复。"
+                "如需补充情况或图片，直接在这里留言即可；需要人工客服请回复“转人工”。"
+            )
+        )
+        return []

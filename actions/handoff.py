@@ -1,0 +1,72 @@
+"""Handing a conversation to a human agent, and the low-confidence fallback."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.store import in_db
+from actions.turn import Turn, current_turn
+from desk.conversations import record_handoff
+
+HANDOFF_TEXT = (
+    "好的，正在为您转接人工客服，请您稍候。人工客服接入前，您可以继续留言，"
+    "我们会第一时间查看并回复您。"
+)
+FALLBACK_TEXT = (
+    "抱歉，我没有完全理解您的意思🙏 麻烦您换个说法再描述一下好吗？"
+    "如需人工服务，请回复“转人工”。"
+)
+# Two misunderstandings in a row are enough: the customer should not have to
+# fight the bot a third time.
+FALLBACKS_BEFORE_HANDOFF = 2
+
+
+async def hand_off(dispatcher: CollectingDispatcher, turn: Turn, reason: str) -> List[Dict[Text, Any]]:
+    """Queue the conversation for the desk, tell the customer, pause the bot."""
+    await in_db(
+        record_handoff,
+        channel=turn.channel,
+        customer_id=turn.customer_id,
+        intent=turn.intent,
+        reason=reason,
+        last_message=turn.text,
+    )
+    dispatcher.utter_message(text=HANDOFF_TEXT)
+    # While paused Rasa logs the customer's messages but predicts nothing,
+    # so the bot stays silent until the desk sends ConversationResumed.
+    return [ConversationPaused()]
+
+
+class ActionHandoff(Action):
+    def name(self) -> Text:
+        return "action_handoff"
+
+    async def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        return await hand_off(dispatcher, current_turn(tracker), reason="customer_request")
+
+
+def consecutive_fallbacks(tracker: Tracker) -> int:
+    """How many of the latest user messages in a row the bot did not understand."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent != "nlu_fallback":
+            break
+        count += 1
+    return count
+
+
+class ActionFallback(Action):
+    def name(self) -> Text:
+        return "action_fallback"
+
+    async def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        if consecutive_fallbacks(tracker) >= FALLBACKS_BEFORE_HANDOFF:
+            return await hand_off(dispatcher, current_turn(tracker), reason="repeated_fallback")
+        dispatcher.utter_message(text=FALLBACK_TEXT)
+        return []

@@ -1,0 +1,45 @@
+"""Inquiries: answer from the FAQ, otherwise open a ticket for a person."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.faq import best_answer, load_faq
+from actions.tickets import open_ticket, promise_text
+from actions.turn import current_turn
+from desk.categories import default_categories
+from desk.tickets import ticket_number
+
+INQUIRY_CATEGORY = "咨询"
+
+
+class ActionAnswerInquiry(Action):
+    def name(self) -> Text:
+        return "action_answer_inquiry"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        turn = current_turn(tracker)
+        found = best_answer(load_faq()["inquiry"], turn.text)
+        if found is not None:
+            dispatcher.utter_message(text=found.answer + "\n请问还有其他可以帮您的吗？")
+            return []
+        hours = default_categories().reply_hours(INQUIRY_CATEGORY)
+        ticket = await open_ticket(
+            turn,
+            category=INQUIRY_CATEGORY,
+            summary=f"咨询：{turn.text[:200]}",
+            reply_hours=hours,
+            room=turn.entity(tracker, "room"),
+            phone=turn.entity(tracker, "phone"),
+            order_id=turn.entity(tracker, "order_id"),
+        )
+        dispatcher.utter_message(
+            text=(
+                "感谢您的咨询！这个问题需要专人为您确认，已为您记录，"
+                f"工单号：{ticket_number(ticket.id)}，我们会在{promise_text(hours)}回复您。"
+                "如需立即人工服务，请回复“转人工”。"
+            )
+        )
+        return []

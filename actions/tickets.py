@@ -1,0 +1,58 @@
+"""Opening a ticket from the current message and promising the reply time."""
+from __future__ import annotations
+
+from typing import Optional
+
+from actions.store import in_db
+from actions.turn import Turn
+from desk.categories import default_categories
+from desk.conversations import open_conversation
+from desk.models import Priority, Ticket
+from desk.tickets import NewTicket, create_ticket
+
+
+def promise_text(hours: float) -> str:
+    """Reply-time promise in the customer's words (seed: 2 h simple, 24 h complex)."""
+    if hours < 1:
+        return f"{round(hours * 60)}分钟内"
+    if hours == int(hours):
+        return f"{int(hours)}小时内"
+    return f"{hours:g}小时内"
+
+
+async def open_ticket(
+    turn: Turn,
+    *,
+    category: str,
+    summary: str,
+    reply_hours: Optional[float] = None,
+    priority: str = Priority.normal.value,
+    room: Optional[str] = None,
+    phone: Optional[str] = None,
+    order_id: Optional[str] = None,
+) -> Ticket:
+    """Create (once per incoming message) the ticket for this turn."""
+    hours = reply_hours if reply_hours is not None else default_categories().reply_hours(category)
+    new = NewTicket(
+        channel=turn.channel,
+        customer_id=turn.customer_id,
+        intent=turn.intent or "unknown",
+        category=category,
+        summary=summary,
+        opening_message=turn.text,
+        source_message_id=turn.message_id,
+        reply_hours=hours,
+        priority=priority,
+        room=room,
+        phone=phone,
+        order_id=order_id,
+    )
+
+    def create(session):
+        # The conversation row exists from the first ticket on, so the desk
+        # can show a customer's tickets beside their conversation.
+        open_conversation(session, turn.channel, turn.customer_id)
+        ticket, _created = create_ticket(session, new)
+        return ticket
+
+    return await in_db(create)

@@ -1,0 +1,42 @@
+"""What an action needs to know about the message it answers."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Optional
+
+from rasa_sdk import Tracker
+
+
+@dataclass(frozen=True)
+class Turn:
+    channel: str
+    customer_id: str
+    message_id: str
+    text: str
+    intent: Optional[str]
+
+    def entity(self, tracker: Tracker, name: str) -> Optional[str]:
+        return next(tracker.get_latest_entity_values(name), None)
+
+
+def current_turn(tracker: Tracker) -> Turn:
+    latest = tracker.latest_message or {}
+    # Rasa gives every user message an id; a retried action sees the same one,
+    # which is what makes ticket creation idempotent.
+    message_id = latest.get("message_id") or _fallback_message_id(tracker)
+    return Turn(
+        channel=tracker.get_latest_input_channel() or "unknown",
+        customer_id=tracker.sender_id,
+        message_id=str(message_id),
+        text=(latest.get("text") or "").strip(),
+        intent=(latest.get("intent") or {}).get("name"),
+    )
+
+
+def _fallback_message_id(tracker: Tracker) -> str:
+    # Deterministic for the same tracker state, unlike a random id.
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return f"ts-{event.get('timestamp')}"
+    return uuid.uuid4().hex

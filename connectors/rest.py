@@ -1,0 +1,96 @@
+"""Rasa's REST channel with input checks.
+
+Rasa's own channel files every request without a `sender` under one shared
+conversation ("default") and answers broken bodies with a stack-trace-like
+error. Customers and integrators get a clear 400 instead, and an empty
+message gets a polite prompt rather than a guess from the NLU.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Awaitable, Callable, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+MAX_SENDER_LENGTH = 255
+MAX_MESSAGE_LENGTH = 5000
+EMPTY_MESSAGE_REPLY = "您好，没有收到您的文字内容，请问有什么可以帮您？"
+SYSTEM_BUSY_REPLY = "抱歉，系统暂时有点忙，您的留言我们已经收到，请稍后再试或回复“转人工”。"
+
+logger = logging.getLogger(__name__)
+
+
+class BadRequest(Exception):
+    pass
+
+
+def parse_body(raw: bytes) -> dict:
+    try:
+        body = json.loads(raw or b"")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest("body must be JSON: {\"sender\": \"...\", \"message\": \"...\"}")
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    sender = body.get("sender")
+    if not isinstance(sender, str) or not sender.strip():
+        raise BadRequest("'sender' (the customer id) must be a non-empty string")
+    if len(sender) > MAX_SENDER_LENGTH:
+        raise BadRequest(f"'sender' is longer than {MAX_SENDER_LENGTH} characters")
+    message = body.get("message")
+    if message is None:
+        message = ""
+    if not isinstance(message, str):
+        raise BadRequest("'message' must be a string")
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise BadRequest("'metadata' must be an object")
+    return {"sender": sender, "message": message, "metadata": metadata}
+
+
+class KefuRestInput(RestInput):
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        checked = Blueprint(f"kefu_rest_{id(self)}", __name__)
+
+        @checked.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @checked.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                body = parse_body(request.body)
+            except BadRequest as exc:
+                return response.json({"error": str(exc)}, status=400)
+            sender, text = body["sender"], body["message"]
+            if not text.strip():
+                return response.json([{"recipient_id": sender, "text": EMPTY_MESSAGE_REPLY}])
+            if len(text) > MAX_MESSAGE_LENGTH:
+                return response.json(
+                    {"error": f"'message' is longer than {MAX_MESSAGE_LENGTH} characters"}, status=413
+                )
+            return await self._handle(on_new_message, request, sender, text, body["metadata"])
+
+        return checked
+
+    async def _handle(self, on_new_message, request: Request, sender: str, text: str,
+                      metadata: Optional[dict]) -> HTTPResponse:
+        collector = CollectingOutputChannel()
+        try:
+            await on_new_message(
+                UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
+            )
+        except Exception:
+            # The message is already in the tracker; tell the customer rather
+            # than answering with silence.
+            logger.exception("rest message from %s failed", sender)
+            collector.messages.append({"recipient_id": sender, "text": SYSTEM_BUSY_REPLY})
+        return response.json(collector.messages)

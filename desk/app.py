@@ -1,0 +1,173 @@
+"""The desk's HTTP API (aiohttp): login, tickets, the handoff queue."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from functools import partial
+from typing import Any, Callable, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from desk import agents, conversations, tickets
+from desk.config import Settings, load_settings
+from desk.db import make_engine, upgrade
+from desk.models import ConversationStatus, TicketStatus
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SESSIONS = web.AppKey("sessions", sessionmaker)
+SETTINGS = web.AppKey("settings", Settings)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+AGENT = "agent"
+
+
+async def in_db(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking store call in a thread with its own session."""
+    factory = request.app[SESSIONS]
+
+    def call() -> T:
+        with factory() as session:
+            return fn(session, *args)
+
+    return await asyncio.to_thread(call)
+
+
+def json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler):
+    if request.path.startswith("/api/") and request.path != "/api/login":
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return json_error(401, "missing bearer token")
+        agent = await in_db(request, agents.agent_for_token, header[len("Bearer "):].strip())
+        if agent is None:
+            return json_error(401, "invalid or expired token")
+        request[AGENT] = agent
+    return await handler(request)
+
+
+async def read_json(request: web.Request) -> dict:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "body must be JSON"}), content_type="application/json"
+        )
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "body must be a JSON object"}), content_type="application/json"
+        )
+    return body
+
+
+async def healthz(request: web.Request) -> web.Response:
+    def ping(session: Session) -> None:
+        session.execute(text("SELECT 1 FROM tickets LIMIT 1"))
+
+    try:
+        await in_db(request, ping)
+    except Exception as exc:  # the point is to report any database failure
+        return json_error(503, f"database not ready: {exc.__class__.__name__}")
+    return web.json_response({"status": "ok"})
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    name, password = body.get("name"), body.get("password")
+    if not isinstance(name, str) or not isinstance(password, str):
+        return json_error(400, "name and password are required")
+    token = await in_db(request, agents.login, name, password, request.app[SETTINGS].token_ttl_hours)
+    if token is None:
+        return json_error(401, "wrong name or password")
+    return web.json_response({"token": token})
+
+
+async def list_tickets(request: web.Request) -> web.Response:
+    status = request.query.get("status")
+    if status is not None and status not in TicketStatus.__members__:
+        return json_error(400, f"unknown status {status!r}")
+    found = await in_db(
+        request, partial(tickets.list_tickets, customer_id=request.query.get("customer_id"), status=status)
+    )
+    return web.json_response({"tickets": [tickets.ticket_to_json(t) for t in found]})
+
+
+async def take_ticket(request: web.Request) -> web.Response:
+    ticket_id = _int_param(request, "ticket_id")
+    try:
+        ticket = await in_db(request, tickets.take_ticket, ticket_id, request[AGENT].id)
+    except tickets.TicketAlreadyOwned as exc:
+        return json_error(409, str(exc))
+    if ticket is None:
+        return json_error(404, "no such ticket")
+    return web.json_response({"ticket": tickets.ticket_to_json(ticket)})
+
+
+async def list_conversations(request: web.Request) -> web.Response:
+    status = request.query.get("status")
+    if status is not None and status not in ConversationStatus.__members__:
+        return json_error(400, f"unknown status {status!r}")
+    found = await in_db(request, conversations.list_conversations, status)
+    return web.json_response({"conversations": [conversations.conversation_to_json(c) for c in found]})
+
+
+async def resume_conversation(request: web.Request) -> web.Response:
+    """Return a handed-off conversation to the bot (Rasa ConversationResumed)."""
+    conversation_id = _int_param(request, "conversation_id")
+    found = await in_db(request, lambda s: s.get(conversations.Conversation, conversation_id))
+    if found is None:
+        return json_error(404, "no such conversation")
+    url = f"{request.app[SETTINGS].rasa_url}/conversations/{quote(found.customer_id, safe='')}/tracker/events"
+    try:
+        async with request.app[HTTP].post(url, json={"event": "resume"}) as resp:
+            if resp.status >= 300:
+                return json_error(502, f"Rasa refused the resume: HTTP {resp.status}")
+    except aiohttp.ClientError as exc:
+        return json_error(502, f"Rasa unreachable: {exc.__class__.__name__}")
+    updated = await in_db(request, conversations.return_to_bot, conversation_id)
+    return web.json_response({"conversation": conversations.conversation_to_json(updated)})
+
+
+def _int_param(request: web.Request, name: str) -> int:
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        raise web.HTTPNotFound()
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[auth_middleware], client_max_size=1024 * 1024)
+    engine = make_engine(settings.database_url)
+    app[SETTINGS] = settings
+    app[SESSIONS] = sessionmaker(engine, expire_on_commit=False, future=True)
+
+    async def http_client(app: web.Application):
+        app[HTTP] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        yield
+        await app[HTTP].close()
+        engine.dispose()
+
+    app.cleanup_ctx.append(http_client)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/api/login", login)
+    app.router.add_get("/api/tickets", list_tickets)
+    app.router.add_post("/api/tickets/{ticket_id}/take", take_ticket)
+    app.router.add_get("/api/conversations", list_conversations)
+    app.router.add_post("/api/conversations/{conversation_id}/resume", resume_conversation)
+    return app
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s desk %(levelname)s %(message)s")
+    settings = load_settings()
+    upgrade(settings.database_url)
+    web.run_app(create_app(settings), host="0.0.0.0", port=settings.desk_port, access_log=None)

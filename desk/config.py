@@ -1,0 +1,26 @@
+"""Runtime configuration read from the environment (the only global state)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'kefu.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    rasa_url: str
+    desk_port: int
+    token_ttl_hours: int = 12
+
+
+def load_settings() -> Settings:
+    rasa_port = int(os.environ.get("KEFU_RASA_PORT", "5005"))
+    return Settings(
+        database_url=os.environ.get("KEFU_DATABASE_URL") or DEFAULT_DATABASE_URL,
+        rasa_url=os.environ.get("KEFU_RASA_URL") or f"http://127.0.0.1:{rasa_port}",
+        desk_port=int(os.environ.get("KEFU_DESK_PORT", "8000")),
+    )

@@ -1,0 +1,107 @@
+"""Conversation records: who is talking to the customer (bot, queue, agent)."""
+from __future__ import annotations
+
+from typing import List, Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from desk.models import Conversation, ConversationStatus, Priority, utcnow
+from desk.tickets import SHANGHAI
+
+OPEN_STATUSES = (
+    ConversationStatus.bot.value,
+    ConversationStatus.waiting.value,
+    ConversationStatus.assigned.value,
+)
+
+
+def open_conversation(session: Session, channel: str, customer_id: str) -> Conversation:
+    """The customer's open conversation, created on first contact."""
+    found = session.execute(
+        select(Conversation)
+        .where(Conversation.customer_id == customer_id, Conversation.status.in_(OPEN_STATUSES))
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if found is not None:
+        return found
+    conversation = Conversation(
+        channel=channel,
+        customer_id=customer_id,
+        status=ConversationStatus.bot.value,
+        priority=Priority.normal.value,
+    )
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def record_handoff(
+    session: Session,
+    *,
+    channel: str,
+    customer_id: str,
+    intent: Optional[str],
+    reason: str,
+    last_message: Optional[str],
+    priority: str = Priority.normal.value,
+) -> Conversation:
+    """Put the conversation into the desk's waiting queue (idempotent)."""
+    conversation = open_conversation(session, channel, customer_id)
+    now = utcnow()
+    if conversation.status == ConversationStatus.bot.value:
+        conversation.status = ConversationStatus.waiting.value
+        conversation.waiting_since = now
+        conversation.handoff_reason = reason
+    conversation.intent = intent or conversation.intent
+    if priority == Priority.urgent.value:
+        conversation.priority = priority
+    conversation.last_message = last_message
+    conversation.updated_at = now
+    session.commit()
+    return conversation
+
+
+def list_conversations(session: Session, status: Optional[str] = None) -> List[Conversation]:
+    query = select(Conversation)
+    if status is not None:
+        query = query.where(Conversation.status == status)
+    # Urgent first, then the longest wait.
+    query = query.order_by(
+        (Conversation.priority == Priority.urgent.value).desc(),
+        Conversation.waiting_since.asc(),
+        Conversation.id.asc(),
+    )
+    return list(session.execute(query).scalars())
+
+
+def return_to_bot(session: Session, conversation_id: int) -> Optional[Conversation]:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        return None
+    conversation.status = ConversationStatus.bot.value
+    conversation.assignee_id = None
+    conversation.waiting_since = None
+    conversation.updated_at = utcnow()
+    session.commit()
+    return conversation
+
+
+def conversation_to_json(conversation: Conversation) -> dict:
+    def iso(value):
+        return value.astimezone(SHANGHAI).isoformat() if value else None
+
+    return {
+        "id": conversation.id,
+        "channel": conversation.channel,
+        "customer_id": conversation.customer_id,
+        "status": conversation.status,
+        "intent": conversation.intent,
+        "priority": conversation.priority,
+        "assignee_id": conversation.assignee_id,
+        "last_message": conversation.last_message,
+        "handoff_reason": conversation.handoff_reason,
+        "waiting_since": iso(conversation.waiting_since),
+        "updated_at": iso(conversation.updated_at),
+    }

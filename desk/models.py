@@ -1,0 +1,136 @@
+"""Tables of the desk database. The schema itself is created by Alembic."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC, always returns timezone-aware datetimes (SQLite drops tz)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+class TicketStatus(str, enum.Enum):
+    new = "new"
+    in_progress = "in_progress"
+    waiting_customer = "waiting_customer"
+    resolved = "resolved"
+    closed = "closed"
+
+
+class ConversationStatus(str, enum.Enum):
+    bot = "bot"            # the assistant answers
+    waiting = "waiting"    # handed off, in the desk's queue
+    assigned = "assigned"  # an agent took it
+    closed = "closed"
+
+
+class Priority(str, enum.Enum):
+    normal = "normal"
+    urgent = "urgent"
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(64), nullable=False, unique=True)
+    password_hash = Column(String(255), nullable=False)
+    role = Column(String(16), nullable=False, default="agent")
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class AgentToken(Base):
+    __tablename__ = "agent_tokens"
+    token_hash = Column(String(64), primary_key=True)
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False)
+    expires_at = Column(UTCDateTime, nullable=False)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(32), nullable=False)
+    customer_id = Column(String(255), nullable=False, index=True)
+    status = Column(String(16), nullable=False, default=ConversationStatus.bot.value)
+    intent = Column(String(64))
+    priority = Column(String(16), nullable=False, default=Priority.normal.value)
+    assignee_id = Column(Integer, ForeignKey("agents.id"))
+    last_message = Column(Text)
+    handoff_reason = Column(String(64))
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    waiting_since = Column(UTCDateTime)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        # One ticket per incoming message: a retried action finds this row.
+        UniqueConstraint("customer_id", "source_message_id", name="uq_ticket_source_message"),
+    )
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(32), nullable=False)
+    customer_id = Column(String(255), nullable=False, index=True)
+    intent = Column(String(64), nullable=False)
+    category = Column(String(32), nullable=False)
+    priority = Column(String(16), nullable=False, default=Priority.normal.value)
+    status = Column(String(20), nullable=False, default=TicketStatus.new.value)
+    owner_id = Column(Integer, ForeignKey("agents.id"))
+    summary = Column(Text, nullable=False)
+    opening_message = Column(Text, nullable=False)
+    source_message_id = Column(String(128), nullable=False)
+    room = Column(String(128))
+    phone = Column(String(32))
+    order_id = Column(String(32))
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    due_at = Column(UTCDateTime, nullable=False)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class CustomerFact(Base):
+    """What a customer said about paying ("already paid", "pay later", "stop")."""
+
+    __tablename__ = "customer_facts"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "source_message_id", "kind", name="uq_fact_source_message"),
+    )
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(32), nullable=False)
+    customer_id = Column(String(255), nullable=False, index=True)
+    kind = Column(String(32), nullable=False)
+    order_id = Column(String(32))
+    text = Column(Text, nullable=False)
+    source_message_id = Column(String(128), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)

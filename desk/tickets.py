@@ -1,0 +1,150 @@
+"""Ticket store: idempotent creation per incoming message, listing, taking."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import List, Optional, Tuple
+
+from sqlalchemy import case, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from desk.models import Priority, Ticket, TicketStatus, utcnow
+
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+class TicketAlreadyOwned(Exception):
+    def __init__(self, ticket_id: int, owner_id: int) -> None:
+        super().__init__(f"ticket {ticket_id} is already owned by agent {owner_id}")
+        self.ticket_id = ticket_id
+        self.owner_id = owner_id
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    channel: str
+    customer_id: str
+    intent: str
+    category: str
+    summary: str
+    opening_message: str
+    source_message_id: str
+    reply_hours: float
+    priority: str = Priority.normal.value
+    room: Optional[str] = None
+    phone: Optional[str] = None
+    order_id: Optional[str] = None
+
+
+def ticket_number(ticket_id: int) -> str:
+    """The number customers see and quote back to us."""
+    return f"KF{ticket_id:06d}"
+
+
+def create_ticket(session: Session, new: NewTicket, now: Optional[datetime] = None) -> Tuple[Ticket, bool]:
+    """Create the ticket opened by one incoming message, at most once.
+
+    Returns (ticket, created). A retried action for the same message gets the
+    ticket created the first time, even when both attempts race.
+    """
+    existing = _by_source(session, new.customer_id, new.source_message_id)
+    if existing is not None:
+        return existing, False
+    now = now or utcnow()
+    ticket = Ticket(
+        channel=new.channel,
+        customer_id=new.customer_id,
+        intent=new.intent,
+        category=new.category,
+        priority=new.priority,
+        status=TicketStatus.new.value,
+        summary=new.summary[:500],
+        opening_message=new.opening_message,
+        source_message_id=new.source_message_id,
+        room=new.room,
+        phone=new.phone,
+        order_id=new.order_id,
+        created_at=now,
+        updated_at=now,
+        due_at=now + timedelta(hours=new.reply_hours),
+    )
+    session.add(ticket)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = _by_source(session, new.customer_id, new.source_message_id)
+        if existing is None:
+            raise
+        return existing, False
+    return ticket, True
+
+
+def _by_source(session: Session, customer_id: str, source_message_id: str) -> Optional[Ticket]:
+    return session.execute(
+        select(Ticket).where(
+            Ticket.customer_id == customer_id,
+            Ticket.source_message_id == source_message_id,
+        )
+    ).scalar_one_or_none()
+
+
+def list_tickets(
+    session: Session,
+    customer_id: Optional[str] = None,
+    status: Optional[str] = None,
+    limit: int = 200,
+) -> List[Ticket]:
+    query = select(Ticket).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
+    if customer_id is not None:
+        query = query.where(Ticket.customer_id == customer_id)
+    if status is not None:
+        query = query.where(Ticket.status == status)
+    return list(session.execute(query).scalars())
+
+
+def take_ticket(session: Session, ticket_id: int, agent_id: int) -> Optional[Ticket]:
+    """谁受理谁负责: the first agent to take a ticket owns it to the end.
+
+    A conditional UPDATE, so two agents clicking at once cannot both win.
+    """
+    session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.owner_id.is_(None))
+        .values(
+            owner_id=agent_id,
+            status=case(
+                (Ticket.status == TicketStatus.new.value, TicketStatus.in_progress.value),
+                else_=Ticket.status,
+            ),
+            updated_at=utcnow(),
+        )
+    )
+    session.commit()
+    ticket = session.get(Ticket, ticket_id, populate_existing=True)
+    if ticket is None:
+        return None
+    if ticket.owner_id != agent_id:
+        raise TicketAlreadyOwned(ticket_id, ticket.owner_id)
+    return ticket
+
+
+def ticket_to_json(ticket: Ticket) -> dict:
+    return {
+        "id": ticket.id,
+        "number": ticket_number(ticket.id),
+        "channel": ticket.channel,
+        "customer_id": ticket.customer_id,
+        "intent": ticket.intent,
+        "category": ticket.category,
+        "priority": ticket.priority,
+        "status": ticket.status,
+        "owner_id": ticket.owner_id,
+        "created_at": ticket.created_at.astimezone(SHANGHAI).isoformat(),
+        "due_at": ticket.due_at.astimezone(SHANGHAI).isoformat(),
+        "summary": ticket.summary,
+        "room": ticket.room,
+        "phone": ticket.phone,
+        "order_id": ticket.order_id,
+    }

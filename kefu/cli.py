@@ -1,0 +1,78 @@
+"""The `kefu` command."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kefu", description="Kefu customer-service assistant")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="start Rasa, the action server and the desk (foreground)")
+    sub.add_parser("desk", help="start only the desk")
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+
+    agent = sub.add_parser("agent", help="manage desk agents")
+    agent_sub = agent.add_subparsers(dest="agent_command", required=True)
+    add = agent_sub.add_parser("add", help="create an agent and print a one-time password")
+    add.add_argument("name")
+    add.add_argument("--role", choices=["agent", "supervisor"], default="agent")
+
+    ev = sub.add_parser("nlu-eval", help="score the NLU on a JSONL file of {text, intent}")
+    ev.add_argument("file")
+    ev.add_argument("--model", help="model archive (default: newest in models/)")
+
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+    if args.command == "run":
+        from kefu.run import run
+        return run()
+    if args.command == "desk":
+        from desk.app import main as desk_main
+        desk_main()
+        return 0
+    if args.command == "db":
+        from desk.config import load_settings
+        from desk.db import upgrade
+        upgrade(load_settings().database_url)
+        print("schema is up to date")
+        return 0
+    if args.command == "agent":
+        return add_agent(args.name, args.role)
+    if args.command == "nlu-eval":
+        from kefu.nlu_eval import main as eval_main
+        return eval_main(args.file, args.model)
+    return 2
+
+
+def add_agent(name: str, role: str) -> int:
+    from sqlalchemy.orm import Session
+
+    from desk.agents import AgentExists, add_agent as create
+    from desk.config import load_settings
+    from desk.db import make_engine, upgrade
+
+    name = name.strip()
+    if not name:
+        print("error: agent name must not be empty", file=sys.stderr)
+        return 2
+    url = load_settings().database_url
+    upgrade(url)
+    with Session(make_engine(url), future=True) as session:
+        try:
+            agent, password = create(session, name, role)
+        except AgentExists as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    print(f"agent {agent.name} ({agent.role}) created")
+    print(f"one-time password: {password}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

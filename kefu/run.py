@@ -1,0 +1,138 @@
+"""`kefu run`: Rasa, the action server and the desk as one foreground unit.
+
+One Ctrl-C (or SIGTERM) stops all three; if one dies the others are stopped
+too, so a half-running system never looks healthy.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from sqlalchemy.engine import make_url
+
+from desk.config import PROJECT_ROOT, load_settings
+from desk.db import upgrade
+
+STOP_GRACE_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class Ports:
+    rasa: int
+    actions: int
+    desk: int
+
+
+def ports_from_env(env: Dict[str, str]) -> Ports:
+    return Ports(
+        rasa=int(env.get("KEFU_RASA_PORT", "5005")),
+        actions=int(env.get("KEFU_ACTIONS_PORT", "5055")),
+        desk=int(env.get("KEFU_DESK_PORT", "8000")),
+    )
+
+
+def service_env(base: Dict[str, str], ports: Ports) -> Dict[str, str]:
+    """Environment shared by the three processes (read by bot/endpoints.yml)."""
+    env = dict(base)
+    var = PROJECT_ROOT / "var"
+    env.setdefault("KEFU_DATABASE_URL", load_settings().database_url)
+    env.setdefault("KEFU_ACTION_ENDPOINT", f"http://127.0.0.1:{ports.actions}/webhook")
+    env.setdefault("KEFU_RASA_URL", f"http://127.0.0.1:{ports.rasa}")
+    env.setdefault("KEFU_TRACKER_DIALECT", "sqlite")
+    env.setdefault("KEFU_TRACKER_DB", str(var / "rasa_tracker.db"))
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["KEFU_RASA_PORT"], env["KEFU_ACTIONS_PORT"], env["KEFU_DESK_PORT"] = (
+        str(ports.rasa), str(ports.actions), str(ports.desk))
+    # Custom NLU components and channels are imported by module path.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), base.get("PYTHONPATH")]))
+    return env
+
+
+def latest_model(models_dir: Path) -> Path:
+    models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise SystemExit(f"error: no trained model in {models_dir}; run 'make train' first")
+    return models[-1]
+
+
+def commands(ports: Ports, model: Path) -> Dict[str, List[str]]:
+    bindir = Path(sys.executable).parent
+    return {
+        "actions": [str(bindir / "rasa"), "run", "actions", "--actions", "actions",
+                    "--port", str(ports.actions)],
+        "rasa": [str(bindir / "rasa"), "run", "--enable-api", "--port", str(ports.rasa),
+                 "--model", str(model),
+                 "--credentials", str(PROJECT_ROOT / "bot" / "credentials.yml"),
+                 "--endpoints", str(PROJECT_ROOT / "bot" / "endpoints.yml"),
+                 "--cors", "*"],
+        "desk": [sys.executable, "-m", "kefu.cli", "desk"],
+    }
+
+
+def prepare(env: Dict[str, str]) -> None:
+    """Schema first, so no service starts against a missing table."""
+    (PROJECT_ROOT / "var").mkdir(exist_ok=True)
+    upgrade(env["KEFU_DATABASE_URL"])
+    if env["KEFU_TRACKER_DIALECT"] == "sqlite":
+        Path(env["KEFU_TRACKER_DB"]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def run(model: Optional[Path] = None) -> int:
+    ports = ports_from_env(os.environ)
+    env = service_env(dict(os.environ), ports)
+    prepare(env)
+    model = model or latest_model(PROJECT_ROOT / "models")
+    procs: Dict[str, subprocess.Popen] = {}
+    stopping = False
+
+    def stop(signum=None, _frame=None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    print(f"kefu: rasa :{ports.rasa}  actions :{ports.actions}  desk :{ports.desk}  model {model.name}",
+          flush=True)
+    for name, cmd in commands(ports, model).items():
+        procs[name] = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT)
+    write_pids(procs)
+
+    exit_code = 0
+    while not stopping:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                print(f"kefu: {name} exited with code {proc.returncode}; stopping the others",
+                      file=sys.stderr, flush=True)
+                exit_code = proc.returncode or 1
+                stopping = True
+                break
+        time.sleep(0.3)
+    terminate(procs)
+    return exit_code
+
+
+def terminate(procs: Dict[str, subprocess.Popen]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def write_pids(procs: Dict[str, subprocess.Popen]) -> None:
+    """For bench/chat_load.py, which reports each process's peak memory."""
+    lines = [f"{name} {proc.pid}" for name, proc in procs.items()]
+    path = Path(os.environ.get("KEFU_PID_FILE") or PROJECT_ROOT / "var" / "kefu.pids")
+    path.write_text("\n".join(lines) + "\n")
