@@ -67,7 +67,15 @@ def format_report(result: EvalResult, show_errors: int = 30) -> str:
 
 
 def rasa_parser(model_path: Path) -> Callable[[List[str]], List[str]]:
+    import logging
+
     from rasa.core.agent import Agent
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    # Only the report on stdout: no per-message debug lines from Rasa.
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
 
     agent = Agent.load(str(model_path))
 
@@ -82,7 +90,10 @@ def rasa_parser(model_path: Path) -> Callable[[List[str]], List[str]]:
 
 
 def evaluate(path: Path, parse: Callable[[List[str]], List[str]]) -> EvalResult:
-    examples = read_examples(path)
+    return evaluate_examples(read_examples(path), parse)
+
+
+def evaluate_examples(examples: List[Tuple[str, str]], parse: Callable[[List[str]], List[str]]) -> EvalResult:
     texts = [t for t, _ in examples]
     return score([i for _, i in examples], parse(texts), texts)
 
@@ -91,14 +102,8 @@ def main(path: str, model: str | None) -> int:
     from kefu.run import latest_model
     from desk.config import PROJECT_ROOT
 
+    examples = read_examples(Path(path))  # a bad file fails before the slow model load
     model_path = Path(model) if model else latest_model(PROJECT_ROOT / "models")
-    result = evaluate(Path(path), rasa_parser(model_path))
+    result = evaluate_examples(examples, rasa_parser(model_path))
     print(format_report(result))
     return 0
-
-
-def per_intent_counts(path: Path) -> Dict[str, int]:
-    counts: Dict[str, int] = {}
-    for _, intent in read_examples(path):
-        counts[intent] = counts.get(intent, 0) + 1
-    return counts

@@ -1,0 +1,163 @@
+"""Shared fixtures: the real stack (`kefu run`) on free loopback ports."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+STARTUP_TIMEOUT = 300
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method: str, url: str, body: Any = None, headers: Optional[Dict[str, str]] = None,
+         raw: Optional[bytes] = None, timeout: float = 60) -> tuple[int, Any]:
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(url, data=data, method=method, headers={
+        "Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            payload = resp.read()
+            status = resp.status
+    except urllib.error.HTTPError as err:
+        payload, status = err.read(), err.code
+    try:
+        return status, json.loads(payload) if payload else None
+    except json.JSONDecodeError:
+        return status, payload.decode(errors="replace")
+
+
+@dataclass
+class Stack:
+    rasa_url: str
+    actions_url: str
+    desk_url: str
+    database_url: str
+    env: Dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen
+
+    def say(self, sender: str, text: str) -> List[str]:
+        """Send one customer message over the REST channel; the bot's texts."""
+        status, replies = http("POST", f"{self.rasa_url}/webhooks/rest/webhook",
+                               {"sender": sender, "message": text})
+        assert status == 200, (status, replies)
+        return [r.get("text", "") for r in replies]
+
+    def tracker(self, sender: str) -> dict:
+        status, body = http("GET", f"{self.rasa_url}/conversations/{sender}/tracker")
+        assert status == 200, body
+        return body
+
+    def parse(self, text: str) -> dict:
+        status, body = http("POST", f"{self.rasa_url}/model/parse", {"text": text})
+        assert status == 200, body
+        return body
+
+
+def new_sender(prefix: str = "test") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def wait_ready(stack: Stack) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    checks = [f"{stack.rasa_url}/status", f"{stack.actions_url}/health", f"{stack.desk_url}/healthz"]
+    while checks:
+        if stack.proc.poll() is not None:
+            raise RuntimeError(f"kefu run exited early; log:\n{stack.log_path.read_text()[-4000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"stack not ready: {checks}; log:\n{stack.log_path.read_text()[-4000:]}")
+        try:
+            status, _ = http("GET", checks[0], timeout=5)
+            if status == 200:
+                checks.pop(0)
+                continue
+        except (urllib.error.URLError, ConnectionError, socket.timeout):
+            pass
+        time.sleep(1)
+
+
+def start_stack(tmp: Path, extra_env: Optional[Dict[str, str]] = None) -> Stack:
+    ports = {name: free_port() for name in ("rasa", "actions", "desk")}
+    database_url = f"sqlite:///{tmp / 'kefu.db'}"
+    env = {
+        **os.environ,
+        "KEFU_RASA_PORT": str(ports["rasa"]),
+        "KEFU_ACTIONS_PORT": str(ports["actions"]),
+        "KEFU_DESK_PORT": str(ports["desk"]),
+        "KEFU_DATABASE_URL": database_url,
+        "KEFU_TRACKER_DB": str(tmp / "tracker.db"),
+        "KEFU_PID_FILE": str(tmp / "kefu.pids"),
+        **(extra_env or {}),
+    }
+    log_path = tmp / "stack.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kefu.cli", "run"], cwd=ROOT, env=env,
+        stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    stack = Stack(
+        rasa_url=f"http://127.0.0.1:{ports['rasa']}",
+        actions_url=f"http://127.0.0.1:{ports['actions']}",
+        desk_url=f"http://127.0.0.1:{ports['desk']}",
+        database_url=database_url, env=env, log_path=log_path, proc=proc,
+    )
+    try:
+        wait_ready(stack)
+    except Exception:
+        stop_stack(stack)
+        raise
+    return stack
+
+
+def stop_stack(stack: Stack) -> int:
+    """SIGTERM to the process group, as a terminal's Ctrl-C would reach it."""
+    if stack.proc.poll() is None:
+        os.killpg(stack.proc.pid, signal.SIGTERM)
+        try:
+            stack.proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(stack.proc.pid, signal.SIGKILL)
+            stack.proc.wait()
+    return stack.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Stack:
+    running = start_stack(tmp_path_factory.mktemp("stack"))
+    yield running
+    stop_stack(running)
+
+
+@pytest.fixture(scope="session")
+def agent_token(stack: Stack) -> str:
+    name = new_sender("agent")
+    out = subprocess.run(
+        [sys.executable, "-m", "kefu.cli", "agent", "add", name], cwd=ROOT, env=stack.env,
+        capture_output=True, text=True, check=True,
+    ).stdout
+    password = out.split("one-time password:")[1].strip()
+    status, body = http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})
+    assert status == 200, body
+    return body["token"]
+
+
+def auth(token: str) -> Dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,92 @@
+"""Ticket creation is idempotent per incoming message, also under races."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from desk.db import make_engine, upgrade
+from desk.models import Ticket
+from desk.tickets import NewTicket, TicketAlreadyOwned, create_ticket, take_ticket
+
+
+def new_ticket(message_id: str = "m-1", customer: str = "rest:alice") -> NewTicket:
+    return NewTicket(channel="rest", customer_id=customer, intent="complaint", category="物流",
+                     summary="物流太慢", opening_message="物流太慢了", source_message_id=message_id,
+                     reply_hours=2)
+
+
+@pytest.fixture()
+def engine(tmp_path):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def count(engine) -> int:
+    with Session(engine) as session:
+        return session.execute(select(func.count()).select_from(Ticket)).scalar_one()
+
+
+def test_same_message_twice_gives_one_ticket(engine):
+    with Session(engine) as session:
+        first, created_first = create_ticket(session, new_ticket())
+        second, created_second = create_ticket(session, new_ticket())
+    assert created_first and not created_second
+    assert first.id == second.id
+    assert count(engine) == 1
+
+
+def test_other_message_gives_other_ticket(engine):
+    with Session(engine) as session:
+        a, _ = create_ticket(session, new_ticket("m-1"))
+        b, _ = create_ticket(session, new_ticket("m-2"))
+    assert a.id != b.id and count(engine) == 2
+
+
+def test_concurrent_retries_create_one_ticket(engine):
+    ids, errors = [], []
+    barrier = threading.Barrier(8)
+
+    def worker():
+        try:
+            barrier.wait()
+            with Session(engine) as session:
+                ticket, _ = create_ticket(session, new_ticket("m-race"))
+                ids.append(ticket.id)
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(set(ids)) == 1 and count(engine) == 1
+
+
+def test_due_time_follows_reply_promise(engine):
+    with Session(engine) as session:
+        ticket, _ = create_ticket(session, new_ticket())
+    assert (ticket.due_at - ticket.created_at).total_seconds() == 2 * 3600
+    assert ticket.created_at.tzinfo is not None
+
+
+def test_first_agent_to_take_a_ticket_owns_it(engine):
+    from desk.agents import add_agent
+
+    with Session(engine) as session:
+        ticket, _ = create_ticket(session, new_ticket())
+        alice, _ = add_agent(session, "alice")
+        bob, _ = add_agent(session, "bob")
+        taken = take_ticket(session, ticket.id, alice.id)
+        assert taken.owner_id == alice.id and taken.status == "in_progress"
+        with pytest.raises(TicketAlreadyOwned):
+            take_ticket(session, ticket.id, bob.id)
+        assert take_ticket(session, ticket.id, alice.id).owner_id == alice.id
+        assert take_ticket(session, 999_999, alice.id) is None
