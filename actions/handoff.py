@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused
+from rasa_sdk.events import ConversationPaused, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.store import in_db
@@ -69,4 +69,6 @@ class ActionFallback(Action):
         if consecutive_fallbacks(tracker) >= FALLBACKS_BEFORE_HANDOFF:
             return await hand_off(dispatcher, current_turn(tracker), reason="repeated_fallback")
         dispatcher.utter_message(text=FALLBACK_TEXT)
-        return []
+        # Also used as Rasa's core fallback: without an explicit listen the
+        # policy would predict this action again and again.
+        return [FollowupAction("action_listen")]

@@ -128,7 +128,10 @@ async def resume_conversation(request: web.Request) -> web.Response:
         return json_error(404, "no such conversation")
     url = f"{request.app[SETTINGS].rasa_url}/conversations/{quote(found.customer_id, safe='')}/tracker/events"
     try:
-        async with request.app[HTTP].post(url, json={"event": "resume"}) as resp:
+        # action_listen after the resume: the customer's next message then
+        # starts a fresh turn that the rules recognise.
+        events = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
+        async with request.app[HTTP].post(url, json=events) as resp:
             if resp.status >= 300:
                 return json_error(502, f"Rasa refused the resume: HTTP {resp.status}")
     except aiohttp.ClientError as exc:

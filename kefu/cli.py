@@ -63,7 +63,7 @@ def add_agent(name: str, role: str) -> int:
         return 2
     url = load_settings().database_url
     upgrade(url)
-    with Session(make_engine(url), future=True) as session:
+    with Session(make_engine(url), future=True, expire_on_commit=False) as session:
         try:
             agent, password = create(session, name, role)
         except AgentExists as exc:
