@@ -23,6 +23,7 @@ class ActionHandleComplaint(Action):
         hours = book.reply_hours(category)
         ticket = await open_ticket(
             turn,
+            intent="complaint",
             category=category,
             summary=f"投诉（{category}）：{turn.text[:200]}",
             reply_hours=hours,

@@ -28,6 +28,7 @@ class ActionAnswerInquiry(Action):
         hours = default_categories().reply_hours(INQUIRY_CATEGORY)
         ticket = await open_ticket(
             turn,
+            intent="inquiry",
             category=INQUIRY_CATEGORY,
             summary=f"咨询：{turn.text[:200]}",
             reply_hours=hours,

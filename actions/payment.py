@@ -74,6 +74,7 @@ class ActionHandlePayment(Action):
             hours = default_categories().reply_hours(PAYMENT_CATEGORY)
             ticket = await open_ticket(
                 turn,
+                intent="payment_reminder",
                 category=PAYMENT_CATEGORY,
                 summary=("已付款核实：" if FactKind.already_paid in kinds else "支付问题：") + turn.text[:200],
                 reply_hours=hours,

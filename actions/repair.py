@@ -77,6 +77,7 @@ class ActionSubmitRepair(Action):
         minutes = rules.urgent_callback_minutes if urgent else rules.normal_callback_minutes
         ticket = await open_ticket(
             turn,
+            intent="repair",
             category=rules.category,
             summary=f"报修：{description}",
             reply_hours=minutes / 60,

@@ -23,6 +23,7 @@ def promise_text(hours: float) -> str:
 async def open_ticket(
     turn: Turn,
     *,
+    intent: str,
     category: str,
     summary: str,
     reply_hours: Optional[float] = None,
@@ -36,7 +37,7 @@ async def open_ticket(
     new = NewTicket(
         channel=turn.channel,
         customer_id=turn.customer_id,
-        intent=turn.intent or "unknown",
+        intent=intent,
         category=category,
         summary=summary,
         opening_message=turn.text,

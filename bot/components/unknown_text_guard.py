@@ -21,7 +21,7 @@ import rasa.shared.utils.io
 
 FALLBACK_INTENT = "nlu_fallback"
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_WORD = re.compile(r"[a-z]+|[0-9]+")
+_WORD = re.compile(r"[a-z]+")
 
 
 def words(text: str) -> List[str]:
@@ -62,8 +62,9 @@ class UnknownTextGuard(GraphComponent):
     def is_unintelligible(self, text: str) -> bool:
         if _CJK.search(text):
             return False
+        # Digits alone (a phone, an order number) are an answer, not noise.
         found = words(text)
-        return bool(found) and not any(w in self.known for w in found if not w.isdigit())
+        return bool(found) and not any(w in self.known for w in found)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
