@@ -67,7 +67,7 @@ def commands(ports: Ports, model: Path) -> Dict[str, List[str]]:
     return {
         "actions": [str(bindir / "rasa"), "run", "actions", "--actions", "actions",
                     "--port", str(ports.actions)],
-        "rasa": [str(bindir / "rasa"), "run", "--enable-api", "--port", str(ports.rasa),
+        "rasa": [sys.executable, "-m", "kefu.rasa_server", "run", "--enable-api", "--port", str(ports.rasa),
                  "--model", str(model),
                  "--credentials", str(PROJECT_ROOT / "bot" / "credentials.yml"),
                  "--endpoints", str(PROJECT_ROOT / "bot" / "endpoints.yml"),

@@ -1,0 +1,98 @@
+"""Start `rasa` with three measured hot-path fixes applied.
+
+Rasa 3.6 checks every action-server reply with `jsonschema.validate(result,
+schema)`. That call validates the *schema itself* against the metaschema
+before validating the reply, on every action: about a third of Rasa's CPU
+per message in bench/chat_load.py. Building the validator once per process
+gives the same checks (same schema, same errors) without the repeated work.
+The SQLite tracker store also gets WAL and a kept-open connection (below). Everything else is plain
+`rasa`.
+"""
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from typing import Any, Dict, Text
+
+
+@lru_cache(maxsize=1)
+def _action_result_validator():
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+
+    schema = RemoteAction.action_response_format_spec()
+    cls = validator_for(schema)
+    cls.check_schema(schema)  # once, as jsonschema.validate would each time
+    return cls(schema)
+
+
+def _validate_action_result(self, result: Dict[Text, Any]) -> bool:
+    from jsonschema import ValidationError
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    try:
+        _action_result_validator().validate(result)
+        return True
+    except ValidationError as e:
+        e.message += (
+            ". Failed to validate Action server response from API, make sure your "
+            f"response from the Action endpoint is valid. See {DOCS_BASE_URL}/custom-actions"
+        )
+        raise e
+
+
+def _sqlite_tracker_pragmas(dbapi_conn, _record) -> None:
+    """WAL for Rasa's SQLite tracker store.
+
+    In its default rollback-journal mode every saved turn waits for an fsync
+    inside Rasa's event loop. WAL with synchronous=NORMAL survives a crash of
+    any process; only an OS crash or power loss can drop the last turns.
+    """
+    if type(dbapi_conn).__module__.startswith("sqlite3"):
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+def _tracker_engine_kwargs(original):
+    """Keep Rasa's SQLite tracker connection open between turns.
+
+    SQLAlchemy 1.4 gives file-based SQLite a NullPool, so Rasa opened, set up
+    and closed a connection for every read and every save. Rasa uses the
+    engine from its single event-loop thread, which SingletonThreadPool fits.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import SingletonThreadPool
+
+    def kwargs(url):
+        found = dict(original(url))
+        if make_url(str(url)).get_backend_name() == "sqlite":
+            found.setdefault("poolclass", SingletonThreadPool)
+        return found
+
+    return kwargs
+
+
+def apply() -> None:
+    import rasa.core.tracker_store as tracker_store
+    from rasa.core.actions.action import RemoteAction
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    RemoteAction._validate_action_result = _validate_action_result
+    event.listen(Engine, "connect", _sqlite_tracker_pragmas)
+    tracker_store.create_engine_kwargs = _tracker_engine_kwargs(tracker_store.create_engine_kwargs)
+
+
+def main() -> Any:
+    apply()
+    from rasa.__main__ import main as rasa_main
+
+    sys.argv[0] = "rasa"
+    return rasa_main()
+
+
+if __name__ == "__main__":
+    main()
