@@ -23,9 +23,12 @@ def new_ticket(message_id: str = "m-1", customer: str = "rest:alice") -> NewTick
                      reply_hours=2)
 
 
-@pytest.fixture()
-def engine(tmp_path):
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
     upgrade(url)
     engine = make_engine(url)
     yield engine

@@ -1,0 +1,71 @@
+"""`kefu run` (what `make run` starts): one signal stops all, one death stops all."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from conftest import auth, http, new_sender, start_stack, stop_stack
+
+
+def service_pids(pid_file: Path) -> dict:
+    return {name: int(pid) for name, pid in (line.split() for line in pid_file.read_text().splitlines())}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie has exited but is not reaped yet: count it as gone.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_gone(pids, timeout: float = 40) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = [p for p in pids if alive(p)]
+        if not left:
+            return []
+        time.sleep(0.5)
+    return [p for p in pids if alive(p)]
+
+
+def test_postgres_desk_database_and_sigterm_stops_everything(tmp_path, postgres_url):
+    stack = start_stack(tmp_path, {"KEFU_DATABASE_URL": postgres_url})
+    try:
+        sender = new_sender()
+        text = "\n".join(stack.say(sender, "客服态度太差了，问了三遍都不理人，我要投诉"))
+        assert "工单号" in text, text
+        import subprocess
+        import sys
+        from conftest import ROOT
+        out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", new_sender("a")],
+                             cwd=ROOT, env=stack.env, capture_output=True, text=True, check=True).stdout
+        name = out.split()[1]
+        password = out.split("one-time password:")[1].strip()
+        token = http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})[1]["token"]
+        status, body = http("GET", f"{stack.desk_url}/api/tickets?customer_id={sender}", headers=auth(token))
+        assert status == 200 and body["tickets"][0]["category"] == "服务态度"
+        pids = service_pids(Path(stack.env["KEFU_PID_FILE"]))
+    finally:
+        code = stop_stack(stack)
+    assert code == 0
+    assert wait_gone(pids.values()) == [], "services still running after SIGTERM"
+
+
+def test_one_service_dying_stops_the_others(tmp_path):
+    stack = start_stack(tmp_path)
+    try:
+        pids = service_pids(Path(stack.env["KEFU_PID_FILE"]))
+        os.kill(pids["actions"], signal.SIGKILL)
+        stack.proc.wait(timeout=60)
+        assert stack.proc.returncode != 0
+        assert "actions exited" in stack.log_path.read_text()
+        assert wait_gone(pids.values()) == []
+    finally:
+        stop_stack(stack)
