@@ -27,9 +27,6 @@ class ActionHandleComplaint(Action):
             category=category,
             summary=f"投诉（{category}）：{turn.text[:200]}",
             reply_hours=hours,
-            room=turn.entity(tracker, "room"),
-            phone=turn.entity(tracker, "phone"),
-            order_id=turn.entity(tracker, "order_id"),
         )
         # Seed: apologise and listen before anything else, never argue,
         # name who is responsible and when the customer hears back.

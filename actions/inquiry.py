@@ -32,9 +32,6 @@ class ActionAnswerInquiry(Action):
             category=INQUIRY_CATEGORY,
             summary=f"咨询：{turn.text[:200]}",
             reply_hours=hours,
-            room=turn.entity(tracker, "room"),
-            phone=turn.entity(tracker, "phone"),
-            order_id=turn.entity(tracker, "order_id"),
         )
         dispatcher.utter_message(
             text=(

@@ -1,7 +1,7 @@
 """Payment matters: how to pay, and what the customer says about paying."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -55,7 +55,6 @@ class ActionHandlePayment(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         turn = current_turn(tracker)
-        order_id: Optional[str] = turn.entity(tracker, "order_id")
         kinds = detect_facts(turn.text)
         for kind in kinds:
             await in_db(
@@ -65,7 +64,7 @@ class ActionHandlePayment(Action):
                 kind=kind,
                 text=turn.text,
                 source_message_id=turn.message_id,
-                order_id=order_id,
+                order_id=turn.order_id,
             )
 
         problem = has_any(turn.text, PROBLEM)
@@ -78,9 +77,6 @@ class ActionHandlePayment(Action):
                 category=PAYMENT_CATEGORY,
                 summary=("已付款核实：" if FactKind.already_paid in kinds else "支付问题：") + turn.text[:200],
                 reply_hours=hours,
-                order_id=order_id,
-                phone=turn.entity(tracker, "phone"),
-                room=turn.entity(tracker, "room"),
             )
             number = ticket_number(ticket.id)
             if FactKind.already_paid in kinds:

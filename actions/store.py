@@ -5,7 +5,7 @@ import asyncio
 from functools import lru_cache
 from typing import Any, Callable, TypeVar
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from desk.config import load_settings
 from desk.db import make_engine

@@ -32,7 +32,10 @@ async def open_ticket(
     phone: Optional[str] = None,
     order_id: Optional[str] = None,
 ) -> Ticket:
-    """Create (once per incoming message) the ticket for this turn."""
+    """Create (once per incoming message) the ticket for this turn.
+
+    Room, phone and order number default to those found in the message.
+    """
     hours = reply_hours if reply_hours is not None else default_categories().reply_hours(category)
     new = NewTicket(
         channel=turn.channel,
@@ -44,9 +47,9 @@ async def open_ticket(
         source_message_id=turn.message_id,
         reply_hours=hours,
         priority=priority,
-        room=room,
-        phone=phone,
-        order_id=order_id,
+        room=room or turn.room,
+        phone=phone or turn.phone,
+        order_id=order_id or turn.order_id,
     )
 
     def create(session):

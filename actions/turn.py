@@ -15,9 +15,10 @@ class Turn:
     message_id: str
     text: str
     intent: Optional[str]
-
-    def entity(self, tracker: Tracker, name: str) -> Optional[str]:
-        return next(tracker.get_latest_entity_values(name), None)
+    # First value of each entity in the message (already normalised by NLU).
+    room: Optional[str] = None
+    phone: Optional[str] = None
+    order_id: Optional[str] = None
 
 
 def current_turn(tracker: Tracker) -> Turn:
@@ -31,6 +32,9 @@ def current_turn(tracker: Tracker) -> Turn:
         message_id=str(message_id),
         text=(latest.get("text") or "").strip(),
         intent=(latest.get("intent") or {}).get("name"),
+        room=next(tracker.get_latest_entity_values("room"), None),
+        phone=next(tracker.get_latest_entity_values("phone"), None),
+        order_id=next(tracker.get_latest_entity_values("order_id"), None),
     )
 
 

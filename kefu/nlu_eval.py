@@ -5,7 +5,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from sqlalchemy.engine import make_url
 
 from desk.config import PROJECT_ROOT, load_settings
 from desk.db import upgrade

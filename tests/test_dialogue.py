@@ -180,3 +180,24 @@ def test_two_fallbacks_in_a_row_hand_off(stack: Stack, agent_token: str):
     [conv] = [c for c in body["conversations"] if c["customer_id"] == sender]
     assert conv["handoff_reason"] == "repeated_fallback"
     assert stack.say(sender, "在吗") == []
+
+
+def test_repair_form_can_be_cancelled(stack: Stack, agent_token: str):
+    sender = new_sender()
+    stack.say(sender, "客厅的灯不亮了，能来修一下吗")
+    text = "\n".join(stack.say(sender, "算了不用了"))
+    assert "取消" in text, text
+    assert tickets_of(stack, agent_token, sender) == []
+    assert any("您好" in r for r in stack.say(sender, "你好")), "form still active after cancel"
+
+
+def test_complaint_during_repair_form_is_not_taken_as_address(stack: Stack, agent_token: str):
+    sender = new_sender()
+    stack.say(sender, "厨房下水道堵了，麻烦安排师傅")
+    text = "\n".join(stack.say(sender, "上次报修拖了一个礼拜，你们物业太不负责了，我要投诉"))
+    assert text.startswith("非常抱歉") and "工单号" in text, text
+    assert "房号" in text or "地址" in text, "form did not ask for the address again"
+    [ticket] = tickets_of(stack, agent_token, sender)
+    assert ticket["intent"] == "complaint"
+    done = "\n".join(stack.say(sender, "5号楼1单元1202"))
+    assert "手机" in done, done
