@@ -76,6 +76,9 @@ def rasa_parser(model_path: Path) -> Callable[[List[str]], List[str]]:
     # Only the report on stdout: no per-message debug lines from Rasa.
     configure_logging_and_warnings(logging.WARNING)
     configure_structlog(logging.WARNING)
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
 
     agent = Agent.load(str(model_path))
 
