@@ -13,7 +13,7 @@ from desk.conversations import record_handoff
 
 HANDOFF_TEXT = (
     "好的，正在为您转接人工客服，请您稍候。人工客服接入前，您可以继续留言，"
-    "我们会第一时间查看并回复您。"
+    "我们会尽快查看并回复您。"
 )
 FALLBACK_TEXT = (
     "抱歉，我没有完全理解您的意思🙏 麻烦您换个说法再描述一下好吗？"

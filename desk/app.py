@@ -131,7 +131,9 @@ async def resume_conversation(request: web.Request) -> web.Response:
         # action_listen after the resume: the customer's next message then
         # starts a fresh turn that the rules recognise.
         events = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
-        async with request.app[HTTP].post(url, json=events) as resp:
+        token = request.app[SETTINGS].rasa_token
+        params = {"token": token} if token else None
+        async with request.app[HTTP].post(url, json=events, params=params) as resp:
             if resp.status >= 300:
                 return json_error(502, f"Rasa refused the resume: HTTP {resp.status}")
     except aiohttp.ClientError as exc:

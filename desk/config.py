@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'kefu.db'}"
@@ -14,6 +15,7 @@ class Settings:
     database_url: str
     rasa_url: str
     desk_port: int
+    rasa_token: Optional[str] = None
     token_ttl_hours: int = 12
 
 
@@ -23,4 +25,5 @@ def load_settings() -> Settings:
         database_url=os.environ.get("KEFU_DATABASE_URL") or DEFAULT_DATABASE_URL,
         rasa_url=os.environ.get("KEFU_RASA_URL") or f"http://127.0.0.1:{rasa_port}",
         desk_port=int(os.environ.get("KEFU_DESK_PORT", "8000")),
+        rasa_token=os.environ.get("KEFU_RASA_TOKEN") or None,
     )

@@ -61,8 +61,11 @@ def latest_model(models_dir: Path) -> Path:
     return models[-1]
 
 
-def commands(ports: Ports, model: Path) -> Dict[str, List[str]]:
+def commands(ports: Ports, model: Path, rasa_token: Optional[str] = None) -> Dict[str, List[str]]:
     bindir = Path(sys.executable).parent
+    # Rasa's HTTP API can read and rewrite any conversation: with a token set
+    # only the desk (which sends it) may use it. Channels stay open.
+    auth = ["--auth-token", rasa_token] if rasa_token else []
     return {
         "actions": [str(bindir / "rasa"), "run", "actions", "--actions", "actions",
                     "--port", str(ports.actions)],
@@ -70,7 +73,7 @@ def commands(ports: Ports, model: Path) -> Dict[str, List[str]]:
                  "--model", str(model),
                  "--credentials", str(PROJECT_ROOT / "bot" / "credentials.yml"),
                  "--endpoints", str(PROJECT_ROOT / "bot" / "endpoints.yml"),
-                 "--cors", "*"],
+                 "--cors", "*", *auth],
         "desk": [sys.executable, "-m", "kefu.cli", "desk"],
     }
 
@@ -99,7 +102,7 @@ def run(model: Optional[Path] = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     print(f"kefu: rasa :{ports.rasa}  actions :{ports.actions}  desk :{ports.desk}  model {model.name}",
           flush=True)
-    for name, cmd in commands(ports, model).items():
+    for name, cmd in commands(ports, model, env.get("KEFU_RASA_TOKEN") or None).items():
         procs[name] = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT)
     write_pids(procs)
 

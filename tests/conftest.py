@@ -79,7 +79,7 @@ def new_sender(prefix: str = "test") -> str:
 
 def wait_ready(stack: Stack) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
-    checks = [f"{stack.rasa_url}/status", f"{stack.actions_url}/health", f"{stack.desk_url}/healthz"]
+    checks = [f"{stack.rasa_url}/webhooks/rest/", f"{stack.actions_url}/health", f"{stack.desk_url}/healthz"]
     while checks:
         if stack.proc.poll() is not None:
             raise RuntimeError(f"kefu run exited early; log:\n{stack.log_path.read_text()[-4000:]}")

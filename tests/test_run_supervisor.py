@@ -35,12 +35,15 @@ def wait_gone(pids, timeout: float = 40) -> list:
     return [p for p in pids if alive(p)]
 
 
-def test_postgres_desk_database_and_sigterm_stops_everything(tmp_path, postgres_url):
-    stack = start_stack(tmp_path, {"KEFU_DATABASE_URL": postgres_url})
+def test_postgres_desk_database_rasa_token_and_sigterm_stops_everything(tmp_path, postgres_url):
+    stack = start_stack(tmp_path, {"KEFU_DATABASE_URL": postgres_url, "KEFU_RASA_TOKEN": "s3cret-token"})
     try:
         sender = new_sender()
         text = "\n".join(stack.say(sender, "客服态度太差了，问了三遍都不理人，我要投诉"))
         assert "工单号" in text, text
+        # With a token, Rasa's conversation API is closed to others ...
+        assert http("GET", f"{stack.rasa_url}/conversations/{sender}/tracker")[0] == 401
+        assert http("GET", f"{stack.rasa_url}/conversations/{sender}/tracker?token=s3cret-token")[0] == 200
         import subprocess
         import sys
         from conftest import ROOT
@@ -51,6 +54,13 @@ def test_postgres_desk_database_and_sigterm_stops_everything(tmp_path, postgres_
         token = http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})[1]["token"]
         status, body = http("GET", f"{stack.desk_url}/api/tickets?customer_id={sender}", headers=auth(token))
         assert status == 200 and body["tickets"][0]["category"] == "服务态度"
+        # ... and the desk, which holds the token, can still hand a conversation back.
+        stack.say(sender, "转人工")
+        waiting = http("GET", f"{stack.desk_url}/api/conversations?status=waiting", headers=auth(token))[1]
+        [conv] = [c for c in waiting["conversations"] if c["customer_id"] == sender]
+        status, body = http("POST", f"{stack.desk_url}/api/conversations/{conv['id']}/resume", headers=auth(token))
+        assert status == 200, body
+        assert any("您好" in r for r in stack.say(sender, "你好"))
         pids = service_pids(Path(stack.env["KEFU_PID_FILE"]))
     finally:
         code = stop_stack(stack)
