@@ -201,3 +201,16 @@ def test_complaint_during_repair_form_is_not_taken_as_address(stack: Stack, agen
     assert ticket["intent"] == "complaint"
     done = "\n".join(stack.say(sender, "5号楼1单元1202"))
     assert "手机" in done, done
+
+
+def test_double_charge_opens_payment_ticket(stack: Stack, agent_token: str):
+    sender = new_sender()
+    text = "\n".join(stack.say(sender, "我交水电费的时候扣了两次钱，麻烦帮我退一下"))
+    assert text.startswith("非常抱歉") and "工单号" in text and "原路退回" in text, text
+    [ticket] = tickets_of(stack, agent_token, sender)
+    assert ticket["intent"] == "payment_reminder" and ticket["category"] == "付款"
+
+
+def test_out_of_scope_is_declined_politely(stack: Stack):
+    text = "\n".join(stack.say(new_sender(), "给我讲个笑话吧"))
+    assert "抱歉" in text and "转人工" in text, text
