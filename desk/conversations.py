@@ -105,3 +105,18 @@ def conversation_to_json(conversation: Conversation) -> dict:
         "waiting_since": iso(conversation.waiting_since),
         "updated_at": iso(conversation.updated_at),
     }
+
+
+def close_open_conversations(session: Session, customer_id: str) -> int:
+    """Close every open conversation of a customer (e.g. WeChat unsubscribe)."""
+    found = session.execute(
+        select(Conversation).where(
+            Conversation.customer_id == customer_id, Conversation.status.in_(OPEN_STATUSES)
+        )
+    ).scalars().all()
+    now = utcnow()
+    for conversation in found:
+        conversation.status = ConversationStatus.closed.value
+        conversation.updated_at = now
+    session.commit()
+    return len(found)

@@ -134,3 +134,26 @@ class CustomerFact(Base):
     text = Column(Text, nullable=False)
     source_message_id = Column(String(128), nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class ChannelDelivery(Base):
+    """One row per inbound platform message: retries find it and stop."""
+
+    __tablename__ = "channel_deliveries"
+    __table_args__ = (UniqueConstraint("channel", "dedup_key", name="uq_delivery_key"),)
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(32), nullable=False)
+    dedup_key = Column(String(255), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class UndeliveredMessage(Base):
+    """An outgoing text the platform refused (e.g. WeChat 45015): shown in the desk."""
+
+    __tablename__ = "undelivered_messages"
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(32), nullable=False)
+    customer_id = Column(String(255), nullable=False, index=True)
+    text = Column(Text, nullable=False)
+    error = Column(String(255), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)

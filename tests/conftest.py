@@ -139,9 +139,34 @@ def stop_stack(stack: Stack) -> int:
     return stack.proc.returncode
 
 
+# Tencent's published sample account (token, EncodingAESKey, appid).
+WECHAT_TOKEN = "spamtest"
+WECHAT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+WECHAT_APPID = "wx2c2769f8efd9abc2"
+
+
+def wechat_env(api_url: str, **overrides: str) -> Dict[str, str]:
+    env = {
+        "WECHAT_TOKEN": WECHAT_TOKEN,
+        "WECHAT_ENCODING_AES_KEY": WECHAT_AES_KEY,
+        "WECHAT_APPID": WECHAT_APPID,
+        "WECHAT_APPSECRET": "test-secret",
+        "WECHAT_API_BASE": api_url,
+    }
+    env.update(overrides)
+    return env
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> Stack:
-    running = start_stack(tmp_path_factory.mktemp("stack"))
+def wechat_api():
+    from fake_wechat_api import FakeWeChatAPI
+
+    return FakeWeChatAPI().start()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, wechat_api) -> Stack:
+    running = start_stack(tmp_path_factory.mktemp("stack"), wechat_env(wechat_api.url))
     yield running
     stop_stack(running)
 

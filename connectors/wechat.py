@@ -1,0 +1,265 @@
+"""WeChat official account (公众号) server messages as a Rasa input channel.
+
+Protocol facts (../shared/notes/channels.md): WeChat signs every call, may
+encrypt the body (safe/compatible mode, `encrypt_type=aes`), drops the call
+after 5 s and retries it three times. So a reply ready within the budget goes
+back passively in the HTTP answer; a slower one is answered `success` at once
+and delivered through the 客服消息 API. Every message is claimed once in the
+desk database, so retries (also to another server process) are not processed
+twice. Crypto, signatures, XML parsing and reply XML are wechatpy's.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Dict, Optional, Set, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sqlalchemy.orm import sessionmaker
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TextReply
+from wechatpy.utils import check_signature
+
+from connectors.wechat_api import OUTSIDE_WINDOW, WeChatAPI, WeChatAPIError
+from desk.config import load_settings
+from desk.conversations import close_open_conversations
+from desk.db import make_engine
+from desk.deliveries import claim_delivery, record_undelivered
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_API_BASE = "https://api.weixin.qq.com"
+
+WELCOME = ("您好，欢迎关注！我是智能客服小服，咨询、报修、缴费、投诉都可以直接发消息给我；"
+           "需要人工服务请回复“转人工”。")
+NON_TEXT_REPLIES = {
+    "image": "您好，图片已收到。为了更快帮您处理，请再用文字简单描述一下问题；需要人工查看请回复“转人工”。",
+    "video": "您好，视频已收到。请再用文字简单描述一下问题；需要人工查看请回复“转人工”。",
+    "shortvideo": "您好，视频已收到。请再用文字简单描述一下问题；需要人工查看请回复“转人工”。",
+    "voice": "您好，暂时没能识别这条语音，麻烦您发送文字消息，或回复“转人工”。",
+    "location": "您好，位置已收到。如需报修，请告诉我具体房号和故障情况。",
+    "link": "您好，链接已收到。请问需要咨询什么呢？需要人工查看请回复“转人工”。",
+}
+FALLBACK_NON_TEXT = "您好，这类消息暂时无法处理，请发送文字消息，或回复“转人工”。"
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class WeChatConfig:
+    token: str
+    appid: str
+    secret: str
+    aes_key: str
+    api_base: str
+    reply_budget: float
+    timestamp_tolerance: int
+
+    @classmethod
+    def from_credentials(cls, c: Dict[Text, Any]) -> "WeChatConfig":
+        def text(key: str, default: str = "") -> str:
+            value = c.get(key)
+            return default if value in (None, "") else str(value)
+
+        return cls(
+            token=text("token"),
+            appid=text("appid"),
+            secret=text("appsecret"),
+            aes_key=text("encoding_aes_key"),
+            api_base=text("api_base", DEFAULT_API_BASE),
+            reply_budget=float(text("reply_budget", "4")),
+            # 0 disables the age check (only for replaying recorded vectors).
+            timestamp_tolerance=int(text("timestamp_tolerance", "300")),
+        )
+
+
+def check_body(body: bytes) -> None:
+    if len(body) > MAX_BODY_BYTES:
+        raise BadRequest(413, "body larger than 1 MiB")
+    head = body[:4096].lower()
+    if not body.strip().startswith(b"<"):
+        raise BadRequest(400, "body must be XML")
+    # WeChat never sends a DTD: refusing it rules out entity expansion and
+    # external entities before any parser sees the body.
+    if b"<!doctype" in head or b"<!entity" in body.lower():
+        raise BadRequest(400, "XML with a DTD or entities is refused")
+
+
+def dedup_key(message) -> str:
+    if getattr(message, "type", "") == "event":
+        return f"event:{message.source}:{message.time}:{getattr(message, 'event', '')}"
+    return f"msg:{message.id}"
+
+
+class WeChatInput(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "wechat"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        return cls(WeChatConfig.from_credentials(credentials or {}))
+
+    def __init__(self, config: WeChatConfig) -> None:
+        self.config = config
+        self.crypto = (WeChatCrypto(config.token, config.aes_key, config.appid)
+                       if config.aes_key else None)
+        self.api = WeChatAPI(config.api_base, config.appid, config.secret)
+        self._sessions: Optional[sessionmaker] = None
+        self._background: Set[asyncio.Task] = set()
+
+    # -- database (the desk's, shared by every server process) ---------------
+    async def in_db(self, fn: Callable, *args: Any) -> Any:
+        if self._sessions is None:
+            self._sessions = sessionmaker(make_engine(load_settings().database_url), future=True,
+                                          expire_on_commit=False)
+
+        def call():
+            with self._sessions() as session:
+                return fn(session, *args)
+
+        return await asyncio.to_thread(call)
+
+    # -- request checks ------------------------------------------------------
+    def verify_query(self, request: Request) -> Dict[str, str]:
+        args = {k: request.args.get(k, "") for k in
+                ("signature", "timestamp", "nonce", "echostr", "encrypt_type", "msg_signature")}
+        try:
+            check_signature(self.config.token, args["signature"], args["timestamp"], args["nonce"])
+        except InvalidSignatureException:
+            raise BadRequest(403, "invalid signature")
+        if self.config.timestamp_tolerance > 0:
+            try:
+                age = abs(time.time() - int(args["timestamp"]))
+            except ValueError:
+                raise BadRequest(403, "invalid timestamp")
+            if age > self.config.timestamp_tolerance:
+                raise BadRequest(403, "timestamp too old")
+        return args
+
+    def decode(self, body: bytes, args: Dict[str, str]):
+        xml: Any = body
+        if args["encrypt_type"] == "aes":
+            if self.crypto is None:
+                raise BadRequest(400, "encrypted message but no EncodingAESKey configured")
+            try:
+                xml = self.crypto.decrypt_message(body, args["msg_signature"], args["timestamp"],
+                                                  args["nonce"])
+            except (InvalidSignatureException, InvalidAppIdException):
+                raise BadRequest(403, "invalid message signature")
+            except Exception:  # broken base64/padding/XML from the outside
+                raise BadRequest(400, "cannot decrypt message")
+        try:
+            message = parse_message(xml)
+        except Exception:
+            raise BadRequest(400, "malformed message XML")
+        if message is None or not getattr(message, "source", None):
+            raise BadRequest(400, "malformed message XML")
+        return message
+
+    def render(self, message, text: Optional[str], args: Dict[str, str]) -> HTTPResponse:
+        if not text:
+            return response.text("success")
+        xml = TextReply(content=text, message=message).render()
+        if args["encrypt_type"] == "aes" and self.crypto is not None:
+            xml = self.crypto.encrypt_message(xml, args["nonce"], args["timestamp"])
+        return response.text(xml, content_type="application/xml")
+
+    # -- delivery ------------------------------------------------------------
+    async def deliver_later(self, sender_id: str, openid: str, task: asyncio.Task,
+                            collector: CollectingOutputChannel) -> None:
+        try:
+            await task
+        except Exception:
+            logger.exception("wechat message from %s failed", sender_id)
+            return
+        for text in [m.get("text") for m in collector.messages if m.get("text")]:
+            await self.send(sender_id, openid, text)
+
+    async def send(self, sender_id: str, openid: str, text: str) -> None:
+        try:
+            await self.api.send_text(openid, text)
+        except WeChatAPIError as exc:
+            reason = "outside_48h_window" if exc.errcode == OUTSIDE_WINDOW else str(exc)
+            await self.in_db(record_undelivered, self.name(), sender_id, text, reason)
+        except Exception as exc:  # network: keep the text for an agent
+            await self.in_db(record_undelivered, self.name(), sender_id, text, repr(exc))
+
+    async def answer(self, message, on_new_message, args: Dict[str, str]) -> HTTPResponse:
+        sender_id = f"wechat:{message.source}"
+        if message.type == "event":
+            event = getattr(message, "event", "")
+            if event in ("subscribe", "subscribe_scan"):
+                return self.render(message, WELCOME, args)
+            if event == "unsubscribe":
+                await self.in_db(close_open_conversations, sender_id)
+            return response.text("success")
+        if message.type == "text":
+            text = message.content or ""
+        elif message.type == "voice" and getattr(message, "recognition", None):
+            text = message.recognition
+        else:
+            return self.render(message, NON_TEXT_REPLIES.get(message.type, FALLBACK_NON_TEXT), args)
+        if not text.strip():
+            return self.render(message, "您好，请问有什么可以帮您？", args)
+
+        collector = CollectingOutputChannel()
+        task = asyncio.create_task(on_new_message(UserMessage(
+            text[:5000], collector, sender_id, input_channel=self.name(),
+            message_id=f"wechat-{message.id}", metadata={"wechat_msg_id": str(message.id)},
+        )))
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=self.config.reply_budget)
+        except asyncio.TimeoutError:
+            # Past the budget WeChat would give up on us: acknowledge now and
+            # send the bot's answer through the 客服消息 API when it is ready.
+            later = asyncio.create_task(self.deliver_later(sender_id, message.source, task, collector))
+            self._background.add(later)
+            later.add_done_callback(self._background.discard)
+            return response.text("success")
+        except Exception:
+            logger.exception("wechat message from %s failed", sender_id)
+            return self.render(message, "抱歉，系统暂时有点忙，请稍后再试或回复“转人工”。", args)
+        texts = [m.get("text") for m in collector.messages if m.get("text")]
+        # A passive reply carries one message; several bot texts become one.
+        return self.render(message, "\n\n".join(texts), args)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint("wechat_webhook", __name__)
+
+        @bp.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if self.config.token else "not configured"})
+
+        @bp.route("/webhook", methods=["GET", "POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            if not self.config.token:
+                return response.json({"error": "wechat channel is not configured (WECHAT_TOKEN)"},
+                                     status=503)
+            try:
+                args = self.verify_query(request)
+                if request.method == "GET":
+                    return response.text(args["echostr"])
+                body = request.body or b""
+                check_body(body)
+                message = self.decode(body, args)
+                if not await self.in_db(claim_delivery, self.name(), dedup_key(message)):
+                    return response.text("success")  # a retry: already being answered
+                return await self.answer(message, on_new_message, args)
+            except BadRequest as exc:
+                return response.json({"error": str(exc)}, status=exc.status)
+
+        return bp
+

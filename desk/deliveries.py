@@ -1,0 +1,27 @@
+"""Inbound dedup across server processes, and outgoing texts that failed."""
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from desk.models import ChannelDelivery, UndeliveredMessage
+
+
+def claim_delivery(session: Session, channel: str, dedup_key: str) -> bool:
+    """True for the first delivery of a platform message, False for a retry.
+
+    The unique key decides, so two processes receiving the same retry at
+    once cannot both win.
+    """
+    session.add(ChannelDelivery(channel=channel, dedup_key=dedup_key[:255]))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True
+
+
+def record_undelivered(session: Session, channel: str, customer_id: str, text: str, error: str) -> None:
+    session.add(UndeliveredMessage(channel=channel, customer_id=customer_id, text=text, error=error[:255]))
+    session.commit()

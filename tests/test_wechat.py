@@ -1,0 +1,282 @@
+"""WeChat official account channel, driven from an independent WeChat side.
+
+Requests are signed and encrypted with wechatpy's own classes, posted over
+HTTP to the running Rasa server, and replies are decrypted the same way.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional
+
+import pytest
+import xmltodict
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.utils import WeChatSigner
+
+from conftest import (WECHAT_AES_KEY, WECHAT_APPID, WECHAT_TOKEN, Stack, auth, http, start_stack,
+                      stop_stack, wechat_env)
+
+CRYPTO = WeChatCrypto(WECHAT_TOKEN, WECHAT_AES_KEY, WECHAT_APPID)
+
+
+def sign(timestamp: str, nonce: str, token: str = WECHAT_TOKEN) -> str:
+    signer = WeChatSigner()
+    signer.add_data(token, timestamp, nonce)
+    return signer.signature
+
+
+def text_xml(openid: str, text: str, msg_id: Optional[int] = None, msg_type: str = "text",
+             extra: str = "") -> str:
+    msg_id = msg_id or uuid.uuid4().int % 10**18
+    content = f"<Content><![CDATA[{text}]]></Content>" if msg_type == "text" else ""
+    return (f"<xml><ToUserName><![CDATA[gh_kefu]]></ToUserName>"
+            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"
+            f"{content}{extra}<MsgId>{msg_id}</MsgId></xml>")
+
+
+def event_xml(openid: str, event: str) -> str:
+    return (f"<xml><ToUserName><![CDATA[gh_kefu]]></ToUserName>"
+            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+            f"<Event><![CDATA[{event}]]></Event></xml>")
+
+
+def url(stack: Stack) -> str:
+    return f"{stack.rasa_url}/webhooks/wechat/webhook"
+
+
+def post(stack: Stack, xml: str, encrypt: bool = True, timestamp: Optional[str] = None,
+         nonce: str = "nonce42", token: str = WECHAT_TOKEN, raw: Optional[bytes] = None):
+    """Post as WeChat would; returns (status, decrypted reply dict or raw text)."""
+    import urllib.parse
+    timestamp = timestamp or str(int(time.time()))
+    params = {"signature": sign(timestamp, nonce, token), "timestamp": timestamp, "nonce": nonce}
+    body = raw if raw is not None else xml.encode()
+    if encrypt and raw is None:
+        encrypted = CRYPTO.encrypt_message(xml, nonce, timestamp)
+        params.update(encrypt_type="aes",
+                      msg_signature=xmltodict.parse(encrypted)["xml"]["MsgSignature"])
+        body = encrypted.encode()
+    status, reply = http("POST", f"{url(stack)}?{urllib.parse.urlencode(params)}", raw=body,
+                         headers={"Content-Type": "text/xml"})
+    if status == 200 and isinstance(reply, str) and reply.startswith("<xml>"):
+        if encrypt:
+            outer = xmltodict.parse(reply)["xml"]
+            reply = CRYPTO.decrypt_message(reply, outer["MsgSignature"], outer["TimeStamp"], outer["Nonce"])
+        return status, xmltodict.parse(reply)["xml"]
+    return status, reply
+
+
+def user_texts(stack: Stack, sender: str, token: Optional[str] = None) -> list:
+    suffix = f"?token={token}" if token else ""
+    status, tracker = http("GET", f"{stack.rasa_url}/conversations/{sender}/tracker{suffix}")
+    assert status == 200
+    return [e["text"] for e in tracker["events"] if e["event"] == "user"]
+
+
+def new_openid(prefix: str = "o") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:20]}"
+
+
+def test_url_verification_answers_echostr_only_when_signed(stack: Stack):
+    ts, nonce = str(int(time.time())), "abc"
+    ok = http("GET", f"{url(stack)}?signature={sign(ts, nonce)}&timestamp={ts}&nonce={nonce}&echostr=hello123")
+    assert ok == (200, "hello123")
+    bad = http("GET", f"{url(stack)}?signature=deadbeef&timestamp={ts}&nonce={nonce}&echostr=hello123")
+    assert bad[0] == 403
+
+
+def test_encrypted_message_gets_encrypted_passive_reply(stack: Stack):
+    openid = new_openid()
+    status, reply = post(stack, text_xml(openid, "亲，在吗"))
+    assert status == 200
+    assert reply["MsgType"] == "text" and reply["ToUserName"] == openid
+    assert "您好" in reply["Content"]
+    assert user_texts(stack, f"wechat:{openid}") == ["亲，在吗"]
+
+
+def test_plaintext_mode_reply_is_plaintext(stack: Stack):
+    openid = new_openid()
+    status, reply = post(stack, text_xml(openid, "物业费在哪里交"), encrypt=False)
+    assert status == 200 and "生活缴费" in reply["Content"]
+
+
+def test_retried_message_is_answered_once(stack: Stack, agent_token: str):
+    openid = new_openid()
+    xml = text_xml(openid, "快递一直不到，物流太慢了，我要投诉", msg_id=uuid.uuid4().int % 10**18)
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: post(stack, xml), range(3)))
+    assert all(status == 200 for status, _ in results)
+    replies = [r for _, r in results if isinstance(r, dict)]
+    assert len(replies) == 1 and "工单号" in replies[0]["Content"]
+    assert [r for _, r in results if not isinstance(r, dict)] == ["success", "success"]
+    assert user_texts(stack, f"wechat:{openid}") == ["快递一直不到，物流太慢了，我要投诉"]
+    status, body = http("GET", f"{stack.desk_url}/api/tickets?customer_id=wechat:{openid}",
+                        headers=auth(agent_token))
+    assert len(body["tickets"]) == 1 and body["tickets"][0]["channel"] == "wechat"
+
+
+def test_subscribe_is_welcomed_and_media_answered_politely(stack: Stack):
+    openid = new_openid()
+    assert "欢迎关注" in post(stack, event_xml(openid, "subscribe"))[1]["Content"]
+    image = text_xml(openid, "", msg_type="image",
+                     extra="<PicUrl><![CDATA[http://example.invalid/a.jpg]]></PicUrl><MediaId><![CDATA[m1]]></MediaId>")
+    assert "图片已收到" in post(stack, image)[1]["Content"]
+    location = text_xml(openid, "", msg_type="location",
+                        extra="<Location_X>23.1</Location_X><Location_Y>113.3</Location_Y><Scale>20</Scale><Label><![CDATA[x]]></Label>")
+    assert "位置已收到" in post(stack, location)[1]["Content"]
+    voice = text_xml(openid, "", msg_type="voice",
+                     extra="<MediaId><![CDATA[v1]]></MediaId><Format><![CDATA[amr]]></Format>"
+                           "<Recognition><![CDATA[你好]]></Recognition>")
+    assert "您好" in post(stack, voice)[1]["Content"]
+    assert user_texts(stack, f"wechat:{openid}") == ["你好"]  # only the recognised voice
+
+
+def test_handoff_keeps_bot_silent_and_unsubscribe_closes(stack: Stack):
+    from desk.models import Conversation
+
+    openid = new_openid()
+    assert "转接人工" in post(stack, text_xml(openid, "转人工"))[1]["Content"]
+    assert post(stack, text_xml(openid, "你好"))[1] == "success"
+    assert post(stack, event_xml(openid, "unsubscribe"))[1] == "success"
+    from desk.db import make_engine
+    with Session(make_engine(stack.database_url)) as session:
+        statuses = session.execute(select(Conversation.status).where(
+            Conversation.customer_id == f"wechat:{openid}")).scalars().all()
+    assert statuses == ["closed"]
+
+
+@pytest.mark.parametrize("case", ["wrong_signature", "old_timestamp", "not_xml", "broken_xml",
+                                  "too_big", "entity_expansion", "external_entity", "bad_aes"])
+def test_bad_input_is_refused_without_reaching_the_bot(stack: Stack, case: str):
+    openid = new_openid()
+    xml = text_xml(openid, "你好")
+    if case == "wrong_signature":
+        status, _ = post(stack, xml, token="not-the-token")
+        expected = 403
+    elif case == "old_timestamp":
+        status, _ = post(stack, xml, timestamp=str(int(time.time()) - 600))
+        expected = 403
+    elif case == "not_xml":
+        status, _ = post(stack, "", encrypt=False, raw=b'{"json": true}')
+        expected = 400
+    elif case == "broken_xml":
+        status, _ = post(stack, "", encrypt=False, raw=b"<xml><FromUserName>x</xml")
+        expected = 400
+    elif case == "too_big":
+        status, _ = post(stack, "", encrypt=False, raw=b"<xml>" + b"a" * (1024 * 1024 + 10) + b"</xml>")
+        expected = 413
+    elif case == "entity_expansion":
+        bomb = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+                '<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+                f'<xml><FromUserName>{openid}</FromUserName><MsgType>text</MsgType>'
+                '<Content>&lol2;</Content><MsgId>1</MsgId></xml>')
+        status, _ = post(stack, bomb, encrypt=False)
+        expected = 400
+    elif case == "external_entity":
+        xxe = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+               f'<xml><FromUserName>{openid}</FromUserName><MsgType>text</MsgType>'
+               '<Content>&e;</Content><MsgId>2</MsgId></xml>')
+        status, _ = post(stack, xxe, encrypt=True)
+        expected = 400
+    else:  # bad_aes: valid signature over garbage ciphertext
+        import urllib.parse
+        ts, nonce, enc = str(int(time.time())), "n1", "bm90LWFlcw=="
+        signer = WeChatSigner()
+        signer.add_data(WECHAT_TOKEN, ts, nonce, enc)
+        params = {"signature": sign(ts, nonce), "timestamp": ts, "nonce": nonce,
+                  "encrypt_type": "aes", "msg_signature": signer.signature}
+        status, _ = http("POST", f"{url(stack)}?{urllib.parse.urlencode(params)}",
+                         raw=f"<xml><Encrypt><![CDATA[{enc}]]></Encrypt></xml>".encode())
+        expected = 400
+    assert status == expected
+    status, tracker = http("GET", f"{stack.rasa_url}/conversations/wechat:{openid}/tracker")
+    assert [e for e in tracker["events"] if e["event"] == "user"] == []
+    # and the server still answers
+    assert "您好" in post(stack, text_xml(new_openid(), "你好"))[1]["Content"]
+
+
+@pytest.fixture(scope="module")
+def slow_stack(tmp_path_factory, wechat_api):
+    """Reply budget far below any real turn, and no timestamp-age check so
+    Tencent's recorded 2014 sample message is accepted."""
+    running = start_stack(tmp_path_factory.mktemp("wechat_slow"), wechat_env(
+        wechat_api.url, WECHAT_REPLY_BUDGET_SECONDS="0.001", WECHAT_TIMESTAMP_TOLERANCE_SECONDS="0"))
+    yield running
+    stop_stack(running)
+
+
+def wait_for(predicate, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+TENCENT_ENCRYPT = (
+    "hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE="
+)
+
+
+def test_tencent_sample_vector_decrypts_through_the_channel(slow_stack: Stack, wechat_api):
+    import urllib.parse
+    ts, nonce = "1409735669", "1320562132"
+    params = {"signature": sign(ts, nonce), "timestamp": ts, "nonce": nonce, "encrypt_type": "aes",
+              "msg_signature": "5d197aaffba7e9b25a30732f161a50dee96bd5fa"}
+    body = f"<xml><ToUserName><![CDATA[wx2c2769f8efd9abc2]]></ToUserName><Encrypt><![CDATA[{TENCENT_ENCRYPT}]]></Encrypt></xml>"
+    started = time.monotonic()
+    status, reply = http("POST", f"{url(slow_stack)}?{urllib.parse.urlencode(params)}", raw=body.encode())
+    assert (status, reply) == (200, "success")
+    assert time.monotonic() - started < 5
+    openid = "oyORnuP8q7ou2gfYjqLzSIWZf0rs"
+    assert wait_for(lambda: len(wechat_api.sent_to(openid)) >= 1)
+    time.sleep(1)
+    assert len(wechat_api.sent_to(openid)) == 1  # exactly one 客服消息 call
+    assert user_texts(slow_stack, f"wechat:{openid}") == ["abcdteT"]
+    status, tracker = http("GET", f"{slow_stack.rasa_url}/conversations/wechat:{openid}/tracker")
+    [user] = [e for e in tracker["events"] if e["event"] == "user"]
+    assert user["message_id"] == "wechat-6054768590064713728"
+
+
+def test_slow_reply_goes_out_once_through_customer_service_api(slow_stack: Stack, wechat_api):
+    openid = new_openid()
+    started = time.monotonic()
+    assert post(slow_stack, text_xml(openid, "物业费在哪里交"))[1] == "success"
+    assert time.monotonic() - started < 5
+    assert wait_for(lambda: len(wechat_api.sent_to(openid)) >= 1)
+    time.sleep(1)
+    [call] = wechat_api.sent_to(openid)
+    assert call["body"]["msgtype"] == "text" and "生活缴费" in call["body"]["text"]["content"]
+
+
+def test_expired_token_is_refreshed_once(slow_stack: Stack, wechat_api):
+    openid = new_openid("stale-")
+    assert post(slow_stack, text_xml(openid, "物业费在哪里交"))[1] == "success"
+    assert wait_for(lambda: len(wechat_api.sent_to(openid)) >= 2)
+    time.sleep(1)
+    calls = wechat_api.sent_to(openid)
+    assert len(calls) == 2 and calls[1]["token"] != calls[0]["token"]  # refreshed exactly once
+
+
+def test_outside_48h_window_is_kept_for_the_desk(slow_stack: Stack, wechat_api):
+    from desk.db import make_engine
+    from desk.models import UndeliveredMessage
+
+    openid = new_openid("window-")
+    assert post(slow_stack, text_xml(openid, "物业费在哪里交"))[1] == "success"
+    assert wait_for(lambda: len(wechat_api.sent_to(openid)) >= 1)
+
+    def stored():
+        with Session(make_engine(slow_stack.database_url)) as session:
+            return session.execute(select(UndeliveredMessage).where(
+                UndeliveredMessage.customer_id == f"wechat:{openid}")).scalars().all()
+
+    assert wait_for(lambda: len(stored()) == 1)
+    assert stored()[0].error == "outside_48h_window" and "生活缴费" in stored()[0].text
