@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, Optional, Set, Text
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import (CollectingOutputChannel, InputChannel, OutputChannel,
+                                       UserMessage)
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -103,6 +104,22 @@ def dedup_key(message) -> str:
     return f"msg:{message.id}"
 
 
+class WeChatOutput(OutputChannel):
+    """Messages outside a passive reply (an agent's answer from the desk)."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wechat"
+
+    def __init__(self, channel: "WeChatInput") -> None:
+        self.channel = channel
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        openid = recipient_id.split(":", 1)[1] if recipient_id.startswith("wechat:") else recipient_id
+        for part in text.strip().split("\n\n"):
+            await self.channel.send(recipient_id, openid, part)
+
+
 class WeChatInput(InputChannel):
     @classmethod
     def name(cls) -> Text:
@@ -119,6 +136,9 @@ class WeChatInput(InputChannel):
         self.api = WeChatAPI(config.api_base, config.appid, config.secret)
         self._sessions: Optional[sessionmaker] = None
         self._background: Set[asyncio.Task] = set()
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        return WeChatOutput(self) if self.config.token else None
 
     # -- database (the desk's, shared by every server process) ---------------
     async def in_db(self, fn: Callable, *args: Any) -> Any:

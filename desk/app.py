@@ -142,6 +142,44 @@ async def resume_conversation(request: web.Request) -> web.Response:
     return web.json_response({"conversation": conversations.conversation_to_json(updated)})
 
 
+MAX_REPLY_CHARS = 2000
+
+
+async def reply_to_conversation(request: web.Request) -> web.Response:
+    """An agent's answer, delivered on the customer's own channel by Rasa.
+
+    Rasa records it as a bot turn and sends it through the channel's output
+    (WeChat 客服消息, socket.io …), so history and delivery stay in one place.
+    """
+    conversation_id = _int_param(request, "conversation_id")
+    body = await read_json(request)
+    text_ = body.get("text")
+    if not isinstance(text_, str) or not text_.strip():
+        return json_error(400, "text must be a non-empty string")
+    if len(text_) > MAX_REPLY_CHARS:
+        return json_error(400, f"text longer than {MAX_REPLY_CHARS} characters")
+    agent = request[AGENT]
+    try:
+        conversation = await in_db(request, conversations.assign, conversation_id, agent.id)
+    except conversations.ConversationTaken as exc:
+        return json_error(409, str(exc))
+    if conversation is None:
+        return json_error(404, "no such conversation")
+    settings = request.app[SETTINGS]
+    url = f"{settings.rasa_url}/conversations/{quote(conversation.customer_id, safe='')}/tracker/events"
+    params = {"output_channel": conversation.channel, "execute_side_effects": "true"}
+    if settings.rasa_token:
+        params["token"] = settings.rasa_token
+    event = {"event": "bot", "text": text_.strip(), "metadata": {"agent": agent.name}}
+    try:
+        async with request.app[HTTP].post(url, json=[event], params=params) as resp:
+            if resp.status >= 300:
+                return json_error(502, f"Rasa refused the reply: HTTP {resp.status}")
+    except aiohttp.ClientError as exc:
+        return json_error(502, f"Rasa unreachable: {exc.__class__.__name__}")
+    return web.json_response({"conversation": conversations.conversation_to_json(conversation)})
+
+
 def _int_param(request: web.Request, name: str) -> int:
     try:
         return int(request.match_info[name])
@@ -168,6 +206,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/api/tickets/{ticket_id}/take", take_ticket)
     app.router.add_get("/api/conversations", list_conversations)
     app.router.add_post("/api/conversations/{conversation_id}/resume", resume_conversation)
+    app.router.add_post("/api/conversations/{conversation_id}/reply", reply_to_conversation)
     return app
 
 

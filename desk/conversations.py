@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from desk.models import Conversation, ConversationStatus, Priority, utcnow
@@ -120,3 +120,23 @@ def close_open_conversations(session: Session, customer_id: str) -> int:
         conversation.updated_at = now
     session.commit()
     return len(found)
+
+
+class ConversationTaken(Exception):
+    def __init__(self, conversation_id: int, assignee_id: int) -> None:
+        super().__init__(f"conversation {conversation_id} is handled by agent {assignee_id}")
+        self.assignee_id = assignee_id
+
+
+def assign(session: Session, conversation_id: int, agent_id: int) -> Optional[Conversation]:
+    """谁受理谁负责: the first agent to answer a conversation keeps it."""
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.assignee_id.is_(None))
+        .values(assignee_id=agent_id, status=ConversationStatus.assigned.value, updated_at=utcnow())
+    )
+    session.commit()
+    conversation = session.get(Conversation, conversation_id, populate_existing=True)
+    if conversation is not None and conversation.assignee_id != agent_id:
+        raise ConversationTaken(conversation_id, conversation.assignee_id)
+    return conversation

@@ -280,3 +280,43 @@ def test_outside_48h_window_is_kept_for_the_desk(slow_stack: Stack, wechat_api):
 
     assert wait_for(lambda: len(stored()) == 1)
     assert stored()[0].error == "outside_48h_window" and "生活缴费" in stored()[0].text
+
+
+def test_agent_reply_from_desk_reaches_wechat_customer(stack: Stack, agent_token: str, wechat_api):
+    openid = new_openid()
+    post(stack, text_xml(openid, "转人工"))
+    status, body = http("GET", f"{stack.desk_url}/api/conversations?status=waiting", headers=auth(agent_token))
+    [conv] = [c for c in body["conversations"] if c["customer_id"] == f"wechat:{openid}"]
+    status, body = http("POST", f"{stack.desk_url}/api/conversations/{conv['id']}/reply",
+                        {"text": "您好，我是客服小李，马上为您处理。"}, headers=auth(agent_token))
+    assert status == 200, body
+    assert body["conversation"]["status"] == "assigned"
+    assert wait_for(lambda: len(wechat_api.sent_to(openid)) == 1)
+    assert wechat_api.sent_to(openid)[0]["body"]["text"]["content"] == "您好，我是客服小李，马上为您处理。"
+    # the customer's next message still does not wake the bot
+    assert post(stack, text_xml(openid, "好的"))[1] == "success"
+    assert http("POST", f"{stack.desk_url}/api/conversations/{conv['id']}/reply", {"text": " "},
+                headers=auth(agent_token))[0] == 400
+
+
+def test_retry_to_two_server_processes_is_answered_once(stack: Stack, tmp_path_factory, wechat_api,
+                                                        agent_token: str):
+    """A second `kefu run` sharing the desk database and tracker store."""
+    second = start_stack(tmp_path_factory.mktemp("second"), {
+        **wechat_env(wechat_api.url),
+        "KEFU_DATABASE_URL": stack.database_url,
+        "KEFU_TRACKER_DB": stack.env["KEFU_TRACKER_DB"],
+    })
+    try:
+        openid = new_openid()
+        xml = text_xml(openid, "发错货了还不给退，我要投诉", msg_id=uuid.uuid4().int % 10**18)
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda s: post(s, xml), [stack, second, stack, second]))
+        assert all(status == 200 for status, _ in results)
+        assert len([r for _, r in results if isinstance(r, dict)]) == 1
+        assert user_texts(stack, f"wechat:{openid}") == ["发错货了还不给退，我要投诉"]
+        status, body = http("GET", f"{stack.desk_url}/api/tickets?customer_id=wechat:{openid}",
+                            headers=auth(agent_token))
+        assert len(body["tickets"]) == 1
+    finally:
+        stop_stack(second)
