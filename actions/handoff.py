@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.store import in_db
 from actions.turn import Turn, current_turn
 from desk.conversations import record_handoff
+from kefu.handoff import HANDOFF_MARKER
 
 HANDOFF_TEXT = (
     "好的，正在为您转接人工客服，请您稍候。人工客服接入前，您可以继续留言，"
@@ -35,6 +36,9 @@ async def hand_off(dispatcher: CollectingDispatcher, turn: Turn, reason: str) ->
         last_message=turn.text,
     )
     dispatcher.utter_message(text=HANDOFF_TEXT)
+    # Channels with their own human queue (WeCom 微信客服) move the session
+    # there when they see this marker; others ignore it.
+    dispatcher.utter_message(json_message={HANDOFF_MARKER: True})
     # While paused Rasa logs the customer's messages but predicts nothing,
     # so the bot stays silent until the desk sends ConversationResumed.
     return [ConversationPaused()]

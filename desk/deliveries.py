@@ -1,10 +1,11 @@
 """Inbound dedup across server processes, and outgoing texts that failed."""
 from __future__ import annotations
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from desk.models import ChannelDelivery, UndeliveredMessage
+from desk.models import ChannelCursor, ChannelDelivery, UndeliveredMessage, utcnow
 
 
 def claim_delivery(session: Session, channel: str, dedup_key: str) -> bool:
@@ -24,4 +25,26 @@ def claim_delivery(session: Session, channel: str, dedup_key: str) -> bool:
 
 def record_undelivered(session: Session, channel: str, customer_id: str, text: str, error: str) -> None:
     session.add(UndeliveredMessage(channel=channel, customer_id=customer_id, text=text, error=error[:255]))
+    session.commit()
+
+
+def read_cursor(session: Session, channel: str, account: str) -> str:
+    row = session.get(ChannelCursor, (channel, account))
+    return row.cursor if row else ""
+
+
+def save_cursor(session: Session, channel: str, account: str, cursor: str) -> None:
+    row = session.get(ChannelCursor, (channel, account))
+    if row is None:
+        session.add(ChannelCursor(channel=channel, account=account, cursor=cursor))
+    else:
+        row.cursor = cursor
+        row.updated_at = utcnow()
+    session.commit()
+
+
+def release_delivery(session: Session, channel: str, dedup_key: str) -> None:
+    """Undo a claim whose processing failed, so the next read retries it."""
+    session.execute(delete(ChannelDelivery).where(
+        ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == dedup_key[:255]))
     session.commit()

@@ -157,3 +157,13 @@ class UndeliveredMessage(Base):
     text = Column(Text, nullable=False)
     error = Column(String(255), nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class ChannelCursor(Base):
+    """Where reading a platform's message feed stopped (WeCom next_cursor)."""
+
+    __tablename__ = "channel_cursors"
+    channel = Column(String(32), primary_key=True)
+    account = Column(String(128), primary_key=True)
+    cursor = Column(String(255), nullable=False)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)

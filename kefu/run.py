@@ -19,7 +19,7 @@ from desk.config import PROJECT_ROOT, load_settings
 from desk.db import upgrade
 
 STOP_GRACE_SECONDS = 15
-WECHAT_DEFAULTS = {
+CHANNEL_DEFAULTS = {
     "WECHAT_TOKEN": "",
     "WECHAT_APPID": "",
     "WECHAT_APPSECRET": "",
@@ -27,6 +27,11 @@ WECHAT_DEFAULTS = {
     "WECHAT_API_BASE": "https://api.weixin.qq.com",
     "WECHAT_REPLY_BUDGET_SECONDS": "4",
     "WECHAT_TIMESTAMP_TOLERANCE_SECONDS": "300",
+    "WECOM_CORPID": "",
+    "WECOM_SECRET": "",
+    "WECOM_TOKEN": "",
+    "WECOM_ENCODING_AES_KEY": "",
+    "WECOM_API_BASE": "https://qyapi.weixin.qq.com",
 }
 
 
@@ -56,7 +61,7 @@ def service_env(base: Dict[str, str], ports: Ports) -> Dict[str, str]:
     env.setdefault("KEFU_TRACKER_DB", str(var / "rasa_tracker.db"))
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     # bot/credentials.yml reads these; Rasa refuses unset variables there.
-    for name, default in WECHAT_DEFAULTS.items():
+    for name, default in CHANNEL_DEFAULTS.items():
         env.setdefault(name, default)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["KEFU_RASA_PORT"], env["KEFU_ACTIONS_PORT"], env["KEFU_DESK_PORT"] = (

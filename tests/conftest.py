@@ -143,6 +143,9 @@ def stop_stack(stack: Stack) -> int:
 WECHAT_TOKEN = "spamtest"
 WECHAT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 WECHAT_APPID = "wx2c2769f8efd9abc2"
+WECOM_CORPID = "ww1436e0e65a779aee"
+WECOM_TOKEN = "wecomtoken"
+WECOM_AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 
 
 def wechat_env(api_url: str, **overrides: str) -> Dict[str, str]:
@@ -152,6 +155,11 @@ def wechat_env(api_url: str, **overrides: str) -> Dict[str, str]:
         "WECHAT_APPID": WECHAT_APPID,
         "WECHAT_APPSECRET": "test-secret",
         "WECHAT_API_BASE": api_url,
+        "WECOM_CORPID": WECOM_CORPID,
+        "WECOM_SECRET": "wecom-secret",
+        "WECOM_TOKEN": WECOM_TOKEN,
+        "WECOM_ENCODING_AES_KEY": WECOM_AES_KEY,
+        "WECOM_API_BASE": api_url,
     }
     env.update(overrides)
     return env

@@ -10,6 +10,8 @@ from aiohttp import web
 
 
 class FakeWeChatAPI:
+    KF_PAGE = 2  # small pages, so the channel must follow has_more
+
     """Records every 客服消息 call. Behaviour by openid prefix:
     `window-` -> 45015 (outside the 48 h window); `stale-` -> 40001 for the
     token of the first call, success once a refreshed token is used."""
@@ -18,6 +20,10 @@ class FakeWeChatAPI:
         self.sent: List[dict] = []
         self.token_requests = 0
         self._stale_tokens: dict = {}
+        self.kf_queue: dict = {}
+        self.kf_syncs: List[dict] = []
+        self.kf_sent: List[dict] = []
+        self.kf_transfers: List[dict] = []
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -49,11 +55,43 @@ class FakeWeChatAPI:
                 return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
         return web.json_response({"errcode": 0, "errmsg": "ok"})
 
+    # -- WeCom 微信客服 (same loopback server, other paths) --------------------
+    def queue_kf(self, open_kfid: str, item: dict) -> None:
+        self.kf_queue.setdefault(open_kfid, []).append({"open_kfid": open_kfid, **item})
+
+    def kf_sent_to(self, external_userid: str) -> List[dict]:
+        return [b for b in self.kf_sent if b["touser"] == external_userid]
+
+    async def gettoken(self, request: web.Request) -> web.Response:
+        return web.json_response({"errcode": 0, "access_token": "WECOMTOKEN", "expires_in": 7200})
+
+    async def sync_msg(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        self.kf_syncs.append(body)
+        items = self.kf_queue.get(body["open_kfid"], [])
+        start = int(body.get("cursor") or 0)
+        page = items[start:start + self.KF_PAGE]
+        end = start + len(page)
+        return web.json_response({"errcode": 0, "errmsg": "ok", "next_cursor": str(end),
+                                  "has_more": 1 if end < len(items) else 0, "msg_list": page})
+
+    async def kf_send(self, request: web.Request) -> web.Response:
+        self.kf_sent.append(json.loads(await request.read()))
+        return web.json_response({"errcode": 0, "errmsg": "ok", "msgid": "out"})
+
+    async def kf_trans(self, request: web.Request) -> web.Response:
+        self.kf_transfers.append(json.loads(await request.read()))
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
+
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         app = web.Application()
         app.router.add_get("/cgi-bin/token", self.token)
         app.router.add_post("/cgi-bin/message/custom/send", self.send)
+        app.router.add_get("/cgi-bin/gettoken", self.gettoken)
+        app.router.add_post("/cgi-bin/kf/sync_msg", self.sync_msg)
+        app.router.add_post("/cgi-bin/kf/send_msg", self.kf_send)
+        app.router.add_post("/cgi-bin/kf/service_state/trans", self.kf_trans)
         runner = web.AppRunner(app)
         self._loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -1,0 +1,195 @@
+"""WeCom 微信客服 (kf) as a Rasa input channel.
+
+The callback only says "there are new messages" (kf_msg_or_event with a
+Token); the messages themselves are read with kf/sync_msg from a cursor kept
+in the desk database and advanced only after a batch is handled, so a crash
+re-reads rather than loses. Each message is claimed once (msgid), customer
+messages (origin 3) get the bot's answer through kf/send_msg, messages of a
+human servicer (origin 5) never do, and a handoff moves the session to the
+human queue with kf/service_state/trans.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable, Dict, Optional, Set, Text
+
+import xmltodict
+from rasa.core.channels.channel import (CollectingOutputChannel, InputChannel, OutputChannel,
+                                       UserMessage)
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sqlalchemy.orm import sessionmaker
+from wechatpy.enterprise.crypto import WeChatCrypto
+from wechatpy.enterprise.exceptions import InvalidCorpIdException
+from wechatpy.exceptions import InvalidSignatureException
+
+from connectors.wechat import BadRequest, check_body
+from connectors.wecom_api import WeComAPI, WeComAPIError
+from desk.config import load_settings
+from desk.db import make_engine
+from desk.deliveries import (claim_delivery, read_cursor, record_undelivered, release_delivery,
+                             save_cursor)
+from kefu.handoff import HANDOFF_MARKER
+
+logger = logging.getLogger(__name__)
+
+ORIGIN_CUSTOMER = 3
+STATE_WAITING_FOR_HUMAN = 2  # 待接入池
+DEFAULT_API_BASE = "https://qyapi.weixin.qq.com"
+
+
+class WeComOutput(OutputChannel):
+    """An agent's answer from the desk, sent with kf/send_msg."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wecom"
+
+    def __init__(self, channel: "WeComInput") -> None:
+        self.channel = channel
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        external = recipient_id.split(":", 1)[1] if recipient_id.startswith("wecom:") else recipient_id
+        await self.channel.send(recipient_id, self.channel.kf_account.get(external, ""), external, text)
+
+
+class WeComInput(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "wecom"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        c = {k: ("" if v is None else str(v)) for k, v in (credentials or {}).items()}
+        return cls(corpid=c.get("corpid", ""), secret=c.get("secret", ""), token=c.get("token", ""),
+                   aes_key=c.get("encoding_aes_key", ""), api_base=c.get("api_base") or DEFAULT_API_BASE)
+
+    def __init__(self, corpid: str, secret: str, token: str, aes_key: str, api_base: str) -> None:
+        self.configured = bool(corpid and token and aes_key)
+        self.crypto = WeChatCrypto(token, aes_key, corpid) if self.configured else None
+        self.api = WeComAPI(api_base, corpid, secret)
+        # Last kf account each customer wrote to (for agent replies).
+        self.kf_account: Dict[str, str] = {}
+        self._sessions: Optional[sessionmaker] = None
+        self._locks: Dict[str, asyncio.Lock] = {}
+        self._background: Set[asyncio.Task] = set()
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        return WeComOutput(self) if self.configured else None
+
+    async def in_db(self, fn: Callable, *args: Any) -> Any:
+        if self._sessions is None:
+            self._sessions = sessionmaker(make_engine(load_settings().database_url), future=True,
+                                          expire_on_commit=False)
+
+        def call():
+            with self._sessions() as session:
+                return fn(session, *args)
+
+        return await asyncio.to_thread(call)
+
+    async def send(self, sender_id: str, open_kfid: str, external_userid: str, text: str) -> None:
+        try:
+            await self.api.send_text(open_kfid, external_userid, text)
+        except Exception as exc:  # kept for an agent, never dropped silently
+            await self.in_db(record_undelivered, self.name(), sender_id, text, repr(exc)[:255])
+
+    async def sync(self, open_kfid: str, callback_token: str, on_new_message) -> None:
+        lock = self._locks.setdefault(open_kfid, asyncio.Lock())
+        async with lock:
+            cursor = await self.in_db(read_cursor, self.name(), open_kfid)
+            while True:
+                page = await self.api.sync_msg(open_kfid, cursor, callback_token)
+                for item in page.get("msg_list") or []:
+                    await self.handle(item, on_new_message)
+                cursor = page.get("next_cursor") or cursor
+                await self.in_db(save_cursor, self.name(), open_kfid, cursor)
+                if not page.get("has_more"):
+                    break
+
+    async def handle(self, item: Dict[str, Any], on_new_message) -> None:
+        msgid = str(item.get("msgid") or "")
+        if not msgid or not await self.in_db(claim_delivery, self.name(), msgid):
+            return
+        if item.get("origin") != ORIGIN_CUSTOMER or item.get("msgtype") != "text":
+            return  # servicer (5) and system (4) messages never get a bot reply
+        external = str(item.get("external_userid") or "")
+        open_kfid = str(item.get("open_kfid") or "")
+        text = str((item.get("text") or {}).get("content") or "").strip()
+        if not external or not text:
+            return
+        self.kf_account[external] = open_kfid
+        sender_id = f"wecom:{external}"
+        collector = CollectingOutputChannel()
+        try:
+            await on_new_message(UserMessage(text[:5000], collector, sender_id, input_channel=self.name(),
+                                             message_id=f"wecom-{msgid}", metadata={"open_kfid": open_kfid}))
+        except Exception:
+            # Not lost: the claim goes and the cursor stays, so the next sync
+            # reads it again (a ticket is still made once per message id).
+            await self.in_db(release_delivery, self.name(), msgid)
+            raise
+        for message in collector.messages:
+            if message.get("text"):
+                await self.send(sender_id, open_kfid, external, message["text"])
+            elif (message.get("custom") or {}).get(HANDOFF_MARKER):
+                try:
+                    await self.api.transfer(open_kfid, external, STATE_WAITING_FOR_HUMAN)
+                except WeComAPIError:
+                    logger.exception("moving %s to the human queue failed", sender_id)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        bp = Blueprint("wecom_webhook", __name__)
+
+        @bp.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if self.configured else "not configured"})
+
+        @bp.route("/webhook", methods=["GET", "POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            if not self.configured:
+                return response.json({"error": "wecom channel is not configured (WECOM_*)"}, status=503)
+            args = {k: request.args.get(k, "") for k in ("msg_signature", "timestamp", "nonce", "echostr")}
+            try:
+                if request.method == "GET":
+                    try:
+                        echo = self.crypto.check_signature(args["msg_signature"], args["timestamp"],
+                                                           args["nonce"], args["echostr"])
+                    except (InvalidSignatureException, InvalidCorpIdException):
+                        raise BadRequest(403, "invalid signature")
+                    except Exception:
+                        raise BadRequest(400, "cannot decrypt echostr")
+                    return response.text(echo if isinstance(echo, str) else echo.decode())
+                body = request.body or b""
+                check_body(body)
+                try:
+                    xml = self.crypto.decrypt_message(body, args["msg_signature"], args["timestamp"],
+                                                      args["nonce"])
+                except (InvalidSignatureException, InvalidCorpIdException):
+                    raise BadRequest(403, "invalid message signature")
+                except Exception:
+                    raise BadRequest(400, "cannot decrypt message")
+                try:
+                    event = xmltodict.parse(xml)["xml"]
+                except Exception:
+                    raise BadRequest(400, "malformed message XML")
+            except BadRequest as exc:
+                return response.json({"error": str(exc)}, status=exc.status)
+            if event.get("Event") == "kf_msg_or_event" and event.get("OpenKfId"):
+                task = asyncio.create_task(self._sync_logged(event["OpenKfId"], event.get("Token") or "",
+                                                             on_new_message))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+            return response.text("success")
+
+        return bp
+
+    async def _sync_logged(self, open_kfid: str, token: str, on_new_message) -> None:
+        try:
+            await self.sync(open_kfid, token, on_new_message)
+        except Exception:
+            # The cursor was not advanced past unhandled messages: the next
+            # callback reads them again.
+            logger.exception("wecom sync for %s failed", open_kfid)

@@ -1,0 +1,91 @@
+"""WeCom 微信客服 channel against a fake kf API on loopback."""
+from __future__ import annotations
+
+import time
+import urllib.parse
+import uuid
+
+import xmltodict
+from wechatpy.enterprise.crypto import WeChatCrypto
+
+from conftest import WECOM_AES_KEY, WECOM_CORPID, WECOM_TOKEN, Stack, http
+
+CRYPTO = WeChatCrypto(WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORPID)
+
+
+def url(stack: Stack) -> str:
+    return f"{stack.rasa_url}/webhooks/wecom/webhook"
+
+
+def wait_for(predicate, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return predicate()
+
+
+def callback(stack: Stack, open_kfid: str, token: str = "cbtoken") -> tuple:
+    ts, nonce = str(int(time.time())), uuid.uuid4().hex[:8]
+    xml = (f"<xml><ToUserName><![CDATA[{WECOM_CORPID}]]></ToUserName><CreateTime>{ts}</CreateTime>"
+           f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[kf_msg_or_event]]></Event>"
+           f"<Token><![CDATA[{token}]]></Token><OpenKfId><![CDATA[{open_kfid}]]></OpenKfId></xml>")
+    encrypted = CRYPTO.encrypt_message(xml, nonce, ts)
+    signature = xmltodict.parse(encrypted)["xml"]["MsgSignature"]
+    query = urllib.parse.urlencode({"msg_signature": signature, "timestamp": ts, "nonce": nonce})
+    return http("POST", f"{url(stack)}?{query}", raw=encrypted.encode())
+
+
+def customer_text(external: str, text: str, origin: int = 3) -> dict:
+    return {"msgid": uuid.uuid4().hex, "external_userid": external, "send_time": int(time.time()),
+            "origin": origin, "msgtype": "text", "text": {"content": text}}
+
+
+def test_verification_decrypts_echostr(stack: Stack):
+    ts, nonce = str(int(time.time())), "n1"
+    encrypted = xmltodict.parse(CRYPTO.encrypt_message("echo-4711", nonce, ts))["xml"]
+    query = urllib.parse.urlencode({"msg_signature": encrypted["MsgSignature"], "timestamp": ts,
+                                    "nonce": nonce, "echostr": encrypted["Encrypt"]})
+    assert http("GET", f"{url(stack)}?{query}") == (200, "echo-4711")
+    forged = query.replace(encrypted["MsgSignature"], "0" * 40)
+    assert http("GET", f"{url(stack)}?{forged}")[0] == 403
+
+
+def test_customer_messages_are_synced_answered_once_and_cursor_kept(stack: Stack, wechat_api):
+    kf = f"wk{uuid.uuid4().hex[:10]}"
+    alice, bob = f"wmA{uuid.uuid4().hex[:8]}", f"wmB{uuid.uuid4().hex[:8]}"
+    wechat_api.queue_kf(kf, customer_text(alice, "你好"))
+    wechat_api.queue_kf(kf, customer_text(alice, "请问您这边需要什么", origin=5))  # a human servicer
+    wechat_api.queue_kf(kf, customer_text(bob, "物业费在哪里交"))
+    assert callback(stack, kf) == (200, "success")
+    assert callback(stack, kf) == (200, "success")  # a second notification: nothing twice
+    assert wait_for(lambda: wechat_api.kf_sent_to(alice) and wechat_api.kf_sent_to(bob))
+    time.sleep(1.5)
+    assert ["您好" in m["text"]["content"] for m in wechat_api.kf_sent_to(alice)] == [True]
+    assert len(wechat_api.kf_sent_to(bob)) == 1 and "生活缴费" in wechat_api.kf_sent_to(bob)[0]["text"]["content"]
+    assert all(m["open_kfid"] == kf for m in wechat_api.kf_sent)
+    # Pages of two: the channel followed has_more, and later syncs start at the saved cursor.
+    cursors = [s["cursor"] for s in wechat_api.kf_syncs if s["open_kfid"] == kf]
+    assert cursors[:2] == ["", "2"] and cursors[-1] == "3"
+    status, tracker = http("GET", f"{stack.rasa_url}/conversations/wecom:{alice}/tracker")
+    assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == ["你好"]
+
+
+def test_handoff_moves_session_to_human_queue(stack: Stack, wechat_api):
+    kf = f"wk{uuid.uuid4().hex[:10]}"
+    carol = f"wmC{uuid.uuid4().hex[:8]}"
+    wechat_api.queue_kf(kf, customer_text(carol, "转人工"))
+    callback(stack, kf)
+    assert wait_for(lambda: any(t["external_userid"] == carol for t in wechat_api.kf_transfers))
+    [transfer] = [t for t in wechat_api.kf_transfers if t["external_userid"] == carol]
+    assert transfer == {"open_kfid": kf, "external_userid": carol, "service_state": 2}
+    assert "转接人工" in wechat_api.kf_sent_to(carol)[0]["text"]["content"]
+
+
+def test_forged_callback_is_refused(stack: Stack, wechat_api):
+    ts = str(int(time.time()))
+    encrypted = CRYPTO.encrypt_message("<xml><Event>kf_msg_or_event</Event></xml>", "n", ts)
+    query = urllib.parse.urlencode({"msg_signature": "0" * 40, "timestamp": ts, "nonce": "n"})
+    assert http("POST", f"{url(stack)}?{query}", raw=encrypted.encode())[0] == 403
+    assert http("POST", f"{url(stack)}?{query}", raw=b"not xml")[0] == 400
