@@ -21,7 +21,6 @@ from rasa.core.channels.channel import (CollectingOutputChannel, InputChannel, O
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sqlalchemy.orm import sessionmaker
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
@@ -29,9 +28,8 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from connectors.wechat_api import OUTSIDE_WINDOW, WeChatAPI, WeChatAPIError
-from desk.config import load_settings
 from desk.conversations import close_open_conversations
-from desk.db import make_engine
+from desk.db import ThreadedSessions
 from desk.deliveries import claim_delivery, record_undelivered
 
 logger = logging.getLogger(__name__)
@@ -134,23 +132,11 @@ class WeChatInput(InputChannel):
         self.crypto = (WeChatCrypto(config.token, config.aes_key, config.appid)
                        if config.aes_key else None)
         self.api = WeChatAPI(config.api_base, config.appid, config.secret)
-        self._sessions: Optional[sessionmaker] = None
+        self.store = ThreadedSessions()  # the desk database, shared by every server process
         self._background: Set[asyncio.Task] = set()
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         return WeChatOutput(self) if self.config.token else None
-
-    # -- database (the desk's, shared by every server process) ---------------
-    async def in_db(self, fn: Callable, *args: Any) -> Any:
-        if self._sessions is None:
-            self._sessions = sessionmaker(make_engine(load_settings().database_url), future=True,
-                                          expire_on_commit=False)
-
-        def call():
-            with self._sessions() as session:
-                return fn(session, *args)
-
-        return await asyncio.to_thread(call)
 
     # -- request checks ------------------------------------------------------
     def verify_query(self, request: Request) -> Dict[str, str]:
@@ -213,9 +199,9 @@ class WeChatInput(InputChannel):
             await self.api.send_text(openid, text)
         except WeChatAPIError as exc:
             reason = "outside_48h_window" if exc.errcode == OUTSIDE_WINDOW else str(exc)
-            await self.in_db(record_undelivered, self.name(), sender_id, text, reason)
+            await self.store.run(record_undelivered, self.name(), sender_id, text, reason)
         except Exception as exc:  # network: keep the text for an agent
-            await self.in_db(record_undelivered, self.name(), sender_id, text, repr(exc))
+            await self.store.run(record_undelivered, self.name(), sender_id, text, repr(exc))
 
     async def answer(self, message, on_new_message, args: Dict[str, str]) -> HTTPResponse:
         sender_id = f"wechat:{message.source}"
@@ -224,7 +210,7 @@ class WeChatInput(InputChannel):
             if event in ("subscribe", "subscribe_scan"):
                 return self.render(message, WELCOME, args)
             if event == "unsubscribe":
-                await self.in_db(close_open_conversations, sender_id)
+                await self.store.run(close_open_conversations, sender_id)
             return response.text("success")
         if message.type == "text":
             text = message.content or ""
@@ -275,7 +261,7 @@ class WeChatInput(InputChannel):
                 body = request.body or b""
                 check_body(body)
                 message = self.decode(body, args)
-                if not await self.in_db(claim_delivery, self.name(), dedup_key(message)):
+                if not await self.store.run(claim_delivery, self.name(), dedup_key(message)):
                     return response.text("success")  # a retry: already being answered
                 return await self.answer(message, on_new_message, args)
             except BadRequest as exc:

@@ -20,15 +20,13 @@ from rasa.core.channels.channel import (CollectingOutputChannel, InputChannel, O
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sqlalchemy.orm import sessionmaker
 from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 
 from connectors.wechat import BadRequest, check_body
 from connectors.wecom_api import WeComAPI, WeComAPIError
-from desk.config import load_settings
-from desk.db import make_engine
+from desk.db import ThreadedSessions
 from desk.deliveries import (claim_delivery, read_cursor, record_undelivered, release_delivery,
                              save_cursor)
 from kefu.handoff import HANDOFF_MARKER
@@ -72,46 +70,35 @@ class WeComInput(InputChannel):
         self.api = WeComAPI(api_base, corpid, secret)
         # Last kf account each customer wrote to (for agent replies).
         self.kf_account: Dict[str, str] = {}
-        self._sessions: Optional[sessionmaker] = None
+        self.store = ThreadedSessions()  # the desk database, shared by every server process
         self._locks: Dict[str, asyncio.Lock] = {}
         self._background: Set[asyncio.Task] = set()
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         return WeComOutput(self) if self.configured else None
 
-    async def in_db(self, fn: Callable, *args: Any) -> Any:
-        if self._sessions is None:
-            self._sessions = sessionmaker(make_engine(load_settings().database_url), future=True,
-                                          expire_on_commit=False)
-
-        def call():
-            with self._sessions() as session:
-                return fn(session, *args)
-
-        return await asyncio.to_thread(call)
-
     async def send(self, sender_id: str, open_kfid: str, external_userid: str, text: str) -> None:
         try:
             await self.api.send_text(open_kfid, external_userid, text)
         except Exception as exc:  # kept for an agent, never dropped silently
-            await self.in_db(record_undelivered, self.name(), sender_id, text, repr(exc)[:255])
+            await self.store.run(record_undelivered, self.name(), sender_id, text, repr(exc)[:255])
 
     async def sync(self, open_kfid: str, callback_token: str, on_new_message) -> None:
         lock = self._locks.setdefault(open_kfid, asyncio.Lock())
         async with lock:
-            cursor = await self.in_db(read_cursor, self.name(), open_kfid)
+            cursor = await self.store.run(read_cursor, self.name(), open_kfid)
             while True:
                 page = await self.api.sync_msg(open_kfid, cursor, callback_token)
                 for item in page.get("msg_list") or []:
                     await self.handle(item, on_new_message)
                 cursor = page.get("next_cursor") or cursor
-                await self.in_db(save_cursor, self.name(), open_kfid, cursor)
+                await self.store.run(save_cursor, self.name(), open_kfid, cursor)
                 if not page.get("has_more"):
                     break
 
     async def handle(self, item: Dict[str, Any], on_new_message) -> None:
         msgid = str(item.get("msgid") or "")
-        if not msgid or not await self.in_db(claim_delivery, self.name(), msgid):
+        if not msgid or not await self.store.run(claim_delivery, self.name(), msgid):
             return
         if item.get("origin") != ORIGIN_CUSTOMER or item.get("msgtype") != "text":
             return  # servicer (5) and system (4) messages never get a bot reply
@@ -129,7 +116,7 @@ class WeComInput(InputChannel):
         except Exception:
             # Not lost: the claim goes and the cursor stays, so the next sync
             # reads it again (a ticket is still made once per message id).
-            await self.in_db(release_delivery, self.name(), msgid)
+            await self.store.run(release_delivery, self.name(), msgid)
             raise
         for message in collector.messages:
             if message.get("text"):

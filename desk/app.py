@@ -1,7 +1,6 @@
 """The desk's HTTP API (aiohttp): login, tickets, the handoff queue."""
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from functools import partial
@@ -11,17 +10,17 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 from sqlalchemy import text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from desk import agents, conversations, tickets
 from desk.config import Settings, load_settings
-from desk.db import make_engine, upgrade
+from desk.db import ThreadedSessions, upgrade
 from desk.models import ConversationStatus, TicketStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SESSIONS = web.AppKey("sessions", sessionmaker)
+STORE = web.AppKey("store", ThreadedSessions)
 SETTINGS = web.AppKey("settings", Settings)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 AGENT = "agent"
@@ -29,13 +28,7 @@ AGENT = "agent"
 
 async def in_db(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
     """Run a blocking store call in a thread with its own session."""
-    factory = request.app[SESSIONS]
-
-    def call() -> T:
-        with factory() as session:
-            return fn(session, *args)
-
-    return await asyncio.to_thread(call)
+    return await request.app[STORE].run(fn, *args)
 
 
 def json_error(status: int, message: str) -> web.Response:
@@ -189,15 +182,14 @@ def _int_param(request: web.Request, name: str) -> int:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[auth_middleware], client_max_size=1024 * 1024)
-    engine = make_engine(settings.database_url)
     app[SETTINGS] = settings
-    app[SESSIONS] = sessionmaker(engine, expire_on_commit=False, future=True)
+    app[STORE] = ThreadedSessions(settings.database_url)
 
     async def http_client(app: web.Application):
         app[HTTP] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         yield
         await app[HTTP].close()
-        engine.dispose()
+        app[STORE].dispose()
 
     app.cleanup_ctx.append(http_client)
     app.router.add_get("/healthz", healthz)

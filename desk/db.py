@@ -1,13 +1,17 @@
 """Engine creation and schema migrations for the desk database."""
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import sessionmaker
 
+T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -42,3 +46,37 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str) -> None:
     """Bring the schema to the newest migration (idempotent)."""
     command.upgrade(alembic_config(url), "head")
+
+
+class ThreadedSessions:
+    """Runs blocking store calls in a worker thread, each with its own session.
+
+    Async servers (action server, Rasa channels, the desk) share the desk
+    database this way without blocking their event loop. The engine is made
+    on first use, from the URL given or KEFU_DATABASE_URL.
+    """
+
+    def __init__(self, url: Optional[str] = None) -> None:
+        self._url = url
+        self._factory: Optional[sessionmaker] = None
+
+    def _sessions(self) -> sessionmaker:
+        if self._factory is None:
+            from desk.config import load_settings
+
+            url = self._url or load_settings().database_url
+            self._factory = sessionmaker(make_engine(url), expire_on_commit=False, future=True)
+        return self._factory
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        factory = self._sessions()
+
+        def call() -> T:
+            with factory() as session:
+                return fn(session, *args, **kwargs)
+
+        return await asyncio.to_thread(call)
+
+    def dispose(self) -> None:
+        if self._factory is not None:
+            self._factory.kw["bind"].dispose()

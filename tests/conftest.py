@@ -73,6 +73,16 @@ class Stack:
         return body
 
 
+def wait_for(predicate, timeout: float = 30) -> bool:
+    """Poll until predicate() is true (deliveries happen in the background)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return bool(predicate())
+
+
 def new_sender(prefix: str = "test") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

@@ -18,7 +18,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
 from conftest import (WECHAT_AES_KEY, WECHAT_APPID, WECHAT_TOKEN, Stack, auth, http, start_stack,
-                      stop_stack, wechat_env)
+                      stop_stack, wait_for, wechat_env)
 
 CRYPTO = WeChatCrypto(WECHAT_TOKEN, WECHAT_AES_KEY, WECHAT_APPID)
 
@@ -209,15 +209,6 @@ def slow_stack(tmp_path_factory, wechat_api):
         wechat_api.url, WECHAT_REPLY_BUDGET_SECONDS="0.001", WECHAT_TIMESTAMP_TOLERANCE_SECONDS="0"))
     yield running
     stop_stack(running)
-
-
-def wait_for(predicate, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
 
 
 TENCENT_ENCRYPT = (

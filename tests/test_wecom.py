@@ -8,22 +8,13 @@ import uuid
 import xmltodict
 from wechatpy.enterprise.crypto import WeChatCrypto
 
-from conftest import WECOM_AES_KEY, WECOM_CORPID, WECOM_TOKEN, Stack, http
+from conftest import WECOM_AES_KEY, WECOM_CORPID, WECOM_TOKEN, Stack, http, wait_for
 
 CRYPTO = WeChatCrypto(WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORPID)
 
 
 def url(stack: Stack) -> str:
     return f"{stack.rasa_url}/webhooks/wecom/webhook"
-
-
-def wait_for(predicate, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
 
 
 def callback(stack: Stack, open_kfid: str, token: str = "cbtoken") -> tuple:
