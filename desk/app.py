@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from desk import agents, conversations, tickets
+from desk import agents, conversations, deliveries, tickets
 from desk.config import Settings, load_settings
 from desk.db import ThreadedSessions, upgrade
 from desk.models import ConversationStatus, TicketStatus
@@ -135,6 +135,13 @@ async def resume_conversation(request: web.Request) -> web.Response:
     return web.json_response({"conversation": conversations.conversation_to_json(updated)})
 
 
+async def list_undelivered(request: web.Request) -> web.Response:
+    """Texts a platform refused (e.g. WeChat 45015): an agent follows up."""
+    rows = await in_db(request, partial(deliveries.list_undelivered,
+                                        customer_id=request.query.get("customer_id")))
+    return web.json_response({"undelivered": [deliveries.undelivered_to_json(r) for r in rows]})
+
+
 MAX_REPLY_CHARS = 2000
 
 
@@ -199,6 +206,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/conversations", list_conversations)
     app.router.add_post("/api/conversations/{conversation_id}/resume", resume_conversation)
     app.router.add_post("/api/conversations/{conversation_id}/reply", reply_to_conversation)
+    app.router.add_get("/api/undelivered", list_undelivered)
     return app
 
 

@@ -1,7 +1,9 @@
 """Inbound dedup across server processes, and outgoing texts that failed."""
 from __future__ import annotations
 
-from sqlalchemy import delete
+from typing import List, Optional
+
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,3 +50,17 @@ def release_delivery(session: Session, channel: str, dedup_key: str) -> None:
     session.execute(delete(ChannelDelivery).where(
         ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == dedup_key[:255]))
     session.commit()
+
+
+def list_undelivered(session: Session, customer_id: Optional[str] = None, limit: int = 200) -> List[UndeliveredMessage]:
+    query = select(UndeliveredMessage).order_by(UndeliveredMessage.id.desc()).limit(limit)
+    if customer_id is not None:
+        query = query.where(UndeliveredMessage.customer_id == customer_id)
+    return list(session.execute(query).scalars())
+
+
+def undelivered_to_json(row: UndeliveredMessage) -> dict:
+    from desk.tickets import SHANGHAI
+
+    return {"id": row.id, "channel": row.channel, "customer_id": row.customer_id, "text": row.text,
+            "error": row.error, "created_at": row.created_at.astimezone(SHANGHAI).isoformat()}

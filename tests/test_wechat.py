@@ -271,6 +271,17 @@ def test_outside_48h_window_is_kept_for_the_desk(slow_stack: Stack, wechat_api):
 
     assert wait_for(lambda: len(stored()) == 1)
     assert stored()[0].error == "outside_48h_window" and "生活缴费" in stored()[0].text
+    # ... and the desk shows it
+    from conftest import ROOT
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", f"a{uuid.uuid4().hex[:6]}"],
+                         cwd=ROOT, env=slow_stack.env, capture_output=True, text=True, check=True).stdout
+    name, password = out.split()[1], out.split("one-time password:")[1].strip()
+    token = http("POST", f"{slow_stack.desk_url}/api/login", {"name": name, "password": password})[1]["token"]
+    status, body = http("GET", f"{slow_stack.desk_url}/api/undelivered?customer_id=wechat:{openid}",
+                        headers=auth(token))
+    assert status == 200 and [u["error"] for u in body["undelivered"]] == ["outside_48h_window"]
 
 
 def test_agent_reply_from_desk_reaches_wechat_customer(stack: Stack, agent_token: str, wechat_api):
