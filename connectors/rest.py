@@ -14,6 +14,8 @@ from typing import Any, Awaitable, Callable, Optional, Text
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
+
+from desk.ad_law import check_outgoing
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -93,4 +95,7 @@ class KefuRestInput(RestInput):
             # than answering with silence.
             logger.exception("rest message from %s failed", sender)
             collector.messages.append({"recipient_id": sender, "text": SYSTEM_BUSY_REPLY})
+        for message in collector.messages:
+            if message.get("text"):
+                message["text"] = check_outgoing(message["text"], self.name(), sender)
         return response.json(collector.messages)

@@ -28,6 +28,7 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from connectors.wechat_api import OUTSIDE_WINDOW, WeChatAPI, WeChatAPIError
+from desk.ad_law import check_outgoing
 from desk.conversations import close_open_conversations
 from desk.db import ThreadedSessions
 from desk.deliveries import claim_delivery, record_undelivered
@@ -178,6 +179,7 @@ class WeChatInput(InputChannel):
     def render(self, message, text: Optional[str], args: Dict[str, str]) -> HTTPResponse:
         if not text:
             return response.text("success")
+        text = check_outgoing(text, self.name(), f"wechat:{message.source}")
         xml = TextReply(content=text, message=message).render()
         if args["encrypt_type"] == "aes" and self.crypto is not None:
             xml = self.crypto.encrypt_message(xml, args["nonce"], args["timestamp"])
@@ -195,6 +197,7 @@ class WeChatInput(InputChannel):
             await self.send(sender_id, openid, text)
 
     async def send(self, sender_id: str, openid: str, text: str) -> None:
+        text = check_outgoing(text, self.name(), sender_id)
         try:
             await self.api.send_text(openid, text)
         except WeChatAPIError as exc:

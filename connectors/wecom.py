@@ -26,6 +26,7 @@ from wechatpy.exceptions import InvalidSignatureException
 
 from connectors.wechat import BadRequest, check_body
 from connectors.wecom_api import WeComAPI, WeComAPIError
+from desk.ad_law import check_outgoing
 from desk.db import ThreadedSessions
 from desk.deliveries import (claim_delivery, read_cursor, record_undelivered, release_delivery,
                              save_cursor)
@@ -78,6 +79,7 @@ class WeComInput(InputChannel):
         return WeComOutput(self) if self.configured else None
 
     async def send(self, sender_id: str, open_kfid: str, external_userid: str, text: str) -> None:
+        text = check_outgoing(text, self.name(), sender_id)
         try:
             await self.api.send_text(open_kfid, external_userid, text)
         except Exception as exc:  # kept for an agent, never dropped silently

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from desk import agents, conversations, deliveries, tickets
+from desk.ad_law import check_outgoing
 from desk.config import Settings, load_settings
 from desk.db import ThreadedSessions, upgrade
 from desk.models import ConversationStatus, TicketStatus
@@ -170,14 +171,16 @@ async def reply_to_conversation(request: web.Request) -> web.Response:
     params = {"output_channel": conversation.channel, "execute_side_effects": "true"}
     if settings.rasa_token:
         params["token"] = settings.rasa_token
-    event = {"event": "bot", "text": text_.strip(), "metadata": {"agent": agent.name}}
+    checked = check_outgoing(text_.strip(), conversation.channel, conversation.customer_id)
+    event = {"event": "bot", "text": checked, "metadata": {"agent": agent.name}}
     try:
         async with request.app[HTTP].post(url, json=[event], params=params) as resp:
             if resp.status >= 300:
                 return json_error(502, f"Rasa refused the reply: HTTP {resp.status}")
     except aiohttp.ClientError as exc:
         return json_error(502, f"Rasa unreachable: {exc.__class__.__name__}")
-    return web.json_response({"conversation": conversations.conversation_to_json(conversation)})
+    return web.json_response({"conversation": conversations.conversation_to_json(conversation),
+                              "sent_text": checked})
 
 
 def _int_param(request: web.Request, name: str) -> int:

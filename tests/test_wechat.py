@@ -290,11 +290,15 @@ def test_agent_reply_from_desk_reaches_wechat_customer(stack: Stack, agent_token
     status, body = http("GET", f"{stack.desk_url}/api/conversations?status=waiting", headers=auth(agent_token))
     [conv] = [c for c in body["conversations"] if c["customer_id"] == f"wechat:{openid}"]
     status, body = http("POST", f"{stack.desk_url}/api/conversations/{conv['id']}/reply",
-                        {"text": "您好，我是客服小李，马上为您处理。"}, headers=auth(agent_token))
+                        {"text": "您好，我是客服小李，我们的服务绝对是顶级的，马上为您处理。"},
+                        headers=auth(agent_token))
     assert status == 200, body
     assert body["conversation"]["status"] == "assigned"
+    # The advertising-law check rewrote the agent's 极限词 before sending.
+    expected = "您好，我是客服小李，我们的服务确实是高品质的，马上为您处理。"
+    assert body["sent_text"] == expected
     assert wait_for(lambda: len(wechat_api.sent_to(openid)) == 1)
-    assert wechat_api.sent_to(openid)[0]["body"]["text"]["content"] == "您好，我是客服小李，马上为您处理。"
+    assert wechat_api.sent_to(openid)[0]["body"]["text"]["content"] == expected
     # the customer's next message still does not wake the bot
     assert post(stack, text_xml(openid, "好的"))[1] == "success"
     assert http("POST", f"{stack.desk_url}/api/conversations/{conv['id']}/reply", {"text": " "},
