@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -167,3 +168,20 @@ class ChannelCursor(Base):
     account = Column(String(128), primary_key=True)
     cursor = Column(String(255), nullable=False)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Bill(Base):
+    """A fee a customer owes (物业费, 水电费, 租金, 停车费 …), one per kind and period."""
+
+    __tablename__ = "bills"
+    __table_args__ = (UniqueConstraint("customer_id", "kind", "period", name="uq_bill_period"),)
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(16), nullable=False)
+    address = Column(String(255), nullable=False)
+    kind = Column(String(32), nullable=False)
+    amount_cents = Column(Integer, nullable=False)  # money in fen: no float rounding
+    due_date = Column(Date, nullable=False)
+    period = Column(String(32), nullable=False)
+    status = Column(String(16), nullable=False, default="unpaid")
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)

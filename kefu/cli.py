@@ -21,6 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("name")
     add.add_argument("--role", choices=["agent", "supervisor"], default="agent")
 
+    bills = sub.add_parser("bills", help="fee bills (物业费, 水电费, 租金, 停车费)")
+    bills_sub = bills.add_subparsers(dest="bills_command", required=True)
+    imp = bills_sub.add_parser("import", help="import a UTF-8 CSV: "
+                               "customer_id,channel,address,kind,amount,due_date,period")
+    imp.add_argument("file")
+
     ev = sub.add_parser("nlu-eval", help="score the NLU on a JSONL file of {text, intent}")
     ev.add_argument("file")
     ev.add_argument("--model", help="model archive (default: newest in models/)")
@@ -44,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "agent":
         return add_agent(args.name, args.role)
+    if args.command == "bills":
+        return import_bills(args.file)
     if args.command == "nlu-eval":
         from kefu.nlu_eval import main as eval_main
         return eval_main(args.file, args.model)
@@ -71,6 +79,36 @@ def add_agent(name: str, role: str) -> int:
             return 1
     print(f"agent {agent.name} ({agent.role}) created")
     print(f"one-time password: {password}")
+    return 0
+
+
+def import_bills(file: str) -> int:
+    from pathlib import Path
+
+    from sqlalchemy.orm import Session
+
+    from desk.bills import BillFileError, import_file
+    from desk.config import load_settings
+    from desk.db import make_engine, upgrade
+
+    path = Path(file)
+    if not path.is_file():
+        print(f"error: {file}: no such file", file=sys.stderr)
+        return 2
+    url = load_settings().database_url
+    upgrade(url)
+    with Session(make_engine(url), future=True) as session:
+        try:
+            report = import_file(session, path)
+        except BillFileError as exc:
+            print(f"error: {file}: {exc}", file=sys.stderr)
+            return 1
+    if report.errors:
+        for line in report.errors:
+            print(f"error: {file}: {line}", file=sys.stderr)
+        print(f"nothing imported: {len(report.errors)} problem(s) to fix first", file=sys.stderr)
+        return 1
+    print(f"imported {report.imported} bill(s); {report.unchanged} already imported")
     return 0
 
 

@@ -1,0 +1,122 @@
+"""Importing fee bills from CSV: every row checked, all rows or none."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import List, Tuple
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from desk.models import Bill
+from kefu.entities import normalize_phone
+
+HEADER = ["customer_id", "channel", "address", "kind", "amount", "due_date", "period"]
+CHANNELS = ("wechat", "wecom", "taobao", "tmall", "sms")
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    unchanged: int = 0
+    errors: List[str] = field(default_factory=list)
+
+
+class BillFileError(Exception):
+    """The file as a whole cannot be read (encoding, header)."""
+
+
+def _row_to_bill(line: int, row: dict) -> Tuple[Bill, List[str]]:
+    errors = []
+    values = {k: (row.get(k) or "").strip() for k in HEADER}
+    for key in ("customer_id", "address", "kind", "period"):
+        if not values[key]:
+            errors.append(f"line {line}: {key} is empty")
+    if values["channel"] not in CHANNELS:
+        errors.append(f"line {line}: channel {values['channel']!r} is not one of {', '.join(CHANNELS)}")
+    if values["channel"] == "sms" and values["address"] and normalize_phone(values["address"]) is None:
+        errors.append(f"line {line}: address {values['address']!r} is not a mobile number (channel sms)")
+    cents = 0
+    try:
+        amount = Decimal(values["amount"])
+        if amount <= 0 or amount.as_tuple().exponent < -2:
+            raise InvalidOperation
+        cents = int(amount * 100)
+    except (InvalidOperation, ValueError):
+        errors.append(f"line {line}: amount {values['amount']!r} is not a positive number of yuan (e.g. 268.50)")
+    due = date.min
+    try:
+        due = date.fromisoformat(values["due_date"])
+    except ValueError:
+        errors.append(f"line {line}: due_date {values['due_date']!r} is not a date YYYY-MM-DD")
+    address = values["address"]
+    if values["channel"] == "sms" and normalize_phone(address):
+        address = normalize_phone(address)
+    bill = Bill(customer_id=values["customer_id"], channel=values["channel"], address=address,
+                kind=values["kind"], amount_cents=cents, due_date=due, period=values["period"],
+                status="unpaid")
+    return bill, errors
+
+
+def read_bills(raw: bytes) -> Tuple[List[Tuple[int, Bill]], List[str]]:
+    try:
+        text = raw.decode("utf-8-sig")  # Excel writes a BOM
+    except UnicodeDecodeError:
+        raise BillFileError("the file is not UTF-8 (save it as 'CSV UTF-8')")
+    reader = csv.DictReader(io.StringIO(text))
+    if [h.strip() for h in (reader.fieldnames or [])] != HEADER:
+        raise BillFileError(f"the header must be exactly: {','.join(HEADER)}")
+    bills, errors = [], []
+    for row in reader:
+        line = reader.line_num
+        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            continue  # blank line
+        bill, row_errors = _row_to_bill(line, row)
+        errors += row_errors
+        bills.append((line, bill))
+    return bills, errors
+
+
+def import_bills(session: Session, raw: bytes) -> ImportReport:
+    """Import every bill of the file in one transaction, or none of them.
+
+    A bill already in the database with the same values is left alone, so a
+    file can be imported again; one with other values is an error.
+    """
+    bills, errors = read_bills(raw)
+    report = ImportReport(errors=errors)
+    seen = {}
+    for line, bill in bills:
+        key = (bill.customer_id, bill.kind, bill.period)
+        if key in seen:
+            report.errors.append(f"line {line}: same customer, kind and period as line {seen[key]}")
+        seen[key] = line
+    if report.errors:
+        return report
+    for line, bill in bills:
+        existing = session.execute(select(Bill).where(
+            Bill.customer_id == bill.customer_id, Bill.kind == bill.kind, Bill.period == bill.period,
+        )).scalar_one_or_none()
+        if existing is None:
+            session.add(bill)
+            report.imported += 1
+        elif (existing.amount_cents, existing.due_date, existing.channel, existing.address) == \
+                (bill.amount_cents, bill.due_date, bill.channel, bill.address):
+            report.unchanged += 1
+        else:
+            report.errors.append(f"line {line}: a different bill for {bill.customer_id} {bill.kind} "
+                                 f"{bill.period} is already imported")
+    if report.errors:
+        session.rollback()
+        report.imported = report.unchanged = 0
+        return report
+    session.commit()
+    return report
+
+
+def import_file(session: Session, path: Path) -> ImportReport:
+    return import_bills(session, path.read_bytes())
