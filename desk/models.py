@@ -185,3 +185,21 @@ class Bill(Base):
     period = Column(String(32), nullable=False)
     status = Column(String(16), nullable=False, default="unpaid")
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Order(Base):
+    """A Taobao/Tmall order as its trade events describe it."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("platform", "order_id", name="uq_order_platform_id"),)
+    id = Column(Integer, primary_key=True)
+    platform = Column(String(16), nullable=False)
+    order_id = Column(String(32), nullable=False)
+    shop = Column(String(128))
+    buyer = Column(String(128))
+    amount_cents = Column(Integer)
+    status = Column(String(16), nullable=False, default="unpaid")
+    created_at = Column(UTCDateTime)
+    paid_at = Column(UTCDateTime)
+    closed_at = Column(UTCDateTime)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
