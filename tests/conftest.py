@@ -231,5 +231,18 @@ def postgres_url() -> str:
         admin.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_database_url(request, tmp_path) -> str:
+    """The desk schema on a fresh SQLite file, then on a fresh PostgreSQL database."""
+    from desk.db import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'desk.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    upgrade(url)
+    return url
+
+
 def auth(token: str) -> Dict[str, str]:
     return {"Authorization": f"Bearer {token}"}

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conftest import ROOT
-from desk.db import make_engine, upgrade
+from desk.db import make_engine
 from desk.models import Bill
 
 HEADER = "customer_id,channel,address,kind,amount,due_date,period\n"
@@ -20,14 +20,9 @@ GOOD = (HEADER
         + "taobao:tb_buyer,taobao,tb_buyer,租金,3200.00,2026-12-01,2026-12\n")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'bills.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    upgrade(url)
-    return url
+@pytest.fixture()
+def db_url(migrated_database_url):
+    return migrated_database_url
 
 
 def run_import(db_url: str, path) -> subprocess.CompletedProcess:

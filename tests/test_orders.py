@@ -6,7 +6,7 @@ import json
 import pytest
 from sqlalchemy.orm import Session
 
-from desk.db import make_engine, upgrade
+from desk.db import make_engine
 from desk.orders import BadTradeEvent, apply_event, orders_of, parse_tmc
 
 TID = "3847261950384726153"
@@ -17,12 +17,9 @@ def tmc(topic: str, pub_time: str = "2026-11-27 10:00:00", **content) -> dict:
     return {"topic": topic, "pub_time": pub_time, "content": json.dumps({**base, **content}, ensure_ascii=False)}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def session(request, tmp_path):
-    url = (f"sqlite:///{tmp_path / 'orders.db'}" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_url"))
-    upgrade(url)
-    engine = make_engine(url)
+@pytest.fixture()
+def session(migrated_database_url):
+    engine = make_engine(migrated_database_url)
     with Session(engine, expire_on_commit=False) as s:
         yield s
     engine.dispose()

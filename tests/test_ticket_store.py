@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as _Session
 
-from desk.db import make_engine, upgrade
+from desk.db import make_engine
 from desk.models import Ticket
 from desk.tickets import NewTicket, TicketAlreadyOwned, create_ticket, take_ticket
 
@@ -23,14 +23,9 @@ def new_ticket(message_id: str = "m-1", customer: str = "rest:alice") -> NewTick
                      reply_hours=2)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    upgrade(url)
-    engine = make_engine(url)
+@pytest.fixture()
+def engine(migrated_database_url):
+    engine = make_engine(migrated_database_url)
     yield engine
     engine.dispose()
 
