@@ -24,7 +24,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 
-from connectors.wechat import BadRequest, check_body
+from connectors.wechat import BadRequest, check_body, refuse_dtd
 from connectors.wecom_api import WeComAPI, WeComAPIError
 from desk.ad_law import check_outgoing
 from desk.db import ThreadedSessions
@@ -160,6 +160,7 @@ class WeComInput(InputChannel):
                     raise BadRequest(403, "invalid message signature")
                 except Exception:
                     raise BadRequest(400, "cannot decrypt message")
+                refuse_dtd(xml)
                 try:
                     event = xmltodict.parse(xml)["xml"]
                 except Exception:

@@ -152,7 +152,8 @@ def test_handoff_keeps_bot_silent_and_unsubscribe_closes(stack: Stack):
 
 
 @pytest.mark.parametrize("case", ["wrong_signature", "old_timestamp", "not_xml", "broken_xml",
-                                  "too_big", "entity_expansion", "external_entity", "bad_aes"])
+                                  "too_big", "entity_expansion", "encrypted_entity_expansion",
+                                  "external_entity", "bad_aes"])
 def test_bad_input_is_refused_without_reaching_the_bot(stack: Stack, case: str):
     openid = new_openid()
     xml = text_xml(openid, "你好")
@@ -171,12 +172,12 @@ def test_bad_input_is_refused_without_reaching_the_bot(stack: Stack, case: str):
     elif case == "too_big":
         status, _ = post(stack, "", encrypt=False, raw=b"<xml>" + b"a" * (1024 * 1024 + 10) + b"</xml>")
         expected = 413
-    elif case == "entity_expansion":
+    elif case in ("entity_expansion", "encrypted_entity_expansion"):
         bomb = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
                 '<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
                 f'<xml><FromUserName>{openid}</FromUserName><MsgType>text</MsgType>'
                 '<Content>&lol2;</Content><MsgId>1</MsgId></xml>')
-        status, _ = post(stack, bomb, encrypt=False)
+        status, _ = post(stack, bomb, encrypt=case.startswith("encrypted"))
         expected = 400
     elif case == "external_entity":
         xxe = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
