@@ -38,8 +38,13 @@ def _row_to_bill(line: int, row: dict) -> Tuple[Bill, List[str]]:
             errors.append(f"line {line}: {key} is empty")
     if values["channel"] not in CHANNELS:
         errors.append(f"line {line}: channel {values['channel']!r} is not one of {', '.join(CHANNELS)}")
-    if values["channel"] == "sms" and values["address"] and normalize_phone(values["address"]) is None:
-        errors.append(f"line {line}: address {values['address']!r} is not a mobile number (channel sms)")
+    address = values["address"]
+    if values["channel"] == "sms" and address:
+        phone = normalize_phone(address)
+        if phone is None:
+            errors.append(f"line {line}: address {address!r} is not a mobile number (channel sms)")
+        else:
+            address = phone
     cents = 0
     try:
         amount = Decimal(values["amount"])
@@ -53,9 +58,6 @@ def _row_to_bill(line: int, row: dict) -> Tuple[Bill, List[str]]:
         due = date.fromisoformat(values["due_date"])
     except ValueError:
         errors.append(f"line {line}: due_date {values['due_date']!r} is not a date YYYY-MM-DD")
-    address = values["address"]
-    if values["channel"] == "sms" and normalize_phone(address):
-        address = normalize_phone(address)
     bill = Bill(customer_id=values["customer_id"], channel=values["channel"], address=address,
                 kind=values["kind"], amount_cents=cents, due_date=due, period=values["period"],
                 status="unpaid")

@@ -6,8 +6,7 @@ from typing import List, Optional
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from desk.models import Conversation, ConversationStatus, Priority, utcnow
-from desk.tickets import SHANGHAI
+from desk.models import Conversation, ConversationStatus, Priority, local_iso, utcnow
 
 OPEN_STATUSES = (
     ConversationStatus.bot.value,
@@ -89,9 +88,6 @@ def return_to_bot(session: Session, conversation_id: int) -> Optional[Conversati
 
 
 def conversation_to_json(conversation: Conversation) -> dict:
-    def iso(value):
-        return value.astimezone(SHANGHAI).isoformat() if value else None
-
     return {
         "id": conversation.id,
         "channel": conversation.channel,
@@ -102,8 +98,8 @@ def conversation_to_json(conversation: Conversation) -> dict:
         "assignee_id": conversation.assignee_id,
         "last_message": conversation.last_message,
         "handoff_reason": conversation.handoff_reason,
-        "waiting_since": iso(conversation.waiting_since),
-        "updated_at": iso(conversation.updated_at),
+        "waiting_since": local_iso(conversation.waiting_since),
+        "updated_at": local_iso(conversation.updated_at),
     }
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from desk.models import ChannelCursor, ChannelDelivery, UndeliveredMessage, utcnow
+from desk.models import ChannelCursor, ChannelDelivery, UndeliveredMessage, local_iso, utcnow
 
 
 def claim_delivery(session: Session, channel: str, dedup_key: str) -> bool:
@@ -60,7 +60,5 @@ def list_undelivered(session: Session, customer_id: Optional[str] = None, limit:
 
 
 def undelivered_to_json(row: UndeliveredMessage) -> dict:
-    from desk.tickets import SHANGHAI
-
     return {"id": row.id, "channel": row.channel, "customer_id": row.customer_id, "text": row.text,
-            "error": row.error, "created_at": row.created_at.astimezone(SHANGHAI).isoformat()}
+            "error": row.error, "created_at": local_iso(row.created_at)}

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import Optional
 
 from sqlalchemy import (
     Column,
@@ -20,8 +21,16 @@ from sqlalchemy.orm import declarative_base
 Base = declarative_base()
 
 
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def local_iso(value: Optional[datetime]) -> Optional[str]:
+    """API times: ISO 8601 in China time, with its +08:00 offset."""
+    return value.astimezone(SHANGHAI).isoformat() if value is not None else None
 
 
 class UTCDateTime(TypeDecorator):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Dict, List, Optional
 
@@ -16,9 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from desk.models import Order, utcnow
+from desk.models import SHANGHAI, Order, utcnow
 
-SHANGHAI = timezone(timedelta(hours=8))
 STATUS_RANK = {"unpaid": 0, "paid": 1, "closed": 2}
 TOPIC_STATUS = {"TradeCreate": "unpaid", "TradeBuyerPay": "paid", "TradeClose": "closed"}
 

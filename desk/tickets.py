@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import List, Optional, Tuple
 
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from desk.models import Priority, Ticket, TicketStatus, utcnow
+from desk.models import Priority, Ticket, TicketStatus, local_iso, utcnow
 
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 class TicketAlreadyOwned(Exception):
@@ -141,8 +140,8 @@ def ticket_to_json(ticket: Ticket) -> dict:
         "priority": ticket.priority,
         "status": ticket.status,
         "owner_id": ticket.owner_id,
-        "created_at": ticket.created_at.astimezone(SHANGHAI).isoformat(),
-        "due_at": ticket.due_at.astimezone(SHANGHAI).isoformat(),
+        "created_at": local_iso(ticket.created_at),
+        "due_at": local_iso(ticket.due_at),
         "summary": ticket.summary,
         "room": ticket.room,
         "phone": ticket.phone,
