@@ -32,6 +32,12 @@ CHANNEL_DEFAULTS = {
     "WECOM_TOKEN": "",
     "WECOM_ENCODING_AES_KEY": "",
     "WECOM_API_BASE": "https://qyapi.weixin.qq.com",
+    "TAOBAO_APP_KEY": "",
+    "TAOBAO_APP_SECRET": "",
+    "TAOBAO_SESSION": "",
+    "TAOBAO_API_BASE": "https://eco.taobao.com/router/rest",
+    "TAOBAO_SIGN_METHOD": "md5",
+    "TAOBAO_CHAT_METHOD": "taobao.message.chatrobot.async",
 }
 
 
