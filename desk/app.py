@@ -12,11 +12,11 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from desk import agents, conversations, deliveries, tickets
+from desk import agents, conversations, deliveries, reminder_outbox, tickets
 from desk.ad_law import check_outgoing
 from desk.config import Settings, load_settings
 from desk.db import ThreadedSessions, upgrade
-from desk.models import ConversationStatus, TicketStatus
+from desk.models import ConversationStatus, ReminderStatus, TicketStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -143,6 +143,21 @@ async def list_undelivered(request: web.Request) -> web.Response:
     return web.json_response({"undelivered": [deliveries.undelivered_to_json(r) for r in rows]})
 
 
+async def list_reminders(request: web.Request) -> web.Response:
+    """The reminder outbox; `?status=uncertain` lists those an agent must check
+    with the customer (the worker stopped mid-call, so they are never resent)."""
+    status = request.query.get("status")
+    if status is not None and status not in {s.value for s in ReminderStatus}:
+        return json_error(400, f"unknown status {status!r}")
+    limit = request.query.get("limit", "200")
+    if not limit.isdigit() or not 0 < int(limit) <= 1000:
+        return json_error(400, "limit must be a number from 1 to 1000")
+    rows = await in_db(request, partial(reminder_outbox.list_reminders, status=status, limit=int(limit)))
+    counts = await in_db(request, reminder_outbox.counts)
+    return web.json_response({"counts": counts,
+                              "reminders": [reminder_outbox.reminder_to_json(r) for r in rows]})
+
+
 MAX_REPLY_CHARS = 2000
 
 
@@ -210,6 +225,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/api/conversations/{conversation_id}/resume", resume_conversation)
     app.router.add_post("/api/conversations/{conversation_id}/reply", reply_to_conversation)
     app.router.add_get("/api/undelivered", list_undelivered)
+    app.router.add_get("/api/reminders", list_reminders)
     return app
 
 

@@ -12,7 +12,7 @@ from typing import List, Tuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desk.models import Bill
+from desk.models import Bill, utcnow
 from kefu.entities import normalize_phone
 
 HEADER = ["customer_id", "channel", "address", "kind", "amount", "due_date", "period"]
@@ -122,3 +122,15 @@ def import_bills(session: Session, raw: bytes) -> ImportReport:
 
 def import_file(session: Session, path: Path) -> ImportReport:
     return import_bills(session, path.read_bytes())
+
+
+def mark_paid(session: Session, customer_id: str, kind: str, period: str) -> bool:
+    """Paid bills get no more reminders (checked again right before sending)."""
+    bill = session.execute(select(Bill).where(
+        Bill.customer_id == customer_id, Bill.kind == kind, Bill.period == period)).scalar_one_or_none()
+    if bill is None:
+        return False
+    if bill.status != "paid":
+        bill.status, bill.paid_at = "paid", utcnow()
+        session.commit()
+    return True

@@ -194,6 +194,7 @@ class Bill(Base):
     period = Column(String(32), nullable=False)
     status = Column(String(16), nullable=False, default="unpaid")
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    paid_at = Column(UTCDateTime)
 
 
 class Order(Base):
@@ -212,3 +213,42 @@ class Order(Base):
     paid_at = Column(UTCDateTime)
     closed_at = Column(UTCDateTime)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class ReminderStatus(str, enum.Enum):
+    pending = "pending"      # waiting for its due time
+    claimed = "claimed"      # a worker holds the lease, nothing sent yet
+    sending = "sending"      # the platform call may have happened
+    sent = "sent"            # the platform accepted it
+    uncertain = "uncertain"  # the worker died mid-call: never resent automatically
+    failed = "failed"        # the platform refused it every time
+    cancelled = "cancelled"  # a stop condition held when it was due
+
+
+class Reminder(Base):
+    """The outbox: one row per reminder (催付/催缴) to send, claimed with a lease."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        # The n-th reminder of an order or bill exists once, whoever plans it.
+        UniqueConstraint("subject_type", "subject_id", "seq", name="uq_reminder_subject_seq"),
+    )
+    id = Column(Integer, primary_key=True)
+    subject_type = Column(String(8), nullable=False)   # order | bill
+    subject_id = Column(Integer, nullable=False)
+    seq = Column(Integer, nullable=False)
+    policy = Column(String(64), nullable=False)
+    channel = Column(String(16), nullable=False)
+    customer_id = Column(String(255), nullable=False, index=True)
+    address = Column(String(255), nullable=False)
+    shop = Column(String(128))
+    text = Column(Text, nullable=False)
+    status = Column(String(16), nullable=False, default=ReminderStatus.pending.value)
+    due_at = Column(UTCDateTime, nullable=False)
+    lease_owner = Column(String(64))
+    lease_expires_at = Column(UTCDateTime)
+    attempts = Column(Integer, nullable=False, default=0)
+    error = Column(String(255))
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    sending_at = Column(UTCDateTime)
+    sent_at = Column(UTCDateTime)

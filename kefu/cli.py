@@ -26,6 +26,19 @@ def main(argv: list[str] | None = None) -> int:
     imp = bills_sub.add_parser("import", help="import a UTF-8 CSV: "
                                "customer_id,channel,address,kind,amount,due_date,period")
     imp.add_argument("file")
+    paid = bills_sub.add_parser("paid", help="mark a bill paid (its reminders stop)")
+    paid.add_argument("customer_id")
+    paid.add_argument("kind")
+    paid.add_argument("period")
+
+    rem = sub.add_parser("reminders", help="automated reminders (催付/催缴)")
+    rem_sub = rem.add_subparsers(dest="reminders_command", required=True)
+    rem_sub.add_parser("run", help="plan and send reminders until stopped (SIGTERM/Ctrl-C)")
+    prev = rem_sub.add_parser("preview", help="what would be sent now, and why")
+    prev.add_argument("--all", action="store_true", help="also list what is not sent, with the reason")
+    lst = rem_sub.add_parser("list", help="reminders in the outbox")
+    lst.add_argument("--status", help="pending, sent, uncertain, failed, cancelled …")
+    lst.add_argument("--limit", type=int, default=50)
 
     ev = sub.add_parser("nlu-eval", help="score the NLU on a JSONL file of {text, intent}")
     ev.add_argument("file")
@@ -51,7 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "agent":
         return add_agent(args.name, args.role)
     if args.command == "bills":
+        if args.bills_command == "paid":
+            return mark_bill_paid(args.customer_id, args.kind, args.period)
         return import_bills(args.file)
+    if args.command == "reminders":
+        from kefu import reminders_cli
+        return reminders_cli.main(args)
     if args.command == "nlu-eval":
         from kefu.nlu_eval import main as eval_main
         return eval_main(args.file, args.model)
@@ -109,6 +127,23 @@ def import_bills(file: str) -> int:
         print(f"nothing imported: {len(report.errors)} problem(s) to fix first", file=sys.stderr)
         return 1
     print(f"imported {report.imported} bill(s); {report.unchanged} already imported")
+    return 0
+
+
+def mark_bill_paid(customer_id: str, kind: str, period: str) -> int:
+    from sqlalchemy.orm import Session
+
+    from desk.bills import mark_paid
+    from desk.config import load_settings
+    from desk.db import make_engine, upgrade
+
+    url = load_settings().database_url
+    upgrade(url)
+    with Session(make_engine(url), future=True) as session:
+        if not mark_paid(session, customer_id, kind, period):
+            print(f"error: no bill for {customer_id} {kind} {period}", file=sys.stderr)
+            return 1
+    print(f"bill {customer_id} {kind} {period} is paid; its reminders stop")
     return 0
 
 

@@ -1,6 +1,7 @@
-"""`kefu run`: Rasa, the action server and the desk as one foreground unit.
+"""`kefu run`: Rasa, the action server, the desk and the reminder worker as
+one foreground unit.
 
-One Ctrl-C (or SIGTERM) stops all three; if one dies the others are stopped
+One Ctrl-C (or SIGTERM) stops all of them; if one dies the others are stopped
 too, so a half-running system never looks healthy.
 """
 from __future__ import annotations
@@ -84,7 +85,8 @@ def latest_model(models_dir: Path) -> Path:
     return models[-1]
 
 
-def commands(ports: Ports, model: Path, rasa_token: Optional[str] = None) -> Dict[str, List[str]]:
+def commands(ports: Ports, model: Path, rasa_token: Optional[str] = None,
+             reminder_workers: int = 1) -> Dict[str, List[str]]:
     bindir = Path(sys.executable).parent
     # Rasa's HTTP API can read and rewrite any conversation: with a token set
     # only the desk (which sends it) may use it. Channels stay open.
@@ -98,6 +100,9 @@ def commands(ports: Ports, model: Path, rasa_token: Optional[str] = None) -> Dic
                  "--endpoints", str(PROJECT_ROOT / "bot" / "endpoints.yml"),
                  "--cors", "*", *auth],
         "desk": [sys.executable, "-m", "kefu.cli", "desk"],
+        # SQLite allows one reminder worker; more only on PostgreSQL.
+        **{f"reminders{i or ''}": [sys.executable, "-m", "kefu.cli", "reminders", "run"]
+           for i in range(reminder_workers)},
     }
 
 
@@ -123,9 +128,13 @@ def run(model: Optional[Path] = None) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    print(f"kefu: rasa :{ports.rasa}  actions :{ports.actions}  desk :{ports.desk}  model {model.name}",
+    print(f"kefu: rasa :{ports.rasa}  actions :{ports.actions}  desk :{ports.desk}  reminders  model {model.name}",
           flush=True)
-    for name, cmd in commands(ports, model, env.get("KEFU_RASA_TOKEN") or None).items():
+    workers = int(env.get("KEFU_REMINDER_WORKERS", "1"))
+    if workers > 1 and env["KEFU_DATABASE_URL"].startswith("sqlite"):
+        print("kefu: several reminder workers need PostgreSQL; starting one on SQLite", file=sys.stderr)
+        workers = 1
+    for name, cmd in commands(ports, model, env.get("KEFU_RASA_TOKEN") or None, workers).items():
         procs[name] = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT)
     write_pids(procs)
 

@@ -62,6 +62,7 @@ def test_postgres_desk_database_rasa_token_and_sigterm_stops_everything(tmp_path
         assert status == 200, body
         assert any("您好" in r for r in stack.say(sender, "你好"))
         pids = service_pids(Path(stack.env["KEFU_PID_FILE"]))
+        assert set(pids) == {"rasa", "actions", "desk", "reminders"}
     finally:
         code = stop_stack(stack)
     assert code == 0

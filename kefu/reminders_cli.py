@@ -1,0 +1,93 @@
+"""`kefu reminders run|preview|list`."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from sqlalchemy.orm import sessionmaker
+
+from desk.config import load_settings
+from desk.db import ThreadedSessions, make_engine, upgrade
+from desk.models import SHANGHAI, utcnow
+from desk.reminder_outbox import counts, list_reminders
+from desk.reminder_plan import decide
+from desk.reminder_policy import PolicyError, load_policies
+from desk.reminder_send import Senders
+from desk.reminder_worker import ReminderWorker, WorkerSettings
+
+
+def main(args) -> int:
+    try:
+        policies = load_policies()
+    except PolicyError as exc:
+        print(f"error: reminder policies: {exc}", file=sys.stderr)
+        return 2
+    url = load_settings().database_url
+    upgrade(url)
+    sessions = sessionmaker(make_engine(url), future=True, expire_on_commit=False)
+    if args.reminders_command == "run":
+        return asyncio.run(run(sessions, policies))
+    if args.reminders_command == "preview":
+        return preview(sessions, policies, args.all)
+    return show(sessions, args.status, args.limit)
+
+
+async def run(sessions, policies) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    senders = Senders.from_env()
+    worker = ReminderWorker(sessions, senders, policies, WorkerSettings.from_env())
+    extra = tmc_pull(senders) if os.environ.get("KEFU_TMC_PULL", "1") != "0" else None
+    logging.getLogger("kefu.reminders").info("reminder worker %s started", worker.worker_id)
+    try:
+        await worker.run_forever(stop, extra)
+    finally:
+        await senders.close()
+    return 0
+
+
+def tmc_pull(senders: Senders):
+    """Trade events pulled from TMC between rounds, when Taobao is configured."""
+    if senders.top is None:
+        return None
+    from connectors.tmc_pull import pull_once
+
+    store = ThreadedSessions()
+    group = os.environ.get("TAOBAO_TMC_GROUP", "default")
+
+    async def pull() -> None:
+        while await pull_once(senders.top, store, group) > 0:
+            pass
+
+    return pull
+
+
+def preview(sessions, policies, show_all: bool) -> int:
+    now = utcnow()
+    with sessions() as session:
+        decisions = decide(session, policies, now)
+    queued = [d for d in decisions if d.plan]
+    print(f"now {now.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (China time): "
+          f"{len(queued)} reminder(s) would be queued, {len(decisions) - len(queued)} not")
+    for d in decisions:
+        if d.plan or show_all:
+            mark = "SEND" if d.plan else "skip"
+            print(f"{mark} {d.subject_type} {d.label} -> {d.customer_id} #{d.seq} [{d.policy}]: {d.reason}")
+            if d.plan:
+                print(f"     {d.text}")
+    return 0
+
+
+def show(sessions, status, limit: int) -> int:
+    with sessions() as session:
+        print("outbox:", ", ".join(f"{k} {v}" for k, v in sorted(counts(session).items())) or "empty")
+        for row in list_reminders(session, status, limit):
+            print(f"{row.id} {row.status} {row.subject_type}#{row.subject_id} seq {row.seq} "
+                  f"{row.customer_id} {row.error or ''}")
+    return 0
