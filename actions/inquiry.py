@@ -7,6 +7,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import best_answer, load_faq
+from actions.orders import is_order_question, order_answer
 from actions.tickets import open_ticket, promise_text
 from actions.turn import current_turn
 from desk.categories import default_categories
@@ -21,6 +22,10 @@ class ActionAnswerInquiry(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         turn = current_turn(tracker)
+        own = await order_answer(turn) if is_order_question(turn) else None
+        if own is not None:
+            dispatcher.utter_message(text=own)
+            return []
         found = best_answer(load_faq()["inquiry"], turn.text)
         if found is not None:
             dispatcher.utter_message(text=found.answer + "\n请问还有其他可以帮您的吗？")

@@ -7,6 +7,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import best_answer, load_faq
+from actions.orders import SHOP_CHANNELS, order_answer
 from actions.store import in_db
 from actions.tickets import open_ticket, promise_text
 from actions.turn import current_turn
@@ -98,8 +99,10 @@ class ActionHandlePayment(Action):
                 "请您在方便时尽快完成支付，以免订单关闭或产生滞纳金，谢谢您的支持！"
             )
         else:
+            # A shop buyer's payment question is about their own orders.
+            own = await order_answer(turn) if turn.channel in SHOP_CHANNELS else None
             guide = best_answer(load_faq()["payment"], turn.text)
-            text = (guide.answer if guide else GENERAL_GUIDE) + (
+            text = own if own is not None else (guide.answer if guide else GENERAL_GUIDE) + (
                 "\n如付款遇到问题，随时告诉我，我来帮您处理。"
             )
         dispatcher.utter_message(text=text)
