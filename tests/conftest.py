@@ -182,9 +182,33 @@ def wechat_api():
     return FakeWeChatAPI().start()
 
 
+TAOBAO_APP_KEY = "12345678"
+TAOBAO_APP_SECRET = "top-secret"  # the fake gateway's secret
+
+
+def taobao_env(api_url: str, **overrides: str) -> Dict[str, str]:
+    env = {
+        "TAOBAO_APP_KEY": TAOBAO_APP_KEY,
+        "TAOBAO_APP_SECRET": TAOBAO_APP_SECRET,
+        "TAOBAO_SESSION": "test-session",
+        "TAOBAO_API_BASE": api_url,
+        "TAOBAO_SIGN_METHOD": "hmac-sha256",
+    }
+    env.update(overrides)
+    return env
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory, wechat_api) -> Stack:
-    running = start_stack(tmp_path_factory.mktemp("stack"), wechat_env(wechat_api.url))
+def top_api():
+    from fake_top_api import FakeTopAPI
+
+    return FakeTopAPI(TAOBAO_APP_SECRET).start()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, wechat_api, top_api) -> Stack:
+    running = start_stack(tmp_path_factory.mktemp("stack"),
+                          {**wechat_env(wechat_api.url), **taobao_env(top_api.url)})
     yield running
     stop_stack(running)
 

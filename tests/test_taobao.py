@@ -1,0 +1,361 @@
+"""Taobao/Tmall channel, driven as the platform relay and TMC would drive it.
+
+Inbound requests are signed here with connectors.top_sign (tested against the
+published vector); replies are checked at the fake TOP gateway, which
+verifies the channel's own signatures.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.parse
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Dict, Optional
+
+import pytest
+from sqlalchemy.orm import Session
+
+from conftest import TAOBAO_APP_KEY, TAOBAO_APP_SECRET, Stack, auth, http, wait_for
+from connectors.top_api import TopAPI, TopConfig, top_timestamp
+from connectors.top_sign import top_sign
+from desk.db import ThreadedSessions, make_engine, upgrade
+from desk.models import SHANGHAI
+from desk.orders import orders_of
+
+
+def signed(params: Dict[str, str], method: str = "md5", secret: str = TAOBAO_APP_SECRET,
+           app_key: str = TAOBAO_APP_KEY, timestamp: Optional[str] = None) -> Dict[str, str]:
+    body = {"app_key": app_key, "timestamp": timestamp or top_timestamp(), "sign_method": method, **params}
+    body["sign"] = top_sign(body, secret, method)
+    return body
+
+
+def post(stack: Stack, channel: str, route: str, params: Optional[Dict[str, str]] = None,
+         raw: Optional[bytes] = None, as_json: bool = False):
+    if raw is None:
+        raw = (json.dumps(params, ensure_ascii=False) if as_json else urllib.parse.urlencode(params)).encode()
+    content_type = "application/json" if as_json else "application/x-www-form-urlencoded"
+    return http("POST", f"{stack.rasa_url}/webhooks/{channel}/{route}", raw=raw,
+                headers={"Content-Type": content_type})
+
+
+def message(buyer: str, text: str, msg_id: Optional[str] = None, buyer_field: str = "buyer_nick") -> Dict[str, str]:
+    return {buyer_field: buyer, "seller_nick": "好物小店", "content": text,
+            "msg_id": msg_id or str(uuid.uuid4().int % 10**18), "msg_time": top_timestamp()}
+
+
+def say(stack: Stack, buyer: str, text: str, channel: str = "taobao", **kwargs):
+    return post(stack, channel, "webhook", signed(message(buyer, text, **kwargs)))
+
+
+def new_buyer(prefix: str = "buyer") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def user_events(stack: Stack, sender: str) -> list:
+    status, tracker = http("GET", f"{stack.rasa_url}/conversations/{sender}/tracker")
+    assert status == 200
+    return [e for e in tracker["events"] if e["event"] == "user"]
+
+
+def texts_to(top_api, buyer: str) -> list:
+    return [m["content"] for m in top_api.sent_to(buyer)]
+
+
+def tmc_content(tid: str, buyer: str, payment: str = "128.50") -> dict:
+    return {"tid": tid, "buyer_nick": buyer, "seller_nick": "好物小店", "payment": payment}
+
+
+def new_tid() -> str:
+    return str(3 * 10**18 + uuid.uuid4().int % 10**17)
+
+
+def orders(stack: Stack, platform: str, buyer: str):
+    engine = make_engine(stack.database_url)
+    try:
+        with Session(engine) as session:
+            return [(o.order_id, o.status, o.amount_cents) for o in orders_of(session, platform, buyer)]
+    finally:
+        engine.dispose()
+
+
+# -- buyer messages -------------------------------------------------------------
+
+def test_signed_message_is_answered_through_the_gateway(stack: Stack, top_api):
+    buyer = new_buyer()
+    bad_before = top_api.bad_signatures
+    status, body = say(stack, buyer, "亲，在吗", msg_id="1001" + uuid.uuid4().hex[:8])
+    assert status == 200, body
+    assert body["success"] is True and body["replies"] >= 1 and body["undelivered"] == 0
+    [sent] = top_api.sent_to(buyer)
+    assert sent["receivers"] == [buyer] and "您好" in sent["content"]
+    assert sent["seller_nick"] == "好物小店" and sent["app_key"] == TAOBAO_APP_KEY
+    assert top_api.bad_signatures == bad_before  # the gateway accepted the channel's signature
+    [user] = user_events(stack, f"taobao:{buyer}")
+    assert user["text"] == "亲，在吗" and user["input_channel"] == "taobao"
+    assert user["message_id"].startswith("taobao-1001")
+
+
+def test_tmall_route_json_body_and_open_uid(stack: Stack, top_api):
+    open_uid = "AAH" + uuid.uuid4().hex[:20]
+    params = signed(message(open_uid, "你好", buyer_field="buyer_open_uid"), method="hmac")
+    status, body = post(stack, "tmall", "webhook", params, as_json=True)
+    assert status == 200, body
+    assert "您好" in texts_to(top_api, open_uid)[0]
+    assert [e["text"] for e in user_events(stack, f"tmall:{open_uid}")] == ["你好"]
+    assert user_events(stack, f"taobao:{open_uid}") == []
+
+
+def test_empty_text_gets_a_polite_prompt_without_a_bot_turn(stack: Stack, top_api):
+    buyer = new_buyer()
+    status, _ = say(stack, buyer, "   ")
+    assert status == 200
+    assert texts_to(top_api, buyer) == ["您好，没有收到您的文字内容，请问有什么可以帮您？"]
+    assert user_events(stack, f"taobao:{buyer}") == []
+
+
+@pytest.mark.parametrize("case", ["wrong_signature", "wrong_app_key", "stale_timestamp", "future_timestamp",
+                                  "unsigned", "broken_body", "json_list", "missing_msg_id",
+                                  "missing_buyer", "too_big"])
+def test_bad_input_is_refused_without_reaching_the_bot(stack: Stack, top_api, case: str):
+    buyer = new_buyer()
+    good = message(buyer, "你好")
+    old = (datetime.now(SHANGHAI) - timedelta(minutes=11)).strftime("%Y-%m-%d %H:%M:%S")
+    ahead = (datetime.now(SHANGHAI) + timedelta(minutes=11)).strftime("%Y-%m-%d %H:%M:%S")
+    requests = {
+        "wrong_signature": (403, dict(params=signed(good, secret="not-the-secret"))),
+        "wrong_app_key": (403, dict(params=signed(good, app_key="99999999"))),
+        "stale_timestamp": (403, dict(params=signed(good, timestamp=old))),
+        "future_timestamp": (403, dict(params=signed(good, timestamp=ahead))),
+        "unsigned": (403, dict(params={"app_key": TAOBAO_APP_KEY, "timestamp": top_timestamp(), **good})),
+        "broken_body": (400, dict(raw=b"this is not a form")),
+        "json_list": (400, dict(raw=b'[{"buyer_nick": "x"}]', as_json=True)),
+        "missing_msg_id": (400, dict(params=signed({k: v for k, v in good.items() if k != "msg_id"}))),
+        "missing_buyer": (400, dict(params=signed({k: v for k, v in good.items() if k != "buyer_nick"}))),
+        "too_big": (413, dict(params=signed({**good, "content": "你" * 400_000}))),
+    }
+    expected, kwargs = requests[case]
+    status, body = post(stack, "taobao", "webhook", **kwargs)
+    assert status == expected, body
+    assert isinstance(body, dict) and body["error"]
+    assert user_events(stack, f"taobao:{buyer}") == []
+    assert top_api.sent_to(buyer) == []
+
+
+def test_duplicate_message_id_is_processed_once(stack: Stack, top_api):
+    buyer = new_buyer()
+    params = signed(message(buyer, "你好"))
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: post(stack, "taobao", "webhook", params), range(3)))
+    assert [status for status, _ in results] == [200, 200, 200]
+    assert sorted(bool(body.get("duplicate")) for _, body in results) == [False, True, True]
+    assert len(top_api.sent_to(buyer)) == 1
+    assert len(user_events(stack, f"taobao:{buyer}")) == 1
+    # the same message id on the other channel is a different message
+    assert post(stack, "tmall", "webhook", params)[1].get("duplicate") is None
+
+
+def test_refused_reply_is_kept_for_the_desk(stack: Stack, top_api, agent_token: str):
+    buyer = new_buyer("refuse-")
+    status, body = say(stack, buyer, "你好")
+    assert status == 200 and body["undelivered"] >= 1
+    status, body = http("GET", f"{stack.desk_url}/api/undelivered?customer_id=taobao:{buyer}",
+                        headers=auth(agent_token))
+    assert status == 200 and body["undelivered"]
+    assert "isv.buyer-refused" in body["undelivered"][0]["error"]
+    assert "您好" in body["undelivered"][0]["text"]
+
+
+# -- advertising law and handoff ------------------------------------------------
+
+def test_bot_text_is_checked_for_ad_law_words(stack: Stack, top_api):
+    """A bot text sent through the channel's output (as Rasa sends any bot
+    event) passes the channel's own check, not only the desk's."""
+    buyer = new_buyer()
+    assert say(stack, buyer, "你好")[0] == 200
+    status, _ = http("POST", f"{stack.rasa_url}/conversations/taobao:{buyer}/tracker/events"
+                             "?output_channel=taobao&execute_side_effects=true",
+                     [{"event": "bot", "text": "您好，这款是全网最低价，绝对正品"}])
+    assert status == 200
+    assert wait_for(lambda: len(top_api.sent_to(buyer)) == 2)
+    assert texts_to(top_api, buyer)[1] == "您好，这款是优惠价，确实正品"
+
+
+def test_handoff_silence_and_agent_reply_reach_the_buyer(stack: Stack, top_api, agent_token: str):
+    buyer = new_buyer()
+    assert say(stack, buyer, "转人工", channel="tmall")[0] == 200
+    assert "转接人工" in texts_to(top_api, buyer)[0]
+    status, body = say(stack, buyer, "你好", channel="tmall")
+    assert status == 200 and body["replies"] == 0  # paused: the bot is silent
+    assert len(top_api.sent_to(buyer)) == 1
+    status, body = http("GET", f"{stack.desk_url}/api/conversations?status=waiting", headers=auth(agent_token))
+    [conv] = [c for c in body["conversations"] if c["customer_id"] == f"tmall:{buyer}"]
+    status, body = http("POST", f"{stack.desk_url}/api/conversations/{conv['id']}/reply",
+                        {"text": "您好，我是客服小李，这是我们最好的款式。"}, headers=auth(agent_token))
+    assert status == 200, body
+    assert wait_for(lambda: len(top_api.sent_to(buyer)) == 2)
+    assert texts_to(top_api, buyer)[1] == "您好，我是客服小李，这是我们很好的款式。"
+
+
+# -- order events ---------------------------------------------------------------
+
+def test_tmc_push_creates_and_updates_an_order(stack: Stack):
+    buyer, tid = new_buyer(), new_tid()
+    create = {"topic": "taobao_trade_TradeCreate", "pub_time": "2026-11-27 10:00:00", "msg_id": "9001",
+              "content": json.dumps(tmc_content(tid, buyer), ensure_ascii=False)}
+    status, body = post(stack, "taobao", "tmc", signed(create))
+    assert (status, body["status"], body["order_id"]) == (200, "unpaid", tid), body
+    assert orders(stack, "taobao", buyer) == [(tid, "unpaid", 12850)]
+    status, body = post(stack, "tmall", "tmc", signed({**create, "topic": "taobao_trade_TradeBuyerPay"}),
+                        as_json=True)
+    assert status == 200 and body["status"] == "paid"
+    assert post(stack, "taobao", "tmc", signed(create))[1]["status"] == "paid"  # late repeat
+    assert orders(stack, "taobao", buyer) == [(tid, "paid", 12850)]
+
+    status, body = post(stack, "taobao", "tmc", signed({**create, "topic": "taobao_refund_RefundCreate"}))
+    assert status == 400 and "topic" in body["error"]
+    status, body = post(stack, "taobao", "tmc", signed({**create, "content": "not json"}))
+    assert status == 400 and "JSON" in body["error"]
+    forged = {**create, "topic": "taobao_trade_TradeClose"}
+    status, _ = post(stack, "taobao", "tmc", signed(forged, secret="forged"))
+    assert status == 403
+    assert orders(stack, "taobao", buyer) == [(tid, "paid", 12850)]
+
+
+def top_client(top_api) -> TopAPI:
+    return TopAPI(TopConfig(TAOBAO_APP_KEY, TAOBAO_APP_SECRET, "test-session", api_base=top_api.url))
+
+
+def pull(top_api, database_url: str) -> int:
+    from connectors.tmc_pull import pull_once
+
+    async def run() -> int:
+        api, sessions = top_client(top_api), ThreadedSessions(database_url)
+        try:
+            return await pull_once(api, sessions, group_name="kefu", quantity=50)
+        finally:
+            await api.close()
+            sessions.dispose()
+
+    return asyncio.run(run())
+
+
+def test_pull_applies_and_confirms_only_what_was_committed(stack: Stack, top_api, tmp_path):
+    buyer = new_buyer()
+    first, second = new_tid(), new_tid()
+    good = [top_api.push_tmc("taobao_trade_TradeCreate", tmc_content(first, buyer)),
+            top_api.push_tmc("taobao_trade_TradeCreate", tmc_content(second, buyer, "9.90"))]
+    bad = top_api.push_tmc("taobao_trade_TradeCreate", {"tid": "not-a-number"})
+    confirmed_before = list(top_api.tmc_confirmed)
+
+    # A database without the schema: nothing committed, so no order is confirmed.
+    assert pull(top_api, f"sqlite:///{tmp_path / 'unmigrated.db'}") == 0
+    assert top_api.tmc_confirmed == confirmed_before + [bad]  # the bad one never blocks the queue
+    assert [m["id"] for m in top_api.tmc_queue] == good
+
+    assert pull(top_api, stack.database_url) == 2
+    assert top_api.tmc_queue == []
+    assert sorted(top_api.tmc_confirmed[len(confirmed_before):]) == sorted(good + [bad])
+    assert sorted(orders(stack, "taobao", buyer)) == sorted([(first, "unpaid", 12850), (second, "unpaid", 990)])
+    assert pull(top_api, stack.database_url) == 0  # nothing left
+
+
+def test_pull_on_a_migrated_database_is_idempotent(top_api, tmp_path):
+    url = f"sqlite:///{tmp_path / 'desk.db'}"
+    upgrade(url)
+    tid, buyer = new_tid(), new_buyer()
+    top_api.push_tmc("tmall_trade_TradeBuyerPay", tmc_content(tid, buyer))
+    top_api.push_tmc("tmall_trade_TradeCreate", tmc_content(tid, buyer))
+    assert pull(top_api, url) == 2
+    engine = make_engine(url)
+    with Session(engine) as session:
+        assert [(o.order_id, o.status) for o in orders_of(session, "tmall", buyer)] == [(tid, "paid")]
+    engine.dispose()
+
+
+# -- the bot answers with the buyer's own orders ----------------------------------
+
+def test_order_question_shows_own_unpaid_order_only(stack: Stack, top_api):
+    me, other = new_buyer("me"), new_buyer("other")
+    mine, theirs = new_tid(), new_tid()
+    for tid, buyer, amount in ((mine, me, "128.50"), (theirs, other, "66.00")):
+        status, _ = post(stack, "taobao", "tmc", signed({
+            "topic": "taobao_trade_TradeCreate", "pub_time": top_timestamp(),
+            "content": json.dumps(tmc_content(tid, buyer, amount), ensure_ascii=False)}))
+        assert status == 200
+
+    assert say(stack, me, "我的订单还没付款，要付多少钱")[0] == 200
+    [answer] = texts_to(top_api, me)
+    assert mine in answer and "128.50" in answer and "已买到的宝贝-待付款" in answer
+    assert theirs not in answer and "66.00" not in answer
+
+    assert say(stack, me, f"订单{theirs}付款了吗")[0] == 200
+    answer = texts_to(top_api, me)[-1]
+    assert "没有查到" in answer and "66.00" not in answer and other not in answer
+
+    # the other buyer sees only theirs, and a Tmall conversation does not see Taobao orders
+    assert say(stack, other, "我的订单怎么付款")[0] == 200
+    answer = texts_to(top_api, other)[-1]
+    assert theirs in answer and "66.00" in answer and mine not in answer
+    assert say(stack, me, "我的订单怎么付款", channel="tmall")[0] == 200
+    assert mine not in texts_to(top_api, me)[-1]
+
+
+# -- configuration ----------------------------------------------------------------
+
+def test_unconfigured_channel_answers_503(tmp_path):
+    """Empty TAOBAO_APP_KEY/SECRET: both routes refuse clearly, nothing is processed."""
+    import socket
+
+    import aiohttp
+    from sanic import Sanic
+
+    from connectors.taobao import TaobaoInput
+
+    async def never(_message):
+        raise AssertionError("an unconfigured channel must not reach the bot")
+
+    async def run() -> list:
+        app = Sanic(f"taobao503{uuid.uuid4().hex[:6]}")
+        app.blueprint(TaobaoInput(TopConfig("", "", "")).blueprint(never), url_prefix="/webhooks/taobao")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
+        await server.startup()
+        results = []
+        try:
+            async with aiohttp.ClientSession() as client:
+                for route in ("webhook", "tmc"):
+                    async with client.post(f"http://127.0.0.1:{port}/webhooks/taobao/{route}",
+                                           data=signed(message("x", "你好"))) as resp:
+                        results.append((resp.status, await resp.json()))
+        finally:
+            server.close()
+            await server.wait_closed()
+        return results
+
+    for status, body in asyncio.run(run()):
+        assert status == 503 and "TAOBAO_APP_KEY" in body["error"]
+
+
+def test_credentials_register_both_channels(monkeypatch):
+    from rasa.shared.utils.io import read_config_file
+
+    from conftest import ROOT
+    from connectors.taobao import TaobaoInput, TmallInput
+
+    from kefu.run import CHANNEL_DEFAULTS
+
+    for name, value in {**CHANNEL_DEFAULTS, "TAOBAO_APP_KEY": "0123", "TAOBAO_APP_SECRET": "s", "TAOBAO_SESSION": "",
+                        "TAOBAO_API_BASE": "http://gw.invalid/router/rest", "TAOBAO_SIGN_METHOD": "hmac",
+                        "TAOBAO_CHAT_METHOD": "taobao.message.chatrobot.async"}.items():
+        monkeypatch.setenv(name, value)
+    credentials = read_config_file(ROOT / "bot" / "credentials.yml")
+    taobao = TaobaoInput.from_credentials(credentials["connectors.taobao.TaobaoInput"])
+    tmall = TmallInput.from_credentials(credentials["connectors.taobao.TmallInput"])
+    assert (taobao.name(), tmall.name()) == ("taobao", "tmall")
+    assert taobao.config.app_key == "0123" and taobao.config.sign_method == "hmac"  # a string, not YAML octal
+    assert tmall.get_output_channel().name() == "tmall"
