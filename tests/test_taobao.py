@@ -72,11 +72,11 @@ def new_tid() -> str:
     return str(3 * 10**18 + uuid.uuid4().int % 10**17)
 
 
-def orders(stack: Stack, platform: str, buyer: str):
-    engine = make_engine(stack.database_url)
+def stored_orders(database_url: str, platform: str, buyer: str):
+    engine = make_engine(database_url)
     try:
         with Session(engine) as session:
-            return [(o.order_id, o.status, o.amount_cents) for o in orders_of(session, platform, buyer)]
+            return sorted((o.order_id, o.status, o.amount_cents) for o in orders_of(session, platform, buyer))
     finally:
         engine.dispose()
 
@@ -207,12 +207,12 @@ def test_tmc_push_creates_and_updates_an_order(stack: Stack):
               "content": json.dumps(tmc_content(tid, buyer), ensure_ascii=False)}
     status, body = post(stack, "taobao", "tmc", signed(create))
     assert (status, body["status"], body["order_id"]) == (200, "unpaid", tid), body
-    assert orders(stack, "taobao", buyer) == [(tid, "unpaid", 12850)]
+    assert stored_orders(stack.database_url, "taobao", buyer) == [(tid, "unpaid", 12850)]
     status, body = post(stack, "tmall", "tmc", signed({**create, "topic": "taobao_trade_TradeBuyerPay"}),
                         as_json=True)
     assert status == 200 and body["status"] == "paid"
     assert post(stack, "taobao", "tmc", signed(create))[1]["status"] == "paid"  # late repeat
-    assert orders(stack, "taobao", buyer) == [(tid, "paid", 12850)]
+    assert stored_orders(stack.database_url, "taobao", buyer) == [(tid, "paid", 12850)]
 
     status, body = post(stack, "taobao", "tmc", signed({**create, "topic": "taobao_refund_RefundCreate"}))
     assert status == 400 and "topic" in body["error"]
@@ -221,18 +221,24 @@ def test_tmc_push_creates_and_updates_an_order(stack: Stack):
     forged = {**create, "topic": "taobao_trade_TradeClose"}
     status, _ = post(stack, "taobao", "tmc", signed(forged, secret="forged"))
     assert status == 403
-    assert orders(stack, "taobao", buyer) == [(tid, "paid", 12850)]
+    assert stored_orders(stack.database_url, "taobao", buyer) == [(tid, "paid", 12850)]
 
 
-def top_client(top_api) -> TopAPI:
-    return TopAPI(TopConfig(TAOBAO_APP_KEY, TAOBAO_APP_SECRET, "test-session", api_base=top_api.url))
+@pytest.fixture()
+def tmc_gateway():
+    """A gateway of its own: the stack's reminder worker pulls TMC from the
+    shared one and would take these messages first."""
+    from fake_top_api import FakeTopAPI
+
+    return FakeTopAPI(TAOBAO_APP_SECRET).start()
 
 
-def pull(top_api, database_url: str) -> int:
+def pull(gateway, database_url: str) -> int:
     from connectors.tmc_pull import pull_once
 
     async def run() -> int:
-        api, sessions = top_client(top_api), ThreadedSessions(database_url)
+        api = TopAPI(TopConfig(TAOBAO_APP_KEY, TAOBAO_APP_SECRET, "test-session", api_base=gateway.url))
+        sessions = ThreadedSessions(database_url)
         try:
             return await pull_once(api, sessions, group_name="kefu", quantity=50)
         finally:
@@ -242,37 +248,36 @@ def pull(top_api, database_url: str) -> int:
     return asyncio.run(run())
 
 
-def test_pull_applies_and_confirms_only_what_was_committed(stack: Stack, top_api, tmp_path):
-    buyer = new_buyer()
-    first, second = new_tid(), new_tid()
-    good = [top_api.push_tmc("taobao_trade_TradeCreate", tmc_content(first, buyer)),
-            top_api.push_tmc("taobao_trade_TradeCreate", tmc_content(second, buyer, "9.90"))]
-    bad = top_api.push_tmc("taobao_trade_TradeCreate", {"tid": "not-a-number"})
-    confirmed_before = list(top_api.tmc_confirmed)
+def test_pull_applies_and_confirms_only_what_was_committed(tmc_gateway, tmp_path):
+    url = f"sqlite:///{tmp_path / 'desk.db'}"
+    upgrade(url)
+    buyer, first, second = new_buyer(), new_tid(), new_tid()
+    good = [tmc_gateway.push_tmc("taobao_trade_TradeCreate", tmc_content(first, buyer)),
+            tmc_gateway.push_tmc("taobao_trade_TradeCreate", tmc_content(second, buyer, "9.90"))]
+    bad = tmc_gateway.push_tmc("taobao_trade_TradeCreate", {"tid": "not-a-number"})
 
     # A database without the schema: nothing committed, so no order is confirmed.
-    assert pull(top_api, f"sqlite:///{tmp_path / 'unmigrated.db'}") == 0
-    assert top_api.tmc_confirmed == confirmed_before + [bad]  # the bad one never blocks the queue
-    assert [m["id"] for m in top_api.tmc_queue] == good
+    assert pull(tmc_gateway, f"sqlite:///{tmp_path / 'unmigrated.db'}") == 0
+    assert tmc_gateway.tmc_confirmed == [bad]  # the bad one never blocks the queue
+    assert [m["id"] for m in tmc_gateway.tmc_queue] == good
 
-    assert pull(top_api, stack.database_url) == 2
-    assert top_api.tmc_queue == []
-    assert sorted(top_api.tmc_confirmed[len(confirmed_before):]) == sorted(good + [bad])
-    assert sorted(orders(stack, "taobao", buyer)) == sorted([(first, "unpaid", 12850), (second, "unpaid", 990)])
-    assert pull(top_api, stack.database_url) == 0  # nothing left
+    assert pull(tmc_gateway, url) == 2
+    assert tmc_gateway.tmc_queue == [] and sorted(tmc_gateway.tmc_confirmed) == sorted(good + [bad])
+    assert stored_orders(url, "taobao", buyer) == sorted([(first, "unpaid", 12850), (second, "unpaid", 990)])
+    assert pull(tmc_gateway, url) == 0  # nothing left
+    assert tmc_gateway.tmc_consumes == 3 and tmc_gateway.bad_signatures == 0
 
 
-def test_pull_on_a_migrated_database_is_idempotent(top_api, tmp_path):
+def test_pull_in_any_order_and_again_is_idempotent(tmc_gateway, tmp_path):
     url = f"sqlite:///{tmp_path / 'desk.db'}"
     upgrade(url)
     tid, buyer = new_tid(), new_buyer()
-    top_api.push_tmc("tmall_trade_TradeBuyerPay", tmc_content(tid, buyer))
-    top_api.push_tmc("tmall_trade_TradeCreate", tmc_content(tid, buyer))
-    assert pull(top_api, url) == 2
-    engine = make_engine(url)
-    with Session(engine) as session:
-        assert [(o.order_id, o.status) for o in orders_of(session, "tmall", buyer)] == [(tid, "paid")]
-    engine.dispose()
+    tmc_gateway.push_tmc("tmall_trade_TradeBuyerPay", tmc_content(tid, buyer))
+    tmc_gateway.push_tmc("tmall_trade_TradeCreate", tmc_content(tid, buyer))
+    assert pull(tmc_gateway, url) == 2
+    tmc_gateway.push_tmc("tmall_trade_TradeCreate", tmc_content(tid, buyer))  # redelivered
+    assert pull(tmc_gateway, url) == 1
+    assert stored_orders(url, "tmall", buyer) == [(tid, "paid", 12850)]
 
 
 # -- the bot answers with the buyer's own orders ----------------------------------
