@@ -173,12 +173,13 @@ class ReminderWorker:
             logger.error("reminder %d not sent: %s", row_id, error)
         return len(rows)
 
-    async def run_round(self, do_plan: bool = True) -> RoundReport:
+    async def run_round(self, do_plan: bool = True, stop: Optional[asyncio.Event] = None) -> RoundReport:
         report = RoundReport()
         report.recovered = self.recover()
         if do_plan:
             report.planned = self.plan()
-        while await self.send_batch(report):
+        # A stop request ends the round between batches, never inside one.
+        while await self.send_batch(report) and not (stop and stop.is_set()):
             pass
         return report
 
@@ -193,7 +194,7 @@ class ReminderWorker:
                     logger.exception("trade-event pull failed; reminders go on")
             try:
                 do_plan = loop.time() - last_plan >= self.settings.plan_every
-                report = await self.run_round(do_plan)
+                report = await self.run_round(do_plan, stop)
                 if do_plan:
                     last_plan = loop.time()
                 if report.planned or report.sent or report.uncertain or report.failed or report.cancelled:

@@ -71,7 +71,7 @@ def tmc_pull(senders: Senders):
 def preview(sessions, policies, show_all: bool) -> int:
     now = utcnow()
     with sessions() as session:
-        decisions = decide(session, policies, now)
+        decisions = list(decide(session, policies, now))
     queued = [d for d in decisions if d.plan]
     print(f"now {now.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (China time): "
           f"{len(queued)} reminder(s) would be queued, {len(decisions) - len(queued)} not")

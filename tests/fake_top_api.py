@@ -28,6 +28,7 @@ class FakeTopAPI:
         self.secret = secret
         self.delay = delay
         self.sent: List[dict] = []
+        self.per_receiver: Dict[str, int] = {}
         self.bad_signatures = 0
         self.tmc_queue: List[dict] = []      # messages not yet confirmed
         self.tmc_confirmed: List[str] = []
@@ -71,7 +72,10 @@ class FakeTopAPI:
 
     # -- handlers -------------------------------------------------------------------
     async def stats(self, request: web.Request) -> web.Response:
-        return web.json_response({"sent": len(self.sent), "bad_signatures": self.bad_signatures})
+        return web.json_response({
+            "sent": len(self.sent), "receivers": len(self.per_receiver),
+            "duplicates": sum(n - 1 for n in self.per_receiver.values() if n > 1),
+            "bad_signatures": self.bad_signatures})
 
     async def rest(self, request: web.Request) -> web.Response:
         params: Dict[str, str] = dict(await request.post())
@@ -87,6 +91,8 @@ class FakeTopAPI:
                 return web.json_response({"error_response": {
                     "code": 15, "msg": "Remote service error", "sub_code": "isv.buyer-refused",
                     "sub_msg": "buyer does not accept robot messages"}})
+            for receiver in receivers:
+                self.per_receiver[receiver] = self.per_receiver.get(receiver, 0) + 1
             self.sent.append({"receivers": receivers, "content": params.get("content", ""),
                               "seller_nick": params.get("seller_nick", ""), "app_key": params.get("app_key")})
             return web.json_response({"result": {"success": True, "task_id": str(len(self.sent))}})
