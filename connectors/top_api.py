@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, Mapping, Optional
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -19,6 +20,7 @@ from desk.models import SHANGHAI
 
 DEFAULT_API_BASE = "https://eco.taobao.com/router/rest"
 DEFAULT_CHAT_METHOD = "taobao.message.chatrobot.async"
+FORM = {"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"}
 
 
 class TopAPIError(Exception):
@@ -105,7 +107,9 @@ class TopAPI:
 
     async def call(self, method: str, **params: Any) -> Dict[str, Any]:
         client = await self._client()
-        async with client.post(self.config.api_base, data=signed_params(self.config, method, params)) as resp:
+        # Encoded here once: aiohttp's form builder costs more than the call itself at reminder volumes.
+        body = urlencode(signed_params(self.config, method, params)).encode()
+        async with client.post(self.config.api_base, data=body, headers=FORM) as resp:
             text = await resp.text()
             status = resp.status
         try:

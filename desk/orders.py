@@ -92,7 +92,15 @@ def apply_event(session: Session, event: TradeEvent) -> Order:
     raise RuntimeError("order upsert kept conflicting")
 
 
+SHOP_PLATFORMS = ("taobao", "tmall")
+
+
 def orders_of(session: Session, platform: str, buyer: str) -> List[Order]:
-    """Only this buyer's orders: the bot never shows another buyer's order."""
+    """Only this buyer's orders: the bot never shows another buyer's order.
+
+    Taobao and Tmall share buyer accounts (and Tmall trades also arrive on
+    taobao_trade topics), so a nick on either channel sees both platforms.
+    """
+    platforms = SHOP_PLATFORMS if platform in SHOP_PLATFORMS else (platform,)
     return list(session.execute(select(Order).where(
-        Order.platform == platform, Order.buyer == buyer).order_by(Order.id.desc())).scalars())
+        Order.platform.in_(platforms), Order.buyer == buyer).order_by(Order.id.desc())).scalars())

@@ -29,6 +29,14 @@ def bill_customer(channel: str, address: str) -> str:
     return f"{channel}:{address}"
 
 
+def aliases(customer: str) -> Set[str]:
+    """One Taobao account talks to the shop on the taobao or the tmall channel."""
+    channel, _, who = customer.partition(":")
+    if channel in ("taobao", "tmall"):
+        return {f"taobao:{who}", f"tmall:{who}"}
+    return {customer}
+
+
 @dataclass(frozen=True)
 class Fact:
     kind: str
@@ -47,6 +55,7 @@ class StopFacts:
                             CustomerFact.created_at)
         handoff_query = select(Conversation.customer_id).where(Conversation.status.in_(HANDOFF))
         if customers is not None:
+            customers = {alias for c in customers for alias in aliases(c)}
             fact_query = fact_query.where(CustomerFact.customer_id.in_(list(customers)))
             handoff_query = handoff_query.where(Conversation.customer_id.in_(list(customers)))
         facts: Dict[str, List[Fact]] = defaultdict(list)
@@ -56,9 +65,10 @@ class StopFacts:
 
     def stop_reason(self, customer: str, order_id: Optional[str], subject_created: Optional[datetime],
                     policy: Policy, now: datetime) -> Optional[str]:
-        if customer in self.in_handoff:
+        same_person = aliases(customer)
+        if same_person & self.in_handoff:
             return "customer is with a human agent (handoff)"
-        for fact in self.facts.get(customer, ()):
+        for fact in (f for c in same_person for f in self.facts.get(c, ())):
             said = fact.at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
             if fact.kind == FactKind.stop_reminders.value:
                 return f"customer asked to stop reminders ({said})"

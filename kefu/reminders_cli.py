@@ -29,6 +29,11 @@ def main(args) -> int:
     upgrade(url)
     sessions = sessionmaker(make_engine(url), future=True, expire_on_commit=False)
     if args.reminders_command == "run":
+        try:
+            import uvloop  # comes with Rasa (sanic); halves the HTTP client's cost per reminder
+            uvloop.install()
+        except ImportError:
+            pass
         return asyncio.run(run(sessions, policies))
     if args.reminders_command == "preview":
         return preview(sessions, policies, args.all)

@@ -207,8 +207,11 @@ def top_api():
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory, wechat_api, top_api) -> Stack:
+    # No reminder worker here: its 催付 to the tests' buyers would mix into
+    # their conversations. tests/test_reminders_stack.py runs one end to end.
     running = start_stack(tmp_path_factory.mktemp("stack"),
-                          {**wechat_env(wechat_api.url), **taobao_env(top_api.url)})
+                          {**wechat_env(wechat_api.url), **taobao_env(top_api.url),
+                           "KEFU_REMINDER_WORKERS": "0"})
     yield running
     stop_stack(running)
 

@@ -14,6 +14,7 @@ import sys
 import threading
 from pathlib import Path
 from typing import Dict, List, Optional
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -78,7 +79,7 @@ class FakeTopAPI:
             "bad_signatures": self.bad_signatures})
 
     async def rest(self, request: web.Request) -> web.Response:
-        params: Dict[str, str] = dict(await request.post())
+        params: Dict[str, str] = dict(parse_qsl((await request.read()).decode()))
         if not verify_top_sign(params, self.secret):
             self.bad_signatures += 1
             return web.json_response({"error_response": {"code": 25, "msg": "Invalid signature"}})
@@ -114,7 +115,11 @@ def main() -> None:
     parser.add_argument("--secret", default="top-secret")
     args = parser.parse_args()
     fake = FakeTopAPI(args.secret)
-    loop = asyncio.new_event_loop()
+    try:
+        import uvloop  # installed with Rasa's sanic; the fake must not be the bottleneck
+        loop = uvloop.new_event_loop()
+    except ImportError:
+        loop = asyncio.new_event_loop()
     loop.run_until_complete(fake.serve("127.0.0.1", args.port))
     print(fake.url, flush=True)
     loop.run_forever()

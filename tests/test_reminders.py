@@ -266,3 +266,44 @@ def test_dead_workers_rows_claimed_go_back_sending_become_uncertain(sessions, to
     # Uncertain rows are never sent again, and do not let the planner queue a duplicate now.
     run_worker(sessions, top, Clock(MORNING + timedelta(minutes=10)))
     assert sum(len(top.sent_to(f"买家-lease-{n}")) for n in range(4)) == 2
+
+
+# -- the commands -------------------------------------------------------------------
+def test_preview_list_and_bills_paid_commands(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from desk.db import upgrade
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    now = datetime.now(SHANGHAI)
+    with sessionmaker(engine, future=True)() as s:
+        s.add(Order(platform="tmall", order_id="778899", shop="小店", buyer="买家-cli", amount_cents=5000,
+                    status="unpaid", created_at=now - timedelta(minutes=45)))
+        s.add(Bill(customer_id="B-0808", channel="sms", address="13900001111", kind="停车费", amount_cents=30000,
+                   due_date=now.date() + timedelta(days=1), period="2026年12月"))
+        s.commit()
+    env = {**__import__("os").environ, "KEFU_DATABASE_URL": url}
+
+    def kefu(*args):
+        return subprocess.run([sys.executable, "-m", "kefu.cli", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True)
+
+    out = kefu("reminders", "preview").stdout
+    assert "2 reminder(s) would be queued" in out, out
+    assert "SEND order 778899 -> tmall:买家-cli #1" in out and "¥50.00" in out
+    assert "SEND bill 停车费 2026年12月 -> sms:13900001111" in out
+    assert kefu("bills", "paid", "B-0808", "停车费", "2026年12月").returncode == 0
+    out = kefu("reminders", "preview").stdout
+    assert "1 reminder(s) would be queued" in out and "停车费" not in out
+    missing = kefu("bills", "paid", "B-0808", "停车费", "2027年1月")
+    assert missing.returncode == 1 and "no bill" in missing.stderr
+    assert "outbox: empty" in kefu("reminders", "list").stdout  # preview queues nothing
+    bad = tmp_path / "bad.yml"
+    bad.write_text("orders: {}\n", encoding="utf-8")
+    env["KEFU_REMINDER_POLICIES"] = str(bad)
+    broken = kefu("reminders", "preview")
+    assert broken.returncode == 2 and "orders.default" in broken.stderr
