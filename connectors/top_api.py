@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, Mapping, Optional
 from urllib.parse import urlencode
 
 import aiohttp
+import yarl
 
 from connectors.top_sign import SIGN_METHODS, UnknownSignMethod, top_sign
 from desk.models import SHANGHAI
@@ -67,12 +69,13 @@ def top_timestamp(now: Optional[datetime] = None) -> str:
     return (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def signed_params(config: TopConfig, method: str, params: Mapping[str, Any]) -> Dict[str, str]:
+def signed_params(config: TopConfig, method: str, params: Mapping[str, Any],
+                  timestamp: Optional[str] = None) -> Dict[str, str]:
     body = {
         "method": method,
         "app_key": config.app_key,
         "session": config.session,
-        "timestamp": top_timestamp(),
+        "timestamp": timestamp or top_timestamp(),
         "format": "json",
         "v": "2.0",
         "sign_method": config.sign_method,
@@ -98,18 +101,28 @@ class TopAPI:
         self.config = config
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: Optional[aiohttp.ClientSession] = None
+        self._url = yarl.URL(config.api_base)
+        self._stamp = (0, "")  # formatting the time is a visible cost at reminder volumes
+
+    def _timestamp(self) -> str:
+        second = int(time.time())
+        if self._stamp[0] != second:
+            self._stamp = (second, top_timestamp())
+        return self._stamp[1]
 
     async def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            # No cookies to keep, and the URL parsed once: both show up per call at reminder volumes.
             self._session = aiohttp.ClientSession(
-                timeout=self.timeout, connector=aiohttp.TCPConnector(limit=64))
+                timeout=self.timeout, connector=aiohttp.TCPConnector(limit=64),
+                cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
     async def call(self, method: str, **params: Any) -> Dict[str, Any]:
         client = await self._client()
         # Encoded here once: aiohttp's form builder costs more than the call itself at reminder volumes.
-        body = urlencode(signed_params(self.config, method, params)).encode()
-        async with client.post(self.config.api_base, data=body, headers=FORM) as resp:
+        body = urlencode(signed_params(self.config, method, params, self._timestamp())).encode()
+        async with client.post(self._url, data=body, headers=FORM) as resp:
             text = await resp.text()
             status = resp.status
         try:

@@ -31,7 +31,7 @@ class Outcome:
     failed: List[Tuple[int, str]] = field(default_factory=list)     # never sendable
 
 
-def claim(session: Session, owner: str, now: datetime, limit: int, lease: timedelta) -> List[Reminder]:
+def claim(session: Session, owner: str, now: datetime, limit: int, lease: timedelta) -> list:
     """Take up to `limit` due rows; rows other workers hold are skipped, not waited for."""
     due = (select(Reminder.id)
            .where(Reminder.status == S.pending.value, Reminder.due_at <= now)
@@ -44,9 +44,12 @@ def claim(session: Session, owner: str, now: datetime, limit: int, lease: timede
         .values(status=S.claimed.value, lease_owner=owner, lease_expires_at=now + lease)
         .execution_options(synchronize_session=False))
     session.commit()
+    # Plain rows, not ORM objects: a batch is read once and never changed in place.
+    r = Reminder.__table__
     return list(session.execute(
-        select(Reminder).where(Reminder.lease_owner == owner, Reminder.status == S.claimed.value)
-        .order_by(Reminder.id)).scalars())
+        select(r.c.id, r.c.subject_type, r.c.subject_id, r.c.seq, r.c.policy, r.c.channel, r.c.customer_id,
+               r.c.address, r.c.shop, r.c.text, r.c.lease_owner)
+        .where(r.c.lease_owner == owner, r.c.status == S.claimed.value).order_by(r.c.id)))
 
 
 def mark_sending(session: Session, owner: str, ids: Sequence[int], now: datetime) -> None:

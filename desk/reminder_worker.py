@@ -29,8 +29,8 @@ logger = logging.getLogger("kefu.reminders")
 
 @dataclass
 class WorkerSettings:
-    batch: int = 200
-    concurrency: int = 50
+    batch: int = 500
+    concurrency: int = 64
     lease: timedelta = timedelta(seconds=120)
     interval: float = 5.0        # idle sleep between rounds
     plan_every: float = 30.0     # seconds between planning rounds
@@ -39,8 +39,8 @@ class WorkerSettings:
     def from_env(cls) -> "WorkerSettings":
         env = os.environ
         return cls(
-            batch=int(env.get("KEFU_REMINDER_BATCH", "200")),
-            concurrency=int(env.get("KEFU_REMINDER_CONCURRENCY", "50")),
+            batch=int(env.get("KEFU_REMINDER_BATCH", "500")),
+            concurrency=int(env.get("KEFU_REMINDER_CONCURRENCY", "64")),
             lease=timedelta(seconds=float(env.get("KEFU_REMINDER_LEASE_SECONDS", "120"))),
             interval=float(env.get("KEFU_REMINDER_INTERVAL_SECONDS", "5")),
             plan_every=float(env.get("KEFU_REMINDER_PLAN_SECONDS", "30")),

@@ -1,4 +1,4 @@
-"""Start `rasa` with three measured hot-path fixes applied.
+"""Start `rasa` with three measured hot-path fixes and the ad-law check applied.
 
 Rasa 3.6 checks every action-server reply with `jsonschema.validate(result,
 schema)`. That call validates the *schema itself* against the metaschema
@@ -75,13 +75,32 @@ def _tracker_engine_kwargs(original):
     return kwargs
 
 
+def _ad_law_checked(original):
+    """Every bot text on every channel passes the advertising-law check.
+
+    `OutputChannel.send_response` is where Rasa hands each bot message to a
+    channel, its own socket.io channel included; the Kefu channels check
+    again before sending, which changes nothing on an already clean text.
+    """
+    from desk.ad_law import check_outgoing
+
+    async def send_response(self, recipient_id, message):
+        if isinstance(message.get("text"), str):
+            message = {**message, "text": check_outgoing(message["text"], self.name(), recipient_id)}
+        return await original(self, recipient_id, message)
+
+    return send_response
+
+
 def apply() -> None:
     import rasa.core.tracker_store as tracker_store
+    from rasa.core.channels.channel import OutputChannel
     from rasa.core.actions.action import RemoteAction
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
     RemoteAction._validate_action_result = _validate_action_result
+    OutputChannel.send_response = _ad_law_checked(OutputChannel.send_response)
     event.listen(Engine, "connect", _sqlite_tracker_pragmas)
     tracker_store.create_engine_kwargs = _tracker_engine_kwargs(tracker_store.create_engine_kwargs)
 

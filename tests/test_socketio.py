@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Awaitable, Callable
 
 import socketio
 
-from conftest import Stack, new_sender
+from conftest import Stack, http, new_sender
 
 
-def test_socketio_session_gets_greeting(stack: Stack):
+def widget(stack: Stack, act: Callable[[socketio.AsyncClient, str], Awaitable[None]],
+           done: Callable[[dict], bool]) -> list:
+    """Open a widget session, run `act`, collect bot messages until `done`."""
     async def converse() -> list:
         client = socketio.AsyncClient()
         replies: list = []
@@ -17,15 +20,39 @@ def test_socketio_session_gets_greeting(stack: Stack):
         @client.on("bot_uttered")
         async def on_bot(data):
             replies.append(data)
-            got.set()
+            if done(data):
+                got.set()
 
         await client.connect(stack.rasa_url, socketio_path="/socket.io", transports=["polling"])
         session_id = new_sender("web")
         await client.emit("session_request", {"session_id": session_id})
-        await client.emit("user_uttered", {"message": "您好，在吗", "session_id": session_id})
+        await act(client, session_id)
         await asyncio.wait_for(got.wait(), timeout=30)
         await client.disconnect()
         return replies
 
-    replies = asyncio.run(converse())
+    return asyncio.run(converse())
+
+
+def test_socketio_session_gets_greeting(stack: Stack):
+    async def greet(client, session_id):
+        await client.emit("user_uttered", {"message": "您好，在吗", "session_id": session_id})
+
+    replies = widget(stack, greet, lambda data: True)
     assert any("您好" in r.get("text", "") for r in replies), replies
+
+
+def test_socketio_texts_pass_the_advertising_law_check(stack: Stack):
+    """A bot text sent to a widget user (here injected through Rasa's API, as
+    the desk does for agent replies) is rewritten like on every other channel."""
+    async def inject(client, session_id):
+        await asyncio.sleep(0.5)  # the session's room is joined
+        status, body = await asyncio.to_thread(
+            http, "POST", f"{stack.rasa_url}/conversations/{session_id}/tracker/events"
+            "?output_channel=socketio&execute_side_effects=true",
+            [{"event": "bot", "text": "这是全网最低价的套餐"}])
+        assert status == 200, body
+
+    texts = [r.get("text", "") for r in widget(stack, inject, lambda data: "套餐" in data.get("text", ""))]
+    assert any("套餐" in t for t in texts), texts
+    assert not any("最低价" in t for t in texts), texts

@@ -38,8 +38,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("subject_type", "subject_id", "seq", name="uq_reminder_subject_seq"),
     )
     op.create_index("ix_reminders_customer_id", "reminders", ["customer_id"])
-    # The worker's claim query: due pending rows, oldest first.
-    op.create_index("ix_reminders_status_due", "reminders", ["status", "due_at"])
+    # The worker's claim query: due pending rows, oldest first, read in
+    # index order (a planning round queues many rows with the same due_at).
+    op.create_index("ix_reminders_status_due", "reminders", ["status", "due_at", "id"])
     op.create_index("ix_reminders_lease", "reminders", ["lease_owner"])
     op.create_index("ix_orders_status", "orders", ["status", "created_at"])
     op.create_index("ix_bills_status", "bills", ["status", "due_date"])
