@@ -6,10 +6,13 @@ unknown one, so nobody can probe other buyers' orders.
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
 
 from actions.store import in_db
-from actions.turn import Turn
+from actions.turn import Turn, current_turn
 from desk.orders import orders_of
 
 SHOP_CHANNELS = ("taobao", "tmall")
@@ -56,3 +59,20 @@ async def order_answer(turn: Turn) -> Optional[str]:
     listed: List = sorted(orders, key=lambda o: o.status != "unpaid")[:MAX_LISTED]
     lines = "\n".join(describe(o) for o in listed)
     return f"您好，为您查到账号下的订单：\n{lines}\n如有其他问题，随时告诉我。"
+
+
+class ActionAcknowledge(Action):
+    """A bare piece of information outside a form. On a shop chat a lone order
+    number means "what about this order?", so it gets that order's status."""
+
+    def name(self) -> Text:
+        return "action_acknowledge"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        turn = current_turn(tracker)
+        answer = await order_answer(turn) if turn.order_id and turn.channel in SHOP_CHANNELS else None
+        if answer is not None:
+            dispatcher.utter_message(text=answer)
+        else:
+            dispatcher.utter_message(response="utter_ack")
+        return []

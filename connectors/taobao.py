@@ -48,6 +48,7 @@ from desk.models import SHANGHAI
 from desk.orders import BadTradeEvent, apply_event, parse_tmc
 
 logger = logging.getLogger(__name__)
+DEDUP_CHANNEL = "taobao-shop"
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_TEXT_CHARS = 5000
@@ -211,7 +212,9 @@ class TaobaoInput(InputChannel):
         buyer, kind = buyer_of(params)
         seller = params.get("seller_nick", "").strip()
         msg_id = params["msg_id"].strip()
-        if not await self.store.run(claim_delivery, self.name(), msg_id):
+        # One namespace for taobao and tmall: the same signed message replayed
+        # to the other route is a duplicate, not a second turn.
+        if not await self.store.run(claim_delivery, DEDUP_CHANNEL, msg_id):
             return response.json({"success": True, "duplicate": True})
         sender_id = f"{self.name()}:{buyer}"
         await self.remember_route(buyer, kind, seller)
@@ -230,7 +233,7 @@ class TaobaoInput(InputChannel):
                 # Let the platform's retry run the turn again (a ticket is
                 # still made once per message id).
                 logger.exception("%s message %s from %s failed", self.name(), msg_id, sender_id)
-                await self.store.run(release_delivery, self.name(), msg_id)
+                await self.store.run(release_delivery, DEDUP_CHANNEL, msg_id)
                 return response.json({"error": "processing failed, please retry"}, status=500)
             # Nothing collected while the conversation is with a human (paused).
             texts = [m["text"] for m in collector.messages if m.get("text")]

@@ -25,13 +25,22 @@ DEFAULT_CHAT_METHOD = "taobao.message.chatrobot.async"
 FORM = {"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"}
 
 
+class TopTransportError(Exception):
+    """No proper gateway answer (5xx, not JSON): the call may have been carried out."""
+
+
 class TopAPIError(Exception):
-    """The gateway answered with an error: the call was refused, nothing was done."""
+    """The gateway answered with an error. `isp.*` sub-codes are the platform's
+    own failures (it may have acted); others are refusals (nothing was done)."""
 
     def __init__(self, code: str, msg: str, sub_code: str = "", sub_msg: str = "") -> None:
         super().__init__(f"TOP error {code} {msg} {sub_code} {sub_msg}".strip())
         self.code = code
         self.sub_code = sub_code
+
+    @property
+    def platform_failure(self) -> bool:
+        return self.sub_code.startswith("isp.")
 
 
 @dataclass(frozen=True)
@@ -125,10 +134,12 @@ class TopAPI:
         async with client.post(self._url, data=body, headers=FORM) as resp:
             text = await resp.text()
             status = resp.status
+        if status >= 500:
+            raise TopTransportError(f"gateway answered HTTP {status}")
         try:
             body = json.loads(text)
         except json.JSONDecodeError:
-            raise TopAPIError(str(status), "gateway answered with non-JSON")
+            raise TopTransportError(f"gateway answered HTTP {status} with non-JSON")
         error = body.get("error_response")
         if error is not None:
             raise TopAPIError(str(error.get("code", "")), str(error.get("msg", "")),

@@ -201,7 +201,7 @@ class Order(Base):
     """A Taobao/Tmall order as its trade events describe it."""
 
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("platform", "order_id", name="uq_order_platform_id"),)
+    __table_args__ = (UniqueConstraint("order_id", name="uq_order_id"),)
     id = Column(Integer, primary_key=True)
     platform = Column(String(16), nullable=False)
     order_id = Column(String(32), nullable=False)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from desk.models import SHANGHAI, Order, utcnow
 
 STATUS_RANK = {"unpaid": 0, "paid": 1, "closed": 2}
+MAX_PAYMENT = Decimal("10000000")  # yuan; fen must fit the integer column
 TOPIC_STATUS = {"TradeCreate": "unpaid", "TradeBuyerPay": "paid", "TradeClose": "closed"}
 
 
@@ -48,29 +49,41 @@ def parse_tmc(message: Dict[str, Any]) -> TradeEvent:
         content = json.loads(content) if isinstance(content, str) else dict(content or {})
     except (json.JSONDecodeError, TypeError, ValueError):
         raise BadTradeEvent("content is not a JSON object")
+    if not isinstance(content, dict):
+        raise BadTradeEvent("content is not a JSON object")
     order_id = str(content.get("tid") or "").strip()
-    if not order_id.isdigit():
+    # ASCII digits only ("²".isdigit() is true) and what the column holds.
+    if not (order_id.isascii() and order_id.isdigit() and len(order_id) <= 32):
         raise BadTradeEvent(f"missing or invalid tid {content.get('tid')!r}")
     amount = None
     if content.get("payment") not in (None, ""):
         try:
-            amount = int(Decimal(str(content["payment"])) * 100)
+            payment = Decimal(str(content["payment"]))
         except InvalidOperation:
             raise BadTradeEvent(f"invalid payment {content['payment']!r}")
+        if not payment.is_finite() or not 0 <= payment <= MAX_PAYMENT:
+            raise BadTradeEvent(f"invalid payment {content['payment']!r}")
+        amount = int(payment * 100)
     try:
         at = datetime.strptime(str(message.get("pub_time")), "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
     except ValueError:
         at = utcnow()
+    def text(key: str) -> Optional[str]:
+        value = content.get(key)
+        return str(value)[:128] if value not in (None, "") else None
+
+    # A buyer is known by nick, or only by open_uid (as the chat channel does too).
     return TradeEvent(platform=platform, status=TOPIC_STATUS[kind], order_id=order_id,
-                      shop=content.get("seller_nick"), buyer=content.get("buyer_nick"),
+                      shop=text("seller_nick"), buyer=text("buyer_nick") or text("buyer_open_uid"),
                       amount_cents=amount, at=at)
 
 
 def apply_event(session: Session, event: TradeEvent) -> Order:
     """Upsert the order; a repeated or late event never moves it backwards."""
     for attempt in range(2):
-        order = session.execute(select(Order).where(
-            Order.platform == event.platform, Order.order_id == event.order_id)).scalar_one_or_none()
+        # Trade ids are unique across Taobao and Tmall, and a Tmall trade may
+        # arrive on taobao_trade and tmall_trade topics: one row per tid.
+        order = session.execute(select(Order).where(Order.order_id == event.order_id)).scalar_one_or_none()
         if order is None:
             order = Order(platform=event.platform, order_id=event.order_id, status=event.status)
             session.add(order)

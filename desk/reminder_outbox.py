@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -52,15 +52,25 @@ def claim(session: Session, owner: str, now: datetime, limit: int, lease: timede
         .where(r.c.lease_owner == owner, r.c.status == S.claimed.value).order_by(r.c.id)))
 
 
-def mark_sending(session: Session, owner: str, ids: Sequence[int], now: datetime) -> None:
-    """Committed before any platform call: from here a crash means `uncertain`."""
+def mark_sending(session: Session, owner: str, ids: Sequence[int], now: datetime,
+                 lease: timedelta) -> Set[int]:
+    """Committed before any platform call: from here a crash means `uncertain`.
+
+    Returns the rows this worker still held and now marks; only those may be
+    sent. A worker that stalled past its lease finds its rows recovered and
+    claimed by another one, and must not send them too.
+    """
     if ids:
         session.execute(update(Reminder)
                         .where(Reminder.id.in_(list(ids)), Reminder.lease_owner == owner,
                                Reminder.status == S.claimed.value)
-                        .values(status=S.sending.value, sending_at=now)
+                        .values(status=S.sending.value, sending_at=now, lease_expires_at=now + lease)
                         .execution_options(synchronize_session=False))
     session.commit()
+    if not ids:
+        return set()
+    return set(session.execute(select(Reminder.id).where(
+        Reminder.id.in_(list(ids)), Reminder.lease_owner == owner, Reminder.status == S.sending.value)).scalars())
 
 
 def release(session: Session, owner: str, moves: Dict[int, datetime], cancels: Dict[int, str]) -> None:
@@ -92,7 +102,10 @@ def finish(session: Session, owner: str, outcome: Outcome, now: datetime) -> Non
     for row_id, error in outcome.refused:
         attempts = session.execute(select(Reminder.attempts).where(Reminder.id == row_id)).scalar() or 0
         retry = attempts + 1 < MAX_ATTEMPTS
-        session.execute(update(Reminder).where(Reminder.id == row_id, *mine).values(
+        # Only from `sending`: a row already marked uncertain may have a
+        # successor queued by now, so it is never put back in the queue.
+        session.execute(update(Reminder).where(
+                Reminder.id == row_id, Reminder.lease_owner == owner, Reminder.status == S.sending.value).values(
             status=S.pending.value if retry else S.failed.value, attempts=attempts + 1,
             due_at=now + RETRY_AFTER * (attempts + 1) if retry else Reminder.due_at,
             lease_owner=None if retry else owner, lease_expires_at=None, error=error[:255],

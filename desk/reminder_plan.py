@@ -127,7 +127,8 @@ def bill_decisions(session: Session, policies: Policies, facts: StopFacts, now: 
     everyone = [policies.bill_default, *policies.kinds.values()]
     today = now.astimezone(SHANGHAI).date()
     latest_due = today - timedelta(days=min(p.first_offset_days for p in everyone)) + timedelta(days=1)
-    earliest_due = today - timedelta(days=max(p.stop_after_days for p in everyone)) - timedelta(days=1)
+    earliest_due = today - timedelta(days=max(p.stop_after_days + max(p.first_offset_days, 0)
+                                              for p in everyone)) - timedelta(days=1)
     where = (b.c.status == "unpaid", b.c.due_date <= latest_due, b.c.due_date >= earliest_due,
              _no_open_reminder("bill", b.c.id))
     histories = _histories(session, "bill", select(b.c.id).where(*where))

@@ -54,7 +54,11 @@ class Senders:
     async def send(self, channel: str, address: str, text: str, shop: Optional[str] = None) -> None:
         try:
             await self._send(channel, address, text, shop)
-        except (TopAPIError, WeChatAPIError, WeComAPIError) as exc:
+        except TopAPIError as exc:
+            if exc.platform_failure:  # e.g. isp.remote-timeout: it may have gone out
+                raise
+            raise NotSent(str(exc))
+        except (WeChatAPIError, WeComAPIError) as exc:
             raise NotSent(str(exc))
         except aiohttp.ClientConnectorError as exc:  # nothing reached the platform
             raise NotSent(f"cannot connect: {exc}")

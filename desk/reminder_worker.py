@@ -161,8 +161,11 @@ class ReminderWorker:
             if not rows:
                 return 0
             ready = self._check(session, rows, now, report)
-            mark_sending(session, owner, [r.id for r in ready], self.clock())
-        outcome = await self._send_all(ready)
+            marked = mark_sending(session, owner, [r.id for r in ready], self.clock(), self.settings.lease)
+        if len(marked) < len(ready):
+            logger.warning("%d reminder(s) of batch %s were taken over after the lease expired; not sent here",
+                           len(ready) - len(marked), owner)
+        outcome = await self._send_all([r for r in ready if r.id in marked])
         with self.sessions() as session:
             finish(session, owner, outcome, self.clock())
         report.sent += len(outcome.sent)

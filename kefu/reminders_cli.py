@@ -57,6 +57,9 @@ async def run(sessions, policies) -> int:
     return 0
 
 
+MAX_PULLS_PER_ROUND = 20
+
+
 def tmc_pull(senders: Senders):
     """Trade events pulled from TMC between rounds, when Taobao is configured."""
     if senders.top is None:
@@ -67,8 +70,11 @@ def tmc_pull(senders: Senders):
     group = os.environ.get("TAOBAO_TMC_GROUP", "default")
 
     async def pull() -> None:
-        while await pull_once(senders.top, store, group) > 0:
-            pass
+        # Bounded per round: a flood of trade events (双11) must not starve
+        # the reminders or a stop request.
+        for _ in range(MAX_PULLS_PER_ROUND):
+            if await pull_once(senders.top, store, group) == 0:
+                break
 
     return pull
 

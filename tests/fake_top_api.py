@@ -23,7 +23,9 @@ from connectors.top_sign import verify_top_sign  # noqa: E402
 
 
 class FakeTopAPI:
-    """Buyer names steer behaviour: `refuse-` -> error_response (nothing sent)."""
+    """Buyer names steer behaviour: `refuse-` -> error_response (nothing sent);
+    `isp-` -> delivered, then an isp.* error (the platform failed after acting);
+    `bad-gateway-` -> HTTP 502 with an HTML page."""
 
     def __init__(self, secret: str = "top-secret", delay: float = 0.0) -> None:
         self.secret = secret
@@ -88,6 +90,14 @@ class FakeTopAPI:
             await asyncio.sleep(self.delay)
         if method.endswith("chatrobot.async"):
             receivers = [r.get("nick") or r.get("open_uid") for r in json.loads(params.get("receivers", "[]"))]
+            if any(str(r).startswith("bad-gateway-") for r in receivers):
+                return web.Response(status=502, text="<html>502 Bad Gateway</html>", content_type="text/html")
+            if any(str(r).startswith("isp-") for r in receivers):
+                self.sent.append({"receivers": receivers, "content": params.get("content", ""),
+                                  "seller_nick": params.get("seller_nick", ""), "app_key": params.get("app_key")})
+                return web.json_response({"error_response": {
+                    "code": 15, "msg": "Remote service error", "sub_code": "isp.remote-service-timeout",
+                    "sub_msg": "remote service timed out"}})
             if any(str(r).startswith("refuse-") for r in receivers):
                 return web.json_response({"error_response": {
                     "code": 15, "msg": "Remote service error", "sub_code": "isv.buyer-refused",

@@ -63,7 +63,30 @@ def test_buyers_only_see_their_own_orders(session):
     {"topic": "taobao_trade_TradeCreate", "content": "not json"},
     {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "abc"})},
     {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "1", "payment": "x"})},
+    {"topic": "taobao_trade_TradeCreate", "content": "[1]"},
+    {"topic": "taobao_trade_TradeCreate", "content": "null"},
+    {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "1", "payment": "NaN"})},
+    {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "1", "payment": "Infinity"})},
+    {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "1", "payment": "1e30"})},
+    {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "12²"})},
+    {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "9" * 40})},
 ])
 def test_bad_events_are_refused_clearly(message):
     with pytest.raises(BadTradeEvent):
         parse_tmc(message)
+
+
+def test_one_trade_on_both_topic_prefixes_is_one_order(session):
+    apply_event(session, parse_tmc(tmc("tmall_trade_TradeCreate")))
+    apply_event(session, parse_tmc(tmc("taobao_trade_TradeCreate")))
+    order = apply_event(session, parse_tmc(tmc("taobao_trade_TradeBuyerPay")))
+    assert order.status == "paid"
+    assert [(o.order_id, o.status) for o in orders_of(session, "tmall", "小明")] == [(TID, "paid")]
+
+
+def test_a_buyer_known_only_by_open_uid(session):
+    message = {"topic": "taobao_trade_TradeCreate", "pub_time": "2026-11-27 10:00:00",
+               "content": json.dumps({"tid": "3847261950384726199", "buyer_open_uid": "AAHk5d-EAAeGwJedwSHpg8bT",
+                                      "payment": "9.90"})}
+    apply_event(session, parse_tmc(message))
+    assert [o.amount_cents for o in orders_of(session, "taobao", "AAHk5d-EAAeGwJedwSHpg8bT")] == [990]

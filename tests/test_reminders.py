@@ -252,7 +252,7 @@ def test_dead_workers_rows_claimed_go_back_sending_become_uncertain(sessions, to
         # sending (the platform call may have happened) and dies.
         a = claim(s, "dead-a", clock(), 2, timedelta(seconds=30))
         b = claim(s, "dead-b", clock(), 2, timedelta(seconds=30))
-        mark_sending(s, "dead-b", [r.id for r in b], clock())
+        mark_sending(s, "dead-b", [r.id for r in b], clock(), timedelta(seconds=30))
     assert len(a) == 2 and len(b) == 2
     run_worker(sessions, top, clock)                 # leases still valid: nothing to do
     assert sum(len(top.sent_to(f"买家-lease-{n}")) for n in range(4)) == 0
@@ -307,3 +307,32 @@ def test_preview_list_and_bills_paid_commands(tmp_path):
     env["KEFU_REMINDER_POLICIES"] = str(bad)
     broken = kefu("reminders", "preview")
     assert broken.returncode == 2 and "orders.default" in broken.stderr
+
+
+def test_a_worker_that_stalled_past_its_lease_does_not_send_what_another_took_over(sessions, top):
+    add_order(sessions, "3701", "买家-stall", minutes_ago=40)
+    clock = Clock(MORNING)
+    run_worker(sessions, top, clock, batch=0)
+    with sessions() as s:
+        [row] = claim(s, "stalled", clock(), 10, timedelta(seconds=30))
+    clock.now += timedelta(seconds=31)               # its lease runs out ...
+    run_worker(sessions, top, clock)                 # ... another worker recovers and sends it
+    assert len(top.sent_to("买家-stall")) == 1
+    with sessions() as s:                            # the stalled worker wakes up
+        assert mark_sending(s, "stalled", [row.id], clock(), timedelta(seconds=30)) == set()
+    assert [r.status for r in rows(sessions, customer_id="taobao:买家-stall")] == ["sent"]
+
+
+@pytest.mark.parametrize("buyer", ["isp-buyer", "bad-gateway-buyer"])
+def test_platform_failures_after_the_call_are_uncertain_never_retried(sessions, top, buyer):
+    add_order(sessions, "3801", buyer, minutes_ago=40)
+    clock = Clock(MORNING)
+    report = run_worker(sessions, top, clock)
+    assert report.uncertain == 1
+    [row] = rows(sessions, customer_id=f"taobao:{buyer}")
+    assert row.status == "uncertain" and row.attempts == 0
+    for minutes in (6, 20, 60):
+        clock.now = MORNING + timedelta(minutes=minutes)
+        run_worker(sessions, top, clock)
+    assert len(top.sent_to(buyer)) <= 1
+    assert [r.status for r in rows(sessions, customer_id=f"taobao:{buyer}")] == ["uncertain"]

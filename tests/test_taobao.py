@@ -310,6 +310,22 @@ def test_order_question_shows_own_unpaid_order_only(stack: Stack, top_api):
     assert mine in answer and theirs not in answer
 
 
+def test_a_lone_order_number_gets_that_orders_status(stack: Stack, top_api):
+    me, other = new_buyer("lone"), new_buyer("lone-other")
+    mine, theirs = new_tid(), new_tid()
+    for tid, buyer in ((mine, me), (theirs, other)):
+        status, _ = post(stack, "taobao", "tmc", signed({
+            "topic": "taobao_trade_TradeCreate", "pub_time": top_timestamp(),
+            "content": json.dumps(tmc_content(tid, buyer, "59.90"), ensure_ascii=False)}))
+        assert status == 200
+    assert say(stack, me, mine)[0] == 200
+    answer = texts_to(top_api, me)[-1]
+    assert mine in answer and "59.90" in answer and "待付款" in answer
+    assert say(stack, me, theirs)[0] == 200
+    answer = texts_to(top_api, me)[-1]
+    assert "没有查到" in answer and "59.90" not in answer
+
+
 # -- configuration ----------------------------------------------------------------
 
 def test_unconfigured_channel_answers_503(tmp_path):

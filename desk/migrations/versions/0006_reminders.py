@@ -45,9 +45,17 @@ def upgrade() -> None:
     op.create_index("ix_orders_status", "orders", ["status", "created_at"])
     op.create_index("ix_bills_status", "bills", ["status", "due_date"])
     op.add_column("bills", sa.Column("paid_at", sa.DateTime))
+    # A trade id is unique across Taobao and Tmall (both topic prefixes may
+    # bring the same trade): one order row per tid.
+    with op.batch_alter_table("orders") as batch:
+        batch.drop_constraint("uq_order_platform_id", type_="unique")
+        batch.create_unique_constraint("uq_order_id", ["order_id"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("orders") as batch:
+        batch.drop_constraint("uq_order_id", type_="unique")
+        batch.create_unique_constraint("uq_order_platform_id", ["platform", "order_id"])
     op.drop_column("bills", "paid_at")
     op.drop_index("ix_bills_status", "bills")
     op.drop_index("ix_orders_status", "orders")
