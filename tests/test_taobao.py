@@ -153,8 +153,9 @@ def test_duplicate_message_id_is_processed_once(stack: Stack, top_api):
     assert sorted(bool(body.get("duplicate")) for _, body in results) == [False, True, True]
     assert len(top_api.sent_to(buyer)) == 1
     assert len(user_events(stack, f"taobao:{buyer}")) == 1
-    # the same message id on the other channel is a different message
-    assert post(stack, "tmall", "webhook", params)[1].get("duplicate") is None
+    # replayed to the other route (same platform, same message ids): still a duplicate
+    assert post(stack, "tmall", "webhook", params)[1].get("duplicate") is True
+    assert user_events(stack, f"tmall:{buyer}") == []
 
 
 def test_refused_reply_is_kept_for_the_desk(stack: Stack, top_api, agent_token: str):
