@@ -52,7 +52,19 @@ $(STAMP_MODEL): $(MODEL_INPUTS) $(STAMP_INSTALL)
 run: $(STAMP_MODEL)
 	$(BIN)/kefu run
 
-test: $(STAMP_MODEL)
+# The desk's browser tests drive Debian's chromium (Playwright never downloads
+# a browser here), with a Chinese font for the screenshots in docs/.
+# Installed once, as root or through sudo.
+CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+
+$(CHROMIUM) $(CJK_FONT):
+	@echo "installing Debian's chromium and a Chinese font for the browser tests"
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	  else echo "error: the browser tests need Debian's chromium: run 'apt-get install chromium' as root" >&2; exit 1; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
+
+test: $(STAMP_MODEL) $(CHROMIUM) $(CJK_FONT)
 	$(BIN)/python -m pytest -ra
 
 clean:

@@ -91,3 +91,8 @@ def agent_for_token(session: Session, token: str) -> Optional[Agent]:
 def _token_hash(token: str) -> str:
     # Only hashes are stored: a leaked database gives no usable token.
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def logout(session: Session, token: str) -> None:
+    session.execute(delete(AgentToken).where(AgentToken.token_hash == _token_hash(token)))
+    session.commit()

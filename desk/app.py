@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from functools import partial
-from typing import Any, Callable, TypeVar
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -12,11 +14,11 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from desk import agents, conversations, deliveries, reminder_outbox, tickets
+from desk import agents, conversations, deliveries, login_limit, reminder_outbox, tickets, web_auth
 from desk.ad_law import check_outgoing
 from desk.config import Settings, load_settings
 from desk.db import ThreadedSessions, upgrade
-from desk.models import ConversationStatus, ReminderStatus, TicketStatus
+from desk.models import ConversationStatus, ReminderStatus, TicketStatus, utcnow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -25,6 +27,8 @@ STORE = web.AppKey("store", ThreadedSessions)
 SETTINGS = web.AppKey("settings", Settings)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 AGENT = "agent"
+TOKEN = "token"
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 async def in_db(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
@@ -39,13 +43,16 @@ def json_error(status: int, message: str) -> web.Response:
 @web.middleware
 async def auth_middleware(request: web.Request, handler):
     if request.path.startswith("/api/") and request.path != "/api/login":
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            return json_error(401, "missing bearer token")
-        agent = await in_db(request, agents.agent_for_token, header[len("Bearer "):].strip())
+        token, from_cookie = web_auth.credentials(request)
+        if not token:
+            return json_error(401, "missing bearer token or session cookie")
+        agent = await in_db(request, agents.agent_for_token, token)
         if agent is None:
             return json_error(401, "invalid or expired token")
+        if from_cookie and not web_auth.csrf_ok(request, token):
+            return json_error(403, f"missing or wrong {web_auth.CSRF_HEADER} header")
         request[AGENT] = agent
+        request[TOKEN] = token
     return await handler(request)
 
 
@@ -75,14 +82,99 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.Response:
+    """A bearer token in the body, and the same token as a session cookie."""
     body = await read_json(request)
     name, password = body.get("name"), body.get("password")
     if not isinstance(name, str) or not isinstance(password, str):
         return json_error(400, "name and password are required")
-    token = await in_db(request, agents.login, name, password, request.app[SETTINGS].token_ttl_hours)
+    ip = request.remote or "?"
+    if await in_db(request, login_limit.blocked, name, ip, utcnow()):
+        return json_error(429, "too many failed logins; try again in 15 minutes")
+    ttl_hours = request.app[SETTINGS].token_ttl_hours
+    token = await in_db(request, agents.login, name, password, ttl_hours)
     if token is None:
+        await in_db(request, login_limit.record_failure, name, ip, utcnow())
         return json_error(401, "wrong name or password")
-    return web.json_response({"token": token})
+    await in_db(request, login_limit.clear, name)
+    response = web.json_response({"token": token, "csrf_token": web_auth.csrf_token(token)})
+    web_auth.set_session(response, token, ttl_hours * 3600)
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    await in_db(request, agents.logout, request[TOKEN])
+    response = web.json_response({"status": "signed out"})
+    web_auth.clear_session(response)
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    agent = request[AGENT]
+    return web.json_response({"id": agent.id, "name": agent.name, "role": agent.role,
+                              "csrf_token": web_auth.csrf_token(request[TOKEN])})
+
+
+async def to_desk(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/desk")
+
+
+def page(name: str):
+    async def serve(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-store"})
+    return serve
+
+
+async def take_conversation(request: web.Request) -> web.Response:
+    """One click: the conversation is this agent's (谁受理谁负责); 409 for a second agent."""
+    conversation_id = _int_param(request, "conversation_id")
+    try:
+        conversation = await in_db(request, conversations.assign, conversation_id, request[AGENT].id)
+    except conversations.ConversationTaken as exc:
+        return json_error(409, str(exc))
+    if conversation is None:
+        return json_error(404, "no such conversation")
+    await widget_notice(request, conversation, {"kefu_agent_joined": request[AGENT].name})
+    return web.json_response({"conversation": conversations.conversation_to_json(conversation)})
+
+
+async def widget_js(request: web.Request) -> web.Response:
+    """The widget bundled with the socket.io client it needs: one file, no CDN."""
+    bundle = (STATIC / "vendor" / "socket.io.min.js").read_text() + "\n" + (STATIC / "widget.js").read_text()
+    return web.Response(text=bundle, content_type="application/javascript",
+                        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "max-age=300"})
+
+
+async def widget_demo(request: web.Request) -> web.Response:
+    """A page with the widget, to try it (and for the browser tests)."""
+    server = os.environ.get("KEFU_PUBLIC_RASA_URL") or request.app[SETTINGS].rasa_url
+    html = (STATIC / "widget-demo.html").read_text().replace("{{SERVER}}", json.dumps(server))
+    return web.Response(text=html, content_type="text/html")
+
+
+async def conversation_messages(request: web.Request) -> web.Response:
+    """The whole history, customer and bot turns, read from Rasa's tracker."""
+    conversation_id = _int_param(request, "conversation_id")
+    found = await in_db(request, lambda s: s.get(conversations.Conversation, conversation_id))
+    if found is None:
+        return json_error(404, "no such conversation")
+    settings = request.app[SETTINGS]
+    url = f"{settings.rasa_url}/conversations/{quote(found.customer_id, safe='')}/tracker"
+    params = {"token": settings.rasa_token} if settings.rasa_token else None
+    try:
+        async with request.app[HTTP].get(url, params=params) as resp:
+            if resp.status >= 300:
+                return json_error(502, f"Rasa refused the history: HTTP {resp.status}")
+            tracker = await resp.json()
+    except aiohttp.ClientError as exc:
+        return json_error(502, f"Rasa unreachable: {exc.__class__.__name__}")
+    messages = [
+        {"from": "customer" if e["event"] == "user" else
+                 ("agent" if (e.get("metadata") or {}).get("agent") else "bot"),
+         "text": e.get("text") or "", "timestamp": e.get("timestamp"),
+         "agent": (e.get("metadata") or {}).get("agent")}
+        for e in tracker.get("events", []) if e.get("event") in ("user", "bot") and e.get("text")
+    ]
+    return web.json_response({"conversation": conversations.conversation_to_json(found), "messages": messages})
 
 
 async def list_tickets(request: web.Request) -> web.Response:
@@ -114,25 +206,47 @@ async def list_conversations(request: web.Request) -> web.Response:
     return web.json_response({"conversations": [conversations.conversation_to_json(c) for c in found]})
 
 
+async def post_events(request: web.Request, customer_id: str, events: list,
+                      output_channel: Optional[str] = None) -> Optional[web.Response]:
+    """Add events to the customer's Rasa conversation (and, with an output
+    channel, deliver its bot messages there). An error response, or None."""
+    settings = request.app[SETTINGS]
+    url = f"{settings.rasa_url}/conversations/{quote(customer_id, safe='')}/tracker/events"
+    params = {"output_channel": output_channel, "execute_side_effects": "true"} if output_channel else {}
+    if settings.rasa_token:
+        params["token"] = settings.rasa_token
+    try:
+        async with request.app[HTTP].post(url, json=events, params=params) as resp:
+            if resp.status >= 300:
+                return json_error(502, f"Rasa refused the events: HTTP {resp.status}")
+    except aiohttp.ClientError as exc:
+        return json_error(502, f"Rasa unreachable: {exc.__class__.__name__}")
+    return None
+
+
+async def widget_notice(request: web.Request, conversation, notice: dict) -> None:
+    """The web widget shows who is serving the customer; other channels need no notice."""
+    if conversation.channel == "socketio":
+        failed = await post_events(request, conversation.customer_id,
+                                   [{"event": "bot", "text": None, "data": {"custom": notice}}], "socketio")
+        if failed is not None:
+            log.warning("widget notice for %s not delivered", conversation.customer_id)
+
+
 async def resume_conversation(request: web.Request) -> web.Response:
     """Return a handed-off conversation to the bot (Rasa ConversationResumed)."""
     conversation_id = _int_param(request, "conversation_id")
     found = await in_db(request, lambda s: s.get(conversations.Conversation, conversation_id))
     if found is None:
         return json_error(404, "no such conversation")
-    url = f"{request.app[SETTINGS].rasa_url}/conversations/{quote(found.customer_id, safe='')}/tracker/events"
-    try:
-        # action_listen after the resume: the customer's next message then
-        # starts a fresh turn that the rules recognise.
-        events = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
-        token = request.app[SETTINGS].rasa_token
-        params = {"token": token} if token else None
-        async with request.app[HTTP].post(url, json=events, params=params) as resp:
-            if resp.status >= 300:
-                return json_error(502, f"Rasa refused the resume: HTTP {resp.status}")
-    except aiohttp.ClientError as exc:
-        return json_error(502, f"Rasa unreachable: {exc.__class__.__name__}")
+    # action_listen after the resume: the customer's next message then
+    # starts a fresh turn that the rules recognise.
+    failed = await post_events(request, found.customer_id,
+                               [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
+    if failed is not None:
+        return failed
     updated = await in_db(request, conversations.return_to_bot, conversation_id)
+    await widget_notice(request, updated, {"kefu_agent_left": True})
     return web.json_response({"conversation": conversations.conversation_to_json(updated)})
 
 
@@ -181,19 +295,11 @@ async def reply_to_conversation(request: web.Request) -> web.Response:
         return json_error(409, str(exc))
     if conversation is None:
         return json_error(404, "no such conversation")
-    settings = request.app[SETTINGS]
-    url = f"{settings.rasa_url}/conversations/{quote(conversation.customer_id, safe='')}/tracker/events"
-    params = {"output_channel": conversation.channel, "execute_side_effects": "true"}
-    if settings.rasa_token:
-        params["token"] = settings.rasa_token
     checked = check_outgoing(text_.strip(), conversation.channel, conversation.customer_id)
     event = {"event": "bot", "text": checked, "metadata": {"agent": agent.name}}
-    try:
-        async with request.app[HTTP].post(url, json=[event], params=params) as resp:
-            if resp.status >= 300:
-                return json_error(502, f"Rasa refused the reply: HTTP {resp.status}")
-    except aiohttp.ClientError as exc:
-        return json_error(502, f"Rasa unreachable: {exc.__class__.__name__}")
+    failed = await post_events(request, conversation.customer_id, [event], conversation.channel)
+    if failed is not None:
+        return failed
     return web.json_response({"conversation": conversations.conversation_to_json(conversation),
                               "sent_text": checked})
 
@@ -218,7 +324,17 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(http_client)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/", to_desk)
+    app.router.add_get("/login", page("login.html"))
+    app.router.add_get("/desk", page("desk.html"))
+    app.router.add_get("/widget.js", widget_js)
+    app.router.add_get("/widget-demo", widget_demo)
+    app.router.add_static("/static", STATIC)
     app.router.add_post("/api/login", login)
+    app.router.add_post("/api/logout", logout)
+    app.router.add_get("/api/me", me)
+    app.router.add_post("/api/conversations/{conversation_id}/take", take_conversation)
+    app.router.add_get("/api/conversations/{conversation_id}/messages", conversation_messages)
     app.router.add_get("/api/tickets", list_tickets)
     app.router.add_post("/api/tickets/{ticket_id}/take", take_ticket)
     app.router.add_get("/api/conversations", list_conversations)

@@ -252,3 +252,14 @@ class Reminder(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     sending_at = Column(UTCDateTime)
     sent_at = Column(UTCDateTime)
+
+
+class LoginFailure(Base):
+    """A failed desk login, for the rate limit (kept in the database so that
+    every desk process sees the same count)."""
+
+    __tablename__ = "login_failures"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(64), nullable=False, index=True)
+    ip = Column(String(64), nullable=False, index=True)
+    at = Column(UTCDateTime, nullable=False, default=utcnow)

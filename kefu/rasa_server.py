@@ -92,6 +92,12 @@ def _ad_law_checked(original):
     return send_response
 
 
+async def _socketio_custom_json(self, recipient_id, json_message, **kwargs):
+    """Rasa 3.6 emits a custom payload as keyword arguments of `emit`, which
+    fails for any key but `data`; the widget gets it as the event's data."""
+    await self._send_message(recipient_id, json_message)
+
+
 def apply() -> None:
     import rasa.core.tracker_store as tracker_store
     from rasa.core.channels.channel import OutputChannel
@@ -101,6 +107,8 @@ def apply() -> None:
 
     RemoteAction._validate_action_result = _validate_action_result
     OutputChannel.send_response = _ad_law_checked(OutputChannel.send_response)
+    from rasa.core.channels.socketio import SocketIOOutput
+    SocketIOOutput.send_custom_json = _socketio_custom_json
     event.listen(Engine, "connect", _sqlite_tracker_pragmas)
     tracker_store.create_engine_kwargs = _tracker_engine_kwargs(tracker_store.create_engine_kwargs)
 

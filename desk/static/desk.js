@@ -1,0 +1,134 @@
+// The agent desk: waiting queue, one conversation, take over, reply, return to bot.
+// Polls every 2 s (live push over a websocket is the next step).
+const CHANNELS = {rest: "网页", socketio: "网页", wechat: "微信", wecom: "企业微信", taobao: "淘宝", tmall: "天猫"};
+const INTENTS = {request_human: "转人工", complaint: "投诉", repair: "报修", inquiry: "咨询",
+                 payment_reminder: "缴费", nlu_fallback: "未识别"};
+let me = null;
+let openId = null;
+let lastQueueSize = 0;
+
+async function api(path, options = {}) {
+  const headers = {"Content-Type": "application/json", "X-CSRF-Token": me ? me.csrf_token : ""};
+  const resp = await fetch(path, {...options, headers, credentials: "same-origin"});
+  if (resp.status === 401) {
+    location.href = "/login";
+    throw new Error("signed out");
+  }
+  return resp;
+}
+
+function waited(since) {
+  if (!since) return "";
+  const minutes = Math.max(0, Math.round((Date.now() - Date.parse(since)) / 60000));
+  return minutes < 1 ? "刚刚" : `已等待 ${minutes} 分钟`;
+}
+
+function item(conversation) {
+  const li = document.createElement("li");
+  li.dataset.id = conversation.id;
+  li.className = conversation.priority === "urgent" ? "urgent" : "";
+  li.textContent = `[${CHANNELS[conversation.channel] || conversation.channel}] ${conversation.customer_id} · ` +
+    `${INTENTS[conversation.intent] || conversation.intent || ""} · ${waited(conversation.waiting_since)}` +
+    (conversation.priority === "urgent" ? " · 紧急" : "");
+  li.addEventListener("click", () => openConversation(conversation.id));
+  return li;
+}
+
+async function refreshQueue() {
+  const waiting = (await (await api("/api/conversations?status=waiting")).json()).conversations;
+  const assigned = (await (await api("/api/conversations?status=assigned")).json()).conversations
+    .filter((c) => c.assignee_id === me.id);
+  document.getElementById("queue").replaceChildren(...waiting.map(item));
+  document.getElementById("mine").replaceChildren(...assigned.map(item));
+  document.getElementById("queue-count").textContent = waiting.length;
+  if (waiting.length > lastQueueSize) blinkTitle();
+  lastQueueSize = waiting.length;
+}
+
+function blinkTitle() {
+  let times = 6;
+  const original = "客服工作台";
+  const timer = setInterval(() => {
+    document.title = times % 2 ? "【新会话】客服工作台" : original;
+    if (--times <= 0) { clearInterval(timer); document.title = original; }
+  }, 500);
+}
+
+async function openConversation(id) {
+  openId = id;
+  document.getElementById("conversation").hidden = false;
+  await refreshConversation();
+}
+
+async function refreshConversation() {
+  if (openId === null) return;
+  const resp = await api(`/api/conversations/${openId}/messages`);
+  if (!resp.ok) return notice("会话记录暂时无法读取，请稍后再试。");
+  const body = await resp.json();
+  const c = body.conversation;
+  document.getElementById("customer").textContent =
+    `${CHANNELS[c.channel] || c.channel} · ${c.customer_id} · ${c.status === "assigned" ? "人工服务中" : c.status === "waiting" ? "等待接入" : "机器人服务中"}`;
+  document.getElementById("take").hidden = c.status !== "waiting";
+  document.getElementById("resume").hidden = c.status === "bot";
+  document.getElementById("messages").replaceChildren(...body.messages.map((m) => {
+    const li = document.createElement("li");
+    li.className = m.from;
+    li.textContent = (m.from === "customer" ? "客户：" : m.from === "agent" ? `${m.agent}：` : "机器人：") + m.text;
+    return li;
+  }));
+}
+
+function notice(text) {
+  document.getElementById("notice").textContent = text;
+}
+
+document.getElementById("take").addEventListener("click", async () => {
+  const resp = await api(`/api/conversations/${openId}/take`, {method: "POST"});
+  notice(resp.status === 409 ? "该会话已由其他客服接入。" : resp.ok ? "已接入，请及时回复客户。" : "接入失败，请重试。");
+  await refreshConversation();
+  await refreshQueue();
+});
+
+document.getElementById("resume").addEventListener("click", async () => {
+  const resp = await api(`/api/conversations/${openId}/resume`, {method: "POST"});
+  notice(resp.ok ? "已交还机器人，客户的新消息将由机器人回答。" : "操作失败，请重试。");
+  await refreshConversation();
+  await refreshQueue();
+});
+
+document.getElementById("reply").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const box = event.target.elements.text;
+  const text = box.value.trim();
+  if (!text) return;
+  const resp = await api(`/api/conversations/${openId}/reply`, {method: "POST", body: JSON.stringify({text})});
+  if (resp.ok) {
+    box.value = "";
+    const sent = (await resp.json()).sent_text;
+    notice(sent !== text ? "回复已发送（已按广告法自动修改用词）。" : "回复已发送。");
+  } else {
+    notice(resp.status === 409 ? "该会话已由其他客服接入。" : "发送失败，请重试。");
+  }
+  await refreshConversation();
+});
+
+document.getElementById("reply").elements.text.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey) {
+    event.preventDefault();
+    event.target.form.requestSubmit();
+  }
+});
+
+document.getElementById("logout").addEventListener("click", async () => {
+  await api("/api/logout", {method: "POST"});
+  location.href = "/login";
+});
+
+(async () => {
+  const resp = await fetch("/api/me", {credentials: "same-origin"});
+  if (!resp.ok) { location.href = "/login"; return; }
+  me = await resp.json();
+  document.getElementById("me").textContent = `${me.name}（${me.role === "supervisor" ? "主管" : "客服"}）`;
+  await refreshQueue();
+  setInterval(() => { refreshQueue().catch(() => {}); refreshConversation().catch(() => {}); }, 2000);
+})();

@@ -1,0 +1,135 @@
+"""The desk driven in a real browser (Debian's chromium through Playwright):
+an agent logs in, a handed-off conversation appears in the queue, the agent
+takes it over and replies, the bot stays silent, the agent returns it to the
+bot and the bot answers again."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, Stack, new_sender, wait_for
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DOCS = ROOT / "docs"
+# As the machine notes say: without these, chromium keeps trying to reach
+# Google's hosts from a machine with no internet.
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, browser):
+    name = new_sender("browser-agent")
+    out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", name], cwd=ROOT, env=stack.env,
+                         capture_output=True, text=True, check=True).stdout
+    password = out.split("one-time password:")[1].strip()
+
+    page = browser.new_page(locale="zh-CN", viewport={"width": 1200, "height": 800})
+    page.goto(f"{stack.desk_url}/desk")
+    page.wait_for_url("**/login")                      # not signed in yet
+    page.fill("input[name=name]", "nobody")
+    page.fill("input[name=password]", "wrong")
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=账号或密码不正确")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/desk")
+    page.wait_for_selector(f"text={name}")
+
+    customer = new_sender("browser-customer")
+    stack.say(customer, "你好，我家厨房的水管漏水了")
+    assert any("转接" in t or "人工" in t for t in stack.say(customer, "转人工"))
+    entry = page.locator("#queue li", has_text=customer)
+    entry.wait_for(timeout=15000)
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / "desk-queue.png"))
+
+    entry.click()
+    page.wait_for_selector("#messages li.customer >> text=厨房的水管漏水了")
+    page.click("#take")
+    page.wait_for_selector("text=已接入")
+    page.fill("#reply textarea", "您好，我是客服，马上为您安排维修师傅，请问您的房号是多少？")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#messages li.agent >> text=马上为您安排维修师傅")
+    page.screenshot(path=str(DOCS / "desk-conversation.png"))
+
+    # The agent's reply is in the customer's conversation; the bot says nothing meanwhile.
+    events = stack.tracker(customer)["events"]
+    assert any(e["event"] == "bot" and "维修师傅" in (e.get("text") or "") for e in events)
+    assert stack.say(customer, "3栋2单元501") == []
+
+    page.click("#resume")
+    page.wait_for_selector("text=已交还机器人")
+    assert wait_for(lambda: page.locator("#queue li", has_text=customer).count() == 0, timeout=10)
+    assert any("您好" in t for t in stack.say(customer, "你好"))
+
+
+def login(browser, stack: Stack):
+    name = new_sender("browser-agent")
+    out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", name], cwd=ROOT, env=stack.env,
+                         capture_output=True, text=True, check=True).stdout
+    password = out.split("one-time password:")[1].strip()
+    desk = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 800}).new_page()
+    desk.goto(f"{stack.desk_url}/login")
+    desk.fill("input[name=name]", name)
+    desk.fill("input[name=password]", password)
+    desk.click("button[type=submit]")
+    desk.wait_for_url("**/desk")
+    return desk, name
+
+
+def test_widget_customer_is_served_by_an_agent_then_by_the_bot_again(stack: Stack, browser):
+    desk, agent_name = login(browser, stack)
+    # A phone-sized customer page, as in WeChat's in-app browser.
+    widget = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 800}).new_page()
+    widget.goto(f"{stack.desk_url}/widget-demo")
+    widget.click(".kefu-launch")
+    widget.wait_for_selector(".kefu-status >> text=在线")
+    widget.fill(".kefu-form input", "你好")
+    widget.press(".kefu-form input", "Enter")
+    widget.wait_for_selector(".kefu-log li.kefu-bot >> nth=1")
+    widget.click(".kefu-quick button >> text=转人工")
+    widget.wait_for_selector(".kefu-log li.kefu-bot >> text=转接")
+    session_id = widget.evaluate("window.kefu.sessionId")
+    widget.screenshot(path=str(DOCS / "widget.png"))
+
+    entry = desk.locator("#queue li", has_text=session_id)
+    entry.wait_for(timeout=15000)
+    entry.click()
+    desk.click("#take")
+    widget.wait_for_selector(f".kefu-status >> text=人工客服 {agent_name} 为您服务")
+    desk.fill("#reply textarea", "您好，我是人工客服，请问有什么可以帮您？")
+    desk.keyboard.press("Enter")
+    reply = widget.locator(".kefu-log li.kefu-bot", has_text="我是人工客服")
+    reply.wait_for(timeout=15000)
+    assert agent_name in reply.inner_text()
+
+    # While the agent serves, the bot is silent.
+    bot_count = widget.locator(".kefu-log li.kefu-bot").count()
+    widget.fill(".kefu-form input", "好的，我想问一下物业费")
+    widget.press(".kefu-form input", "Enter")
+    desk.wait_for_selector("#messages li.customer >> text=物业费")
+    assert widget.locator(".kefu-log li.kefu-bot").count() == bot_count
+    widget.screenshot(path=str(DOCS / "widget-agent.png"))
+
+    desk.click("#resume")
+    widget.wait_for_selector(".kefu-log >> text=智能客服继续为您服务")
+    widget.fill(".kefu-form input", "你好")
+    widget.press(".kefu-form input", "Enter")
+    assert wait_for(lambda: widget.locator(".kefu-log li.kefu-bot").count() > bot_count, timeout=30)

@@ -1,0 +1,123 @@
+"""The desk in a browser's terms: pages, session cookie, CSRF, login limit,
+one-click take-over (exactly one agent wins) and the conversation history."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, Optional
+
+from conftest import ROOT, Stack, auth, http, new_sender
+
+
+def new_agent(stack: Stack, role: str = "agent") -> tuple:
+    name = new_sender("web-agent")
+    out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", name, "--role", role],
+                         cwd=ROOT, env=stack.env, capture_output=True, text=True, check=True).stdout
+    return name, out.split("one-time password:")[1].strip()
+
+
+def call(method: str, url: str, body=None, headers: Optional[Dict[str, str]] = None):
+    """(status, json body, response headers), without following redirects."""
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(req, timeout=60) as resp:
+            raw, status, got = resp.read(), resp.status, resp.headers
+    except urllib.error.HTTPError as err:
+        raw, status, got = err.read(), err.code, err.headers
+    try:
+        payload = json.loads(raw) if raw else None
+    except json.JSONDecodeError:
+        payload = raw.decode(errors="replace")
+    return status, payload, got
+
+
+def browser_login(stack: Stack, name: str, password: str):
+    status, body, headers = call("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})
+    assert status == 200, body
+    cookie = headers["Set-Cookie"]
+    return cookie, body["csrf_token"]
+
+
+def test_pages_are_served_in_chinese(stack: Stack):
+    status, page, headers = call("GET", f"{stack.desk_url}/login")
+    assert status == 200 and "text/html" in headers["Content-Type"] and "登录" in page
+    status, page, _ = call("GET", f"{stack.desk_url}/desk")
+    assert status == 200 and "待接入" in page and "交还机器人" in page
+    status, _, headers = call("GET", f"{stack.desk_url}/")
+    assert status == 302 and headers["Location"] == "/desk"
+    assert call("GET", f"{stack.desk_url}/static/desk.js")[0] == 200
+
+
+def test_session_cookie_is_httponly_strict_and_state_changes_need_csrf(stack: Stack):
+    name, password = new_agent(stack)
+    cookie, csrf = browser_login(stack, name, password)
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    session = {"Cookie": cookie.split(";")[0]}
+    status, me, _ = call("GET", f"{stack.desk_url}/api/me", headers=session)
+    assert status == 200 and me["name"] == name and me["role"] == "agent" and me["csrf_token"] == csrf
+    # No cookie, no token: 401. A state-changing call with the cookie but without
+    # the CSRF header (what a forged cross-site form would send): 403.
+    assert call("GET", f"{stack.desk_url}/api/me")[0] == 401
+    assert call("POST", f"{stack.desk_url}/api/conversations/1/take", headers=session)[0] == 403
+    wrong = {**session, "X-CSRF-Token": "0" * 32}
+    assert call("POST", f"{stack.desk_url}/api/conversations/1/take", headers=wrong)[0] == 403
+    ok = {**session, "X-CSRF-Token": csrf}
+    assert call("POST", f"{stack.desk_url}/api/conversations/999999/take", headers=ok)[0] == 404
+    # Signing out ends the session.
+    assert call("POST", f"{stack.desk_url}/api/logout", headers=ok)[0] == 200
+    assert call("GET", f"{stack.desk_url}/api/me", headers=session)[0] == 401
+
+
+def test_failed_logins_are_rate_limited_per_name(stack: Stack):
+    name, password = new_agent(stack)
+    for _ in range(5):
+        assert http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": "guess"})[0] == 401
+    # Even the right password waits now; other agents are not affected.
+    status, body = http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})
+    assert status == 429 and "15 minutes" in body["error"]
+    other, other_password = new_agent(stack)
+    assert http("POST", f"{stack.desk_url}/api/login", {"name": other, "password": other_password})[0] == 200
+
+
+def waiting_conversation(stack: Stack, token: str) -> dict:
+    sender = new_sender("web-customer")
+    stack.say(sender, "你好，我要报修，楼道灯坏了")
+    stack.say(sender, "转人工")
+    status, body = http("GET", f"{stack.desk_url}/api/conversations?status=waiting", headers=auth(token))
+    [conversation] = [c for c in body["conversations"] if c["customer_id"] == sender]
+    return conversation
+
+
+def test_concurrent_take_over_exactly_one_agent_wins(stack: Stack):
+    tokens = []
+    for _ in range(4):
+        name, password = new_agent(stack)
+        tokens.append(http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})[1]["token"])
+    conversation = waiting_conversation(stack, tokens[0])
+    url = f"{stack.desk_url}/api/conversations/{conversation['id']}/take"
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda t: http("POST", url, headers=auth(t)), tokens))
+    assert sorted(status for status, _ in results) == [200, 409, 409, 409]
+    [winner] = [body for status, body in results if status == 200]
+    assert winner["conversation"]["status"] == "assigned"
+
+
+def test_history_shows_customer_and_bot_turns(stack: Stack, agent_token: str):
+    conversation = waiting_conversation(stack, agent_token)
+    status, body = http("GET", f"{stack.desk_url}/api/conversations/{conversation['id']}/messages",
+                        headers=auth(agent_token))
+    assert status == 200, body
+    sides = [(m["from"], m["text"]) for m in body["messages"]]
+    assert ("customer", "你好，我要报修，楼道灯坏了") in sides and ("customer", "转人工") in sides
+    assert any(who == "bot" for who, _ in sides)
