@@ -7,6 +7,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.orders import order_answer
 from actions.store import in_db
 from actions.turn import Turn, current_turn
 from desk.conversations import record_handoff
@@ -58,8 +59,11 @@ def consecutive_fallbacks(tracker: Tracker) -> int:
     for event in reversed(tracker.events):
         if event.get("event") != "user":
             continue
-        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if intent != "nlu_fallback":
+        parse = event.get("parse_data") or {}
+        intent = (parse.get("intent") or {}).get("name")
+        # An order number alone is understood even when the intent is not.
+        understood = any(e.get("entity") == "order_id" for e in parse.get("entities") or [])
+        if intent != "nlu_fallback" or understood:
             break
         count += 1
     return count
@@ -70,6 +74,12 @@ class ActionFallback(Action):
         return "action_fallback"
 
     async def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        turn = current_turn(tracker)
+        # A shop buyer who sends only an order number wants that order's status.
+        answer = await order_answer(turn) if turn.order_id else None
+        if answer is not None:
+            dispatcher.utter_message(text=answer)
+            return [FollowupAction("action_listen")]
         if consecutive_fallbacks(tracker) >= FALLBACKS_BEFORE_HANDOFF:
             return await hand_off(dispatcher, current_turn(tracker), reason="repeated_fallback")
         dispatcher.utter_message(text=FALLBACK_TEXT)
