@@ -14,10 +14,11 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from desk import agents, conversations, deliveries, login_limit, reminder_outbox, tickets, web_auth
+from desk import agents, conversations, deliveries, live, login_limit, reminder_outbox, tickets, web_auth
 from desk.ad_law import check_outgoing
 from desk.config import Settings, load_settings
 from desk.db import ThreadedSessions, upgrade
+from desk.history import HistoryUnavailable, read_history
 from desk.models import ConversationStatus, ReminderStatus, TicketStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,11 @@ async def take_conversation(request: web.Request) -> web.Response:
     return web.json_response({"conversation": conversations.conversation_to_json(conversation)})
 
 
+async def live_updates(request: web.Request) -> web.StreamResponse:
+    return await live.live(request, lambda fn, *args: in_db(request, fn, *args), request.app[HTTP],
+                           request.app[SETTINGS], agent_reply)
+
+
 async def widget_js(request: web.Request) -> web.Response:
     """The widget bundled with the socket.io client it needs: one file, no CDN."""
     bundle = (STATIC / "vendor" / "socket.io.min.js").read_text() + "\n" + (STATIC / "widget.js").read_text()
@@ -157,23 +163,10 @@ async def conversation_messages(request: web.Request) -> web.Response:
     found = await in_db(request, lambda s: s.get(conversations.Conversation, conversation_id))
     if found is None:
         return json_error(404, "no such conversation")
-    settings = request.app[SETTINGS]
-    url = f"{settings.rasa_url}/conversations/{quote(found.customer_id, safe='')}/tracker"
-    params = {"token": settings.rasa_token} if settings.rasa_token else None
     try:
-        async with request.app[HTTP].get(url, params=params) as resp:
-            if resp.status >= 300:
-                return json_error(502, f"Rasa refused the history: HTTP {resp.status}")
-            tracker = await resp.json()
-    except aiohttp.ClientError as exc:
-        return json_error(502, f"Rasa unreachable: {exc.__class__.__name__}")
-    messages = [
-        {"from": "customer" if e["event"] == "user" else
-                 ("agent" if (e.get("metadata") or {}).get("agent") else "bot"),
-         "text": e.get("text") or "", "timestamp": e.get("timestamp"),
-         "agent": (e.get("metadata") or {}).get("agent")}
-        for e in tracker.get("events", []) if e.get("event") in ("user", "bot") and e.get("text")
-    ]
+        messages = await read_history(request.app[HTTP], request.app[SETTINGS], found.customer_id)
+    except HistoryUnavailable as exc:
+        return json_error(502, str(exc))
     return web.json_response({"conversation": conversations.conversation_to_json(found), "messages": messages})
 
 
@@ -281,9 +274,12 @@ async def reply_to_conversation(request: web.Request) -> web.Response:
     Rasa records it as a bot turn and sends it through the channel's output
     (WeChat 客服消息, socket.io …), so history and delivery stay in one place.
     """
-    conversation_id = _int_param(request, "conversation_id")
     body = await read_json(request)
-    text_ = body.get("text")
+    return await agent_reply(request, _int_param(request, "conversation_id"), body.get("text"))
+
+
+async def agent_reply(request: web.Request, conversation_id: int, text_: Any) -> web.Response:
+    """Shared by the reply endpoint and the desk's websocket."""
     if not isinstance(text_, str) or not text_.strip():
         return json_error(400, "text must be a non-empty string")
     if len(text_) > MAX_REPLY_CHARS:
@@ -333,6 +329,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/logout", logout)
     app.router.add_get("/api/me", me)
+    app.router.add_get("/api/live", live_updates)
     app.router.add_post("/api/conversations/{conversation_id}/take", take_conversation)
     app.router.add_get("/api/conversations/{conversation_id}/messages", conversation_messages)
     app.router.add_get("/api/tickets", list_tickets)

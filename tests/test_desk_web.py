@@ -121,3 +121,66 @@ def test_history_shows_customer_and_bot_turns(stack: Stack, agent_token: str):
     sides = [(m["from"], m["text"]) for m in body["messages"]]
     assert ("customer", "你好，我要报修，楼道灯坏了") in sides and ("customer", "转人工") in sides
     assert any(who == "bot" for who, _ in sides)
+
+
+def test_live_websocket_loses_nothing_across_a_reconnect_and_takes_replies(stack: Stack):
+    import asyncio
+
+    import aiohttp
+
+    name, password = new_agent(stack)
+    cookie, csrf = browser_login(stack, name, password)
+    session = {"Cookie": cookie.split(";")[0]}
+    token = http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})[1]["token"]
+    conversation = waiting_conversation(stack, token)
+    ws_url = stack.desk_url.replace("http://", "ws://") + "/api/live"
+
+    async def collect(ws, want: str, timeout: float = 20) -> list:
+        """Messages received until one turn contains `want`."""
+        got = []
+        async def read():
+            async for msg in ws:
+                data = json.loads(msg.data)
+                if data["type"] == "messages":
+                    got.extend(data["messages"])
+                    if any(want in m["text"] for m in data["messages"]):
+                        return
+        await asyncio.wait_for(read(), timeout)
+        return got
+
+    async def scenario():
+        async with aiohttp.ClientSession(headers=session) as client:
+            async with client.ws_connect(ws_url) as ws:
+                await ws.send_json({"watch": conversation["id"], "after": 0})
+                first = await collect(ws, "转人工")
+            last = max(m["timestamp"] for m in first)
+            # The agent's page is offline while the customer writes twice.
+            await asyncio.to_thread(stack.say, conversation["customer_id"], "第一条：楼道灯还是不亮")
+            await asyncio.to_thread(stack.say, conversation["customer_id"], "第二条：麻烦尽快")
+            async with client.ws_connect(ws_url) as ws:
+                await ws.send_json({"watch": conversation["id"], "after": last})
+                missed = await collect(ws, "第二条")
+                await ws.send_json({"reply": "您好，已安排电工今天下午上门。"})
+                async def sent():
+                    async for msg in ws:
+                        data = json.loads(msg.data)
+                        if data["type"] in ("sent", "error"):
+                            return data
+                answer = await asyncio.wait_for(sent(), 20)
+            # Cross-site pages cannot open it with the agent's cookie; no cookie, no socket.
+            with_origin = {**session, "Origin": "http://evil.example"}
+            async with aiohttp.ClientSession(headers=with_origin) as evil:
+                async with evil.get(ws_url) as resp:
+                    refused = resp.status
+            async with aiohttp.ClientSession() as anonymous:
+                async with anonymous.get(ws_url) as resp:
+                    anonymous_status = resp.status
+        return first, missed, answer, refused, anonymous_status
+
+    first, missed, answer, refused, anonymous_status = asyncio.run(scenario())
+    assert ("customer", "转人工") in [(m["from"], m["text"]) for m in first]
+    assert [m["text"] for m in missed if m["from"] == "customer"] == ["第一条：楼道灯还是不亮", "第二条：麻烦尽快"]
+    assert answer["type"] == "sent" and answer["sent_text"] == "您好，已安排电工今天下午上门。"
+    events = stack.tracker(conversation["customer_id"])["events"]
+    assert any(e["event"] == "bot" and e.get("text") == answer["sent_text"] for e in events)
+    assert refused == 403 and anonymous_status == 401

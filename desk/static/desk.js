@@ -1,11 +1,14 @@
 // The agent desk: waiting queue, one conversation, take over, reply, return to bot.
-// Polls every 2 s (live push over a websocket is the next step).
+// Live over the desk's websocket (/api/live); after a drop it reconnects and
+// asks for everything after the last turn it has, so nothing is missed.
 const CHANNELS = {rest: "网页", socketio: "网页", wechat: "微信", wecom: "企业微信", taobao: "淘宝", tmall: "天猫"};
 const INTENTS = {request_human: "转人工", complaint: "投诉", repair: "报修", inquiry: "咨询",
                  payment_reminder: "缴费", nlu_fallback: "未识别"};
 let me = null;
 let openId = null;
 let lastQueueSize = 0;
+let lastSeen = 0;          // timestamp of the newest turn shown
+let socket = null;
 
 async function api(path, options = {}) {
   const headers = {"Content-Type": "application/json", "X-CSRF-Token": me ? me.csrf_token : ""};
@@ -34,15 +37,16 @@ function item(conversation) {
   return li;
 }
 
-async function refreshQueue() {
-  const waiting = (await (await api("/api/conversations?status=waiting")).json()).conversations;
-  const assigned = (await (await api("/api/conversations?status=assigned")).json()).conversations
-    .filter((c) => c.assignee_id === me.id);
+function showQueue(all) {
+  const waiting = all.filter((c) => c.status === "waiting");
+  const mine = all.filter((c) => c.status === "assigned" && c.assignee_id === me.id);
   document.getElementById("queue").replaceChildren(...waiting.map(item));
-  document.getElementById("mine").replaceChildren(...assigned.map(item));
+  document.getElementById("mine").replaceChildren(...mine.map(item));
   document.getElementById("queue-count").textContent = waiting.length;
   if (waiting.length > lastQueueSize) blinkTitle();
   lastQueueSize = waiting.length;
+  const open = all.find((c) => c.id === openId);
+  if (openId !== null) showHeader(open || null);
 }
 
 function blinkTitle() {
@@ -54,29 +58,72 @@ function blinkTitle() {
   }, 500);
 }
 
+let openConversationData = null;
+
 async function openConversation(id) {
   openId = id;
+  lastSeen = 0;
+  document.getElementById("messages").replaceChildren();
   document.getElementById("conversation").hidden = false;
-  await refreshConversation();
-}
-
-async function refreshConversation() {
-  if (openId === null) return;
-  const resp = await api(`/api/conversations/${openId}/messages`);
+  const resp = await api(`/api/conversations/${id}/messages`);
   if (!resp.ok) return notice("会话记录暂时无法读取，请稍后再试。");
   const body = await resp.json();
-  const c = body.conversation;
-  document.getElementById("customer").textContent =
-    `${CHANNELS[c.channel] || c.channel} · ${c.customer_id} · ${c.status === "assigned" ? "人工服务中" : c.status === "waiting" ? "等待接入" : "机器人服务中"}`;
+  showHeader(body.conversation);
+  addMessages(body.messages);
+  watch();
+}
+
+function showHeader(c) {
+  if (c) openConversationData = c;
+  c = openConversationData;
+  if (!c) return;
+  const state = c.status === "assigned" ? "人工服务中" : c.status === "waiting" ? "等待接入" : "机器人服务中";
+  document.getElementById("customer").textContent = `${CHANNELS[c.channel] || c.channel} · ${c.customer_id} · ${state}`;
   document.getElementById("take").hidden = c.status !== "waiting";
   document.getElementById("resume").hidden = c.status === "bot";
-  document.getElementById("messages").replaceChildren(...body.messages.map((m) => {
+}
+
+function addMessages(messages) {
+  const list = document.getElementById("messages");
+  for (const m of messages) {
+    if (m.timestamp && m.timestamp <= lastSeen) continue;
     const li = document.createElement("li");
     li.className = m.from;
     li.textContent = (m.from === "customer" ? "客户：" : m.from === "agent" ? `${m.agent}：` : "机器人：") + m.text;
-    return li;
-  }));
+    list.appendChild(li);
+    lastSeen = Math.max(lastSeen, m.timestamp || 0);
+  }
+  list.scrollTop = list.scrollHeight;
 }
+
+function watch() {
+  if (socket && socket.readyState === WebSocket.OPEN && openId !== null) {
+    socket.send(JSON.stringify({watch: openId, after: lastSeen}));
+  }
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/api/live`);
+  socket.onopen = () => { document.getElementById("me").classList.remove("offline"); watch(); };
+  socket.onmessage = (event) => {
+    const data = JSON.parse(event.data);
+    if (data.type === "queue") showQueue(data.conversations);
+    if (data.type === "messages" && data.conversation === openId) addMessages(data.messages);
+    if (data.type === "sent") {
+      notice(data.sent_text !== pendingReply ? "回复已发送（已按广告法自动修改用词）。" : "回复已发送。");
+      if (data.conversation) showHeader(data.conversation);
+    }
+    if (data.type === "error") notice(data.status === 409 ? "该会话已由其他客服接入。" : "发送失败，请重试。");
+  };
+  socket.onclose = () => {
+    document.getElementById("me").classList.add("offline");
+    notice("与服务器的连接中断，正在重连…");
+    setTimeout(connect, 1000);
+  };
+}
+
+let pendingReply = null;
 
 function notice(text) {
   document.getElementById("notice").textContent = text;
@@ -85,15 +132,13 @@ function notice(text) {
 document.getElementById("take").addEventListener("click", async () => {
   const resp = await api(`/api/conversations/${openId}/take`, {method: "POST"});
   notice(resp.status === 409 ? "该会话已由其他客服接入。" : resp.ok ? "已接入，请及时回复客户。" : "接入失败，请重试。");
-  await refreshConversation();
-  await refreshQueue();
+  if (resp.ok) showHeader((await resp.json()).conversation);
 });
 
 document.getElementById("resume").addEventListener("click", async () => {
   const resp = await api(`/api/conversations/${openId}/resume`, {method: "POST"});
   notice(resp.ok ? "已交还机器人，客户的新消息将由机器人回答。" : "操作失败，请重试。");
-  await refreshConversation();
-  await refreshQueue();
+  if (resp.ok) showHeader((await resp.json()).conversation);
 });
 
 document.getElementById("reply").addEventListener("submit", async (event) => {
@@ -101,15 +146,10 @@ document.getElementById("reply").addEventListener("submit", async (event) => {
   const box = event.target.elements.text;
   const text = box.value.trim();
   if (!text) return;
-  const resp = await api(`/api/conversations/${openId}/reply`, {method: "POST", body: JSON.stringify({text})});
-  if (resp.ok) {
-    box.value = "";
-    const sent = (await resp.json()).sent_text;
-    notice(sent !== text ? "回复已发送（已按广告法自动修改用词）。" : "回复已发送。");
-  } else {
-    notice(resp.status === 409 ? "该会话已由其他客服接入。" : "发送失败，请重试。");
-  }
-  await refreshConversation();
+  if (!socket || socket.readyState !== WebSocket.OPEN) return notice("连接中断，请稍后再发送。");
+  pendingReply = text;
+  socket.send(JSON.stringify({reply: text}));
+  box.value = "";
 });
 
 document.getElementById("reply").elements.text.addEventListener("keydown", (event) => {
@@ -129,6 +169,5 @@ document.getElementById("logout").addEventListener("click", async () => {
   if (!resp.ok) { location.href = "/login"; return; }
   me = await resp.json();
   document.getElementById("me").textContent = `${me.name}（${me.role === "supervisor" ? "主管" : "客服"}）`;
-  await refreshQueue();
-  setInterval(() => { refreshQueue().catch(() => {}); refreshConversation().catch(() => {}); }, 2000);
+  connect();
 })();

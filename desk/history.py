@@ -1,0 +1,40 @@
+"""A conversation's turns as the desk shows them, read from Rasa's tracker
+(the one record of what the customer, the bot and the agents said)."""
+from __future__ import annotations
+
+from typing import List
+from urllib.parse import quote
+
+import aiohttp
+
+from desk.config import Settings
+
+
+class HistoryUnavailable(Exception):
+    pass
+
+
+def turns(events: list, after: float = 0.0) -> List[dict]:
+    """Customer, bot and agent texts later than `after` (a tracker timestamp)."""
+    found = []
+    for e in events:
+        if e.get("event") not in ("user", "bot") or not e.get("text") or (e.get("timestamp") or 0) <= after:
+            continue
+        agent = (e.get("metadata") or {}).get("agent")
+        found.append({"from": "customer" if e["event"] == "user" else ("agent" if agent else "bot"),
+                      "text": e["text"], "timestamp": e.get("timestamp"), "agent": agent})
+    return found
+
+
+async def read_history(http: aiohttp.ClientSession, settings: Settings, customer_id: str,
+                       after: float = 0.0) -> List[dict]:
+    url = f"{settings.rasa_url}/conversations/{quote(customer_id, safe='')}/tracker"
+    params = {"token": settings.rasa_token} if settings.rasa_token else None
+    try:
+        async with http.get(url, params=params) as resp:
+            if resp.status >= 300:
+                raise HistoryUnavailable(f"Rasa refused the history: HTTP {resp.status}")
+            tracker = await resp.json()
+    except aiohttp.ClientError as exc:
+        raise HistoryUnavailable(f"Rasa unreachable: {exc.__class__.__name__}")
+    return turns(tracker.get("events", []), after)

@@ -1,0 +1,101 @@
+"""The desk's websocket (`GET /api/live`): live queue and conversation, and
+agent replies, both ways.
+
+The agent's page says which conversation it watches and the timestamp of
+the last turn it has: `{"watch": 12, "after": 1764200000.5}`. The desk
+sends every turn after that one, so a page that lost its connection asks
+again with its last timestamp and misses nothing. Replies go the other way:
+`{"reply": "您好…"}` is sent like `POST /api/conversations/{id}/reply`.
+Turns come from Rasa's tracker and the queue from the desk database, read
+once a second while the page is connected.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, Awaitable, Callable, Dict, Optional
+from urllib.parse import urlparse
+
+from aiohttp import WSMsgType, web
+
+from desk import conversations
+from desk.history import HistoryUnavailable, read_history
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
+
+
+class Watch:
+    def __init__(self) -> None:
+        self.conversation_id: Optional[int] = None
+        self.after = 0.0
+
+
+def same_origin(request: web.Request) -> bool:
+    """Browsers send cookies on cross-site websocket handshakes too (no CSRF
+    header possible there), so the page must come from the desk itself."""
+    origin = request.headers.get("Origin")
+    return origin is None or urlparse(origin).netloc == request.host
+
+
+async def live(request: web.Request, in_db: Callable[..., Awaitable[Any]], http, settings,
+               reply: Callable[[web.Request, int, Any], Awaitable[web.Response]]) -> web.StreamResponse:
+    if not same_origin(request):
+        return web.json_response({"error": "cross-origin websocket refused"}, status=403)
+    ws = web.WebSocketResponse(heartbeat=20)
+    await ws.prepare(request)
+    watch = Watch()
+    pusher = asyncio.create_task(push(ws, watch, in_db, http, settings))
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            try:
+                data: Dict[str, Any] = json.loads(msg.data)
+                if not isinstance(data, dict):
+                    raise ValueError
+            except ValueError:
+                await ws.send_json({"type": "error", "error": "messages must be JSON objects"})
+                continue
+            if "watch" in data:
+                watch.conversation_id = int(data["watch"]) if str(data["watch"]).isdigit() else None
+                watch.after = float(data.get("after") or 0)
+            if "reply" in data:
+                if watch.conversation_id is None:
+                    await ws.send_json({"type": "error", "error": "watch a conversation first"})
+                    continue
+                resp = await reply(request, watch.conversation_id, data["reply"])
+                body = json.loads(resp.text)
+                await ws.send_json({"type": "sent" if resp.status == 200 else "error", "status": resp.status,
+                                    **body})
+    finally:
+        pusher.cancel()
+    return ws
+
+
+async def push(ws: web.WebSocketResponse, watch: Watch, in_db, http, settings) -> None:
+    last_queue = None
+    while not ws.closed:
+        try:
+            queue = await in_db(lambda s: [conversations.conversation_to_json(c) for c in
+                                           conversations.list_conversations(s, None)
+                                           if c.status in ("waiting", "assigned")])
+            if queue != last_queue:
+                await ws.send_json({"type": "queue", "conversations": queue})
+                last_queue = queue
+            cid, after = watch.conversation_id, watch.after
+            if cid is not None:
+                watched = next((c for c in queue if c["id"] == cid), None)
+                customer = watched["customer_id"] if watched else await in_db(
+                    lambda s: getattr(s.get(conversations.Conversation, cid), "customer_id", None))
+                new = await read_history(http, settings, customer, after) if customer else []
+                # The page may have switched conversations meanwhile: then these are stale.
+                if new and watch.conversation_id == cid and watch.after == after:
+                    await ws.send_json({"type": "messages", "conversation": cid, "messages": new})
+                    watch.after = max(m["timestamp"] for m in new)
+        except HistoryUnavailable as exc:
+            log.warning("live history: %s", exc)
+        except (ConnectionResetError, RuntimeError):
+            return  # the page went away
+        await asyncio.sleep(POLL_SECONDS)
