@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from desk import agents, conversations, deliveries, live, login_limit, reminder_outbox, tickets, web_auth
+from desk import agents, canned, conversations, deliveries, live, login_limit, reminder_outbox, tickets, web_auth
 from desk.ad_law import check_outgoing
 from desk.config import Settings, load_settings
 from desk.db import ThreadedSessions, upgrade
@@ -136,6 +136,53 @@ async def take_conversation(request: web.Request) -> web.Response:
         return json_error(404, "no such conversation")
     await widget_notice(request, conversation, {"kefu_agent_joined": request[AGENT].name})
     return web.json_response({"conversation": conversations.conversation_to_json(conversation)})
+
+
+def supervisor_only(request: web.Request) -> Optional[web.Response]:
+    if request[AGENT].role != "supervisor":
+        return json_error(403, "only supervisors may do this")
+    return None
+
+
+async def list_canned(request: web.Request) -> web.Response:
+    found = await in_db(request, canned.list_replies)
+    return web.json_response({"canned_replies": [canned.reply_to_json(r) for r in found]})
+
+
+async def add_canned(request: web.Request) -> web.Response:
+    refused = supervisor_only(request)
+    if refused is not None:
+        return refused
+    body = await read_json(request)
+    try:
+        reply = await in_db(request, canned.add_reply, body.get("title"), body.get("text"))
+    except canned.BadCannedReply as exc:
+        return json_error(400, str(exc))
+    return web.json_response({"canned_reply": canned.reply_to_json(reply)}, status=201)
+
+
+async def update_canned(request: web.Request) -> web.Response:
+    refused = supervisor_only(request)
+    if refused is not None:
+        return refused
+    body = await read_json(request)
+    try:
+        reply = await in_db(request, canned.update_reply, _int_param(request, "reply_id"),
+                            body.get("title"), body.get("text"))
+    except canned.BadCannedReply as exc:
+        return json_error(400, str(exc))
+    if reply is None:
+        return json_error(404, "no such canned reply")
+    return web.json_response({"canned_reply": canned.reply_to_json(reply)})
+
+
+async def delete_canned(request: web.Request) -> web.Response:
+    refused = supervisor_only(request)
+    if refused is not None:
+        return refused
+    if not await in_db(request, canned.delete_reply, _int_param(request, "reply_id")):
+        return json_error(404, "no such canned reply")
+    return web.json_response({"deleted": True})
 
 
 async def live_updates(request: web.Request) -> web.StreamResponse:
@@ -330,6 +377,10 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/api/logout", logout)
     app.router.add_get("/api/me", me)
     app.router.add_get("/api/live", live_updates)
+    app.router.add_get("/api/canned-replies", list_canned)
+    app.router.add_post("/api/canned-replies", add_canned)
+    app.router.add_put("/api/canned-replies/{reply_id}", update_canned)
+    app.router.add_delete("/api/canned-replies/{reply_id}", delete_canned)
     app.router.add_post("/api/conversations/{conversation_id}/take", take_conversation)
     app.router.add_get("/api/conversations/{conversation_id}/messages", conversation_messages)
     app.router.add_get("/api/tickets", list_tickets)

@@ -263,3 +263,14 @@ class LoginFailure(Base):
     name = Column(String(64), nullable=False, index=True)
     ip = Column(String(64), nullable=False, index=True)
     at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class CannedReply(Base):
+    """快捷回复: a short script an agent inserts with one click."""
+
+    __tablename__ = "canned_replies"
+    id = Column(Integer, primary_key=True)
+    title = Column(String(32), nullable=False)
+    text = Column(Text, nullable=False)
+    position = Column(Integer, nullable=False, default=0)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)

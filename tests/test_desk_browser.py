@@ -64,6 +64,8 @@ def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, bro
     page.wait_for_selector("#messages li.customer >> text=厨房的水管漏水了")
     page.click("#take")
     page.wait_for_selector("text=已接入")
+    page.click("#canned button >> text=问候")          # 快捷回复 from the seed's etiquette
+    assert "欢迎光临" in page.input_value("#reply textarea")
     page.fill("#reply textarea", "您好，我是客服，马上为您安排维修师傅，请问您的房号是多少？")
     page.keyboard.press("Enter")
     page.wait_for_selector("#messages li.agent >> text=马上为您安排维修师傅")

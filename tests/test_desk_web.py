@@ -184,3 +184,25 @@ def test_live_websocket_loses_nothing_across_a_reconnect_and_takes_replies(stack
     events = stack.tracker(conversation["customer_id"])["events"]
     assert any(e["event"] == "bot" and e.get("text") == answer["sent_text"] for e in events)
     assert refused == 403 and anonymous_status == 401
+
+
+def test_canned_replies_from_the_seed_editable_by_supervisors_only(stack: Stack):
+    agent, agent_password = new_agent(stack)
+    boss, boss_password = new_agent(stack, role="supervisor")
+    agent_token = http("POST", f"{stack.desk_url}/api/login", {"name": agent, "password": agent_password})[1]["token"]
+    boss_token = http("POST", f"{stack.desk_url}/api/login", {"name": boss, "password": boss_password})[1]["token"]
+    status, body = http("GET", f"{stack.desk_url}/api/canned-replies", headers=auth(agent_token))
+    assert status == 200 and any("欢迎光临" in r["text"] for r in body["canned_replies"])
+    new = {"title": "物业费", "text": "物业费可在公众号「生活缴费」中缴纳，全网最低价。"}
+    assert http("POST", f"{stack.desk_url}/api/canned-replies", new, headers=auth(agent_token))[0] == 403
+    status, created = http("POST", f"{stack.desk_url}/api/canned-replies", new, headers=auth(boss_token))
+    assert status == 201 and "最低价" not in created["canned_reply"]["text"]  # stored already clean
+    reply_id = created["canned_reply"]["id"]
+    url = f"{stack.desk_url}/api/canned-replies/{reply_id}"
+    assert http("PUT", url, {"title": "x", "text": "y"}, headers=auth(agent_token))[0] == 403
+    assert http("PUT", url, {"title": "", "text": "y"}, headers=auth(boss_token))[0] == 400
+    assert http("PUT", url, {"title": "物业费缴纳", "text": "您好，物业费可在「生活缴费」中缴纳。"},
+                headers=auth(boss_token))[0] == 200
+    assert http("DELETE", url, headers=auth(agent_token))[0] == 403
+    assert http("DELETE", url, headers=auth(boss_token))[0] == 200
+    assert http("DELETE", url, headers=auth(boss_token))[0] == 404

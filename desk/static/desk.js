@@ -164,10 +164,48 @@ document.getElementById("logout").addEventListener("click", async () => {
   location.href = "/login";
 });
 
+async function loadCanned() {
+  const replies = (await (await api("/api/canned-replies")).json()).canned_replies;
+  const box = document.getElementById("canned");
+  box.replaceChildren(...replies.flatMap((r) => {
+    const use = document.createElement("button");
+    use.type = "button";
+    use.textContent = r.title;
+    use.title = r.text;
+    use.addEventListener("click", () => {
+      const area = document.querySelector("#reply textarea");
+      area.value = area.value ? `${area.value}${r.text}` : r.text;
+      area.focus();
+    });
+    if (me.role !== "supervisor") return [use];
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "remove";
+    remove.textContent = "×";
+    remove.title = `删除“${r.title}”`;
+    remove.addEventListener("click", async () => {
+      await api(`/api/canned-replies/${r.id}`, {method: "DELETE"});
+      await loadCanned();
+    });
+    return [use, remove];
+  }));
+}
+
+document.getElementById("canned-edit").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target.elements;
+  const resp = await api("/api/canned-replies", {method: "POST",
+    body: JSON.stringify({title: form.title.value, text: form.text.value})});
+  notice(resp.ok ? "快捷回复已新增。" : "新增失败，请检查标题和内容。");
+  if (resp.ok) { form.title.value = ""; form.text.value = ""; await loadCanned(); }
+});
+
 (async () => {
   const resp = await fetch("/api/me", {credentials: "same-origin"});
   if (!resp.ok) { location.href = "/login"; return; }
   me = await resp.json();
   document.getElementById("me").textContent = `${me.name}（${me.role === "supervisor" ? "主管" : "客服"}）`;
+  document.getElementById("canned-edit").hidden = me.role !== "supervisor";
+  await loadCanned();
   connect();
 })();
