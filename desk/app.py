@@ -14,12 +14,13 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from desk import agents, canned, conversations, deliveries, live, login_limit, reminder_outbox, tickets, web_auth
+from desk import (agents, canned, conversations, deliveries, live, login_limit, orders, reminder_outbox, tickets,
+                  web_auth)
 from desk.ad_law import check_outgoing
 from desk.config import Settings, load_settings
 from desk.db import ThreadedSessions, upgrade
 from desk.history import HistoryUnavailable, read_history
-from desk.models import ConversationStatus, ReminderStatus, TicketStatus, utcnow
+from desk.models import ConversationStatus, ReminderStatus, TicketStatus, local_iso, utcnow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -136,6 +137,17 @@ async def take_conversation(request: web.Request) -> web.Response:
         return json_error(404, "no such conversation")
     await widget_notice(request, conversation, {"kefu_agent_joined": request[AGENT].name})
     return web.json_response({"conversation": conversations.conversation_to_json(conversation)})
+
+
+async def customer_orders(request: web.Request) -> web.Response:
+    """A shop customer's orders (taobao:<buyer> / tmall:<buyer>), for the conversation view."""
+    customer_id = request.match_info["customer_id"]
+    platform, _, buyer = customer_id.partition(":")
+    found = await in_db(request, orders.orders_of, platform, buyer) if buyer else []
+    return web.json_response({"orders": [{
+        "order_id": o.order_id, "platform": o.platform, "shop": o.shop, "status": o.status,
+        "amount": f"{(o.amount_cents or 0) / 100:.2f}" if o.amount_cents is not None else None,
+        "created_at": local_iso(o.created_at)} for o in found]})
 
 
 def supervisor_only(request: web.Request) -> Optional[web.Response]:
@@ -377,6 +389,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/api/logout", logout)
     app.router.add_get("/api/me", me)
     app.router.add_get("/api/live", live_updates)
+    app.router.add_get("/api/customers/{customer_id}/orders", customer_orders)
     app.router.add_get("/api/canned-replies", list_canned)
     app.router.add_post("/api/canned-replies", add_canned)
     app.router.add_put("/api/canned-replies/{reply_id}", update_canned)

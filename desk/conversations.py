@@ -1,13 +1,20 @@
 """Conversation records: who is talking to the customer (bot, queue, agent)."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import List, Optional
 
-from sqlalchemy import select, update
+import yaml
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm import Session
 
 from desk.models import Conversation, ConversationStatus, Priority, local_iso, utcnow
 
+Past = aliased(Conversation)
+IMPORTANT_FILE = Path(__file__).resolve().parent / "data" / "important_customers.yml"
 OPEN_STATUSES = (
     ConversationStatus.bot.value,
     ConversationStatus.waiting.value,
@@ -62,13 +69,31 @@ def record_handoff(
     return conversation
 
 
-def list_conversations(session: Session, status: Optional[str] = None) -> List[Conversation]:
+def important_customers() -> frozenset:
+    """重点客户 from the data file (re-read each time: supervisors edit it live)."""
+    path = Path(os.environ.get("KEFU_IMPORTANT_CUSTOMERS") or IMPORTANT_FILE)
+    try:
+        return frozenset(str(c) for c in (yaml.safe_load(path.read_text(encoding="utf-8")) or []))
+    except (OSError, yaml.YAMLError, TypeError):
+        return frozenset()
+
+
+def list_conversations(session: Session, status: Optional[str] = None,
+                       important: Optional[frozenset] = None) -> List[Conversation]:
+    """The seed's order for urgent requests: most urgent first, then important
+    customers, then customers who rarely ask (fewest earlier conversations),
+    then the longest wait."""
+    important = important_customers() if important is None else important
+    earlier = (select(func.count()).select_from(Past)
+               .where(Past.customer_id == Conversation.customer_id, Past.id < Conversation.id)
+               .scalar_subquery())
     query = select(Conversation)
     if status is not None:
         query = query.where(Conversation.status == status)
-    # Urgent first, then the longest wait.
     query = query.order_by(
         (Conversation.priority == Priority.urgent.value).desc(),
+        Conversation.customer_id.in_(sorted(important)).desc() if important else Conversation.id.is_(None),
+        earlier.asc(),
         Conversation.waiting_since.asc(),
         Conversation.id.asc(),
     )

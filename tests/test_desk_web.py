@@ -206,3 +206,26 @@ def test_canned_replies_from_the_seed_editable_by_supervisors_only(stack: Stack)
     assert http("DELETE", url, headers=auth(agent_token))[0] == 403
     assert http("DELETE", url, headers=auth(boss_token))[0] == 200
     assert http("DELETE", url, headers=auth(boss_token))[0] == 404
+
+
+def test_conversation_view_lists_the_customers_own_orders(stack: Stack, agent_token: str):
+    from datetime import datetime, timezone
+
+    from sqlalchemy.orm import Session
+
+    from desk.db import make_engine
+    from desk.models import Order
+
+    buyer, other = new_sender("desk-buyer"), new_sender("desk-other")
+    with Session(make_engine(stack.database_url), future=True) as s:
+        for order_id, who in (("3870000000000000001", buyer), ("3870000000000000002", other)):
+            s.add(Order(platform="tmall", order_id=order_id + buyer[-4:], shop="好物小店", buyer=who,
+                        amount_cents=12850, status="unpaid", created_at=datetime.now(timezone.utc),
+                        updated_at=datetime.now(timezone.utc)))
+        s.commit()
+    status, body = http("GET", f"{stack.desk_url}/api/customers/taobao:{buyer}/orders", headers=auth(agent_token))
+    assert status == 200
+    assert [(o["order_id"][:19], o["status"], o["amount"]) for o in body["orders"]] == \
+        [("3870000000000000001", "unpaid", "128.50")]
+    assert http("GET", f"{stack.desk_url}/api/customers/wechat:{buyer}/orders",
+                headers=auth(agent_token))[1]["orders"] == []

@@ -93,3 +93,29 @@ def test_first_agent_to_take_a_ticket_owns_it(engine):
             take_ticket(session, ticket.id, bob.id)
         assert take_ticket(session, ticket.id, alice.id).owner_id == alice.id
         assert take_ticket(session, 999_999, alice.id) is None
+
+
+def test_waiting_queue_follows_the_seed_order(migrated_database_url, tmp_path, monkeypatch):
+    """Urgent first, then important customers, then those who rarely ask, then the longest wait."""
+    from sqlalchemy.orm import Session as S
+
+    from desk.conversations import list_conversations, record_handoff, return_to_bot
+    from desk.db import make_engine
+
+    important = tmp_path / "vip.yml"
+    important.write_text("- wechat:vip\n", encoding="utf-8")
+    monkeypatch.setenv("KEFU_IMPORTANT_CUSTOMERS", str(important))
+    with S(make_engine(migrated_database_url), future=True, expire_on_commit=False) as s:
+        # "often" asked three times before; each earlier conversation was closed.
+        for _ in range(3):
+            c = record_handoff(s, channel="wechat", customer_id="wechat:often", intent="inquiry",
+                               reason="asked", last_message="?")
+            return_to_bot(s, c.id)
+            c.status = "closed"
+            s.commit()
+        for customer, priority in (("wechat:often", "normal"), ("wechat:rare", "normal"),
+                                   ("wechat:vip", "normal"), ("wechat:fire", "urgent")):
+            record_handoff(s, channel="wechat", customer_id=customer, intent="repair", reason="asked",
+                           last_message="!", priority=priority)
+        order = [c.customer_id for c in list_conversations(s, "waiting")]
+    assert order == ["wechat:fire", "wechat:vip", "wechat:rare", "wechat:often"]

@@ -71,6 +71,31 @@ async function openConversation(id) {
   showHeader(body.conversation);
   addMessages(body.messages);
   watch();
+  showCustomer(body.conversation.customer_id).catch(() => {});
+}
+
+const TICKET_STATUS = {new: "新建", in_progress: "处理中", waiting_customer: "待客户回复", resolved: "已解决", closed: "已关闭"};
+const ORDER_STATUS = {unpaid: "待付款", paid: "已付款", closed: "已关闭"};
+
+function line(text, cls) {
+  const li = document.createElement("li");
+  li.textContent = text;
+  if (cls) li.className = cls;
+  return li;
+}
+
+async function showCustomer(customerId) {
+  const id = encodeURIComponent(customerId);
+  const tickets = (await (await api(`/api/tickets?customer_id=${id}`)).json()).tickets
+    .filter((t) => t.status !== "resolved" && t.status !== "closed");
+  const orders = (await (await api(`/api/customers/${id}/orders`)).json()).orders;
+  document.getElementById("customer-tickets").replaceChildren(...(tickets.length ? tickets.map((t) => {
+    const overdue = Date.parse(t.due_at) < Date.now();
+    return line(`#${t.id} ${t.category} · ${TICKET_STATUS[t.status] || t.status} · ${overdue ? "已超时" : "承诺 " + t.due_at.slice(5, 16).replace("T", " ")} · ${t.summary}`,
+                overdue ? "overdue" : "");
+  }) : [line("无")]));
+  document.getElementById("customer-orders").replaceChildren(...(orders.length ? orders.map((o) =>
+    line(`${o.order_id} · ${ORDER_STATUS[o.status] || o.status}${o.amount ? " · ¥" + o.amount : ""}`)) : [line("无")]));
 }
 
 function showHeader(c) {
