@@ -14,8 +14,8 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from desk import (agents, canned, conversations, deliveries, live, login_limit, orders, reminder_outbox, tickets,
-                  web_auth)
+from desk import (agents, canned, conversations, deliveries, live, login_limit, orders, reminder_outbox, reports,
+                  ticket_flow, tickets, web_auth)
 from desk.ad_law import check_outgoing
 from desk.config import Settings, load_settings
 from desk.db import ThreadedSessions, upgrade
@@ -230,13 +230,71 @@ async def conversation_messages(request: web.Request) -> web.Response:
 
 
 async def list_tickets(request: web.Request) -> web.Response:
-    status = request.query.get("status")
+    q = request.query
+    status = q.get("status")
     if status is not None and status not in TicketStatus.__members__:
         return json_error(400, f"unknown status {status!r}")
-    found = await in_db(
-        request, partial(tickets.list_tickets, customer_id=request.query.get("customer_id"), status=status)
-    )
+    owner = q.get("owner_id")
+    if owner is not None and not owner.isdigit():
+        return json_error(400, "owner_id must be a number")
+    found = await in_db(request, partial(
+        tickets.list_tickets, customer_id=q.get("customer_id"), status=status, category=q.get("category"),
+        channel=q.get("channel"), owner_id=int(owner) if owner else None, overdue=q.get("overdue") == "true"))
     return web.json_response({"tickets": [tickets.ticket_to_json(t) for t in found]})
+
+
+async def ticket_detail(request: web.Request) -> web.Response:
+    ticket_id = _int_param(request, "ticket_id")
+    found = await in_db(request, lambda s: s.get(tickets.Ticket, ticket_id))
+    if found is None:
+        return json_error(404, "no such ticket")
+    events = await in_db(request, ticket_flow.timeline, ticket_id)
+    return web.json_response({"ticket": tickets.ticket_to_json(found), "timeline": events})
+
+
+async def move_ticket(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    to, note = body.get("status"), body.get("note") or ""
+    if to not in TicketStatus.__members__ or not isinstance(note, str):
+        return json_error(400, "status must be one of " + ", ".join(TicketStatus.__members__))
+    try:
+        moved = await in_db(request, ticket_flow.move, _int_param(request, "ticket_id"), request[AGENT], to,
+                            note[:500])
+    except ticket_flow.TicketMoveRefused as exc:
+        return json_error(exc.status, str(exc))
+    return web.json_response({"ticket": tickets.ticket_to_json(moved)})
+
+
+async def list_followups(request: web.Request) -> web.Response:
+    found = await in_db(request, ticket_flow.open_followups)
+    return web.json_response({"followups": [ticket_flow.followup_to_json(f) for f in found]})
+
+
+async def complete_followup(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    note = body.get("note") or ""
+    if not isinstance(note, str):
+        return json_error(400, "note must be text")
+    done = await in_db(request, ticket_flow.complete_followup, _int_param(request, "followup_id"),
+                       request[AGENT], note[:500])
+    if done is None:
+        return json_error(404, "no such follow-up")
+    return web.json_response({"followup": ticket_flow.followup_to_json(done)})
+
+
+async def weekly_report(request: web.Request) -> web.Response:
+    """Supervisors only; `?format=csv` downloads it."""
+    refused = supervisor_only(request)
+    if refused is not None:
+        return refused
+    try:
+        report = await in_db(request, reports.weekly, request.query.get("week"), utcnow())
+    except reports.BadWeek as exc:
+        return json_error(400, str(exc))
+    if request.query.get("format") == "csv":
+        return web.Response(text=reports.to_csv(report), content_type="text/csv", charset="utf-8", headers={
+            "Content-Disposition": f'attachment; filename="kefu-report-{report["week"]}.csv"'})
+    return web.json_response(report)
 
 
 async def take_ticket(request: web.Request) -> web.Response:
@@ -398,6 +456,13 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/conversations/{conversation_id}/messages", conversation_messages)
     app.router.add_get("/api/tickets", list_tickets)
     app.router.add_post("/api/tickets/{ticket_id}/take", take_ticket)
+    app.router.add_get("/api/tickets/{ticket_id}", ticket_detail)
+    app.router.add_post("/api/tickets/{ticket_id}/status", move_ticket)
+    app.router.add_get("/api/followups", list_followups)
+    app.router.add_post("/api/followups/{followup_id}/done", complete_followup)
+    app.router.add_get("/api/reports/weekly", weekly_report)
+    app.router.add_get("/tickets", page("tickets.html"))
+    app.router.add_get("/reports", page("reports.html"))
     app.router.add_get("/api/conversations", list_conversations)
     app.router.add_post("/api/conversations/{conversation_id}/resume", resume_conversation)
     app.router.add_post("/api/conversations/{conversation_id}/reply", reply_to_conversation)

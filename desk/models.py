@@ -127,6 +127,9 @@ class Ticket(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     due_at = Column(UTCDateTime, nullable=False)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    taken_at = Column(UTCDateTime)      # first response: an agent took it
+    resolved_at = Column(UTCDateTime)
+    closed_at = Column(UTCDateTime)
 
 
 class CustomerFact(Base):
@@ -274,3 +277,28 @@ class CannedReply(Base):
     text = Column(Text, nullable=False)
     position = Column(Integer, nullable=False, default=0)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class TicketEvent(Base):
+    """A ticket's timeline: who moved it where, and when."""
+
+    __tablename__ = "ticket_events"
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True)
+    at = Column(UTCDateTime, nullable=False, default=utcnow)
+    agent_id = Column(Integer, ForeignKey("agents.id"))
+    from_status = Column(String(20))
+    to_status = Column(String(20))
+    note = Column(Text)
+
+
+class FollowUp(Base):
+    """回访: a call-back after a repair is resolved, due a day later."""
+
+    __tablename__ = "followups"
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, unique=True)
+    due_at = Column(UTCDateTime, nullable=False)
+    done_at = Column(UTCDateTime)
+    done_by = Column(Integer, ForeignKey("agents.id"))
+    note = Column(Text)

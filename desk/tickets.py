@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import List, Optional, Tuple
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from desk.models import Priority, Ticket, TicketStatus, local_iso, utcnow
+from desk.models import Priority, Ticket, TicketEvent, TicketStatus, local_iso, utcnow
 
 
 
@@ -89,17 +89,26 @@ def _by_source(session: Session, customer_id: str, source_message_id: str) -> Op
     ).scalar_one_or_none()
 
 
+DONE = (TicketStatus.resolved.value, TicketStatus.closed.value)
+
+
 def list_tickets(
     session: Session,
     customer_id: Optional[str] = None,
     status: Optional[str] = None,
     limit: int = 200,
+    category: Optional[str] = None,
+    channel: Optional[str] = None,
+    owner_id: Optional[int] = None,
+    overdue: bool = False,
 ) -> List[Ticket]:
     query = select(Ticket).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
-    if customer_id is not None:
-        query = query.where(Ticket.customer_id == customer_id)
-    if status is not None:
-        query = query.where(Ticket.status == status)
+    for column, value in ((Ticket.customer_id, customer_id), (Ticket.status, status),
+                          (Ticket.category, category), (Ticket.channel, channel), (Ticket.owner_id, owner_id)):
+        if value is not None:
+            query = query.where(column == value)
+    if overdue:
+        query = query.where(Ticket.due_at < utcnow(), Ticket.status.not_in(DONE))
     return list(session.execute(query).scalars())
 
 
@@ -108,7 +117,10 @@ def take_ticket(session: Session, ticket_id: int, agent_id: int) -> Optional[Tic
 
     A conditional UPDATE, so two agents clicking at once cannot both win.
     """
-    session.execute(
+    before = session.get(Ticket, ticket_id)
+    was = before.status if before is not None else None
+    now = utcnow()
+    won = session.execute(
         update(Ticket)
         .where(Ticket.id == ticket_id, Ticket.owner_id.is_(None))
         .values(
@@ -117,9 +129,15 @@ def take_ticket(session: Session, ticket_id: int, agent_id: int) -> Optional[Tic
                 (Ticket.status == TicketStatus.new.value, TicketStatus.in_progress.value),
                 else_=Ticket.status,
             ),
-            updated_at=utcnow(),
+            taken_at=func.coalesce(Ticket.taken_at, now),
+            updated_at=now,
         )
-    )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won:
+        session.add(TicketEvent(ticket_id=ticket_id, agent_id=agent_id, from_status=was,
+                                to_status=TicketStatus.in_progress.value if was == TicketStatus.new.value else was,
+                                note="受理"))
     session.commit()
     ticket = session.get(Ticket, ticket_id, populate_existing=True)
     if ticket is None:
@@ -146,4 +164,8 @@ def ticket_to_json(ticket: Ticket) -> dict:
         "room": ticket.room,
         "phone": ticket.phone,
         "order_id": ticket.order_id,
+        "taken_at": local_iso(ticket.taken_at),
+        "resolved_at": local_iso(ticket.resolved_at),
+        "closed_at": local_iso(ticket.closed_at),
+        "overdue": ticket.status not in DONE and ticket.due_at < utcnow(),
     }

@@ -135,3 +135,27 @@ def test_widget_customer_is_served_by_an_agent_then_by_the_bot_again(stack: Stac
     widget.fill(".kefu-form input", "你好")
     widget.press(".kefu-form input", "Enter")
     assert wait_for(lambda: widget.locator(".kefu-log li.kefu-bot").count() > bot_count, timeout=30)
+
+
+def test_supervisor_pages_tickets_and_weekly_report(stack: Stack, browser):
+    name = new_sender("browser-boss")
+    out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", name, "--role", "supervisor"],
+                         cwd=ROOT, env=stack.env, capture_output=True, text=True, check=True).stdout
+    password = out.split("one-time password:")[1].strip()
+    stack.say(new_sender("browser-ticket"), "物业维修太慢了，报修三天都没人来，我要投诉")
+    page = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 800}).new_page()
+    page.goto(f"{stack.desk_url}/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/desk")
+    page.goto(f"{stack.desk_url}/tickets")
+    page.wait_for_selector("#tickets tbody tr")
+    assert "剩余" in page.inner_text("#tickets tbody")               # SLA countdown
+    page.locator("#tickets tbody tr").first.click()
+    page.wait_for_selector("#moves button")
+    page.screenshot(path=str(DOCS / "tickets.png"))
+    page.goto(f"{stack.desk_url}/reports")
+    page.wait_for_selector("#by_category .bar")
+    assert "工单" in page.inner_text("#totals")
+    page.screenshot(path=str(DOCS / "reports.png"))

@@ -229,3 +229,32 @@ def test_conversation_view_lists_the_customers_own_orders(stack: Stack, agent_to
         [("3870000000000000001", "unpaid", "128.50")]
     assert http("GET", f"{stack.desk_url}/api/customers/wechat:{buyer}/orders",
                 headers=auth(agent_token))[1]["orders"] == []
+
+
+def test_weekly_report_is_for_supervisors_and_downloads_as_csv(stack: Stack, agent_token: str):
+    boss, password = new_agent(stack, role="supervisor")
+    boss_token = http("POST", f"{stack.desk_url}/api/login", {"name": boss, "password": password})[1]["token"]
+    stack.say(new_sender("report-customer"), "客服态度太差了，我要投诉")
+    assert http("GET", f"{stack.desk_url}/api/reports/weekly", headers=auth(agent_token))[0] == 403
+    status, report = http("GET", f"{stack.desk_url}/api/reports/weekly", headers=auth(boss_token))
+    assert status == 200 and report["tickets"] >= 1 and report["by_category"].get("服务态度", 0) >= 1
+    assert http("GET", f"{stack.desk_url}/api/reports/weekly?week=W99", headers=auth(boss_token))[0] == 400
+    status, csv_text, headers = call("GET", f"{stack.desk_url}/api/reports/weekly?format=csv",
+                                     headers=auth(boss_token))
+    assert status == 200 and headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in headers["Content-Disposition"] and "服务态度" in csv_text
+
+
+def test_ticket_moves_over_the_api(stack: Stack, agent_token: str):
+    sender = new_sender("move-customer")
+    stack.say(sender, "快递太慢了，一个星期还没到，我要投诉")
+    [t] = http("GET", f"{stack.desk_url}/api/tickets?customer_id={sender}", headers=auth(agent_token))[1]["tickets"]
+    url = f"{stack.desk_url}/api/tickets/{t['id']}"
+    assert http("POST", f"{url}/status", {"status": "resolved"}, headers=auth(agent_token))[0] == 409  # take first
+    assert http("POST", f"{url}/take", headers=auth(agent_token))[0] == 200
+    assert http("POST", f"{url}/status", {"status": "bogus"}, headers=auth(agent_token))[0] == 400
+    status, moved = http("POST", f"{url}/status", {"status": "resolved", "note": "已补发"}, headers=auth(agent_token))
+    assert status == 200 and moved["ticket"]["status"] == "resolved"
+    status, detail = http("GET", url, headers=auth(agent_token))
+    assert [e["to"] for e in detail["timeline"]] == ["in_progress", "resolved"]
+    assert detail["timeline"][-1]["note"] == "已补发"

@@ -1,0 +1,99 @@
+// Tickets: filters, SLA countdown (red when overdue), timeline, status moves, 回访.
+const STATUS = {new: "新建", in_progress: "处理中", waiting_customer: "待客户回复", resolved: "已解决", closed: "已关闭"};
+const MOVES = {new: [], in_progress: ["waiting_customer", "resolved"], waiting_customer: ["in_progress", "resolved"],
+               resolved: ["closed", "in_progress"], closed: ["in_progress"]};
+const MOVE_LABEL = {in_progress: "处理中", waiting_customer: "待客户回复", resolved: "已解决", closed: "关闭", };
+let me = null;
+let shown = [];
+
+async function api(path, options = {}) {
+  const resp = await fetch(path, {...options, credentials: "same-origin",
+    headers: {"Content-Type": "application/json", "X-CSRF-Token": me ? me.csrf_token : ""}});
+  if (resp.status === 401) { location.href = "/login"; throw new Error("signed out"); }
+  return resp;
+}
+
+function countdown(t) {
+  if (t.status === "resolved" || t.status === "closed") return "—";
+  const minutes = Math.round((Date.parse(t.due_at) - Date.now()) / 60000);
+  if (minutes < 0) return `已超时 ${Math.floor(-minutes / 60)} 小时 ${-minutes % 60} 分`;
+  return `剩余 ${Math.floor(minutes / 60)} 小时 ${minutes % 60} 分`;
+}
+
+function render() {
+  document.querySelector("#tickets tbody").replaceChildren(...shown.map((t) => {
+    const tr = document.createElement("tr");
+    tr.dataset.id = t.id;
+    const overdue = t.status !== "resolved" && t.status !== "closed" && Date.parse(t.due_at) < Date.now();
+    if (overdue) tr.className = "overdue";
+    for (const text of [t.number, t.category, t.channel, STATUS[t.status] || t.status, countdown(t), t.summary]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    tr.addEventListener("click", () => openTicket(t.id));
+    return tr;
+  }));
+}
+
+async function load() {
+  const form = document.getElementById("filters").elements;
+  const q = new URLSearchParams();
+  for (const key of ["status", "category", "channel"]) if (form[key].value) q.set(key, form[key].value);
+  if (form.mine.checked) q.set("owner_id", me.id);
+  if (form.overdue.checked) q.set("overdue", "true");
+  shown = (await (await api(`/api/tickets?${q}`)).json()).tickets;
+  render();
+  const followups = (await (await api("/api/followups")).json()).followups;
+  document.getElementById("followups").replaceChildren(...(followups.length ? followups.map((f) => {
+    const li = document.createElement("li");
+    li.textContent = `工单 #${f.ticket_id} · 应于 ${f.due_at.slice(5, 16).replace("T", " ")} 前回访 `;
+    const done = document.createElement("button");
+    done.textContent = "已回访";
+    done.addEventListener("click", async () => {
+      const note = prompt("回访记录（客户反馈）") || "";
+      await api(`/api/followups/${f.id}/done`, {method: "POST", body: JSON.stringify({note})});
+      await load();
+    });
+    li.appendChild(done);
+    return li;
+  }) : [Object.assign(document.createElement("li"), {textContent: "暂无"})]));
+}
+
+async function openTicket(id) {
+  const body = await (await api(`/api/tickets/${id}`)).json();
+  const t = body.ticket;
+  document.getElementById("detail").hidden = false;
+  document.getElementById("detail-title").textContent = `${t.number} · ${t.category} · ${STATUS[t.status]} · ${countdown(t)}`;
+  document.getElementById("detail-summary").textContent = t.summary;
+  const moves = t.owner_id === null && t.status === "new" ? ["take"] : MOVES[t.status];
+  document.getElementById("moves").replaceChildren(...moves.map((to) => {
+    const b = document.createElement("button");
+    b.textContent = to === "take" ? "受理" : MOVE_LABEL[to];
+    b.addEventListener("click", async () => {
+      const resp = to === "take" ? await api(`/api/tickets/${id}/take`, {method: "POST"})
+        : await api(`/api/tickets/${id}/status`, {method: "POST", body: JSON.stringify({status: to})});
+      document.getElementById("notice").textContent = resp.ok ? "已更新。" : (await resp.json()).error;
+      await openTicket(id);
+      await load();
+    });
+    return b;
+  }));
+  document.getElementById("timeline").replaceChildren(...body.timeline.map((e) => {
+    const li = document.createElement("li");
+    li.textContent = `${e.at.slice(5, 16).replace("T", " ")} ${e.agent || ""} ${e.from ? STATUS[e.from] || e.from : ""}` +
+      `${e.to ? " → " + (STATUS[e.to] || e.to) : ""} ${e.note || ""}`;
+    return li;
+  }));
+}
+
+document.getElementById("filters").addEventListener("submit", (event) => { event.preventDefault(); load(); });
+
+(async () => {
+  const resp = await fetch("/api/me", {credentials: "same-origin"});
+  if (!resp.ok) { location.href = "/login"; return; }
+  me = await resp.json();
+  document.getElementById("me").textContent = me.name;
+  await load();
+  setInterval(render, 30000);   // the countdown moves on
+})();
