@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orders import order_answer
 from actions.store import in_db
+from actions.survey import survey_reply
 from actions.turn import Turn, current_turn
 from desk.conversations import record_handoff
 from kefu.handoff import HANDOFF_MARKER
@@ -75,8 +76,11 @@ class ActionFallback(Action):
 
     async def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         turn = current_turn(tracker)
-        # A shop buyer who sends only an order number wants that order's status.
-        answer = await order_answer(turn) if turn.order_id else None
+        # "5" answering a satisfaction survey; an order number alone on a shop
+        # chat (that order's status): both understood, whatever the NLU said.
+        answer = await survey_reply(turn)
+        if answer is None and turn.order_id:
+            answer = await order_answer(turn)
         if answer is not None:
             dispatcher.utter_message(text=answer)
             return [FollowupAction("action_listen")]

@@ -12,6 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.store import in_db
+from actions.survey import survey_reply
 from actions.turn import Turn, current_turn
 from desk.orders import orders_of
 
@@ -62,15 +63,18 @@ async def order_answer(turn: Turn) -> Optional[str]:
 
 
 class ActionAcknowledge(Action):
-    """A bare piece of information outside a form. On a shop chat a lone order
-    number means "what about this order?", so it gets that order's status."""
+    """A bare piece of information, yes or no outside a form. It may answer a
+    satisfaction survey ("5", "满意"); on a shop chat a lone order number
+    means "what about this order?", so it gets that order's status."""
 
     def name(self) -> Text:
         return "action_acknowledge"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         turn = current_turn(tracker)
-        answer = await order_answer(turn) if turn.order_id and turn.channel in SHOP_CHANNELS else None
+        answer = await survey_reply(turn)
+        if answer is None and turn.order_id and turn.channel in SHOP_CHANNELS:
+            answer = await order_answer(turn)
         if answer is not None:
             dispatcher.utter_message(text=answer)
         else:

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from desk import (agents, canned, conversations, deliveries, live, login_limit, orders, reminder_outbox, reports,
-                  ticket_flow, tickets, web_auth)
+                  surveys, ticket_flow, tickets, web_auth)
 from desk.ad_law import check_outgoing
 from desk.config import Settings, load_settings
 from desk.db import ThreadedSessions, upgrade
@@ -262,7 +262,16 @@ async def move_ticket(request: web.Request) -> web.Response:
                             note[:500])
     except ticket_flow.TicketMoveRefused as exc:
         return json_error(exc.status, str(exc))
-    return web.json_response({"ticket": tickets.ticket_to_json(moved)})
+    survey_sent = False
+    if moved.status == TicketStatus.closed.value:
+        # 满意度调查 on the customer's own channel, once per ticket.
+        if await in_db(request, surveys.open_survey, moved) is not None:
+            failed = await post_events(request, moved.customer_id,
+                                       [{"event": "bot", "text": surveys.question(moved)}], moved.channel)
+            survey_sent = failed is None
+            if failed is not None:
+                log.warning("survey for ticket %s not delivered", moved.id)
+    return web.json_response({"ticket": tickets.ticket_to_json(moved), "survey_sent": survey_sent})
 
 
 async def list_followups(request: web.Request) -> web.Response:

@@ -302,3 +302,16 @@ class FollowUp(Base):
     done_at = Column(UTCDateTime)
     done_by = Column(Integer, ForeignKey("agents.id"))
     note = Column(Text)
+
+
+class Survey(Base):
+    """满意度调查: sent when a ticket is closed, answered 1-5 by the customer."""
+
+    __tablename__ = "surveys"
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, unique=True)
+    customer_id = Column(String(255), nullable=False, index=True)
+    agent_id = Column(Integer, ForeignKey("agents.id"))  # who served: the score is theirs
+    sent_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    score = Column(Integer)
+    answered_at = Column(UTCDateTime)

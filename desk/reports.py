@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Tuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desk.models import SHANGHAI, Agent, Ticket
+from desk.models import SHANGHAI, Agent, Survey, Ticket
 
 
 class BadWeek(ValueError):
@@ -64,6 +64,8 @@ def weekly(session: Session, week: Optional[str], now: datetime) -> dict:
     tickets = list(session.execute(select(Ticket).where(Ticket.created_at >= start, Ticket.created_at < end)
                                    .order_by(Ticket.id)).scalars())
     names = dict(session.execute(select(Agent.id, Agent.name)).all())
+    scores = session.execute(select(Survey.score, Survey.agent_id)
+                             .where(Survey.answered_at >= start, Survey.answered_at < end)).all()
     per_agent: Dict[int, List[Ticket]] = defaultdict(list)
     for t in tickets:
         if t.owner_id is not None:
@@ -72,12 +74,14 @@ def weekly(session: Session, week: Optional[str], now: datetime) -> dict:
         "week": label,
         "from": start.isoformat(), "to": end.isoformat(),
         **_figures(tickets, now),
-        # Satisfaction surveys are not sent yet: no score rather than a made-up one.
-        "csat": None,
+        # Mean 1-5 score of the surveys answered this week; None when there were none.
+        "csat": _avg([float(score) for score, _ in scores]),
+        "surveys_answered": len(scores),
         "by_category": dict(Counter(t.category for t in tickets).most_common()),
         "by_channel": dict(Counter(t.channel for t in tickets).most_common()),
         "by_status": dict(Counter(t.status for t in tickets).most_common()),
-        "agents": [{"agent": names.get(agent_id, str(agent_id)), **_figures(owned, now)}
+        "agents": [{"agent": names.get(agent_id, str(agent_id)), **_figures(owned, now),
+                    "csat": _avg([float(score) for score, owner in scores if owner == agent_id])}
                    for agent_id, owned in sorted(per_agent.items(), key=lambda kv: -len(kv[1]))],
     }
 
@@ -87,14 +91,14 @@ def to_csv(report: dict) -> str:
     w = csv.writer(out)
     w.writerow(["week", "section", "key", "value"])
     for key in ("tickets", "resolved", "answered_within_promise", "avg_first_response_minutes",
-                "avg_resolution_hours", "csat"):
+                "avg_resolution_hours", "csat", "surveys_answered"):
         w.writerow([report["week"], "total", key, "" if report[key] is None else report[key]])
     for section in ("by_category", "by_channel", "by_status"):
         for key, value in report[section].items():
             w.writerow([report["week"], section, key, value])
     for row in report["agents"]:
         for key in ("tickets", "resolved", "answered_within_promise", "avg_first_response_minutes",
-                    "avg_resolution_hours"):
+                    "avg_resolution_hours", "csat"):
             w.writerow([report["week"], f"agent:{row['agent']}", key, "" if row[key] is None else row[key]])
     # Excel opens UTF-8 CSV with Chinese correctly only with a BOM.
     return "\ufeff" + out.getvalue()

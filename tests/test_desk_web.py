@@ -258,3 +258,20 @@ def test_ticket_moves_over_the_api(stack: Stack, agent_token: str):
     status, detail = http("GET", url, headers=auth(agent_token))
     assert [e["to"] for e in detail["timeline"]] == ["in_progress", "resolved"]
     assert detail["timeline"][-1]["note"] == "已补发"
+
+
+def test_closing_a_ticket_asks_the_customer_for_a_score_and_a_poor_one_reopens_it(stack: Stack, agent_token: str):
+    sender = new_sender("survey-customer")
+    stack.say(sender, "快递员态度很差，把东西扔在门口，我要投诉")
+    [t] = http("GET", f"{stack.desk_url}/api/tickets?customer_id={sender}", headers=auth(agent_token))[1]["tickets"]
+    url = f"{stack.desk_url}/api/tickets/{t['id']}"
+    assert http("POST", f"{url}/take", headers=auth(agent_token))[0] == 200
+    assert http("POST", f"{url}/status", {"status": "resolved"}, headers=auth(agent_token))[0] == 200
+    status, closed = http("POST", f"{url}/status", {"status": "closed"}, headers=auth(agent_token))
+    assert status == 200 and closed["survey_sent"] is True
+    bot_texts = [e.get("text") or "" for e in stack.tracker(sender)["events"] if e["event"] == "bot"]
+    assert any("回复数字 1-5" in text for text in bot_texts), bot_texts
+    answer = "\n".join(stack.say(sender, "1"))
+    assert "非常抱歉" in answer and "主管" in answer, answer
+    status, detail = http("GET", url, headers=auth(agent_token))
+    assert detail["ticket"]["status"] == "in_progress" and detail["ticket"]["owner_id"] is None

@@ -100,10 +100,42 @@ def test_weekly_report_figures_and_csv(session):
     assert report["by_channel"] == {"wechat": 2, "taobao": 1}
     assert report["answered_within_promise"] == pytest.approx(1 / 3, abs=0.001)  # only t1 in time
     assert report["avg_first_response_minutes"] == pytest.approx((30 + 30 * 60) / 2, abs=0.1)
-    assert report["avg_resolution_hours"] == 5.0 and report["csat"] is None
+    assert report["avg_resolution_hours"] == 5.0 and report["csat"] is None  # no survey answered
     assert [(r["agent"], r["tickets"], r["answered_within_promise"]) for r in report["agents"]] in (
         [("阿芳", 1, 1.0), ("阿强", 1, 0.0)], [("阿强", 1, 0.0), ("阿芳", 1, 1.0)])
     text = reports.to_csv(report)
     assert text.startswith("\ufeffweek,section,key,value") and "2026-W48,by_category,报修,2" in text
     with pytest.raises(reports.BadWeek):
         reports.week_bounds("48th week", MONDAY)
+
+
+@pytest.mark.parametrize("text,score", [("5", 5), ("4分", 4), (" 3 ", 3), ("1星", 1), ("非常满意", 5), ("满意", 4),
+                                        ("不满意", 2), ("非常不满意", 1), ("一般", 3), ("6", None), ("15", None),
+                                        ("满意度调查是什么", None), ("", None)])
+def test_survey_scores_are_read_from_messy_answers(text, score):
+    from desk.surveys import parse_score
+
+    assert parse_score(text) == score
+
+
+def test_survey_poor_score_reopens_for_a_supervisor_and_feeds_csat(session):
+    from desk import surveys
+
+    owner, _ = add_agent(session, "小林", "agent")
+    good, bad = ticket(session, 21, at=datetime.now(SHANGHAI)), ticket(session, 22, at=datetime.now(SHANGHAI))
+    for t in (good, bad):
+        take_ticket(session, t.id, owner.id)
+        ticket_flow.move(session, t.id, owner, "resolved")
+        ticket_flow.move(session, t.id, owner, "closed")
+        assert surveys.open_survey(session, session.get(Ticket, t.id)) is not None
+        assert surveys.open_survey(session, session.get(Ticket, t.id)) is None     # asked once
+    assert surveys.answer(session, good.customer_id, "在吗") is None               # not an answer
+    assert surveys.answer(session, good.customer_id, "5分") == (5, False)
+    assert surveys.answer(session, good.customer_id, "5") is None                  # already answered
+    assert surveys.answer(session, bad.customer_id, "1") == (1, True)
+    reopened = session.get(Ticket, bad.id)
+    assert (reopened.status, reopened.owner_id) == ("in_progress", None)
+    assert "满意度 1 分" in ticket_flow.timeline(session, bad.id)[-1]["note"]
+    report = reports.weekly(session, None, datetime.now(SHANGHAI))
+    assert report["csat"] == 3.0 and report["surveys_answered"] == 2
+    assert report["agents"][0]["csat"] == 3.0

@@ -30,14 +30,14 @@ async function load(week) {
   document.getElementById("totals").textContent =
     `${r.week}：工单 ${r.tickets}，已解决 ${r.resolved}，按时响应率 ${pct(r.answered_within_promise)}，` +
     `平均首次响应 ${num(r.avg_first_response_minutes)} 分钟，平均解决 ${num(r.avg_resolution_hours)} 小时，` +
-    `满意度 ${r.csat === null ? "暂无" : r.csat}`;
+    `满意度 ${r.csat === null ? "暂无" : r.csat + " 分（" + r.surveys_answered + " 份评价）"}`;
   bars("by_category", r.by_category);
   bars("by_channel", r.by_channel);
   bars("by_status", r.by_status);
   document.querySelector("#agents tbody").replaceChildren(...r.agents.map((a) => {
     const tr = document.createElement("tr");
     for (const v of [a.agent, a.tickets, a.resolved, pct(a.answered_within_promise),
-                     num(a.avg_first_response_minutes), num(a.avg_resolution_hours)]) {
+                     num(a.avg_first_response_minutes), num(a.avg_resolution_hours), a.csat === null ? "—" : a.csat]) {
       const td = document.createElement("td");
       td.textContent = v;
       tr.appendChild(td);

@@ -1,0 +1,16 @@
+"""The customer's answer to a 满意度调查, whichever way the NLU read "5" or "满意"."""
+from __future__ import annotations
+
+from typing import Optional
+
+from actions.store import in_db
+from actions.turn import Turn
+from desk import surveys
+
+
+async def survey_reply(turn: Turn) -> Optional[str]:
+    """A thank-you when this message answers the customer's open survey, else None."""
+    if surveys.parse_score(turn.text) is None:
+        return None
+    answered = await in_db(surveys.answer, turn.customer_id, turn.text)
+    return surveys.thanks(*answered) if answered else None
