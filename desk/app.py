@@ -369,6 +369,24 @@ async def resume_conversation(request: web.Request) -> web.Response:
     return web.json_response({"conversation": conversations.conversation_to_json(updated)})
 
 
+async def close_conversation(request: web.Request) -> web.Response:
+    """The agent is done: the conversation leaves the desk, and the customer's
+    next message is answered by the bot again (a new conversation)."""
+    conversation_id = _int_param(request, "conversation_id")
+    found = await in_db(request, lambda s: s.get(conversations.Conversation, conversation_id))
+    if found is None:
+        return json_error(404, "no such conversation")
+    if found.assignee_id not in (None, request[AGENT].id) and request[AGENT].role != "supervisor":
+        return json_error(403, "only the agent serving it or a supervisor may close it")
+    failed = await post_events(request, found.customer_id,
+                               [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
+    if failed is not None:
+        return failed
+    closed = await in_db(request, conversations.close_conversation, conversation_id)
+    await widget_notice(request, closed, {"kefu_agent_left": True})
+    return web.json_response({"conversation": conversations.conversation_to_json(closed)})
+
+
 async def list_undelivered(request: web.Request) -> web.Response:
     """Texts a platform refused (e.g. WeChat 45015): an agent follows up."""
     rows = await in_db(request, partial(deliveries.list_undelivered,
@@ -475,6 +493,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/conversations", list_conversations)
     app.router.add_post("/api/conversations/{conversation_id}/resume", resume_conversation)
     app.router.add_post("/api/conversations/{conversation_id}/reply", reply_to_conversation)
+    app.router.add_post("/api/conversations/{conversation_id}/close", close_conversation)
     app.router.add_get("/api/undelivered", list_undelivered)
     app.router.add_get("/api/reminders", list_reminders)
     return app

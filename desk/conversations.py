@@ -143,6 +143,17 @@ def close_open_conversations(session: Session, customer_id: str) -> int:
     return len(found)
 
 
+def close_conversation(session: Session, conversation_id: int) -> Optional[Conversation]:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        return None
+    conversation.status = ConversationStatus.closed.value
+    conversation.waiting_since = None
+    conversation.updated_at = utcnow()
+    session.commit()
+    return conversation
+
+
 class ConversationTaken(Exception):
     def __init__(self, conversation_id: int, assignee_id: int) -> None:
         super().__init__(f"conversation {conversation_id} is handled by agent {assignee_id}")

@@ -132,9 +132,17 @@ def test_widget_customer_is_served_by_an_agent_then_by_the_bot_again(stack: Stac
 
     desk.click("#resume")
     widget.wait_for_selector(".kefu-log >> text=智能客服继续为您服务")
+    # A reload keeps the session (localStorage + socket.io session_request).
+    widget.reload()
+    assert widget.evaluate("window.kefu.sessionId") == session_id
+    widget.click(".kefu-launch")
+    widget.wait_for_selector(".kefu-status >> text=在线")
+    before = widget.locator(".kefu-log li.kefu-bot").count()
     widget.fill(".kefu-form input", "你好")
     widget.press(".kefu-form input", "Enter")
-    assert wait_for(lambda: widget.locator(".kefu-log li.kefu-bot").count() > bot_count, timeout=30)
+    assert wait_for(lambda: widget.locator(".kefu-log li.kefu-bot").count() > before, timeout=30)
+    tracker = stack.tracker(session_id)
+    assert [e for e in tracker["events"] if e["event"] == "user"][-1]["text"] == "你好"
 
 
 def test_supervisor_pages_tickets_and_weekly_report(stack: Stack, browser):

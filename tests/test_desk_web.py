@@ -275,3 +275,17 @@ def test_closing_a_ticket_asks_the_customer_for_a_score_and_a_poor_one_reopens_i
     assert "非常抱歉" in answer and "主管" in answer, answer
     status, detail = http("GET", url, headers=auth(agent_token))
     assert detail["ticket"]["status"] == "in_progress" and detail["ticket"]["owner_id"] is None
+
+
+def test_closing_a_conversation_leaves_the_desk_and_the_bot_answers_again(stack: Stack, agent_token: str):
+    other, other_password = new_agent(stack)
+    other_token = http("POST", f"{stack.desk_url}/api/login", {"name": other, "password": other_password})[1]["token"]
+    conversation = waiting_conversation(stack, agent_token)
+    url = f"{stack.desk_url}/api/conversations/{conversation['id']}"
+    assert http("POST", f"{url}/take", headers=auth(agent_token))[0] == 200
+    assert http("POST", f"{url}/close", headers=auth(other_token))[0] == 403       # not theirs
+    status, body = http("POST", f"{url}/close", headers=auth(agent_token))
+    assert status == 200 and body["conversation"]["status"] == "closed"
+    listed = http("GET", f"{stack.desk_url}/api/conversations?status=assigned", headers=auth(agent_token))[1]
+    assert all(c["id"] != conversation["id"] for c in listed["conversations"])
+    assert any("您好" in t for t in stack.say(conversation["customer_id"], "你好"))

@@ -102,10 +102,11 @@ function showHeader(c) {
   if (c) openConversationData = c;
   c = openConversationData;
   if (!c) return;
-  const state = c.status === "assigned" ? "人工服务中" : c.status === "waiting" ? "等待接入" : "机器人服务中";
+  const state = {assigned: "人工服务中", waiting: "等待接入", closed: "已结束"}[c.status] || "机器人服务中";
   document.getElementById("customer").textContent = `${CHANNELS[c.channel] || c.channel} · ${c.customer_id} · ${state}`;
   document.getElementById("take").hidden = c.status !== "waiting";
-  document.getElementById("resume").hidden = c.status === "bot";
+  document.getElementById("resume").hidden = c.status === "bot" || c.status === "closed";
+  document.getElementById("close").hidden = c.status === "closed";
 }
 
 function addMessages(messages) {
@@ -163,6 +164,12 @@ document.getElementById("take").addEventListener("click", async () => {
 document.getElementById("resume").addEventListener("click", async () => {
   const resp = await api(`/api/conversations/${openId}/resume`, {method: "POST"});
   notice(resp.ok ? "已交还机器人，客户的新消息将由机器人回答。" : "操作失败，请重试。");
+  if (resp.ok) showHeader((await resp.json()).conversation);
+});
+
+document.getElementById("close").addEventListener("click", async () => {
+  const resp = await api(`/api/conversations/${openId}/close`, {method: "POST"});
+  notice(resp.ok ? "会话已结束。" : resp.status === 403 ? "只有接待该会话的客服或主管可以结束会话。" : "操作失败，请重试。");
   if (resp.ok) showHeader((await resp.json()).conversation);
 });
 
