@@ -85,6 +85,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     """A bearer token in the body, and the same token as a session cookie."""
+    # Login CSRF: another site must not sign a staff browser into its account.
+    if not live.same_origin(request):
+        return json_error(403, "cross-origin login refused")
     body = await read_json(request)
     name, password = body.get("name"), body.get("password")
     if not isinstance(name, str) or not isinstance(password, str):

@@ -74,6 +74,10 @@ def test_session_cookie_is_httponly_strict_and_state_changes_need_csrf(stack: St
     assert call("POST", f"{stack.desk_url}/api/conversations/1/take", headers=wrong)[0] == 403
     ok = {**session, "X-CSRF-Token": csrf}
     assert call("POST", f"{stack.desk_url}/api/conversations/999999/take", headers=ok)[0] == 404
+    # A login posted from another site's page is refused (login CSRF).
+    status, _, _ = call("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password},
+                        headers={"Origin": "http://evil.example"})
+    assert status == 403
     # Signing out ends the session.
     assert call("POST", f"{stack.desk_url}/api/logout", headers=ok)[0] == 200
     assert call("GET", f"{stack.desk_url}/api/me", headers=session)[0] == 401
