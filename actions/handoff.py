@@ -4,14 +4,14 @@ from __future__ import annotations
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, FollowupAction
+from rasa_sdk.events import ActionExecuted, ConversationPaused, FollowupAction, SessionStarted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orders import order_answer
 from actions.store import in_db
 from actions.survey import survey_reply
 from actions.turn import Turn, current_turn
-from desk.conversations import record_handoff
+from desk.conversations import in_handoff, record_handoff
 from kefu.handoff import HANDOFF_MARKER
 
 HANDOFF_TEXT = (
@@ -90,3 +90,22 @@ class ActionFallback(Action):
         # Also used as Rasa's core fallback: without an explicit listen the
         # policy would predict this action again and again.
         return [FollowupAction("action_listen")]
+
+
+class ActionSessionStart(Action):
+    """Rasa's session start, keeping a handed-off conversation paused.
+
+    A new session (after `session_expiration_time`) resets Rasa's pause; a
+    customer who waited over an hour in the queue would get the bot instead of
+    the agent. The desk's record says whether a person is responsible.
+    """
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        events: List[Dict[Text, Any]] = [SessionStarted()]
+        if await in_db(in_handoff, tracker.sender_id):
+            events.append(ConversationPaused())
+        events.append(ActionExecuted("action_listen"))
+        return events

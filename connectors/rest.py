@@ -31,6 +31,9 @@ class BadRequest(Exception):
     pass
 
 
+OTHER_CHANNELS = ("wechat", "wecom", "taobao", "tmall", "sms", "socketio")
+
+
 def parse_body(raw: bytes) -> dict:
     try:
         body = json.loads(raw or b"")
@@ -43,6 +46,9 @@ def parse_body(raw: bytes) -> dict:
         raise BadRequest("'sender' (the customer id) must be a non-empty string")
     if len(sender) > MAX_SENDER_LENGTH:
         raise BadRequest(f"'sender' is longer than {MAX_SENDER_LENGTH} characters")
+    if sender.split(":", 1)[0] in OTHER_CHANNELS and ":" in sender:
+        # Those ids belong to signed platform channels: nobody may write as them here.
+        raise BadRequest("'sender' must not be another channel's customer id (wechat:, taobao: …)")
     message = body.get("message")
     if message is None:
         message = ""

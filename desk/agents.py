@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from functools import lru_cache
 from typing import Optional, Tuple
 
 from sqlalchemy import delete, select
@@ -61,12 +62,17 @@ def add_agent(session: Session, name: str, role: str = "agent") -> Tuple[Agent, 
     return agent, password
 
 
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password("not-an-agent")
+
+
 def login(session: Session, name: str, password: str, ttl_hours: int) -> Optional[str]:
     """A new bearer token for valid credentials, else None."""
     agent = session.execute(select(Agent).where(Agent.name == name)).scalar_one_or_none()
     if agent is None:
         # Same work as a real check, so timing does not reveal agent names.
-        verify_password(password, hash_password("x"))
+        verify_password(password, _dummy_hash())
         return None
     if not verify_password(password, agent.password_hash):
         return None

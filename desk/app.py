@@ -1,6 +1,7 @@
 """The desk's HTTP API (aiohttp): login, tickets, the handoff queue."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -93,12 +94,13 @@ async def login(request: web.Request) -> web.Response:
     if not isinstance(name, str) or not isinstance(password, str):
         return json_error(400, "name and password are required")
     ip = request.remote or "?"
-    if await in_db(request, login_limit.blocked, name, ip, utcnow()):
+    # The attempt is counted before the password is checked, so parallel
+    # guesses cannot all slip in before the first failure is written.
+    if not await in_db(request, login_limit.admit, name, ip, utcnow()):
         return json_error(429, "too many failed logins; try again in 15 minutes")
     ttl_hours = request.app[SETTINGS].token_ttl_hours
     token = await in_db(request, agents.login, name, password, ttl_hours)
     if token is None:
-        await in_db(request, login_limit.record_failure, name, ip, utcnow())
         return json_error(401, "wrong name or password")
     await in_db(request, login_limit.clear, name)
     response = web.json_response({"token": token, "csrf_token": web_auth.csrf_token(token)})
@@ -268,11 +270,14 @@ async def move_ticket(request: web.Request) -> web.Response:
     survey_sent = False
     if moved.status == TicketStatus.closed.value:
         # 满意度调查 on the customer's own channel, once per ticket.
-        if await in_db(request, surveys.open_survey, moved) is not None:
+        survey = await in_db(request, surveys.open_survey, moved)
+        if survey is not None:
             failed = await post_events(request, moved.customer_id,
                                        [{"event": "bot", "text": surveys.question(moved)}], moved.channel)
             survey_sent = failed is None
             if failed is not None:
+                # Not asked, so nothing the customer says later is read as a score.
+                await in_db(request, surveys.forget, survey.id)
                 log.warning("survey for ticket %s not delivered", moved.id)
     return web.json_response({"ticket": tickets.ticket_to_json(moved), "survey_sent": survey_sent})
 
@@ -312,7 +317,8 @@ async def weekly_report(request: web.Request) -> web.Response:
 async def take_ticket(request: web.Request) -> web.Response:
     ticket_id = _int_param(request, "ticket_id")
     try:
-        ticket = await in_db(request, tickets.take_ticket, ticket_id, request[AGENT].id)
+        ticket = await in_db(request, tickets.take_ticket, ticket_id, request[AGENT].id,
+                             request[AGENT].role == "supervisor")
     except tickets.TicketAlreadyOwned as exc:
         return json_error(409, str(exc))
     if ticket is None:
@@ -341,7 +347,9 @@ async def post_events(request: web.Request, customer_id: str, events: list,
         async with request.app[HTTP].post(url, json=events, params=params) as resp:
             if resp.status >= 300:
                 return json_error(502, f"Rasa refused the events: HTTP {resp.status}")
-    except aiohttp.ClientError as exc:
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        # A timeout may come after Rasa delivered: the agent sees an error and
+        # the history (read again) tells whether the reply is there.
         return json_error(502, f"Rasa unreachable: {exc.__class__.__name__}")
     return None
 
@@ -361,6 +369,9 @@ async def resume_conversation(request: web.Request) -> web.Response:
     found = await in_db(request, lambda s: s.get(conversations.Conversation, conversation_id))
     if found is None:
         return json_error(404, "no such conversation")
+    refused = not_serving(request, found)
+    if refused is not None:
+        return refused
     # action_listen after the resume: the customer's next message then
     # starts a fresh turn that the rules recognise.
     failed = await post_events(request, found.customer_id,
@@ -372,6 +383,14 @@ async def resume_conversation(request: web.Request) -> web.Response:
     return web.json_response({"conversation": conversations.conversation_to_json(updated)})
 
 
+def not_serving(request: web.Request, conversation) -> Optional[web.Response]:
+    """Handing back or closing is for the agent serving it (or a supervisor):
+    another agent must not get round the 409 of a take-over this way."""
+    if conversation.assignee_id not in (None, request[AGENT].id) and request[AGENT].role != "supervisor":
+        return json_error(403, "only the agent serving this conversation or a supervisor may do this")
+    return None
+
+
 async def close_conversation(request: web.Request) -> web.Response:
     """The agent is done: the conversation leaves the desk, and the customer's
     next message is answered by the bot again (a new conversation)."""
@@ -379,8 +398,9 @@ async def close_conversation(request: web.Request) -> web.Response:
     found = await in_db(request, lambda s: s.get(conversations.Conversation, conversation_id))
     if found is None:
         return json_error(404, "no such conversation")
-    if found.assignee_id not in (None, request[AGENT].id) and request[AGENT].role != "supervisor":
-        return json_error(403, "only the agent serving it or a supervisor may close it")
+    refused = not_serving(request, found)
+    if refused is not None:
+        return refused
     failed = await post_events(request, found.customer_id,
                                [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
     if failed is not None:

@@ -143,6 +143,14 @@ def close_open_conversations(session: Session, customer_id: str) -> int:
     return len(found)
 
 
+def in_handoff(session: Session, customer_id: str) -> bool:
+    """Is a person (or the queue) responsible for this customer right now?"""
+    return session.execute(select(Conversation.id).where(
+        Conversation.customer_id == customer_id,
+        Conversation.status.in_((ConversationStatus.waiting.value, ConversationStatus.assigned.value)),
+    ).limit(1)).first() is not None
+
+
 def close_conversation(session: Session, conversation_id: int) -> Optional[Conversation]:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:

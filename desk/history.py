@@ -2,6 +2,7 @@
 (the one record of what the customer, the bot and the agents said)."""
 from __future__ import annotations
 
+import asyncio
 from typing import List
 from urllib.parse import quote
 
@@ -35,6 +36,6 @@ async def read_history(http: aiohttp.ClientSession, settings: Settings, customer
             if resp.status >= 300:
                 raise HistoryUnavailable(f"Rasa refused the history: HTTP {resp.status}")
             tracker = await resp.json()
-    except aiohttp.ClientError as exc:
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # aiohttp's total timeout is not a ClientError
         raise HistoryUnavailable(f"Rasa unreachable: {exc.__class__.__name__}")
     return turns(tracker.get("events", []), after)

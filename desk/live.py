@@ -47,6 +47,9 @@ async def live(request: web.Request, in_db: Callable[..., Awaitable[Any]], http,
     await ws.prepare(request)
     watch = Watch()
     pusher = asyncio.create_task(push(ws, watch, in_db, http, settings))
+    # If the pusher ever stops, close the socket: the page reconnects and
+    # catches up, instead of looking online while nothing arrives.
+    pusher.add_done_callback(lambda _task: asyncio.ensure_future(ws.close()))
     try:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
@@ -59,11 +62,18 @@ async def live(request: web.Request, in_db: Callable[..., Awaitable[Any]], http,
                 await ws.send_json({"type": "error", "error": "messages must be JSON objects"})
                 continue
             if "watch" in data:
-                watch.conversation_id = int(data["watch"]) if str(data["watch"]).isdigit() else None
-                watch.after = float(data.get("after") or 0)
+                try:
+                    watch.conversation_id = int(str(data["watch"])) if str(data["watch"]).isascii() else None
+                    watch.after = float(data.get("after") or 0)
+                except ValueError:
+                    await ws.send_json({"type": "error", "error": "watch needs a conversation id and a timestamp"})
+                    continue
             if "reply" in data:
-                if watch.conversation_id is None:
-                    await ws.send_json({"type": "error", "error": "watch a conversation first"})
+                # The reply names its conversation: it must be the one on the
+                # agent's screen, never whatever the socket watched last.
+                if watch.conversation_id is None or data.get("conversation") != watch.conversation_id:
+                    await ws.send_json({"type": "error", "status": 409,
+                                        "error": "the reply's conversation is not the one being watched"})
                     continue
                 resp = await reply(request, watch.conversation_id, data["reply"])
                 body = json.loads(resp.text)
@@ -98,4 +108,6 @@ async def push(ws: web.WebSocketResponse, watch: Watch, in_db, http, settings) -
             log.warning("live history: %s", exc)
         except (ConnectionResetError, RuntimeError):
             return  # the page went away
+        except Exception:  # a database hiccup must not silently end the live feed
+            log.exception("live update failed; trying again")
         await asyncio.sleep(POLL_SECONDS)

@@ -16,13 +16,16 @@ MAX_PER_NAME = 5
 MAX_PER_IP = 20
 
 
-def blocked(session: Session, name: str, ip: str, now: datetime) -> bool:
+def admit(session: Session, name: str, ip: str, now: datetime) -> bool:
+    """Count this attempt as a failure up front (a success clears it); False
+    when the name or the address has used up its tries."""
+    record_failure(session, name, ip, now)
     since = now - WINDOW
     per_name = session.execute(select(func.count()).select_from(LoginFailure).where(
         LoginFailure.name == name[:64], LoginFailure.at >= since)).scalar()
     per_ip = session.execute(select(func.count()).select_from(LoginFailure).where(
         LoginFailure.ip == ip[:64], LoginFailure.at >= since)).scalar()
-    return per_name >= MAX_PER_NAME or per_ip >= MAX_PER_IP
+    return per_name <= MAX_PER_NAME and per_ip <= MAX_PER_IP
 
 
 def record_failure(session: Session, name: str, ip: str, now: datetime) -> None:

@@ -69,3 +69,10 @@ def thanks(score: int, reopened: bool) -> str:
         return ("非常抱歉这次没能让您满意！您的工单已重新打开，主管会尽快与您联系跟进处理，"
                 "感谢您的反馈。")
     return "感谢您的评价！我们会继续努力为您提供更好的服务，祝您生活愉快！"
+
+
+def forget(session: Session, survey_id: int) -> None:
+    survey = session.get(Survey, survey_id)
+    if survey is not None:
+        session.delete(survey)
+        session.commit()

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import List, Optional, Tuple
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,8 +14,9 @@ from desk.models import Priority, Ticket, TicketEvent, TicketStatus, local_iso, 
 
 
 class TicketAlreadyOwned(Exception):
-    def __init__(self, ticket_id: int, owner_id: int) -> None:
-        super().__init__(f"ticket {ticket_id} is already owned by agent {owner_id}")
+    def __init__(self, ticket_id: int, owner_id: Optional[int]) -> None:
+        super().__init__(f"ticket {ticket_id} is already owned by agent {owner_id}" if owner_id is not None
+                         else f"ticket {ticket_id} was reopened for a supervisor to take")
         self.ticket_id = ticket_id
         self.owner_id = owner_id
 
@@ -112,7 +113,7 @@ def list_tickets(
     return list(session.execute(query).scalars())
 
 
-def take_ticket(session: Session, ticket_id: int, agent_id: int) -> Optional[Ticket]:
+def take_ticket(session: Session, ticket_id: int, agent_id: int, supervisor: bool = False) -> Optional[Ticket]:
     """谁受理谁负责: the first agent to take a ticket owns it to the end.
 
     A conditional UPDATE, so two agents clicking at once cannot both win.
@@ -122,7 +123,10 @@ def take_ticket(session: Session, ticket_id: int, agent_id: int) -> Optional[Tic
     now = utcnow()
     won = session.execute(
         update(Ticket)
-        .where(Ticket.id == ticket_id, Ticket.owner_id.is_(None))
+        # A ticket reopened by a poor satisfaction score (no owner, not new)
+        # is for a supervisor to take.
+        .where(Ticket.id == ticket_id, Ticket.owner_id.is_(None),
+               true() if supervisor else Ticket.status == TicketStatus.new.value)
         .values(
             owner_id=agent_id,
             status=case(

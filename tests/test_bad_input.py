@@ -64,3 +64,12 @@ def test_non_string_message_is_a_clear_400(stack: Stack):
 
 def test_server_still_answers_after_bad_input(stack: Stack):
     assert any("您好" in r for r in stack.say(new_sender(), "你好"))
+
+
+def test_rest_cannot_write_as_a_platform_customer(stack: Stack):
+    for sender in ("taobao:someone", "wechat:o123", "tmall:x", "socketio:y"):
+        status, body = http("POST", webhook(stack), {"sender": sender, "message": "转人工"})
+        assert status == 400 and "another channel" in body["error"], (sender, body)
+    assert http("GET", f"{stack.rasa_url}/conversations/taobao:someone/tracker")[1]["events"] in ([], None) or \
+        not [e for e in http("GET", f"{stack.rasa_url}/conversations/taobao:someone/tracker")[1]["events"]
+             if e["event"] == "user"]

@@ -164,13 +164,15 @@ def test_live_websocket_loses_nothing_across_a_reconnect_and_takes_replies(stack
             async with client.ws_connect(ws_url) as ws:
                 await ws.send_json({"watch": conversation["id"], "after": last})
                 missed = await collect(ws, "第二条")
-                await ws.send_json({"reply": "您好，已安排电工今天下午上门。"})
-                async def sent():
+                await ws.send_json({"reply": "不该发出", "conversation": conversation["id"] + 1})
+                await ws.send_json({"reply": "您好，已安排电工今天下午上门。", "conversation": conversation["id"]})
+                async def outcome():
                     async for msg in ws:
                         data = json.loads(msg.data)
                         if data["type"] in ("sent", "error"):
                             return data
-                answer = await asyncio.wait_for(sent(), 20)
+                wrong = await asyncio.wait_for(outcome(), 20)
+                answer = await asyncio.wait_for(outcome(), 20)
             # Cross-site pages cannot open it with the agent's cookie; no cookie, no socket.
             with_origin = {**session, "Origin": "http://evil.example"}
             async with aiohttp.ClientSession(headers=with_origin) as evil:
@@ -179,9 +181,10 @@ def test_live_websocket_loses_nothing_across_a_reconnect_and_takes_replies(stack
             async with aiohttp.ClientSession() as anonymous:
                 async with anonymous.get(ws_url) as resp:
                     anonymous_status = resp.status
-        return first, missed, answer, refused, anonymous_status
+        return first, missed, wrong, answer, refused, anonymous_status
 
-    first, missed, answer, refused, anonymous_status = asyncio.run(scenario())
+    first, missed, wrong, answer, refused, anonymous_status = asyncio.run(scenario())
+    assert wrong["type"] == "error" and wrong["status"] == 409
     assert ("customer", "转人工") in [(m["from"], m["text"]) for m in first]
     assert [m["text"] for m in missed if m["from"] == "customer"] == ["第一条：楼道灯还是不亮", "第二条：麻烦尽快"]
     assert answer["type"] == "sent" and answer["sent_text"] == "您好，已安排电工今天下午上门。"

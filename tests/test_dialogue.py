@@ -214,3 +214,22 @@ def test_double_charge_opens_payment_ticket(stack: Stack, agent_token: str):
 def test_out_of_scope_is_declined_politely(stack: Stack):
     text = "\n".join(stack.say(new_sender(), "给我讲个笑话吧"))
     assert "抱歉" in text and "转人工" in text, text
+
+
+def test_a_handed_off_customer_stays_with_the_agent_after_the_session_expires(stack: Stack):
+    """Rasa starts a new session after 60 idle minutes, which would lift the
+    pause; the conversation is still in the desk's queue, so the bot stays silent."""
+    sender = new_sender("expired")
+    stack.say(sender, "你好")
+    assert any("转接" in t for t in stack.say(sender, "转人工"))
+    events = stack.tracker(sender)["events"]
+    for event in events:                        # the whole conversation two hours ago
+        event["timestamp"] = event["timestamp"] - 7200
+    status, _ = http("PUT", f"{stack.rasa_url}/conversations/{sender}/tracker/events", events)
+    assert status == 200
+    assert stack.say(sender, "还有人吗？") == []
+    latest = stack.tracker(sender)["events"]
+    assert any(e["event"] == "session_started" and e["timestamp"] > events[-1]["timestamp"] + 3600
+               for e in latest)
+    assert stack.tracker(sender).get("paused") is True or \
+        [e["event"] for e in latest if e["event"] in ("pause", "resume")][-1] == "pause"

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Awaitable, Callable
 
 import socketio
 
-from conftest import Stack, http, new_sender
+from conftest import Stack, http
 
 
 def widget(stack: Stack, act: Callable[[socketio.AsyncClient, str], Awaitable[None]],
@@ -24,7 +25,7 @@ def widget(stack: Stack, act: Callable[[socketio.AsyncClient, str], Awaitable[No
                 got.set()
 
         await client.connect(stack.rasa_url, socketio_path="/socket.io", transports=["polling"])
-        session_id = new_sender("web")
+        session_id = f"web-{uuid.uuid4().hex}"
         await client.emit("session_request", {"session_id": session_id})
         await act(client, session_id)
         await asyncio.wait_for(got.wait(), timeout=30)
@@ -56,3 +57,18 @@ def test_socketio_texts_pass_the_advertising_law_check(stack: Stack):
     texts = [r.get("text", "") for r in widget(stack, inject, lambda data: "套餐" in data.get("text", ""))]
     assert any("套餐" in t for t in texts), texts
     assert not any("最低价" in t for t in texts), texts
+
+
+def test_a_session_id_that_is_not_a_widget_id_never_reaches_the_bot(stack: Stack):
+    """Somebody's platform id (taobao:<nick>) sent over the public socket is dropped."""
+    victim = f"taobao:victim-{uuid.uuid4().hex[:8]}"
+
+    async def impersonate(client, session_id):
+        await client.emit("user_uttered", {"message": "转人工", "session_id": victim})
+        await asyncio.sleep(1)
+        await client.emit("user_uttered", {"message": "你好", "session_id": session_id})
+
+    # Ends on the reply to the second, legitimate message.
+    widget(stack, impersonate, lambda data: True)
+    events = http("GET", f"{stack.rasa_url}/conversations/{victim}/tracker")[1]["events"]
+    assert [e for e in events if e["event"] == "user"] == []

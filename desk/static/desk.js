@@ -59,15 +59,21 @@ function blinkTitle() {
 }
 
 let openConversationData = null;
+let loading = false;
 
 async function openConversation(id) {
   openId = id;
   lastSeen = 0;
+  loading = true;            // pushed turns wait until the history is shown
+  openConversationData = null;
   document.getElementById("messages").replaceChildren();
   document.getElementById("conversation").hidden = false;
   const resp = await api(`/api/conversations/${id}/messages`);
+  if (openId !== id) return;  // the agent clicked another conversation meanwhile
+  loading = false;
   if (!resp.ok) return notice("会话记录暂时无法读取，请稍后再试。");
   const body = await resp.json();
+  if (openId !== id) return;
   showHeader(body.conversation);
   addMessages(body.messages);
   watch();
@@ -99,6 +105,7 @@ async function showCustomer(customerId) {
 }
 
 function showHeader(c) {
+  if (c && c.id !== openId) return;
   if (c) openConversationData = c;
   c = openConversationData;
   if (!c) return;
@@ -135,16 +142,19 @@ function connect() {
   socket.onmessage = (event) => {
     const data = JSON.parse(event.data);
     if (data.type === "queue") showQueue(data.conversations);
-    if (data.type === "messages" && data.conversation === openId) addMessages(data.messages);
+    if (data.type === "messages" && data.conversation === openId && !loading) addMessages(data.messages);
     if (data.type === "sent") {
       notice(data.sent_text !== pendingReply ? "回复已发送（已按广告法自动修改用词）。" : "回复已发送。");
       if (data.conversation) showHeader(data.conversation);
     }
     if (data.type === "error") notice(data.status === 409 ? "该会话已由其他客服接入。" : "发送失败，请重试。");
   };
-  socket.onclose = () => {
+  socket.onclose = async () => {
     document.getElementById("me").classList.add("offline");
     notice("与服务器的连接中断，正在重连…");
+    // Signed out or expired: back to the login page instead of retrying forever.
+    const still = await fetch("/api/me", {credentials: "same-origin"}).catch(() => null);
+    if (still && still.status === 401) { location.href = "/login"; return; }
     setTimeout(connect, 1000);
   };
 }
@@ -180,7 +190,7 @@ document.getElementById("reply").addEventListener("submit", async (event) => {
   if (!text) return;
   if (!socket || socket.readyState !== WebSocket.OPEN) return notice("连接中断，请稍后再发送。");
   pendingReply = text;
-  socket.send(JSON.stringify({reply: text}));
+  socket.send(JSON.stringify({reply: text, conversation: openId}));
   box.value = "";
 });
 

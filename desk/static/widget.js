@@ -42,8 +42,11 @@
   function sessionId() {
     var id = null;
     try { id = localStorage.getItem(STORE_KEY); } catch (e) { /* private mode */ }
-    if (!id) {
-      id = "web-" + Math.random().toString(36).slice(2) + Date.now().toString(36);
+    if (!id || !/^web-[0-9a-z]{16,64}$/.test(id)) {
+      // Unguessable: the id is the customer's whole identity on this channel.
+      var bytes = new Uint8Array(16);
+      (window.crypto || window.msCrypto).getRandomValues(bytes);
+      id = "web-" + Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
       try { localStorage.setItem(STORE_KEY, id); } catch (e) { /* kept for this page only */ }
     }
     return id;
