@@ -37,7 +37,7 @@ OTHER_CHANNELS = ("wechat", "wecom", "taobao", "tmall", "sms", "socketio")
 def parse_body(raw: bytes) -> dict:
     try:
         body = json.loads(raw or b"")
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # bad JSON or encoding, or absurd nesting
         raise BadRequest("body must be JSON: {\"sender\": \"...\", \"message\": \"...\"}")
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")

@@ -74,7 +74,7 @@ def parse_params(body: bytes, content_type: str) -> Dict[str, str]:
     if "json" in content_type or text.lstrip().startswith("{"):
         try:
             raw = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # JSONDecodeError, or nesting deep enough to exhaust the stack
             raise BadRequest(400, "body is not valid JSON")
         if not isinstance(raw, dict):
             raise BadRequest(400, "JSON body must be an object")

@@ -165,6 +165,8 @@ class WeComInput(InputChannel):
                     event = xmltodict.parse(xml)["xml"]
                 except Exception:
                     raise BadRequest(400, "malformed message XML")
+                if not isinstance(event, dict):  # <xml>text</xml> parses to a string
+                    raise BadRequest(400, "malformed message XML")
             except BadRequest as exc:
                 return response.json({"error": str(exc)}, status=exc.status)
             if event.get("Event") == "kf_msg_or_event" and event.get("OpenKfId"):
