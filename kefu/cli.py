@@ -40,11 +40,18 @@ def main(argv: list[str] | None = None) -> int:
     lst.add_argument("--status", help="pending, sent, uncertain, failed, cancelled …")
     lst.add_argument("--limit", type=int, default=50)
 
+    cust = sub.add_parser("customer", help="a customer's personal data: export it, or delete it")
+    cust.add_argument("action", choices=["export", "delete"])
+    cust.add_argument("customer_id", help="as the desk shows it: wechat:<openid>, taobao:<buyer>, …")
+    cust.add_argument("--yes", action="store_true", help="delete without asking")
+
     ev = sub.add_parser("nlu-eval", help="score the NLU on a JSONL file of {text, intent}")
     ev.add_argument("file")
     ev.add_argument("--model", help="model archive (default: newest in models/)")
 
     args = parser.parse_args(argv)
+    from kefu.pii import install
+    install()  # every log line of every kefu process: phone numbers and addresses masked
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
@@ -70,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "reminders":
         from kefu import reminders_cli
         return reminders_cli.main(args)
+    if args.command == "customer":
+        from kefu.customer_data import main as customer_main
+        return customer_main(args.action, args.customer_id, args.yes)
     if args.command == "nlu-eval":
         from kefu.nlu_eval import main as eval_main
         return eval_main(args.file, args.model)

@@ -114,6 +114,9 @@ def apply() -> None:
 
 
 def main() -> Any:
+    from kefu.pii import install
+
+    install()
     apply()
     from rasa.__main__ import main as rasa_main
 

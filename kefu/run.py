@@ -87,12 +87,13 @@ def latest_model(models_dir: Path) -> Path:
 
 def commands(ports: Ports, model: Path, rasa_token: Optional[str] = None,
              reminder_workers: int = 1) -> Dict[str, List[str]]:
-    bindir = Path(sys.executable).parent
     # Rasa's HTTP API can read and rewrite any conversation: with a token set
     # only the desk (which sends it) may use it. Channels stay open.
     auth = ["--auth-token", rasa_token] if rasa_token else []
     return {
-        "actions": [str(bindir / "rasa"), "run", "actions", "--actions", "actions",
+        # rasa-sdk's own server, started through kefu.action_server so that
+        # its logs are masked (phone numbers, addresses) like the others.
+        "actions": [sys.executable, "-m", "kefu.action_server", "--actions", "actions",
                     "--port", str(ports.actions)],
         "rasa": [sys.executable, "-m", "kefu.rasa_server", "run", "--enable-api", "--port", str(ports.rasa),
                  "--model", str(model),
