@@ -8,6 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.tickets import open_ticket, promise_text
 from actions.turn import current_turn
+from actions.outage import polite_on_outage
 from desk.categories import default_categories
 from desk.tickets import ticket_number
 
@@ -16,6 +17,7 @@ class ActionHandleComplaint(Action):
     def name(self) -> Text:
         return "action_handle_complaint"
 
+    @polite_on_outage
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         turn = current_turn(tracker)
         book = default_categories()

@@ -1,6 +1,7 @@
 """Handing a conversation to a human agent, and the low-confidence fallback."""
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -11,6 +12,7 @@ from actions.orders import order_answer
 from actions.store import in_db
 from actions.survey import survey_reply
 from actions.turn import Turn, current_turn
+from actions.outage import OUTAGE_ERRORS, polite_on_outage
 from desk.conversations import in_handoff, record_handoff
 from kefu.handoff import HANDOFF_MARKER
 
@@ -24,6 +26,7 @@ FALLBACK_TEXT = (
 )
 # Two misunderstandings in a row are enough: the customer should not have to
 # fight the bot a third time.
+logger = logging.getLogger(__name__)
 FALLBACKS_BEFORE_HANDOFF = 2
 
 
@@ -50,6 +53,7 @@ class ActionHandoff(Action):
     def name(self) -> Text:
         return "action_handoff"
 
+    @polite_on_outage
     async def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         return await hand_off(dispatcher, current_turn(tracker), reason="customer_request")
 
@@ -74,6 +78,7 @@ class ActionFallback(Action):
     def name(self) -> Text:
         return "action_fallback"
 
+    @polite_on_outage
     async def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         turn = current_turn(tracker)
         # "5" answering a satisfaction survey; an order number alone on a shop
@@ -105,7 +110,13 @@ class ActionSessionStart(Action):
 
     async def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         events: List[Dict[Text, Any]] = [SessionStarted()]
-        if await in_db(in_handoff, tracker.sender_id):
+        try:
+            paused = await in_db(in_handoff, tracker.sender_id)
+        except OUTAGE_ERRORS as exc:  # the session still starts; the next action answers politely
+            logger.error("desk database unreachable at session start for %s: %s", tracker.sender_id,
+                         exc.__class__.__name__)
+            paused = False
+        if paused:
             events.append(ConversationPaused())
         events.append(ActionExecuted("action_listen"))
         return events

@@ -10,6 +10,7 @@ from actions.faq import best_answer, load_faq
 from actions.orders import is_order_question, order_answer
 from actions.tickets import open_ticket, promise_text
 from actions.turn import current_turn
+from actions.outage import polite_on_outage
 from desk.categories import default_categories
 from desk.tickets import ticket_number
 
@@ -20,6 +21,7 @@ class ActionAnswerInquiry(Action):
     def name(self) -> Text:
         return "action_answer_inquiry"
 
+    @polite_on_outage
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         turn = current_turn(tracker)
         own = await order_answer(turn) if is_order_question(turn) else None

@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.store import in_db
 from actions.survey import survey_reply
 from actions.turn import Turn, current_turn
+from actions.outage import polite_on_outage
 from desk.orders import orders_of
 
 SHOP_CHANNELS = ("taobao", "tmall")
@@ -70,6 +71,7 @@ class ActionAcknowledge(Action):
     def name(self) -> Text:
         return "action_acknowledge"
 
+    @polite_on_outage
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         turn = current_turn(tracker)
         answer = await survey_reply(turn)

@@ -11,6 +11,7 @@ from actions.orders import SHOP_CHANNELS, order_answer
 from actions.store import in_db
 from actions.tickets import open_ticket, promise_text
 from actions.turn import current_turn
+from actions.outage import polite_on_outage
 from desk.categories import default_categories
 from desk.facts import FactKind, record_fact
 from desk.tickets import ticket_number
@@ -54,6 +55,7 @@ class ActionHandlePayment(Action):
     def name(self) -> Text:
         return "action_handle_payment"
 
+    @polite_on_outage
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         turn = current_turn(tracker)
         kinds = detect_facts(turn.text)

@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.tickets import open_ticket, promise_text
 from actions.turn import current_turn
+from actions.outage import polite_on_outage
 from desk.categories import default_categories
 from desk.models import Priority
 from desk.tickets import ticket_number
@@ -67,6 +68,7 @@ class ActionSubmitRepair(Action):
     def name(self) -> Text:
         return "action_submit_repair"
 
+    @polite_on_outage
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         turn = current_turn(tracker)
         description = tracker.get_slot("repair_description") or turn.text
