@@ -30,9 +30,13 @@ function item(conversation) {
   const li = document.createElement("li");
   li.dataset.id = conversation.id;
   li.className = conversation.priority === "urgent" ? "urgent" : "";
-  li.textContent = `[${CHANNELS[conversation.channel] || conversation.channel}] ${conversation.customer_id} · ` +
+  const badge = document.createElement("span");   // the channel's coloured icon
+  badge.className = `channel channel-${conversation.channel}`;
+  badge.textContent = CHANNELS[conversation.channel] || conversation.channel;
+  badge.title = conversation.channel;
+  li.append(badge, ` ${conversation.customer_id} · ` +
     `${INTENTS[conversation.intent] || conversation.intent || ""} · ${waited(conversation.waiting_since)}` +
-    (conversation.priority === "urgent" ? " · 紧急" : "");
+    (conversation.priority === "urgent" ? " · 紧急" : ""));
   li.addEventListener("click", () => openConversation(conversation.id));
   return li;
 }
