@@ -71,11 +71,42 @@ def service_env(base: Dict[str, str], ports: Ports) -> Dict[str, str]:
     for name, default in CHANNEL_DEFAULTS.items():
         env.setdefault(name, default)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.update(shared_store_env(env))
     env["KEFU_RASA_PORT"], env["KEFU_ACTIONS_PORT"], env["KEFU_DESK_PORT"] = (
         str(ports.rasa), str(ports.actions), str(ports.desk))
     # Custom NLU components and channels are imported by module path.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), base.get("PYTHONPATH")]))
     return env
+
+
+def shared_store_env(env: Dict[str, str]) -> Dict[str, str]:
+    """KEFU_TRACKER_URL (PostgreSQL) and KEFU_REDIS_URL as the pieces that
+    bot/endpoints-shared.yml reads; nothing when they are not both set."""
+    if not (env.get("KEFU_TRACKER_URL") and env.get("KEFU_REDIS_URL")):
+        return {}
+    from urllib.parse import urlsplit
+
+    from sqlalchemy.engine import make_url
+
+    tracker = make_url(env["KEFU_TRACKER_URL"])
+    redis = urlsplit(env["KEFU_REDIS_URL"])
+    return {
+        "KEFU_TRACKER_DIALECT": tracker.get_backend_name(),
+        "KEFU_TRACKER_HOST": tracker.host or "127.0.0.1",
+        "KEFU_TRACKER_PORT": str(tracker.port or 5432),
+        "KEFU_TRACKER_DB": tracker.database or "",
+        "KEFU_TRACKER_USER": tracker.username or "",
+        "KEFU_TRACKER_PASSWORD": tracker.password or "",
+        "KEFU_REDIS_HOST": redis.hostname or "127.0.0.1",
+        "KEFU_REDIS_PORT": str(redis.port or 6379),
+        "KEFU_REDIS_DB": (redis.path or "/0").lstrip("/") or "0",
+        "KEFU_REDIS_PREFIX": env.get("KEFU_REDIS_PREFIX", "kefu"),
+    }
+
+
+def endpoints_file(env: Dict[str, str]) -> Path:
+    shared = bool(env.get("KEFU_TRACKER_URL") and env.get("KEFU_REDIS_URL"))
+    return PROJECT_ROOT / "bot" / ("endpoints-shared.yml" if shared else "endpoints.yml")
 
 
 def latest_model(models_dir: Path) -> Path:
@@ -86,7 +117,7 @@ def latest_model(models_dir: Path) -> Path:
 
 
 def commands(ports: Ports, model: Path, rasa_token: Optional[str] = None,
-             reminder_workers: int = 1) -> Dict[str, List[str]]:
+             reminder_workers: int = 1, endpoints: Optional[Path] = None) -> Dict[str, List[str]]:
     # Rasa's HTTP API can read and rewrite any conversation: with a token set
     # only the desk (which sends it) may use it. Channels stay open.
     auth = ["--auth-token", rasa_token] if rasa_token else []
@@ -98,7 +129,7 @@ def commands(ports: Ports, model: Path, rasa_token: Optional[str] = None,
         "rasa": [sys.executable, "-m", "kefu.rasa_server", "run", "--enable-api", "--port", str(ports.rasa),
                  "--model", str(model),
                  "--credentials", str(PROJECT_ROOT / "bot" / "credentials.yml"),
-                 "--endpoints", str(PROJECT_ROOT / "bot" / "endpoints.yml"),
+                 "--endpoints", str(endpoints or PROJECT_ROOT / "bot" / "endpoints.yml"),
                  "--cors", "*", *auth],
         "desk": [sys.executable, "-m", "kefu.cli", "desk"],
         # SQLite allows one reminder worker; more only on PostgreSQL.
@@ -135,7 +166,8 @@ def run(model: Optional[Path] = None) -> int:
     if workers > 1 and env["KEFU_DATABASE_URL"].startswith("sqlite"):
         print("kefu: several reminder workers need PostgreSQL; starting one on SQLite", file=sys.stderr)
         workers = 1
-    for name, cmd in commands(ports, model, env.get("KEFU_RASA_TOKEN") or None, workers).items():
+    for name, cmd in commands(ports, model, env.get("KEFU_RASA_TOKEN") or None, workers,
+                              endpoints_file(env)).items():
         procs[name] = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT)
     write_pids(procs)
 
