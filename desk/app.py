@@ -365,6 +365,12 @@ async def widget_notice(request: web.Request, conversation, notice: dict) -> Non
 
 async def resume_conversation(request: web.Request) -> web.Response:
     """Return a handed-off conversation to the bot (Rasa ConversationResumed)."""
+    return await hand_back(request, conversations.return_to_bot)
+
+
+async def hand_back(request: web.Request, record: Callable[..., Any]) -> web.Response:
+    """Resume the bot in Rasa, then `record` the conversation's new state
+    (back to the bot, or closed) and tell the widget the agent has left."""
     conversation_id = _int_param(request, "conversation_id")
     found = await in_db(request, lambda s: s.get(conversations.Conversation, conversation_id))
     if found is None:
@@ -378,7 +384,7 @@ async def resume_conversation(request: web.Request) -> web.Response:
                                [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
     if failed is not None:
         return failed
-    updated = await in_db(request, conversations.return_to_bot, conversation_id)
+    updated = await in_db(request, record, conversation_id)
     await widget_notice(request, updated, {"kefu_agent_left": True})
     return web.json_response({"conversation": conversations.conversation_to_json(updated)})
 
@@ -394,20 +400,7 @@ def not_serving(request: web.Request, conversation) -> Optional[web.Response]:
 async def close_conversation(request: web.Request) -> web.Response:
     """The agent is done: the conversation leaves the desk, and the customer's
     next message is answered by the bot again (a new conversation)."""
-    conversation_id = _int_param(request, "conversation_id")
-    found = await in_db(request, lambda s: s.get(conversations.Conversation, conversation_id))
-    if found is None:
-        return json_error(404, "no such conversation")
-    refused = not_serving(request, found)
-    if refused is not None:
-        return refused
-    failed = await post_events(request, found.customer_id,
-                               [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
-    if failed is not None:
-        return failed
-    closed = await in_db(request, conversations.close_conversation, conversation_id)
-    await widget_notice(request, closed, {"kefu_agent_left": True})
-    return web.json_response({"conversation": conversations.conversation_to_json(closed)})
+    return await hand_back(request, conversations.close_conversation)
 
 
 async def list_undelivered(request: web.Request) -> web.Response:

@@ -82,10 +82,10 @@ def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, bro
     assert any("您好" in t for t in stack.say(customer, "你好"))
 
 
-def login(browser, stack: Stack):
-    name = new_sender("browser-agent")
-    out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", name], cwd=ROOT, env=stack.env,
-                         capture_output=True, text=True, check=True).stdout
+def login(browser, stack: Stack, role: str = "agent"):
+    name = new_sender(f"browser-{role}")
+    out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", name, "--role", role], cwd=ROOT,
+                         env=stack.env, capture_output=True, text=True, check=True).stdout
     password = out.split("one-time password:")[1].strip()
     desk = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 800}).new_page()
     desk.goto(f"{stack.desk_url}/login")
@@ -146,17 +146,8 @@ def test_widget_customer_is_served_by_an_agent_then_by_the_bot_again(stack: Stac
 
 
 def test_supervisor_pages_tickets_and_weekly_report(stack: Stack, browser):
-    name = new_sender("browser-boss")
-    out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", name, "--role", "supervisor"],
-                         cwd=ROOT, env=stack.env, capture_output=True, text=True, check=True).stdout
-    password = out.split("one-time password:")[1].strip()
     stack.say(new_sender("browser-ticket"), "物业维修太慢了，报修三天都没人来，我要投诉")
-    page = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 800}).new_page()
-    page.goto(f"{stack.desk_url}/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/desk")
+    page, _ = login(browser, stack, role="supervisor")
     page.goto(f"{stack.desk_url}/tickets")
     page.wait_for_selector("#tickets tbody tr")
     assert "剩余" in page.inner_text("#tickets tbody")               # SLA countdown
