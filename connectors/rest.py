@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any, Awaitable, Callable, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -22,9 +23,14 @@ from sanic.response import HTTPResponse
 MAX_SENDER_LENGTH = 255
 MAX_MESSAGE_LENGTH = 5000
 EMPTY_MESSAGE_REPLY = "您好，没有收到您的文字内容，请问有什么可以帮您？"
-SYSTEM_BUSY_REPLY = "抱歉，系统暂时有点忙，您的留言我们已经收到，请稍后再试或回复“转人工”。"
+# Not "received": when the conversation store is down the message may not
+# have been stored, so the customer is asked to send it again.
+SYSTEM_BUSY_REPLY = "抱歉，系统暂时有点忙，请您稍后再发送一次，或回复“转人工”。"
 
 logger = logging.getLogger(__name__)
+
+
+MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
 class BadRequest(Exception):
@@ -57,7 +63,21 @@ def parse_body(raw: bytes) -> dict:
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise BadRequest("'metadata' must be an object")
-    return {"sender": sender, "message": message, "metadata": metadata}
+    message_id = body.get("message_id")
+    if message_id is not None and not (isinstance(message_id, str) and MESSAGE_ID.match(message_id)):
+        raise BadRequest("'message_id' must be 1-100 letters, digits, '-' or '_'")
+    return {"sender": sender, "message": message, "metadata": metadata, "message_id": message_id}
+
+
+def message_id_of(body: dict, request_id: Optional[str]) -> Optional[str]:
+    """The client's own id for this message, else the load balancer's request
+    id (the same on an attempt retried on another server): tickets are keyed by
+    it, so a retried message opens no second ticket. None: Rasa picks one."""
+    if body.get("message_id"):
+        return body["message_id"]
+    if request_id and MESSAGE_ID.match(request_id):
+        return f"req-{request_id}"
+    return None
 
 
 class KefuRestInput(RestInput):
@@ -85,21 +105,25 @@ class KefuRestInput(RestInput):
                 return response.json(
                     {"error": f"'message' is longer than {MAX_MESSAGE_LENGTH} characters"}, status=413
                 )
-            return await self._handle(on_new_message, request, sender, text, body["metadata"])
+            return await self._handle(on_new_message, request, sender, text, body["metadata"],
+                                      message_id_of(body, request.headers.get("X-Request-ID")))
 
         return checked
 
     async def _handle(self, on_new_message, request: Request, sender: str, text: str,
-                      metadata: Optional[dict]) -> HTTPResponse:
+                      metadata: Optional[dict], message_id: Optional[str]) -> HTTPResponse:
         collector = CollectingOutputChannel()
         try:
             await on_new_message(
-                UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
+                UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata,
+                            message_id=message_id)
             )
-        except Exception:
-            # The message is already in the tracker; tell the customer rather
-            # than answering with silence.
-            logger.exception("rest message from %s failed", sender)
+        except Exception as exc:
+            # Tell the customer rather than answering with silence. The first
+            # line names the cause (LockError: Redis, ConversationStoreUnavailable:
+            # PostgreSQL …); the traceback follows.
+            logger.exception("rest message from %s failed (%s: %s)", sender, type(exc).__name__,
+                             " ".join(str(exc).split())[:200])
             collector.messages.append({"recipient_id": sender, "text": SYSTEM_BUSY_REPLY})
         for message in collector.messages:
             if message.get("text"):

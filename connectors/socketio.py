@@ -16,6 +16,8 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
 
+from connectors.rest import SYSTEM_BUSY_REPLY
+
 logger = logging.getLogger(__name__)
 WIDGET_ID = re.compile(r"^web-[0-9a-z]{16,64}$")
 
@@ -29,6 +31,12 @@ class KefuSocketIOInput(SocketIOInput):
                 logger.warning("socket.io message with a non-widget session id refused: %r",
                                (message.sender_id or "")[:80])
                 return None
-            return await on_new_message(message)
+            try:
+                return await on_new_message(message)
+            except Exception:
+                # Rasa's handler would leave the widget silent.
+                logger.exception("socket.io message from %s failed", message.sender_id)
+                await message.output_channel.send_text_message(message.sender_id, SYSTEM_BUSY_REPLY)
+                return None
 
         return super().blueprint(checked)

@@ -5,15 +5,18 @@ schema)`. That call validates the *schema itself* against the metaschema
 before validating the reply, on every action: about a third of Rasa's CPU
 per message in bench/chat_load.py. Building the validator once per process
 gives the same checks (same schema, same errors) without the repeated work.
-The SQLite tracker store also gets WAL and a kept-open connection (below). Everything else is plain
-`rasa`.
+The SQLite tracker store also gets WAL and a kept-open connection, and a
+tracker-store failure fails the turn instead of falling back to an empty
+in-memory conversation (below). Everything else is plain `rasa`.
 """
 from __future__ import annotations
 
+import logging
 import sys
 from functools import lru_cache
 from typing import Any, Dict, Text
 
+logger = logging.getLogger("kefu.rasa_server")
 
 @lru_cache(maxsize=1)
 def _action_result_validator():
@@ -70,6 +73,10 @@ def _tracker_engine_kwargs(original):
         found = dict(original(url))
         if make_url(str(url)).get_backend_name() == "sqlite":
             found.setdefault("poolclass", SingletonThreadPool)
+        else:
+            # After a PostgreSQL restart the pooled connections are dead; a
+            # ping replaces them, so the first turn afterwards works.
+            found.setdefault("pool_pre_ping", True)
         return found
 
     return kwargs
@@ -98,6 +105,22 @@ async def _socketio_custom_json(self, recipient_id, json_message, **kwargs):
     await self._send_message(recipient_id, json_message)
 
 
+class ConversationStoreUnavailable(RuntimeError):
+    """The tracker store (PostgreSQL or the SQLite file) cannot be read or written."""
+
+
+def _tracker_store_down(self, error: Exception) -> None:
+    """Rasa's FailSafeTrackerStore carries on with an empty in-memory
+    conversation when the tracker store fails: the bot would greet a customer
+    in the middle of a repair form, answer one an agent is serving (the pause
+    is forgotten), and what it said would be lost when the database returns.
+    Failing the turn instead makes the channel answer "system busy" and lets
+    the platform or the customer send it again."""
+    logger.error("conversation store unreachable (%s): %s; the turn is refused",
+                 self._tracker_store.__class__.__name__, str(error).splitlines()[0][:300])
+    raise ConversationStoreUnavailable(str(error)) from error
+
+
 def apply() -> None:
     import rasa.core.tracker_store as tracker_store
     from rasa.core.channels.channel import OutputChannel
@@ -111,6 +134,8 @@ def apply() -> None:
     SocketIOOutput.send_custom_json = _socketio_custom_json
     event.listen(Engine, "connect", _sqlite_tracker_pragmas)
     tracker_store.create_engine_kwargs = _tracker_engine_kwargs(tracker_store.create_engine_kwargs)
+    tracker_store.FailSafeTrackerStore.on_tracker_store_error = _tracker_store_down
+    tracker_store.FailSafeTrackerStore.on_tracker_store_retrieve_error = _tracker_store_down
 
 
 def main() -> Any:
