@@ -27,7 +27,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: run test train venv clean
+.PHONY: run run-scaled test train venv clean
 
 venv: $(STAMP_INSTALL)
 
@@ -52,19 +52,45 @@ $(STAMP_MODEL): $(MODEL_INPUTS) $(STAMP_INSTALL)
 run: $(STAMP_MODEL)
 	$(BIN)/kefu run
 
-# The desk's browser tests drive Debian's chromium (Playwright never downloads
-# a browser here), with a Chinese font for the screenshots in docs/.
-# Installed once, as root or through sudo.
+# Debian packages the project needs, installed once as root or through sudo:
+# the desk's browser tests drive Debian's chromium (Playwright never downloads
+# a browser here) with a Chinese font for the screenshots in docs/; the scaled
+# profile's load balancer is Debian's nginx.
 CHROMIUM := /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+NGINX := /usr/sbin/nginx
+
+define apt_install
+	@echo "installing Debian's $(1)"
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	  else echo "error: Kefu needs Debian's $(1): run 'apt-get install $(1)' as root" >&2; exit 1; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null
+endef
 
 $(CHROMIUM) $(CJK_FONT):
-	@echo "installing Debian's chromium and a Chinese font for the browser tests"
-	@if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
-	  else echo "error: the browser tests need Debian's chromium: run 'apt-get install chromium' as root" >&2; exit 1; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
+	$(call apt_install,chromium fonts-wqy-microhei)
 
-test: $(STAMP_MODEL) $(CHROMIUM) $(CJK_FONT)
+$(NGINX):
+	$(call apt_install,nginx)
+
+# The scaled profile (docs/deploy.md): 2 Rasa + 2 action servers on
+# PostgreSQL + Redis behind nginx on KEFU_PUBLIC_PORT (8080). The URLs below
+# are this machine's local services; set them to use others.
+run-scaled: $(STAMP_MODEL) $(NGINX)
+	KEFU_DATABASE_URL=$${KEFU_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/kefu} \
+	KEFU_TRACKER_URL=$${KEFU_TRACKER_URL:-postgresql://postgres@127.0.0.1:5432/kefu_tracker} \
+	KEFU_REDIS_URL=$${KEFU_REDIS_URL:-redis://127.0.0.1:6379/0} \
+	$(BIN)/kefu run --scaled
+
+# Tools that check deploy/ (kubernetes-validate needs jsonschema >= 4.23,
+# Rasa pins 3.2), in their own venv.
+TOOLS := .venv-tools
+$(TOOLS)/.installed:
+	@[ -x $(TOOLS)/bin/python ] || "$(PYTHON310)" -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet kubernetes-validate==1.37.0
+	@touch $@
+
+test: $(STAMP_MODEL) $(CHROMIUM) $(CJK_FONT) $(NGINX) $(TOOLS)/.installed
 	$(BIN)/python -m pytest -ra
 
 clean:

@@ -84,6 +84,14 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+def client_address(request: web.Request) -> str:
+    """The customer's or agent's address, also behind the scaled profile's nginx."""
+    forwarded = request.headers.get("X-Real-IP", "").strip()
+    if forwarded and request.remote in request.app[SETTINGS].trusted_proxies:
+        return forwarded[:64]
+    return request.remote or "?"
+
+
 async def login(request: web.Request) -> web.Response:
     """A bearer token in the body, and the same token as a session cookie."""
     # Login CSRF: another site must not sign a staff browser into its account.
@@ -93,7 +101,7 @@ async def login(request: web.Request) -> web.Response:
     name, password = body.get("name"), body.get("password")
     if not isinstance(name, str) or not isinstance(password, str):
         return json_error(400, "name and password are required")
-    ip = request.remote or "?"
+    ip = client_address(request)
     # The attempt is counted before the password is checked, so parallel
     # guesses cannot all slip in before the first failure is written.
     if not await in_db(request, login_limit.admit, name, ip, utcnow()):
@@ -216,7 +224,9 @@ async def widget_js(request: web.Request) -> web.Response:
 
 async def widget_demo(request: web.Request) -> web.Response:
     """A page with the widget, to try it (and for the browser tests)."""
-    server = os.environ.get("KEFU_PUBLIC_RASA_URL") or request.app[SETTINGS].rasa_url
+    # Empty (the scaled profile): the widget connects to the page's own origin,
+    # the load balancer's public port.
+    server = os.environ.get("KEFU_PUBLIC_RASA_URL", request.app[SETTINGS].rasa_url) or None
     html = (STATIC / "widget-demo.html").read_text().replace("{{SERVER}}", json.dumps(server))
     return web.Response(text=html, content_type="text/html")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import FrozenSet, Optional
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'kefu.db'}"
@@ -17,6 +17,9 @@ class Settings:
     desk_port: int
     rasa_token: Optional[str] = None
     token_ttl_hours: int = 12
+    # Reverse proxies whose X-Real-IP names the client (the scaled profile's
+    # nginx); from anyone else the header is ignored, so it cannot be forged.
+    trusted_proxies: FrozenSet[str] = frozenset()
 
 
 def load_settings() -> Settings:
@@ -26,4 +29,6 @@ def load_settings() -> Settings:
         rasa_url=os.environ.get("KEFU_RASA_URL") or f"http://127.0.0.1:{rasa_port}",
         desk_port=int(os.environ.get("KEFU_DESK_PORT", "8000")),
         rasa_token=os.environ.get("KEFU_RASA_TOKEN") or None,
+        trusted_proxies=frozenset(a.strip() for a in os.environ.get("KEFU_TRUSTED_PROXIES", "").split(",")
+                                  if a.strip()),
     )

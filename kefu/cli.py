@@ -10,8 +10,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kefu", description="Kefu customer-service assistant")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("run", help="start Rasa, the action server and the desk (foreground)")
+    run_p = sub.add_parser("run", help="start Rasa, the action server and the desk (foreground)")
+    run_p.add_argument("--scaled", action="store_true",
+                       help="2 Rasa + 2 action servers on PostgreSQL + Redis behind nginx (docs/deploy.md)")
     sub.add_parser("desk", help="start only the desk")
+    serve_p = sub.add_parser("serve", help="one process of one kind, for containers and systemd units")
+    serve_p.add_argument("role", choices=["rasa", "actions", "desk", "reminders"])
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])
 
@@ -57,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "run":
         from kefu.run import run
-        return run()
+        return run(scaled=args.scaled)
+    if args.command == "serve":
+        from kefu.run import serve
+        return serve(args.role)
     if args.command == "desk":
         from desk.app import main as desk_main
         desk_main()

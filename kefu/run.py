@@ -18,8 +18,14 @@ from typing import Dict, List, Optional
 
 from desk.config import PROJECT_ROOT, load_settings
 from desk.db import upgrade
+from kefu import balancer
+from kefu.balancer import Layout
 
 STOP_GRACE_SECONDS = 15
+# Scaled profile: a process that dies this often in this window is crashing,
+# not being killed; then everything stops instead of restarting forever.
+CRASH_LOOP_DEATHS = 3
+CRASH_LOOP_WINDOW_SECONDS = 120
 CHANNEL_DEFAULTS = {
     "WECHAT_TOKEN": "",
     "WECHAT_APPID": "",
@@ -104,6 +110,74 @@ def shared_store_env(env: Dict[str, str]) -> Dict[str, str]:
     }
 
 
+def port_list(env: Dict[str, str], name: str, first: int, count: int) -> List[int]:
+    if env.get(name):
+        return [int(p) for p in env[name].split(",") if p.strip()]
+    return [first + i for i in range(count)]
+
+
+def scaled_layout(env: Dict[str, str]) -> Layout:
+    """2 Rasa servers and 2 action servers by default, on consecutive ports
+    (or KEFU_RASA_PORTS / KEFU_ACTIONS_PORTS), nginx on KEFU_PUBLIC_PORT."""
+    ports = ports_from_env(env)
+    local = lambda ports: [f"127.0.0.1:{p}" for p in ports]  # noqa: E731
+    return Layout(
+        public_host=env.get("KEFU_PUBLIC_HOST", "0.0.0.0"),
+        public_port=int(env.get("KEFU_PUBLIC_PORT", "8080")),
+        internal_host="127.0.0.1",
+        internal_port=int(env.get("KEFU_INTERNAL_PORT", "8079")),
+        rasa_servers=local(port_list(env, "KEFU_RASA_PORTS", ports.rasa, int(env.get("KEFU_RASA_SERVERS", "2")))),
+        action_servers=local(port_list(env, "KEFU_ACTIONS_PORTS", ports.actions,
+                                       int(env.get("KEFU_ACTION_SERVERS", "2")))),
+        desk_server=f"127.0.0.1:{ports.desk}",
+    )
+
+
+def scaled_env(env: Dict[str, str], layout: Layout) -> Dict[str, str]:
+    """Shared stores are required: several Rasa processes on SQLite files or
+    in-memory locks would each see their own conversations."""
+    missing = [n for n in ("KEFU_DATABASE_URL", "KEFU_TRACKER_URL", "KEFU_REDIS_URL") if not env.get(n)]
+    if missing:
+        raise SystemExit(f"error: the scaled profile needs {', '.join(missing)} "
+                         "(PostgreSQL for the desk and the conversations, Redis for the locks); "
+                         "'make run-scaled' sets local defaults")
+    for name in ("KEFU_DATABASE_URL", "KEFU_TRACKER_URL"):
+        if not env[name].startswith("postgresql"):
+            raise SystemExit(f"error: {name} must be a postgresql:// URL in the scaled profile")
+        ensure_database(env[name])
+    env = dict(env)
+    # Rasa reaches the action servers, and the desk reaches Rasa, through
+    # nginx's loopback listener: balanced, and sticky per conversation.
+    env.setdefault("KEFU_ACTION_ENDPOINT", f"http://127.0.0.1:{layout.internal_port}/webhook")
+    env.setdefault("KEFU_RASA_URL", f"http://127.0.0.1:{layout.internal_port}")
+    env.setdefault("KEFU_PUBLIC_RASA_URL", "")       # the widget uses the page's origin
+    env.setdefault("KEFU_TRUSTED_PROXIES", "127.0.0.1")  # nginx's X-Real-IP, for the login limit
+    return env
+
+
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database named in url if it does not exist, so
+    the profile starts with one command on a fresh server."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT", future=True)
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": target.database}).first()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+                print(f"kefu: created PostgreSQL database {target.database}", flush=True)
+    except OperationalError as exc:
+        raise SystemExit(f"error: PostgreSQL at {target.render_as_string(hide_password=True)} "
+                         f"is not reachable: {exc.orig}")
+    finally:
+        admin.dispose()
+
+
 def endpoints_file(env: Dict[str, str]) -> Path:
     shared = bool(env.get("KEFU_TRACKER_URL") and env.get("KEFU_REDIS_URL"))
     return PROJECT_ROOT / "bot" / ("endpoints-shared.yml" if shared else "endpoints.yml")
@@ -116,25 +190,52 @@ def latest_model(models_dir: Path) -> Path:
     return models[-1]
 
 
-def commands(ports: Ports, model: Path, rasa_token: Optional[str] = None,
-             reminder_workers: int = 1, endpoints: Optional[Path] = None) -> Dict[str, List[str]]:
+def rasa_command(port: int, model: Path, rasa_token: Optional[str], endpoints: Path) -> List[str]:
     # Rasa's HTTP API can read and rewrite any conversation: with a token set
     # only the desk (which sends it) may use it. Channels stay open.
     auth = ["--auth-token", rasa_token] if rasa_token else []
+    return [sys.executable, "-m", "kefu.rasa_server", "run", "--enable-api", "--port", str(port),
+            "--model", str(model),
+            "--credentials", str(PROJECT_ROOT / "bot" / "credentials.yml"),
+            "--endpoints", str(endpoints), "--cors", "*", *auth]
+
+
+def actions_command(port: int) -> List[str]:
+    # rasa-sdk's own server, started through kefu.action_server so that its
+    # logs are masked (phone numbers, addresses) like the others.
+    return [sys.executable, "-m", "kefu.action_server", "--actions", "actions", "--port", str(port)]
+
+
+def commands(ports: Ports, model: Path, rasa_token: Optional[str] = None,
+             reminder_workers: int = 1, endpoints: Optional[Path] = None) -> Dict[str, List[str]]:
     return {
-        # rasa-sdk's own server, started through kefu.action_server so that
-        # its logs are masked (phone numbers, addresses) like the others.
-        "actions": [sys.executable, "-m", "kefu.action_server", "--actions", "actions",
-                    "--port", str(ports.actions)],
-        "rasa": [sys.executable, "-m", "kefu.rasa_server", "run", "--enable-api", "--port", str(ports.rasa),
-                 "--model", str(model),
-                 "--credentials", str(PROJECT_ROOT / "bot" / "credentials.yml"),
-                 "--endpoints", str(endpoints or PROJECT_ROOT / "bot" / "endpoints.yml"),
-                 "--cors", "*", *auth],
+        "actions": actions_command(ports.actions),
+        "rasa": rasa_command(ports.rasa, model, rasa_token, endpoints or PROJECT_ROOT / "bot" / "endpoints.yml"),
         "desk": [sys.executable, "-m", "kefu.cli", "desk"],
-        # SQLite allows one reminder worker; more only on PostgreSQL.
-        **{f"reminders{i or ''}": [sys.executable, "-m", "kefu.cli", "reminders", "run"]
-           for i in range(reminder_workers)},
+        **reminder_commands(reminder_workers),
+    }
+
+
+def reminder_commands(workers: int) -> Dict[str, List[str]]:
+    # SQLite allows one reminder worker; more only on PostgreSQL.
+    return {f"reminders{i or ''}": [sys.executable, "-m", "kefu.cli", "reminders", "run"]
+            for i in range(workers)}
+
+
+def port_of(address: str) -> int:
+    return int(address.rsplit(":", 1)[1])
+
+
+def scaled_commands(layout: Layout, model: Path, rasa_token: Optional[str], reminder_workers: int,
+                    nginx: List[str]) -> Dict[str, List[str]]:
+    endpoints = PROJECT_ROOT / "bot" / "endpoints-shared.yml"
+    return {
+        **{f"actions{i + 1}": actions_command(port_of(a)) for i, a in enumerate(layout.action_servers)},
+        **{f"rasa{i + 1}": rasa_command(port_of(a), model, rasa_token, endpoints)
+           for i, a in enumerate(layout.rasa_servers)},
+        "desk": [sys.executable, "-m", "kefu.cli", "desk"],
+        **reminder_commands(reminder_workers),
+        "nginx": nginx,
     }
 
 
@@ -146,42 +247,97 @@ def prepare(env: Dict[str, str]) -> None:
         Path(env["KEFU_TRACKER_DB"]).parent.mkdir(parents=True, exist_ok=True)
 
 
-def run(model: Optional[Path] = None) -> int:
+def reminder_workers(env: Dict[str, str]) -> int:
+    workers = int(env.get("KEFU_REMINDER_WORKERS", "1"))
+    if workers > 1 and env["KEFU_DATABASE_URL"].startswith("sqlite"):
+        print("kefu: several reminder workers need PostgreSQL; starting one on SQLite", file=sys.stderr)
+        return 1
+    return workers
+
+
+def run(model: Optional[Path] = None, scaled: bool = False) -> int:
     ports = ports_from_env(os.environ)
-    env = service_env(dict(os.environ), ports)
+    base = dict(os.environ)
+    layout = None
+    if scaled:
+        layout = scaled_layout(base)
+        base = scaled_env(base, layout)
+    env = service_env(base, ports)
     prepare(env)
     model = model or latest_model(PROJECT_ROOT / "models")
+    token = env.get("KEFU_RASA_TOKEN") or None
+    if layout is not None:
+        nginx = balancer.prepare(layout, Path(env.get("KEFU_NGINX_DIR") or PROJECT_ROOT / "var" / "nginx"))
+        cmds = scaled_commands(layout, model, token, reminder_workers(env), nginx)
+        print(f"kefu (scaled): public :{layout.public_port}  rasa {', '.join(layout.rasa_servers)}  "
+              f"actions {', '.join(layout.action_servers)}  desk :{ports.desk}  model {model.name}", flush=True)
+    else:
+        cmds = commands(ports, model, token, reminder_workers(env), endpoints_file(env))
+        print(f"kefu: rasa :{ports.rasa}  actions :{ports.actions}  desk :{ports.desk}  reminders  "
+              f"model {model.name}", flush=True)
+    return supervise(cmds, env, restart=scaled)
+
+
+def serve(role: str) -> int:
+    """One process of one kind in the foreground, with the environment `kefu
+    run` would give it: the command of a container or a systemd unit when the
+    kinds run on different machines (docs/deploy.md)."""
+    ports = ports_from_env(os.environ)
+    env = service_env(dict(os.environ), ports)
+    model = Path(env["KEFU_MODEL"]) if env.get("KEFU_MODEL") else None
+    cmd = {
+        "rasa": lambda: rasa_command(ports.rasa, model or latest_model(PROJECT_ROOT / "models"),
+                                     env.get("KEFU_RASA_TOKEN") or None, endpoints_file(env)),
+        "actions": lambda: actions_command(ports.actions),
+        "desk": lambda: [sys.executable, "-m", "kefu.cli", "desk"],
+        "reminders": lambda: reminder_commands(1)["reminders"],
+    }[role]()
+    os.chdir(PROJECT_ROOT)
+    os.execve(cmd[0], cmd, env)
+    return 0  # not reached
+
+
+def supervise(cmds: Dict[str, List[str]], env: Dict[str, str], restart: bool) -> int:
+    """Run the processes until a signal. Embedded: one dying stops all (a
+    half-running system must not look healthy). Scaled: a dead process is
+    started again while the load balancer sends its work to the others,
+    unless it keeps dying (then all stop, as a crash loop is a fault)."""
     procs: Dict[str, subprocess.Popen] = {}
+    deaths: Dict[str, List[float]] = {}
     stopping = False
 
     def stop(signum=None, _frame=None) -> None:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    print(f"kefu: rasa :{ports.rasa}  actions :{ports.actions}  desk :{ports.desk}  reminders  model {model.name}",
-          flush=True)
-    workers = int(env.get("KEFU_REMINDER_WORKERS", "1"))
-    if workers > 1 and env["KEFU_DATABASE_URL"].startswith("sqlite"):
-        print("kefu: several reminder workers need PostgreSQL; starting one on SQLite", file=sys.stderr)
-        workers = 1
-    for name, cmd in commands(ports, model, env.get("KEFU_RASA_TOKEN") or None, workers,
-                              endpoints_file(env)).items():
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for name, cmd in cmds.items():
         procs[name] = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT)
     write_pids(procs)
 
     exit_code = 0
     while not stopping:
         for name, proc in procs.items():
-            if proc.poll() is not None:
-                print(f"kefu: {name} exited with code {proc.returncode}; stopping the others",
+            if proc.poll() is None:
+                continue
+            now = time.monotonic()
+            recent = [t for t in deaths.get(name, []) if now - t < CRASH_LOOP_WINDOW_SECONDS] + [now]
+            deaths[name] = recent
+            if restart and len(recent) < CRASH_LOOP_DEATHS:
+                print(f"kefu: {name} exited with code {proc.returncode}; starting it again",
                       file=sys.stderr, flush=True)
-                exit_code = proc.returncode or 1
-                stopping = True
+                procs[name] = subprocess.Popen(cmds[name], env=env, cwd=PROJECT_ROOT)
+                write_pids(procs)
                 break
+            print(f"kefu: {name} exited with code {proc.returncode}; stopping the others",
+                  file=sys.stderr, flush=True)
+            exit_code = proc.returncode or 1
+            stopping = True
+            break
         time.sleep(0.3)
     terminate(procs)
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
     return exit_code
 
 

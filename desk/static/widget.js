@@ -105,6 +105,9 @@
 
     var socket = window.io(options.server || location.origin, {
       path: options.path || "/socket.io",
+      // Lets a load balancer send this customer to the server that holds the
+      // conversation (Kefu's scaled profile hashes on it).
+      query: {kefu_sender: id},
       // Cross-origin embedding: websocket needs no CORS pre-flight.
       transports: ["websocket"],
       reconnection: true, reconnectionDelay: 1000, reconnectionDelayMax: 10000
