@@ -80,3 +80,22 @@ def test_one_service_dying_stops_the_others(tmp_path):
         assert wait_gone(pids.values()) == []
     finally:
         stop_stack(stack)
+
+
+def test_scaled_supervision_restarts_a_dead_process_but_not_a_crash_loop(tmp_path, monkeypatch):
+    """The scaled profile's supervisor starts a killed process again (the
+    others keep serving meanwhile), but gives up on one that keeps dying."""
+    import sys
+
+    from kefu import run as kefu_run
+
+    monkeypatch.setenv("KEFU_PID_FILE", str(tmp_path / "pids"))
+    starts = tmp_path / "starts"
+    crashing = [sys.executable, "-c",
+                f"open({str(starts)!r}, 'a').write('x'); import time; time.sleep(0.5); raise SystemExit(3)"]
+    steady = [sys.executable, "-c", "import time; time.sleep(60)"]
+    started = time.monotonic()
+    code = kefu_run.supervise({"steady": steady, "crashing": crashing}, dict(os.environ), restart=True)
+    assert code == 3
+    assert starts.read_text() == "x" * kefu_run.CRASH_LOOP_DEATHS  # restarted, then given up
+    assert time.monotonic() - started < 30  # and the steady one was stopped with it

@@ -1,0 +1,437 @@
+"""The scaled profile (`kefu run --scaled`): nginx in front of 2 Rasa servers
+and 2 action servers on PostgreSQL + Redis, proven under load and faults.
+
+One stack for the module, on its own PostgreSQL databases and its own Redis
+server (a private redis-server on a free port, so that the Redis outage test
+stops nobody else's Redis).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from conftest import PG_ADMIN_URL, ROOT, free_port, http, new_sender, wait_for
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+STARTUP_TIMEOUT = 400
+SYSTEM_BUSY = "系统暂时"
+
+
+@contextmanager
+def pg_database() -> Iterator[str]:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
+    name = f"kefu_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true'))
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+class RedisServer:
+    """A private redis-server that the outage test may stop and start again."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert wait_for(lambda: _port_open(self.port), 10), "redis-server did not start"
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _port_open(port: int) -> bool:
+    import socket
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class ScaledStack:
+    public_url: str
+    rasa_urls: List[str]
+    action_urls: List[str]
+    desk_url: str
+    database_url: str
+    tracker_url: str
+    redis: RedisServer
+    env: Dict[str, str]
+    access_log: Path
+    pid_file: Path
+    log_path: Path
+    proc: subprocess.Popen
+
+    def post(self, sender: str, text_: str, message_id: Optional[str] = None,
+             timeout: float = 180) -> tuple[int, object]:
+        body = {"sender": sender, "message": text_}
+        if message_id:
+            body["message_id"] = message_id
+        return http("POST", f"{self.public_url}/webhooks/rest/webhook", body, timeout=timeout)
+
+    def say(self, sender: str, text_: str) -> List[str]:
+        status, replies = self.post(sender, text_)
+        assert status == 200, (status, replies)
+        return [r.get("text", "") for r in replies]
+
+    def pids(self) -> Dict[str, int]:
+        rows = (line.split() for line in self.pid_file.read_text().splitlines() if line.strip())
+        return {name: int(pid) for name, pid in rows}
+
+    def routes(self, path: str) -> Dict[str, set]:
+        """Which Rasa servers each customer's requests to path went to (nginx's log)."""
+        seen: Dict[str, set] = defaultdict(set)
+        pattern = re.compile(rf" {re.escape(path)} sender=(\S+) upstream=(.+?) time=")
+        for line in self.access_log.read_text().splitlines():
+            match = pattern.search(line)
+            if match:
+                # A retried attempt lists every server it tried: "a, b".
+                seen[match.group(1)].add(match.group(2).split(",")[-1].strip())
+        return seen
+
+
+def wait_healthy(stack: ScaledStack, timeout: float = STARTUP_TIMEOUT) -> None:
+    checks = ([f"{u}/webhooks/rest/" for u in stack.rasa_urls] + [f"{u}/health" for u in stack.action_urls]
+              + [f"{stack.desk_url}/healthz", f"{stack.public_url}/webhooks/rest/", f"{stack.public_url}/healthz"])
+    deadline = time.monotonic() + timeout
+    while checks:
+        if stack.proc.poll() is not None:
+            raise RuntimeError(f"kefu run --scaled exited; log:\n{stack.log_path.read_text()[-4000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not ready: {checks}; log:\n{stack.log_path.read_text()[-4000:]}")
+        try:
+            status, _ = http("GET", checks[0], timeout=5)
+            if status == 200:
+                checks.pop(0)
+                continue
+        except OSError:
+            pass
+        time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def scaled(tmp_path_factory) -> Iterator[ScaledStack]:
+    tmp = tmp_path_factory.mktemp("scaled")
+    redis = RedisServer(tmp)
+    redis.start()
+    ports = {name: free_port() for name in ("public", "internal", "rasa1", "rasa2", "act1", "act2", "desk")}
+    with pg_database() as database_url, pg_database() as tracker_url:
+        env = {
+            **os.environ,
+            "KEFU_DATABASE_URL": database_url,
+            "KEFU_TRACKER_URL": tracker_url,
+            "KEFU_REDIS_URL": redis.url,
+            "KEFU_PUBLIC_HOST": "127.0.0.1",
+            "KEFU_PUBLIC_PORT": str(ports["public"]),
+            "KEFU_INTERNAL_PORT": str(ports["internal"]),
+            "KEFU_RASA_PORTS": f"{ports['rasa1']},{ports['rasa2']}",
+            "KEFU_ACTIONS_PORTS": f"{ports['act1']},{ports['act2']}",
+            "KEFU_DESK_PORT": str(ports["desk"]),
+            "KEFU_NGINX_DIR": str(tmp / "nginx"),
+            "KEFU_PID_FILE": str(tmp / "kefu.pids"),
+            "KEFU_REMINDER_WORKERS": "0",
+        }
+        log_path = tmp / "stack.log"
+        proc = subprocess.Popen([sys.executable, "-m", "kefu.cli", "run", "--scaled"], cwd=ROOT, env=env,
+                                stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+        stack = ScaledStack(
+            public_url=f"http://127.0.0.1:{ports['public']}",
+            rasa_urls=[f"http://127.0.0.1:{ports[n]}" for n in ("rasa1", "rasa2")],
+            action_urls=[f"http://127.0.0.1:{ports[n]}" for n in ("act1", "act2")],
+            desk_url=f"http://127.0.0.1:{ports['desk']}",
+            database_url=database_url, tracker_url=tracker_url, redis=redis, env=env,
+            access_log=tmp / "nginx" / "access.log", pid_file=tmp / "kefu.pids", log_path=log_path, proc=proc,
+        )
+        try:
+            wait_healthy(stack)
+            yield stack
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=40)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            redis.stop()
+
+
+def user_texts(stack: ScaledStack, sender: str) -> List[str]:
+    engine = create_engine(stack.tracker_url, future=True)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"),
+                                {"s": sender}).all()
+    finally:
+        engine.dispose()
+    import json
+    return [json.loads(data).get("text") for kind, data in rows if kind == "user"]
+
+
+def turn_shape(stack: ScaledStack, sender: str) -> List[str]:
+    """The tracker as a string of U (user), B (bot) and L (action_listen)."""
+    status, tracker = http("GET", f"{stack.rasa_urls[0]}/conversations/{sender}/tracker")
+    assert status == 200, tracker
+    shape = []
+    for event in tracker["events"]:
+        if event["event"] == "user":
+            shape.append("U")
+        elif event["event"] == "bot":
+            shape.append("B")
+        elif event["event"] == "action" and event.get("name") == "action_listen":
+            shape.append("L")
+    return shape
+
+
+def tickets_by_customer(stack: ScaledStack, prefix: str) -> Dict[str, List[tuple]]:
+    engine = create_engine(stack.database_url, future=True)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT customer_id, source_message_id FROM tickets "
+                                     "WHERE customer_id LIKE :p"), {"p": f"{prefix}%"}).all()
+    finally:
+        engine.dispose()
+    found: Dict[str, List[tuple]] = defaultdict(list)
+    for customer, source in rows:
+        found[customer].append(source)
+    return found
+
+
+def test_the_public_port_serves_the_desk_the_widget_and_the_channels(scaled):
+    status, _ = http("GET", f"{scaled.public_url}/healthz")
+    assert status == 200
+    status, page = http("GET", f"{scaled.public_url}/login")
+    assert status == 200 and "登录" in page
+    status, bundle = http("GET", f"{scaled.public_url}/widget.js")
+    assert status == 200 and "kefu_sender" in bundle
+    # socket.io's handshake reaches a Rasa server through nginx.
+    status, handshake = http("GET", f"{scaled.public_url}/socket.io/?EIO=4&transport=polling&kefu_sender=web-"
+                             + "a" * 16)
+    assert status == 200 and "sid" in str(handshake)
+    # Rasa's HTTP API and the action servers are not on the public port.
+    status, _ = http("GET", f"{scaled.public_url}/conversations/x/tracker")
+    assert status in (401, 404)
+    assert "工单号" in "\n".join(scaled.say(new_sender("pub"), "快递太慢了，我要投诉"))
+
+
+def whole_turns(shape: List[str]) -> bool:
+    """Every user message followed by the bot's answer and a return to
+    listening before the next one: no turn ran inside another."""
+    return re.fullmatch(r"(?:L?UB+L)+", "".join(shape).replace("LL", "L")) is not None
+
+
+def test_rest_turns_of_one_conversation_stay_on_one_server_and_never_overlap(scaled):
+    """Messages of one customer fired without waiting for the answers (a
+    channel retrying, an integration posting fast) go to one Rasa server and
+    run one at a time: none is lost, no turn runs inside another. (Separate
+    HTTP requests a few hundred ms apart have no order of their own: the one
+    that reaches Rasa first is served first. Order is shown over socket.io.)"""
+    senders = [new_sender("rest-seq") for _ in range(12)]
+    texts = ["你好", "请问几天能发货", "物业费在哪里交", "谢谢"]
+
+    def fire(sender: str) -> List[int]:
+        with ThreadPoolExecutor(len(texts)) as pool:
+            futures = []
+            for t in texts:
+                futures.append(pool.submit(scaled.post, sender, t))
+                time.sleep(0.2)
+            return [f.result()[0] for f in futures]
+
+    with ThreadPoolExecutor(len(senders)) as pool:
+        results = list(pool.map(fire, senders))
+    assert all(s == 200 for statuses in results for s in statuses), results
+
+    routes = scaled.routes("/webhooks/rest/webhook")
+    assert all(len(routes[s]) == 1 for s in senders), {s: routes[s] for s in senders}
+    assert len(set().union(*(routes[s] for s in senders))) == 2, "both Rasa servers should get customers"
+    for sender in senders:
+        # Overlapping turns would lose events (Rasa saves a turn's events
+        # after it ran, counting what is already stored) or interleave them.
+        assert sorted(user_texts(scaled, sender)) == sorted(texts)
+        assert whole_turns(turn_shape(scaled, sender)), turn_shape(scaled, sender)
+
+
+def test_widget_messages_are_answered_one_at_a_time_in_the_order_typed(scaled):
+    """A customer typing four messages in a row in the widget (socket.io, one
+    connection): each is processed after the one before, in the order typed,
+    on the one Rasa server its id hashes to, while 12 customers do the same."""
+    import asyncio
+
+    import socketio
+
+    texts = ["你好", "请问几天能发货", "物业费在哪里交", "谢谢"]
+    ids = [f"web-{uuid.uuid4().hex}" for _ in range(12)]
+
+    async def customer(session_id: str) -> int:
+        client = socketio.AsyncClient()
+        answers: List[dict] = []
+        client.on("bot_uttered", lambda data: answers.append(data))
+        await client.connect(f"{scaled.public_url}/?kefu_sender={session_id}", socketio_path="/socket.io",
+                             transports=["polling"])
+        await client.emit("session_request", {"session_id": session_id})
+        await asyncio.sleep(0.3)
+        for t in texts:
+            await client.emit("user_uttered", {"message": t, "session_id": session_id})
+        deadline = time.monotonic() + 120
+        while len(user_texts(scaled, session_id)) < len(texts) and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1)  # the last answer's events are saved
+        await client.disconnect()
+        return len(answers)
+
+    async def everyone() -> List[int]:
+        return await asyncio.gather(*(customer(i) for i in ids))
+
+    answered = asyncio.run(everyone())
+    assert all(n >= len(texts) for n in answered), answered
+    routes = scaled.routes("/socket.io/")
+    assert all(len(routes[i]) == 1 for i in ids), {i: routes[i] for i in ids}
+    assert len(set().union(*(routes[i] for i in ids))) == 2
+    for session_id in ids:
+        assert user_texts(scaled, session_id) == texts
+        assert whole_turns(turn_shape(scaled, session_id)), turn_shape(scaled, session_id)
+
+
+def test_killing_a_rasa_server_and_an_action_server_under_load_loses_no_message(scaled):
+    """50 conversations at once; one Rasa server and one action server get
+    SIGKILL in the middle. Every message is answered (nginx tries the other
+    server; a client retries with the same message_id), no ticket is opened
+    twice, and the killed processes come back."""
+    prefix = f"kill{uuid.uuid4().hex[:6]}-"
+    senders = [f"{prefix}{i:02d}" for i in range(50)]
+    script = ["您好", "快递一个星期了还没到，物流太慢了，我要投诉", "请问现货几天能发货", "好的谢谢", "拜拜"]
+    answers: Dict[tuple, List[str]] = {}
+    retries: List[tuple] = []
+
+    def converse(sender: str) -> None:
+        for n, message in enumerate(script):
+            message_id = f"{sender}-{n}"
+            for attempt in range(4):
+                try:
+                    status, replies = scaled.post(sender, message, message_id)
+                except OSError as exc:
+                    status, replies = 0, repr(exc)
+                if status == 200:
+                    answers[(sender, n)] = [r.get("text", "") for r in replies]
+                    break
+                retries.append((sender, n, status, str(replies)[:100]))
+                time.sleep(1)
+
+    before = scaled.pids()
+    with ThreadPoolExecutor(len(senders)) as pool:
+        futures = [pool.submit(converse, s) for s in senders]
+        time.sleep(4)  # the load is running
+        os.kill(before["rasa1"], signal.SIGKILL)
+        os.kill(before["actions1"], signal.SIGKILL)
+        for f in futures:
+            f.result()
+
+    missing = [(s, n) for s in senders for n in range(len(script)) if (s, n) not in answers]
+    assert not missing, (missing[:10], retries[:10])
+    silent = [k for k, texts in answers.items() if not any(t.strip() for t in texts)]
+    assert not silent, silent[:10]
+    # Each conversation made exactly one complaint: exactly one ticket each.
+    tickets = tickets_by_customer(scaled, prefix)
+    assert sorted(tickets) == senders, sorted(set(senders) - set(tickets))
+    doubled = {c: sources for c, sources in tickets.items() if len(sources) != 1}
+    assert not doubled, doubled
+    # Every message is in its conversation (a retried one may be there twice,
+    # a turn whose answer was lost with its server).
+    for sender in senders:
+        stored = user_texts(scaled, sender)
+        assert [t for t in script if t in stored] == script, (sender, stored)
+    # The supervisor started the killed processes again; the rest kept going.
+    assert wait_for(lambda: all(http("GET", u + path, timeout=5)[0] == 200 for u, path in
+                                ((scaled.rasa_urls[0], "/webhooks/rest/"), (scaled.action_urls[0], "/health"))),
+                    STARTUP_TIMEOUT), scaled.log_path.read_text()[-3000:]
+    after = scaled.pids()
+    assert after["rasa1"] != before["rasa1"] and after["actions1"] != before["actions1"]
+    assert after["rasa2"] == before["rasa2"] and after["actions2"] == before["actions2"]
+    print(f"\n50 conversations, {len(answers)} answers, {len(retries)} client retries")
+
+
+def test_redis_outage_gives_a_polite_busy_answer_and_recovers_by_itself(scaled):
+    sender = new_sender("redis-out")
+    assert scaled.say(sender, "你好")
+    scaled.redis.stop()
+    try:
+        answer = "\n".join(scaled.say(sender, "请问几天能发货"))
+        assert SYSTEM_BUSY in answer, answer
+        assert scaled.proc.poll() is None
+    finally:
+        scaled.redis.start()
+    # Back by itself: no restart of any process.
+    assert wait_for(lambda: SYSTEM_BUSY not in "\n".join(scaled.say(sender, "物业费在哪里交")), 30)
+    assert "工单号" in "\n".join(scaled.say(sender, "快递太慢了，我要投诉"))
+    # One clear line names the customer and the cause.
+    assert re.search(rf"rest message from {sender} failed \(LockError: .*connecting to 127\.0\.0\.1:{scaled.redis.port}",
+                     scaled.log_path.read_text()), scaled.log_path.read_text()[-3000:]
+
+
+@contextmanager
+def database_unreachable(url: str) -> Iterator[None]:
+    """Our own PostgreSQL database refuses connections (others' are untouched)."""
+    name = make_url(url).database
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
+    with admin.connect() as conn:
+        conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'))
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+    try:
+        yield
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true'))
+        admin.dispose()
+
+
+@pytest.mark.parametrize("which", ["tracker", "desk"])
+def test_postgresql_outage_gives_a_polite_busy_answer_writes_nothing_half_and_recovers(scaled, which):
+    url = scaled.tracker_url if which == "tracker" else scaled.database_url
+    sender = new_sender(f"pg-{which}")
+    assert scaled.say(sender, "你好")
+    with database_unreachable(url):
+        answer = "\n".join(scaled.say(sender, "快递太慢了，我要投诉"))
+        assert SYSTEM_BUSY in answer, answer
+        assert scaled.say(sender, "你好")  # still answering, still polite
+    # Recovers by itself, and the complaint made during the outage left no
+    # half-written ticket: the repeated complaint opens exactly one.
+    assert wait_for(lambda: SYSTEM_BUSY not in "\n".join(scaled.say(sender, "请问几天能发货")), 60)
+    assert "工单号" in "\n".join(scaled.say(sender, "快递太慢了，我要投诉"))
+    assert len(tickets_by_customer(scaled, sender)[sender]) == 1
+    assert scaled.proc.poll() is None
