@@ -1,0 +1,117 @@
+"""kefu/tracker_cache.py: the cache saves work, never changes what a
+conversation holds, whoever else writes to the store."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from sqlalchemy import create_engine, text
+
+from conftest import ROOT
+from kefu.tracker_cache import CachedSQLTrackerStore
+
+DOMAIN = Domain.load(str(ROOT / "bot" / "domain.yml"))
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def turn(text_: str):
+    return [UserUttered(text_, {"name": "greet", "confidence": 1.0}),
+            BotUttered(f"answer to {text_}"), ActionExecuted("action_listen")]
+
+
+def texts(tracker) -> list:
+    return [e.text for e in tracker.events if isinstance(e, UserUttered)]
+
+
+@pytest.fixture()
+def db(tmp_path):
+    return str(tmp_path / "tracker.db")
+
+
+def store(db: str, cls=CachedSQLTrackerStore):
+    return cls(domain=DOMAIN, dialect="sqlite", db=db)
+
+
+async def one_turn(s, sender: str, text_: str) -> None:
+    tracker = await s.get_or_create_tracker(sender)
+    for event in turn(text_):
+        tracker.update(event)
+    await s.save(tracker)
+
+
+def test_a_served_conversation_is_reused_and_equals_what_rasa_would_load(db):
+    async def scenario():
+        cached = store(db)
+        for t in ("一", "二", "三"):
+            await one_turn(cached, "c1", t)
+        first = await cached.retrieve("c1")
+        again = await cached.retrieve("c1")
+        plain = await store(db, SQLTrackerStore).retrieve("c1")
+        return first, again, plain
+
+    first, again, plain = run(scenario())
+    assert again is first                       # no reload
+    assert texts(first) == texts(plain) == ["一", "二", "三"]
+    assert [e.as_dict() for e in first.events] == [e.as_dict() for e in plain.events]
+
+
+def test_another_server_writing_is_seen_at_once(db):
+    async def scenario():
+        a, b = store(db), store(db)
+        await one_turn(a, "c2", "一")
+        await a.retrieve("c2")                  # a holds it
+        await one_turn(b, "c2", "二")           # failover: b serves a turn
+        seen_by_a = texts(await a.retrieve("c2"))
+        await one_turn(a, "c2", "三")           # back on a
+        return seen_by_a, await store(db, SQLTrackerStore).retrieve("c2")
+
+    seen_by_a, stored = run(scenario())
+    assert seen_by_a == ["一", "二"]
+    assert texts(stored) == ["一", "二", "三"]
+
+
+def test_a_turn_that_changed_the_conversation_without_saving_is_forgotten(db):
+    async def scenario():
+        s = store(db)
+        await one_turn(s, "c3", "一")
+        tracker = await s.retrieve("c3")
+        tracker.update(UserUttered("failed half-way", {"name": "greet", "confidence": 1.0}))
+        return await s.retrieve("c3")
+
+    assert texts(run(scenario())) == ["一"]
+
+
+def test_a_write_during_a_turn_loses_neither_side(db):
+    async def scenario():
+        a, b = store(db), store(db)
+        await one_turn(a, "c4", "一")
+        tracker = await a.retrieve("c4")
+        await one_turn(b, "c4", "二")           # written while a's turn runs
+        for event in turn("三"):
+            tracker.update(event)
+        await a.save(tracker)
+        return await store(db, SQLTrackerStore).retrieve("c4"), await a.retrieve("c4")
+
+    stored, next_turn = run(scenario())
+    assert sorted(texts(stored)) == sorted(["一", "二", "三"])   # each once, none lost
+    assert texts(next_turn) == texts(stored)    # reloaded, not the stale copy
+
+
+def test_deleted_conversation_is_not_served_from_memory(db):
+    async def scenario():
+        s = store(db)
+        await one_turn(s, "c5", "一")
+        await s.retrieve("c5")
+        engine = create_engine(f"sqlite:///{db}", future=True)
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM events WHERE sender_id = 'c5'"))
+        engine.dispose()
+        return await s.retrieve("c5")
+
+    assert run(scenario()) is None
