@@ -8,16 +8,29 @@ action server, database), and the peak memory of each process.
 
     make run                     # in one terminal
     .venv/bin/python bench/chat_load.py [--url http://127.0.0.1:5005] [--rounds 4]
+
+`--target scaled` starts each profile itself, one after the other (never
+both at once: they share the two cores): the embedded one (`kefu run`, SQLite)
+and the scaled one (`kefu run --scaled`: nginx, 2 Rasa + 2 action servers,
+PostgreSQL + Redis, on throw-away databases). Each gets the same load: 50,
+200 and 500 customers chatting at a human pace (a think time between a reply
+and the next message, 5-15 s by default; `--think`), then a closed loop of
+50 customers without think time for the most messages/second it serves. The
+figures are printed side by side with the ratio scaled/embedded.
+
+    .venv/bin/python bench/chat_load.py --target scaled [--levels 50,200,500] [--think 5:15]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
+import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import aiohttp
 
@@ -42,20 +55,62 @@ def percentile(values: List[float], q: float) -> float:
     return ordered[index]
 
 
+async def paced_conversation(session: aiohttp.ClientSession, url: str, think: Tuple[float, float],
+                             latencies: List[float], failures: List[str]) -> None:
+    """One customer at a human pace: starts at a random moment of the first
+    think time, waits for each answer, then thinks before the next message."""
+    sender = f"bench-{uuid.uuid4().hex[:12]}"
+    await asyncio.sleep(random.uniform(0, think[1]))
+    for text in SCRIPT:
+        await send(session, url, sender, text, latencies, failures)
+        await asyncio.sleep(random.uniform(*think))
+
+
+async def send(session: aiohttp.ClientSession, url: str, sender: str, text: str,
+               latencies: List[float], failures: List[str]) -> None:
+    """One message and its whole reply; a "system busy" answer is a failure."""
+    started = time.perf_counter()
+    try:
+        async with session.post(url, json={"sender": sender, "message": text}) as resp:
+            body = await resp.json()
+            if resp.status != 200 or not body:
+                failures.append(f"{resp.status} {text}")
+            elif any("系统暂时" in (m.get("text") or "") for m in body):
+                failures.append(f"busy {text}")
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        failures.append(f"{exc.__class__.__name__} {text}")
+    latencies.append(time.perf_counter() - started)
+
+
+async def run_paced(url: str, customers: int, think: Tuple[float, float]) -> Dict[str, float]:
+    latencies: List[float] = []
+    failures: List[str] = []
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(paced_conversation(session, url, think, latencies, failures)
+                               for _ in range(customers)))
+        elapsed = time.perf_counter() - started
+    return summary(customers, latencies, failures, elapsed)
+
+
+def summary(concurrency: int, latencies: List[float], failures: List[str], elapsed: float) -> Dict[str, float]:
+    return {
+        "concurrency": concurrency,
+        "messages": len(latencies),
+        "failures": len(failures),
+        "msg_per_s": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+    }
+
+
 async def conversation(session: aiohttp.ClientSession, url: str, rounds: int,
                        latencies: List[float], failures: List[str]) -> None:
     for _ in range(rounds):
         sender = f"bench-{uuid.uuid4().hex[:12]}"
         for text in SCRIPT:
-            started = time.perf_counter()
-            try:
-                async with session.post(url, json={"sender": sender, "message": text}) as resp:
-                    body = await resp.json()
-                    if resp.status != 200 or not body:
-                        failures.append(f"{resp.status} {text}")
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                failures.append(f"{exc.__class__.__name__} {text}")
-            latencies.append(time.perf_counter() - started)
+            await send(session, url, sender, text, latencies, failures)
 
 
 async def run_level(url: str, concurrency: int, rounds: int) -> Dict[str, float]:
@@ -68,14 +123,7 @@ async def run_level(url: str, concurrency: int, rounds: int) -> Dict[str, float]
         await asyncio.gather(*(conversation(session, url, rounds, latencies, failures)
                                for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return {
-        "concurrency": concurrency,
-        "messages": len(latencies),
-        "failures": len(failures),
-        "msg_per_s": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": percentile(latencies, 0.99) * 1000,
-    }
+    return summary(concurrency, latencies, failures, elapsed)
 
 
 def peak_memory(pid_file: Path) -> Dict[str, float]:
@@ -95,18 +143,81 @@ def peak_memory(pid_file: Path) -> Dict[str, float]:
     return peaks
 
 
+async def measure_profile(url: str, levels: List[int], think: Tuple[float, float],
+                          pid_file: Path) -> Dict[str, Dict[str, float]]:
+    webhook = f"{url}/webhooks/rest/webhook"
+    await run_level(webhook, 4, 1)  # warm-up: every server loads lazy parts of the model
+    results = {}
+    for level in levels:
+        results[f"{level} paced"] = await run_paced(webhook, level, think)
+        print(f"  {level:>4} customers at a human pace: {fmt(results[f'{level} paced'])}", flush=True)
+    results["50 closed"] = await run_level(webhook, 50, 1)
+    print(f"    50 customers without think time: {fmt(results['50 closed'])}", flush=True)
+    results["memory"] = peak_memory(pid_file)
+    return results
+
+
+def fmt(r: Dict[str, float]) -> str:
+    return (f"{r['messages']} messages, {r['failures']} errors, {r['msg_per_s']:.1f} msg/s, "
+            f"p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms")
+
+
+async def compare_profiles(levels: List[int], think: Tuple[float, float]) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import stacks
+
+    measured = {}
+    for name, start in (("embedded", stacks.embedded), ("scaled", stacks.scaled)):
+        print(f"{name}: starting", flush=True)
+        with start() as running:
+            measured[name] = await measure_profile(running.url, levels, think, running.pid_file)
+    # What one more Rasa + action server pair adds: the scaled profile with one
+    # of each, closed loop only.
+    print("scaled with 1 Rasa + 1 action server: starting", flush=True)
+    with stacks.scaled(rasa_servers=1, action_servers=1) as running:
+        webhook = f"{running.url}/webhooks/rest/webhook"
+        await run_level(webhook, 4, 1)
+        single = await run_level(webhook, 50, 1)
+        print(f"    50 customers without think time: {fmt(single)}", flush=True)
+    emb, sca = measured["embedded"], measured["scaled"]
+    print(f"\nthink time {think[0]:g}-{think[1]:g} s; scaled = nginx + 2 Rasa + 2 action servers, "
+          "PostgreSQL + Redis; embedded = 1 of each, SQLite")
+    head = f"{'msg/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'err':>5}"
+    print(f"{'load':>22} | {'embedded':^29} | {'scaled':^29} | {'scaled/embedded':^16}")
+    print(f"{'':>22} | {head} | {head} | {'msg/s':>7} {'p99':>7}")
+    for key in [f"{level} paced" for level in levels] + ["50 closed"]:
+        e, s = emb[key], sca[key]
+        label = f"{key.split()[0]} customers" + (", no think" if key.endswith("closed") else "")
+        row = lambda r: f"{r['msg_per_s']:>7.1f} {r['p50_ms']:>7.0f} {r['p99_ms']:>7.0f} {r['failures']:>5}"  # noqa: E731
+        print(f"{label:>22} | {row(e)} | {row(s)} | {s['msg_per_s'] / e['msg_per_s']:>7.2f} "
+              f"{s['p99_ms'] / e['p99_ms']:>7.2f}")
+    print(f"scaled, 50 customers without think time: 1 Rasa + 1 action server {single['msg_per_s']:.1f} msg/s, "
+          f"2 + 2 {sca['50 closed']['msg_per_s']:.1f} msg/s "
+          f"(the second pair adds {sca['50 closed']['msg_per_s'] - single['msg_per_s']:.1f} msg/s)")
+    for name in ("embedded", "scaled"):
+        memory = ", ".join(f"{k} {v:.0f}" for k, v in measured[name]["memory"].items())
+        print(f"peak memory MiB, {name}: {memory}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:5005")
+    parser.add_argument("--target", choices=["running", "scaled"], default="running",
+                        help="running: the stack at --url; scaled: start embedded and scaled, compare")
     parser.add_argument("--rounds", type=int, default=3, help="conversations per simulated customer")
-    parser.add_argument("--levels", default="1,10,50")
+    parser.add_argument("--levels", help="concurrent customers (default 1,10,50; with --target scaled 50,200,500)")
+    parser.add_argument("--think", default="5:15", help="seconds between a reply and the next message (scaled)")
     parser.add_argument("--pids", default=str(ROOT / "var" / "kefu.pids"))
     args = parser.parse_args()
+    if args.target == "scaled":
+        low, high = (float(x) for x in args.think.split(":"))
+        await compare_profiles([int(x) for x in (args.levels or "50,200,500").split(",")], (low, high))
+        return
     webhook = f"{args.url}/webhooks/rest/webhook"
     # Warm-up: first requests load lazy parts of the model.
     await run_level(webhook, 1, 1)
     print(f"{'concurrent':>10} {'messages':>8} {'fail':>5} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
-    for level in (int(x) for x in args.levels.split(",")):
+    for level in (int(x) for x in (args.levels or "1,10,50").split(",")):
         r = await run_level(webhook, level, args.rounds)
         print(f"{r['concurrency']:>10} {r['messages']:>8} {r['failures']:>5} {r['msg_per_s']:>8.1f} "
               f"{r['p50_ms']:>8.0f} {r['p99_ms']:>8.0f}")

@@ -1,7 +1,6 @@
 """Shared fixtures: the real stack (`kefu run`) on free loopback ports."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -13,36 +12,16 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import pytest
+
+# Tests import these from here too.
+from kefu.devstack import PG_ADMIN_URL, free_port, http, pg_database  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 STARTUP_TIMEOUT = 300
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(method: str, url: str, body: Any = None, headers: Optional[Dict[str, str]] = None,
-         raw: Optional[bytes] = None, timeout: float = 60) -> tuple[int, Any]:
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(url, data=data, method=method, headers={
-        "Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            payload = resp.read()
-            status = resp.status
-    except urllib.error.HTTPError as err:
-        payload, status = err.read(), err.code
-    try:
-        return status, json.loads(payload) if payload else None
-    except json.JSONDecodeError:
-        return status, payload.decode(errors="replace")
 
 
 @dataclass
@@ -229,33 +208,14 @@ def agent_token(stack: Stack) -> str:
     return body["token"]
 
 
-PG_ADMIN_URL = os.environ.get("KEFU_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture()
 def postgres_url() -> str:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import OperationalError
-
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
-    name = f"kefu_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.orig}")
-    url = make_url(PG_ADMIN_URL).set(database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"
-            ), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    """A fresh PostgreSQL database for one test, dropped afterwards. The
+    machines have PostgreSQL; a test that needs it fails without it."""
+    with pg_database(PG_ADMIN_URL) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -11,14 +11,13 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
@@ -26,28 +25,11 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from conftest import PG_ADMIN_URL, ROOT, free_port, http, new_sender, wait_for
+from conftest import http, new_sender, wait_for
+from kefu.devstack import PG_ADMIN_URL, STARTUP_TIMEOUT, Scaled, free_port, scaled_stack
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-STARTUP_TIMEOUT = 400
 SYSTEM_BUSY = "系统暂时"
-
-
-@contextmanager
-def pg_database() -> Iterator[str]:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
-    name = f"kefu_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true'))
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 class RedisServer:
@@ -76,122 +58,45 @@ class RedisServer:
 
 
 def _port_open(port: int) -> bool:
-    import socket
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-@dataclass
-class ScaledStack:
-    public_url: str
-    rasa_urls: List[str]
-    action_urls: List[str]
-    desk_url: str
-    database_url: str
-    tracker_url: str
-    redis: RedisServer
-    env: Dict[str, str]
-    access_log: Path
-    pid_file: Path
-    log_path: Path
-    proc: subprocess.Popen
-
-    def post(self, sender: str, text_: str, message_id: Optional[str] = None,
-             timeout: float = 180) -> tuple[int, object]:
-        body = {"sender": sender, "message": text_}
-        if message_id:
-            body["message_id"] = message_id
-        return http("POST", f"{self.public_url}/webhooks/rest/webhook", body, timeout=timeout)
-
-    def say(self, sender: str, text_: str) -> List[str]:
-        status, replies = self.post(sender, text_)
-        assert status == 200, (status, replies)
-        return [r.get("text", "") for r in replies]
-
-    def pids(self) -> Dict[str, int]:
-        rows = (line.split() for line in self.pid_file.read_text().splitlines() if line.strip())
-        return {name: int(pid) for name, pid in rows}
-
-    def routes(self, path: str) -> Dict[str, set]:
-        """Which Rasa servers each customer's requests to path went to (nginx's log)."""
-        seen: Dict[str, set] = defaultdict(set)
-        pattern = re.compile(rf" {re.escape(path)} sender=(\S+) upstream=(.+?) time=")
-        for line in self.access_log.read_text().splitlines():
-            match = pattern.search(line)
-            if match:
-                # A retried attempt lists every server it tried: "a, b".
-                seen[match.group(1)].add(match.group(2).split(",")[-1].strip())
-        return seen
+def healthy(url: str) -> bool:
+    try:
+        return http("GET", url, timeout=5)[0] == 200
+    except OSError:  # not listening (yet)
+        return False
 
 
-def wait_healthy(stack: ScaledStack, timeout: float = STARTUP_TIMEOUT) -> None:
-    checks = ([f"{u}/webhooks/rest/" for u in stack.rasa_urls] + [f"{u}/health" for u in stack.action_urls]
-              + [f"{stack.desk_url}/healthz", f"{stack.public_url}/webhooks/rest/", f"{stack.public_url}/healthz"])
-    deadline = time.monotonic() + timeout
-    while checks:
-        if stack.proc.poll() is not None:
-            raise RuntimeError(f"kefu run --scaled exited; log:\n{stack.log_path.read_text()[-4000:]}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"not ready: {checks}; log:\n{stack.log_path.read_text()[-4000:]}")
-        try:
-            status, _ = http("GET", checks[0], timeout=5)
-            if status == 200:
-                checks.pop(0)
-                continue
-        except OSError:
-            pass
-        time.sleep(1)
+def routes(stack: Scaled, path: str) -> Dict[str, set]:
+    """Which Rasa servers each customer's requests to path went to (nginx's log)."""
+    seen: Dict[str, set] = defaultdict(set)
+    pattern = re.compile(rf" {re.escape(path)} sender=(\S+) upstream=(.+?) time=")
+    for line in stack.access_log.read_text().splitlines():
+        match = pattern.search(line)
+        if match:
+            # A retried attempt lists every server it tried: "a, b".
+            seen[match.group(1)].add(match.group(2).split(",")[-1].strip())
+    return seen
 
 
 @pytest.fixture(scope="module")
-def scaled(tmp_path_factory) -> Iterator[ScaledStack]:
-    tmp = tmp_path_factory.mktemp("scaled")
-    redis = RedisServer(tmp)
-    redis.start()
-    ports = {name: free_port() for name in ("public", "internal", "rasa1", "rasa2", "act1", "act2", "desk")}
-    with pg_database() as database_url, pg_database() as tracker_url:
-        env = {
-            **os.environ,
-            "KEFU_DATABASE_URL": database_url,
-            "KEFU_TRACKER_URL": tracker_url,
-            "KEFU_REDIS_URL": redis.url,
-            "KEFU_PUBLIC_HOST": "127.0.0.1",
-            "KEFU_PUBLIC_PORT": str(ports["public"]),
-            "KEFU_INTERNAL_PORT": str(ports["internal"]),
-            "KEFU_RASA_PORTS": f"{ports['rasa1']},{ports['rasa2']}",
-            "KEFU_ACTIONS_PORTS": f"{ports['act1']},{ports['act2']}",
-            "KEFU_DESK_PORT": str(ports["desk"]),
-            "KEFU_NGINX_DIR": str(tmp / "nginx"),
-            "KEFU_PID_FILE": str(tmp / "kefu.pids"),
-            "KEFU_REMINDER_WORKERS": "0",
-        }
-        log_path = tmp / "stack.log"
-        proc = subprocess.Popen([sys.executable, "-m", "kefu.cli", "run", "--scaled"], cwd=ROOT, env=env,
-                                stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
-        stack = ScaledStack(
-            public_url=f"http://127.0.0.1:{ports['public']}",
-            rasa_urls=[f"http://127.0.0.1:{ports[n]}" for n in ("rasa1", "rasa2")],
-            action_urls=[f"http://127.0.0.1:{ports[n]}" for n in ("act1", "act2")],
-            desk_url=f"http://127.0.0.1:{ports['desk']}",
-            database_url=database_url, tracker_url=tracker_url, redis=redis, env=env,
-            access_log=tmp / "nginx" / "access.log", pid_file=tmp / "kefu.pids", log_path=log_path, proc=proc,
-        )
-        try:
-            wait_healthy(stack)
-            yield stack
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=40)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            redis.stop()
+def redis(tmp_path_factory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
 
 
-def user_texts(stack: ScaledStack, sender: str) -> List[str]:
+@pytest.fixture(scope="module")
+def scaled(tmp_path_factory, redis) -> Iterator[Scaled]:
+    with scaled_stack(tmp_path_factory.mktemp("scaled"), redis_url=redis.url) as stack:
+        yield stack
+
+
+def user_texts(stack: Scaled, sender: str) -> List[str]:
     engine = create_engine(stack.tracker_url, future=True)
     try:
         with engine.connect() as conn:
@@ -203,7 +108,7 @@ def user_texts(stack: ScaledStack, sender: str) -> List[str]:
     return [json.loads(data).get("text") for kind, data in rows if kind == "user"]
 
 
-def turn_shape(stack: ScaledStack, sender: str) -> List[str]:
+def turn_shape(stack: Scaled, sender: str) -> List[str]:
     """The tracker as a string of U (user), B (bot) and L (action_listen)."""
     status, tracker = http("GET", f"{stack.rasa_urls[0]}/conversations/{sender}/tracker")
     assert status == 200, tracker
@@ -218,7 +123,7 @@ def turn_shape(stack: ScaledStack, sender: str) -> List[str]:
     return shape
 
 
-def tickets_by_customer(stack: ScaledStack, prefix: str) -> Dict[str, List[tuple]]:
+def tickets_by_customer(stack: Scaled, prefix: str) -> Dict[str, List[tuple]]:
     engine = create_engine(stack.database_url, future=True)
     try:
         with engine.connect() as conn:
@@ -276,9 +181,9 @@ def test_rest_turns_of_one_conversation_stay_on_one_server_and_never_overlap(sca
         results = list(pool.map(fire, senders))
     assert all(s == 200 for statuses in results for s in statuses), results
 
-    routes = scaled.routes("/webhooks/rest/webhook")
-    assert all(len(routes[s]) == 1 for s in senders), {s: routes[s] for s in senders}
-    assert len(set().union(*(routes[s] for s in senders))) == 2, "both Rasa servers should get customers"
+    served_by = routes(scaled, "/webhooks/rest/webhook")
+    assert all(len(served_by[s]) == 1 for s in senders), {s: served_by[s] for s in senders}
+    assert len(set().union(*(served_by[s] for s in senders))) == 2, "both Rasa servers should get customers"
     for sender in senders:
         # Overlapping turns would lose events (Rasa saves a turn's events
         # after it ran, counting what is already stored) or interleave them.
@@ -319,9 +224,9 @@ def test_widget_messages_are_answered_one_at_a_time_in_the_order_typed(scaled):
 
     answered = asyncio.run(everyone())
     assert all(n >= len(texts) for n in answered), answered
-    routes = scaled.routes("/socket.io/")
-    assert all(len(routes[i]) == 1 for i in ids), {i: routes[i] for i in ids}
-    assert len(set().union(*(routes[i] for i in ids))) == 2
+    served_by = routes(scaled, "/socket.io/")
+    assert all(len(served_by[i]) == 1 for i in ids), {i: served_by[i] for i in ids}
+    assert len(set().union(*(served_by[i] for i in ids))) == 2
     for session_id in ids:
         assert user_texts(scaled, session_id) == texts
         assert whole_turns(turn_shape(scaled, session_id)), turn_shape(scaled, session_id)
@@ -376,30 +281,32 @@ def test_killing_a_rasa_server_and_an_action_server_under_load_loses_no_message(
         stored = user_texts(scaled, sender)
         assert [t for t in script if t in stored] == script, (sender, stored)
     # The supervisor started the killed processes again; the rest kept going.
-    assert wait_for(lambda: all(http("GET", u + path, timeout=5)[0] == 200 for u, path in
-                                ((scaled.rasa_urls[0], "/webhooks/rest/"), (scaled.action_urls[0], "/health"))),
-                    STARTUP_TIMEOUT), scaled.log_path.read_text()[-3000:]
+    assert wait_for(lambda: healthy(f"{scaled.rasa_urls[0]}/webhooks/rest/")
+                    and healthy(f"{scaled.action_urls[0]}/health"), STARTUP_TIMEOUT), scaled.log_path.read_text()[-3000:]
     after = scaled.pids()
     assert after["rasa1"] != before["rasa1"] and after["actions1"] != before["actions1"]
     assert after["rasa2"] == before["rasa2"] and after["actions2"] == before["actions2"]
-    print(f"\n50 conversations, {len(answers)} answers, {len(retries)} client retries")
+    moved = sum(1 for line in scaled.access_log.read_text().splitlines()
+                if f"sender={prefix}" in line and re.search(r"upstream=\S+, ", line))
+    print(f"\n50 conversations, {len(answers)} answers, {len(retries)} client retries, "
+          f"{moved} turns retried by nginx on another server")
 
 
-def test_redis_outage_gives_a_polite_busy_answer_and_recovers_by_itself(scaled):
+def test_redis_outage_gives_a_polite_busy_answer_and_recovers_by_itself(scaled, redis):
     sender = new_sender("redis-out")
     assert scaled.say(sender, "你好")
-    scaled.redis.stop()
+    redis.stop()
     try:
         answer = "\n".join(scaled.say(sender, "请问几天能发货"))
         assert SYSTEM_BUSY in answer, answer
         assert scaled.proc.poll() is None
     finally:
-        scaled.redis.start()
+        redis.start()
     # Back by itself: no restart of any process.
     assert wait_for(lambda: SYSTEM_BUSY not in "\n".join(scaled.say(sender, "物业费在哪里交")), 30)
     assert "工单号" in "\n".join(scaled.say(sender, "快递太慢了，我要投诉"))
     # One clear line names the customer and the cause.
-    assert re.search(rf"rest message from {sender} failed \(LockError: .*connecting to 127\.0\.0\.1:{scaled.redis.port}",
+    assert re.search(rf"rest message from {sender} failed \(LockError: .*connecting to 127\.0\.0\.1:{redis.port}",
                      scaled.log_path.read_text()), scaled.log_path.read_text()[-3000:]
 
 

@@ -1,0 +1,75 @@
+"""Start and stop the embedded (`kefu run`) and scaled (`kefu run --scaled`)
+profiles on free loopback ports for a benchmark, each on throw-away stores:
+a temporary SQLite directory, or (kefu/devstack.py) its own PostgreSQL
+databases and Redis key prefix."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+from kefu.devstack import free_port, http, scaled_stack, stop
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Running:
+    url: str            # where customers' messages go
+    pid_file: Path
+    health: List[str]   # every process's health URL
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return http("GET", url, timeout=5)[0] == 200
+    except OSError:
+        return False
+
+
+@contextmanager
+def _process(env: Dict[str, str], args: List[str], running: Running, log: Path) -> Iterator[Running]:
+    proc = subprocess.Popen([sys.executable, "-m", "kefu.cli", "run", *args], cwd=ROOT, env=env,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 400
+        for url in running.health:
+            while not _healthy(url):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"kefu run {' '.join(args)} did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(1)
+        yield running
+    finally:
+        stop(proc)
+
+
+@contextmanager
+def embedded() -> Iterator[Running]:
+    with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
+        ports = {n: free_port() for n in ("rasa", "actions", "desk")}
+        env = {**os.environ,
+               "KEFU_RASA_PORT": str(ports["rasa"]), "KEFU_ACTIONS_PORT": str(ports["actions"]),
+               "KEFU_DESK_PORT": str(ports["desk"]), "KEFU_DATABASE_URL": f"sqlite:///{tmp}/kefu.db",
+               "KEFU_TRACKER_DB": f"{tmp}/tracker.db", "KEFU_PID_FILE": f"{tmp}/kefu.pids",
+               "KEFU_REMINDER_WORKERS": "0"}
+        for name in ("KEFU_TRACKER_URL", "KEFU_REDIS_URL"):
+            env.pop(name, None)
+        running = Running(url=f"http://127.0.0.1:{ports['rasa']}", pid_file=Path(tmp) / "kefu.pids",
+                          health=[f"http://127.0.0.1:{ports['rasa']}/webhooks/rest/",
+                                  f"http://127.0.0.1:{ports['actions']}/health",
+                                  f"http://127.0.0.1:{ports['desk']}/healthz"])
+        with _process(env, [], running, Path(tmp) / "stack.log") as up:
+            yield up
+
+
+@contextmanager
+def scaled(rasa_servers: int = 2, action_servers: int = 2) -> Iterator[Running]:
+    with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp, \
+            scaled_stack(Path(tmp), rasa_servers, action_servers) as up:
+        yield Running(url=up.public_url, pid_file=up.pid_file, health=up.health_urls())
