@@ -42,8 +42,8 @@ from connectors.top_api import DEFAULT_API_BASE, DEFAULT_CHAT_METHOD, TopAPI, To
 from connectors.top_sign import verify_top_sign
 from desk.ad_law import check_outgoing
 from desk.db import ThreadedSessions
-from desk.deliveries import (claim_delivery, read_cursor, record_undelivered, release_delivery,
-                             save_cursor)
+from desk.deliveries import (Claim, claim_delivery, finish_delivery, read_cursor, record_undelivered,
+                             release_delivery, save_cursor)
 from desk.models import SHANGHAI
 from desk.orders import BadTradeEvent, apply_event, parse_tmc
 
@@ -214,8 +214,11 @@ class TaobaoInput(InputChannel):
         msg_id = params["msg_id"].strip()
         # One namespace for taobao and tmall: the same signed message replayed
         # to the other route is a duplicate, not a second turn.
-        if not await self.store.run(claim_delivery, DEDUP_CHANNEL, msg_id):
+        claim = await self.store.run(claim_delivery, DEDUP_CHANNEL, msg_id)
+        if claim is Claim.done:
             return response.json({"success": True, "duplicate": True})
+        if claim is Claim.in_flight:  # another server is answering it (or died doing so)
+            return response.json({"error": "this message is being answered; retry later"}, status=503)
         sender_id = f"{self.name()}:{buyer}"
         await self.remember_route(buyer, kind, seller)
         text = params["content"].strip()
@@ -238,6 +241,7 @@ class TaobaoInput(InputChannel):
             # Nothing collected while the conversation is with a human (paused).
             texts = [m["text"] for m in collector.messages if m.get("text")]
         sent = [await self.send(sender_id, buyer, t, kind, seller) for t in texts]
+        await self.store.run(finish_delivery, DEDUP_CHANNEL, msg_id)
         return response.json({"success": True, "replies": len(texts), "undelivered": sent.count(False)})
 
     async def handle_tmc(self, params: Dict[str, str]) -> HTTPResponse:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import timedelta
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, Optional, Set, Text
 
@@ -31,7 +32,7 @@ from connectors.wechat_api import OUTSIDE_WINDOW, WeChatAPI, WeChatAPIError
 from desk.ad_law import check_outgoing
 from desk.conversations import close_open_conversations
 from desk.db import ThreadedSessions
-from desk.deliveries import claim_delivery, record_undelivered
+from desk.deliveries import Claim, claim_delivery, finish_delivery, record_undelivered
 
 logger = logging.getLogger(__name__)
 
@@ -269,9 +270,20 @@ class WeChatInput(InputChannel):
                 body = request.body or b""
                 check_body(body)
                 message = self.decode(body, args)
-                if not await self.store.run(claim_delivery, self.name(), dedup_key(message)):
-                    return response.text("success")  # a retry: already being answered
-                return await self.answer(message, on_new_message, args)
+                key = dedup_key(message)
+                # A live server answers within the reply budget; a claim older
+                # than that belongs to a server that died mid-turn.
+                stale = timedelta(seconds=self.config.reply_budget + 1)
+                claim = await self.store.run(claim_delivery, self.name(), key, None, stale)
+                if claim is Claim.done:
+                    return response.text("success")  # a retry of an answered message
+                if claim is Claim.in_flight:
+                    # Not "success": WeChat would stop retrying, and if that
+                    # server died the message would never be answered.
+                    return response.json({"error": "this message is being answered; retry later"}, status=503)
+                reply = await self.answer(message, on_new_message, args)
+                await self.store.run(finish_delivery, self.name(), key)
+                return reply
             except BadRequest as exc:
                 return response.json({"error": str(exc)}, status=exc.status)
 

@@ -28,8 +28,8 @@ from connectors.wechat import BadRequest, check_body, refuse_dtd
 from connectors.wecom_api import WeComAPI, WeComAPIError
 from desk.ad_law import check_outgoing
 from desk.db import ThreadedSessions
-from desk.deliveries import (claim_delivery, read_cursor, record_undelivered, release_delivery,
-                             save_cursor)
+from desk.deliveries import (Claim, claim_delivery, finish_delivery, read_cursor, record_undelivered,
+                             release_delivery, save_cursor)
 from kefu.handoff import HANDOFF_MARKER
 
 logger = logging.getLogger(__name__)
@@ -100,8 +100,15 @@ class WeComInput(InputChannel):
 
     async def handle(self, item: Dict[str, Any], on_new_message) -> None:
         msgid = str(item.get("msgid") or "")
-        if not msgid or not await self.store.run(claim_delivery, self.name(), msgid):
+        # Another sync (any server may run one) is answering it, or it is
+        # answered: skip. A claim left by a dead server is taken over when a
+        # later sync reads the message again.
+        if not msgid or await self.store.run(claim_delivery, self.name(), msgid) is not Claim.new:
             return
+        await self._answer(item, msgid, on_new_message)
+        await self.store.run(finish_delivery, self.name(), msgid)
+
+    async def _answer(self, item: Dict[str, Any], msgid: str, on_new_message) -> None:
         if item.get("origin") != ORIGIN_CUSTOMER or item.get("msgtype") != "text":
             return  # servicer (5) and system (4) messages never get a bot reply
         external = str(item.get("external_userid") or "")

@@ -1,28 +1,62 @@
 """Inbound dedup across server processes, and outgoing texts that failed."""
 from __future__ import annotations
 
+import enum
+import logging
+from datetime import datetime, timedelta
 from typing import List, Optional
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from desk.models import ChannelCursor, ChannelDelivery, UndeliveredMessage, local_iso, utcnow
 
+logger = logging.getLogger(__name__)
 
-def claim_delivery(session: Session, channel: str, dedup_key: str) -> bool:
-    """True for the first delivery of a platform message, False for a retry.
 
-    The unique key decides, so two processes receiving the same retry at
-    once cannot both win.
-    """
-    session.add(ChannelDelivery(channel=channel, dedup_key=dedup_key[:255]))
+class Claim(enum.Enum):
+    new = "new"              # first delivery, or taken over from a dead server: answer it
+    done = "done"            # answered already: a retry, drop it
+    in_flight = "in_flight"  # being answered right now by some server: ask to retry later
+
+
+def claim_delivery(session: Session, channel: str, dedup_key: str, now: Optional[datetime] = None,
+                   stale_after: timedelta = timedelta(seconds=30)) -> Claim:
+    """Who answers this platform message: the unique key decides, so two
+    processes receiving the same retry at once cannot both win. A claim still
+    unfinished after stale_after was left by a server that died mid-turn; the
+    retry takes it over rather than losing the message."""
+    now = now or utcnow()
+    key = dedup_key[:255]
+    session.add(ChannelDelivery(channel=channel, dedup_key=key, claimed_at=now, finished=False))
     try:
         session.commit()
+        return Claim.new
     except IntegrityError:
         session.rollback()
-        return False
-    return True
+    taken = session.execute(
+        update(ChannelDelivery)
+        .where(ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == key,
+               ChannelDelivery.finished.is_(False), ChannelDelivery.claimed_at < now - stale_after)
+        .values(claimed_at=now))
+    session.commit()
+    if taken.rowcount == 1:
+        logger.warning("%s message %s: its claim was never finished (server died?); answering it now",
+                       channel, key)
+        return Claim.new
+    finished = session.execute(select(ChannelDelivery.finished).where(
+        ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == key)).scalar()
+    if finished is None:  # released by a failed attempt just now: let the platform retry
+        return Claim.in_flight
+    return Claim.done if finished else Claim.in_flight
+
+
+def finish_delivery(session: Session, channel: str, dedup_key: str) -> None:
+    """The message is answered (or deliberately not): retries are duplicates."""
+    session.execute(update(ChannelDelivery).where(
+        ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == dedup_key[:255]).values(finished=True))
+    session.commit()
 
 
 def record_undelivered(session: Session, channel: str, customer_id: str, text: str, error: str) -> None:

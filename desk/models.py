@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import declarative_base
 
@@ -150,7 +152,9 @@ class CustomerFact(Base):
 
 
 class ChannelDelivery(Base):
-    """One row per inbound platform message: retries find it and stop."""
+    """One row per inbound platform message: retries find it and stop. A
+    claim not finished within its time belongs to a server that died with
+    it, and a retry may take it over."""
 
     __tablename__ = "channel_deliveries"
     __table_args__ = (UniqueConstraint("channel", "dedup_key", name="uq_delivery_key"),)
@@ -158,6 +162,8 @@ class ChannelDelivery(Base):
     channel = Column(String(32), nullable=False)
     dedup_key = Column(String(255), nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    finished = Column(Boolean, nullable=False, default=False, server_default=true())
+    claimed_at = Column(UTCDateTime, default=utcnow)
 
 
 class UndeliveredMessage(Base):

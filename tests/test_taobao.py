@@ -149,8 +149,13 @@ def test_duplicate_message_id_is_processed_once(stack: Stack, top_api):
     params = signed(message(buyer, "你好"))
     with ThreadPoolExecutor(3) as pool:
         results = list(pool.map(lambda _: post(stack, "taobao", "webhook", params), range(3)))
-    assert [status for status, _ in results] == [200, 200, 200]
-    assert sorted(bool(body.get("duplicate")) for _, body in results) == [False, True, True]
+    # One answers; the others, arriving while it does, are "duplicate" or,
+    # if it is still being answered, a 503 so the platform retries later
+    # (not dropped: that server might die before answering).
+    answered = [body for status, body in results if status == 200 and not body.get("duplicate")]
+    assert len(answered) == 1, results
+    assert all(status == 503 or body.get("duplicate") for status, body in results if body not in answered)
+    assert post(stack, "taobao", "webhook", params)[1].get("duplicate") is True
     assert len(top_api.sent_to(buyer)) == 1
     assert len(user_events(stack, f"taobao:{buyer}")) == 1
     # replayed to the other route (same platform, same message ids): still a duplicate
