@@ -11,7 +11,9 @@ human queue with kf/service_state/trans.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from datetime import timedelta
 from typing import Any, Awaitable, Callable, Dict, Optional, Set, Text
 
 import xmltodict
@@ -29,7 +31,7 @@ from connectors.wecom_api import WeComAPI, WeComAPIError
 from desk.ad_law import check_outgoing
 from desk.db import ThreadedSessions
 from desk.deliveries import (Claim, claim_delivery, finish_delivery, read_cursor, record_undelivered,
-                             release_delivery, save_cursor)
+                             release_delivery, save_cursor, take_over_stale)
 from kefu.handoff import HANDOFF_MARKER
 
 logger = logging.getLogger(__name__)
@@ -37,6 +39,8 @@ logger = logging.getLogger(__name__)
 ORIGIN_CUSTOMER = 3
 STATE_WAITING_FOR_HUMAN = 2  # 待接入池
 DEFAULT_API_BASE = "https://qyapi.weixin.qq.com"
+# Longer than a turn takes: an unfinished claim this old lost its server.
+CLAIM_STALE = timedelta(seconds=30)
 
 
 class WeComOutput(OutputChannel):
@@ -88,6 +92,10 @@ class WeComInput(InputChannel):
     async def sync(self, open_kfid: str, callback_token: str, on_new_message) -> None:
         lock = self._locks.setdefault(open_kfid, asyncio.Lock())
         async with lock:
+            # Messages a server claimed and died with: WeCom will not send
+            # them again, so whichever server syncs next answers them.
+            for payload in await self.store.run(take_over_stale, self.name(), None, CLAIM_STALE):
+                await self.answer_claimed(json.loads(payload), on_new_message)
             cursor = await self.store.run(read_cursor, self.name(), open_kfid)
             while True:
                 page = await self.api.sync_msg(open_kfid, cursor, callback_token)
@@ -101,10 +109,15 @@ class WeComInput(InputChannel):
     async def handle(self, item: Dict[str, Any], on_new_message) -> None:
         msgid = str(item.get("msgid") or "")
         # Another sync (any server may run one) is answering it, or it is
-        # answered: skip. A claim left by a dead server is taken over when a
-        # later sync reads the message again.
-        if not msgid or await self.store.run(claim_delivery, self.name(), msgid) is not Claim.new:
-            return
+        # answered: skip. A claim its server died with is taken over by a
+        # later sync (sync() above), from the message kept in the claim.
+        claim = await self.store.run(claim_delivery, self.name(), msgid, None, CLAIM_STALE,
+                                     json.dumps(item, ensure_ascii=False)) if msgid else None
+        if claim is Claim.new:
+            await self.answer_claimed(item, on_new_message)
+
+    async def answer_claimed(self, item: Dict[str, Any], on_new_message) -> None:
+        msgid = str(item.get("msgid") or "")
         await self._answer(item, msgid, on_new_message)
         await self.store.run(finish_delivery, self.name(), msgid)
 

@@ -22,14 +22,14 @@ class Claim(enum.Enum):
 
 
 def claim_delivery(session: Session, channel: str, dedup_key: str, now: Optional[datetime] = None,
-                   stale_after: timedelta = timedelta(seconds=30)) -> Claim:
+                   stale_after: timedelta = timedelta(seconds=30), payload: Optional[str] = None) -> Claim:
     """Who answers this platform message: the unique key decides, so two
     processes receiving the same retry at once cannot both win. A claim still
     unfinished after stale_after was left by a server that died mid-turn; the
     retry takes it over rather than losing the message."""
     now = now or utcnow()
     key = dedup_key[:255]
-    session.add(ChannelDelivery(channel=channel, dedup_key=key, claimed_at=now, finished=False))
+    session.add(ChannelDelivery(channel=channel, dedup_key=key, claimed_at=now, finished=False, payload=payload))
     try:
         session.commit()
         return Claim.new
@@ -50,6 +50,32 @@ def claim_delivery(session: Session, channel: str, dedup_key: str, now: Optional
     if finished is None:  # released by a failed attempt just now: let the platform retry
         return Claim.in_flight
     return Claim.done if finished else Claim.in_flight
+
+
+def take_over_stale(session: Session, channel: str, now: Optional[datetime] = None,
+                    stale_after: timedelta = timedelta(seconds=30), limit: int = 20) -> List[str]:
+    """Payloads of claims whose server died before finishing them, each now
+    claimed by the caller (one caller wins each): for pulled messages, which
+    no platform retry brings back."""
+    now = now or utcnow()
+    rows = session.execute(
+        select(ChannelDelivery.dedup_key, ChannelDelivery.payload)
+        .where(ChannelDelivery.channel == channel, ChannelDelivery.finished.is_(False),
+               ChannelDelivery.payload.is_not(None), ChannelDelivery.claimed_at < now - stale_after)
+        .order_by(ChannelDelivery.id).limit(limit)).all()
+    taken = []
+    for key, payload in rows:
+        won = session.execute(
+            update(ChannelDelivery)
+            .where(ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == key,
+                   ChannelDelivery.finished.is_(False), ChannelDelivery.claimed_at < now - stale_after)
+            .values(claimed_at=now))
+        session.commit()
+        if won.rowcount == 1:
+            logger.warning("%s message %s: its claim was never finished (server died?); answering it now",
+                           channel, key)
+            taken.append(payload)
+    return taken
 
 
 def finish_delivery(session: Session, channel: str, dedup_key: str) -> None:

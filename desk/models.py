@@ -164,6 +164,7 @@ class ChannelDelivery(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     finished = Column(Boolean, nullable=False, default=False, server_default=true())
     claimed_at = Column(UTCDateTime, default=utcnow)
+    payload = Column(Text)  # a pulled message (WeCom), for whoever takes the claim over
 
 
 class UndeliveredMessage(Base):

@@ -49,3 +49,23 @@ def test_a_released_claim_can_be_claimed_again(migrated_database_url):
     with Session(engine) as session:
         release_delivery(session, "wechat", "msg:3")    # processing failed cleanly
     assert claim(engine, "msg:3") is Claim.new
+
+
+def test_pulled_messages_left_by_a_dead_server_are_handed_to_one_taker(migrated_database_url):
+    from desk.deliveries import take_over_stale
+
+    engine = make_engine(migrated_database_url)
+    with Session(engine) as session:
+        assert claim_delivery(session, "wecom", "m-dead", None, STALE, '{"msgid": "m-dead"}') is Claim.new
+        assert claim_delivery(session, "wecom", "m-done", None, STALE, '{"msgid": "m-done"}') is Claim.new
+        finish_delivery(session, "wecom", "m-done")
+        assert claim_delivery(session, "wecom", "m-live", utcnow() + STALE * 2, STALE, "{}") is Claim.new
+    later = utcnow() + STALE + timedelta(seconds=1)
+
+    def take(_):
+        with Session(engine) as session:
+            return take_over_stale(session, "wecom", later, STALE)
+
+    with ThreadPoolExecutor(3) as pool:
+        taken = [p for payloads in pool.map(take, range(3)) for p in payloads]
+    assert taken == ['{"msgid": "m-dead"}']   # not the finished one, not the fresh one, once

@@ -80,3 +80,35 @@ def test_forged_callback_is_refused(stack: Stack, wechat_api):
     query = urllib.parse.urlencode({"msg_signature": "0" * 40, "timestamp": ts, "nonce": "n"})
     assert http("POST", f"{url(stack)}?{query}", raw=encrypted.encode())[0] == 403
     assert http("POST", f"{url(stack)}?{query}", raw=b"not xml")[0] == 400
+
+
+def test_a_message_whose_server_died_mid_turn_is_answered_by_the_next_sync(stack: Stack, wechat_api):
+    """WeCom does not send a pulled message again. The claim a killed server
+    left (written here as it would be: unfinished, with the message, older
+    than any turn) is taken over by the next sync, on whatever server."""
+    import json
+    from datetime import timedelta
+
+    from sqlalchemy.orm import Session
+
+    from desk.db import make_engine
+    from desk.models import ChannelDelivery, utcnow
+
+    kf = f"wk{uuid.uuid4().hex[:10]}"
+    lost, other = f"wmL{uuid.uuid4().hex[:8]}", f"wmO{uuid.uuid4().hex[:8]}"
+    item = {"open_kfid": kf, **customer_text(lost, "物业费在哪里交")}
+    engine = make_engine(stack.database_url)
+    with Session(engine) as session:
+        session.add(ChannelDelivery(channel="wecom", dedup_key=item["msgid"], finished=False,
+                                    claimed_at=utcnow() - timedelta(minutes=2), payload=json.dumps(item)))
+        session.commit()
+    wechat_api.queue_kf(kf, customer_text(other, "你好"))  # somebody writes: a sync runs
+    assert callback(stack, kf) == (200, "success")
+    assert wait_for(lambda: wechat_api.kf_sent_to(lost) and wechat_api.kf_sent_to(other))
+    assert "生活缴费" in wechat_api.kf_sent_to(lost)[0]["text"]["content"]
+    with Session(engine) as session:
+        assert session.query(ChannelDelivery).filter_by(dedup_key=item["msgid"]).one().finished
+    assert callback(stack, kf) == (200, "success")  # answered once, not again
+    time.sleep(1.5)
+    assert len(wechat_api.kf_sent_to(lost)) == 1
+    engine.dispose()
