@@ -79,9 +79,11 @@ def take_over_stale(session: Session, channel: str, now: Optional[datetime] = No
 
 
 def finish_delivery(session: Session, channel: str, dedup_key: str) -> None:
-    """The message is answered (or deliberately not): retries are duplicates."""
+    """The message is answered (or deliberately not): retries are duplicates.
+    The kept message (the customer's words) is not needed any more."""
     session.execute(update(ChannelDelivery).where(
-        ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == dedup_key[:255]).values(finished=True))
+        ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == dedup_key[:255]).values(
+            finished=True, payload=None))
     session.commit()
 
 
