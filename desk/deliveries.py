@@ -35,15 +35,7 @@ def claim_delivery(session: Session, channel: str, dedup_key: str, now: Optional
         return Claim.new
     except IntegrityError:
         session.rollback()
-    taken = session.execute(
-        update(ChannelDelivery)
-        .where(ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == key,
-               ChannelDelivery.finished.is_(False), ChannelDelivery.claimed_at < now - stale_after)
-        .values(claimed_at=now))
-    session.commit()
-    if taken.rowcount == 1:
-        logger.warning("%s message %s: its claim was never finished (server died?); answering it now",
-                       channel, key)
+    if _take_over(session, channel, key, now, stale_after):
         return Claim.new
     finished = session.execute(select(ChannelDelivery.finished).where(
         ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == key)).scalar()
@@ -63,19 +55,21 @@ def take_over_stale(session: Session, channel: str, now: Optional[datetime] = No
         .where(ChannelDelivery.channel == channel, ChannelDelivery.finished.is_(False),
                ChannelDelivery.payload.is_not(None), ChannelDelivery.claimed_at < now - stale_after)
         .order_by(ChannelDelivery.id).limit(limit)).all()
-    taken = []
-    for key, payload in rows:
-        won = session.execute(
-            update(ChannelDelivery)
-            .where(ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == key,
-                   ChannelDelivery.finished.is_(False), ChannelDelivery.claimed_at < now - stale_after)
-            .values(claimed_at=now))
-        session.commit()
-        if won.rowcount == 1:
-            logger.warning("%s message %s: its claim was never finished (server died?); answering it now",
-                           channel, key)
-            taken.append(payload)
-    return taken
+    return [payload for key, payload in rows if _take_over(session, channel, key, now, stale_after)]
+
+
+def _take_over(session: Session, channel: str, key: str, now: datetime, stale_after: timedelta) -> bool:
+    """Claim an unfinished claim older than stale_after; one caller wins."""
+    won = session.execute(
+        update(ChannelDelivery)
+        .where(ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == key,
+               ChannelDelivery.finished.is_(False), ChannelDelivery.claimed_at < now - stale_after)
+        .values(claimed_at=now))
+    session.commit()
+    if won.rowcount != 1:
+        return False
+    logger.warning("%s message %s: its claim was never finished (server died?); answering it now", channel, key)
+    return True
 
 
 def finish_delivery(session: Session, channel: str, dedup_key: str) -> None:
