@@ -206,20 +206,23 @@ def actions_command(port: int) -> List[str]:
     return [sys.executable, "-m", "kefu.action_server", "--actions", "actions", "--port", str(port)]
 
 
+DESK_COMMAND = [sys.executable, "-m", "kefu.cli", "desk"]
+REMINDERS_COMMAND = [sys.executable, "-m", "kefu.cli", "reminders", "run"]
+
+
 def commands(ports: Ports, model: Path, rasa_token: Optional[str] = None,
              reminder_workers: int = 1, endpoints: Optional[Path] = None) -> Dict[str, List[str]]:
     return {
         "actions": actions_command(ports.actions),
         "rasa": rasa_command(ports.rasa, model, rasa_token, endpoints or PROJECT_ROOT / "bot" / "endpoints.yml"),
-        "desk": [sys.executable, "-m", "kefu.cli", "desk"],
+        "desk": DESK_COMMAND,
         **reminder_commands(reminder_workers),
     }
 
 
 def reminder_commands(workers: int) -> Dict[str, List[str]]:
     # SQLite allows one reminder worker; more only on PostgreSQL.
-    return {f"reminders{i or ''}": [sys.executable, "-m", "kefu.cli", "reminders", "run"]
-            for i in range(workers)}
+    return {f"reminders{i or ''}": REMINDERS_COMMAND for i in range(workers)}
 
 
 def port_of(address: str) -> int:
@@ -227,13 +230,12 @@ def port_of(address: str) -> int:
 
 
 def scaled_commands(layout: Layout, model: Path, rasa_token: Optional[str], reminder_workers: int,
-                    nginx: List[str]) -> Dict[str, List[str]]:
-    endpoints = PROJECT_ROOT / "bot" / "endpoints-shared.yml"
+                    endpoints: Path, nginx: List[str]) -> Dict[str, List[str]]:
     return {
         **{f"actions{i + 1}": actions_command(port_of(a)) for i, a in enumerate(layout.action_servers)},
         **{f"rasa{i + 1}": rasa_command(port_of(a), model, rasa_token, endpoints)
            for i, a in enumerate(layout.rasa_servers)},
-        "desk": [sys.executable, "-m", "kefu.cli", "desk"],
+        "desk": DESK_COMMAND,
         **reminder_commands(reminder_workers),
         "nginx": nginx,
     }
@@ -268,7 +270,8 @@ def run(model: Optional[Path] = None, scaled: bool = False) -> int:
     token = env.get("KEFU_RASA_TOKEN") or None
     if layout is not None:
         nginx = balancer.prepare(layout, Path(env.get("KEFU_NGINX_DIR") or PROJECT_ROOT / "var" / "nginx"))
-        cmds = scaled_commands(layout, model, token, reminder_workers(env), nginx)
+        # scaled_env made sure of the shared stores: endpoints-shared.yml.
+        cmds = scaled_commands(layout, model, token, reminder_workers(env), endpoints_file(env), nginx)
         print(f"kefu (scaled): public :{layout.public_port}  rasa {', '.join(layout.rasa_servers)}  "
               f"actions {', '.join(layout.action_servers)}  desk :{ports.desk}  model {model.name}", flush=True)
     else:
@@ -289,8 +292,8 @@ def serve(role: str) -> int:
         "rasa": lambda: rasa_command(ports.rasa, model or latest_model(PROJECT_ROOT / "models"),
                                      env.get("KEFU_RASA_TOKEN") or None, endpoints_file(env)),
         "actions": lambda: actions_command(ports.actions),
-        "desk": lambda: [sys.executable, "-m", "kefu.cli", "desk"],
-        "reminders": lambda: reminder_commands(1)["reminders"],
+        "desk": lambda: DESK_COMMAND,
+        "reminders": lambda: REMINDERS_COMMAND,
     }[role]()
     os.chdir(PROJECT_ROOT)
     os.execve(cmd[0], cmd, env)
