@@ -8,13 +8,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List
 
-from kefu.devstack import free_port, http, scaled_stack, stop
+from kefu.devstack import free_port, scaled_stack, stop, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,24 +25,12 @@ class Running:
     health: List[str]   # every process's health URL
 
 
-def _healthy(url: str) -> bool:
-    try:
-        return http("GET", url, timeout=5)[0] == 200
-    except OSError:
-        return False
-
-
 @contextmanager
 def _process(env: Dict[str, str], args: List[str], running: Running, log: Path) -> Iterator[Running]:
     proc = subprocess.Popen([sys.executable, "-m", "kefu.cli", "run", *args], cwd=ROOT, env=env,
                             stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 400
-        for url in running.health:
-            while not _healthy(url):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"kefu run {' '.join(args)} did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(1)
+        wait_ready(proc, running.health, log)
         yield running
     finally:
         stop(proc)

@@ -102,20 +102,27 @@ class Scaled:
                 + [f"{self.desk_url}/healthz", f"{self.public_url}/webhooks/rest/", f"{self.public_url}/healthz"])
 
 
-def wait_healthy(stack: Scaled, timeout: float = STARTUP_TIMEOUT) -> None:
-    checks = stack.health_urls()
+def healthy(url: str) -> bool:
+    try:
+        return http("GET", url, timeout=5)[0] == 200
+    except OSError:  # not listening (yet)
+        return False
+
+
+def wait_ready(proc: subprocess.Popen, urls: List[str], log_path: Path, timeout: float = STARTUP_TIMEOUT) -> None:
+    """Until every health URL answers 200, in order; a clear error with the
+    log's tail if the process exits or time runs out."""
+    checks = list(urls)
     deadline = time.monotonic() + timeout
     while checks:
-        if stack.proc.poll() is not None:
-            raise RuntimeError(f"kefu run --scaled exited; log:\n{stack.log_path.read_text()[-4000:]}")
+        if proc.poll() is not None:
+            raise RuntimeError(f"{' '.join(map(str, proc.args[1:]))} exited early; "
+                               f"log:\n{log_path.read_text()[-4000:]}")
         if time.monotonic() > deadline:
-            raise RuntimeError(f"not ready: {checks}; log:\n{stack.log_path.read_text()[-4000:]}")
-        try:
-            if http("GET", checks[0], timeout=5)[0] == 200:
-                checks.pop(0)
-                continue
-        except OSError:
-            pass
+            raise RuntimeError(f"not ready: {checks}; log:\n{log_path.read_text()[-4000:]}")
+        if healthy(checks[0]):
+            checks.pop(0)
+            continue
         time.sleep(1)
 
 
@@ -151,7 +158,7 @@ def scaled_stack(workdir: Path, rasa_servers: int = 2, action_servers: int = 2,
             log_path=log_path, proc=proc,
         )
         try:
-            wait_healthy(stack)
+            wait_ready(proc, stack.health_urls(), log_path)
             yield stack
         finally:
             stop(proc)

@@ -2,13 +2,9 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +13,10 @@ from typing import Dict, List, Optional
 import pytest
 
 # Tests import these from here too.
-from kefu.devstack import PG_ADMIN_URL, free_port, http, pg_database  # noqa: F401
+from kefu.devstack import PG_ADMIN_URL, free_port, http, pg_database, stop, wait_ready  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-STARTUP_TIMEOUT = 300
 
 
 @dataclass
@@ -66,24 +61,6 @@ def new_sender(prefix: str = "test") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def wait_ready(stack: Stack) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    checks = [f"{stack.rasa_url}/webhooks/rest/", f"{stack.actions_url}/health", f"{stack.desk_url}/healthz"]
-    while checks:
-        if stack.proc.poll() is not None:
-            raise RuntimeError(f"kefu run exited early; log:\n{stack.log_path.read_text()[-4000:]}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"stack not ready: {checks}; log:\n{stack.log_path.read_text()[-4000:]}")
-        try:
-            status, _ = http("GET", checks[0], timeout=5)
-            if status == 200:
-                checks.pop(0)
-                continue
-        except (urllib.error.URLError, ConnectionError, socket.timeout):
-            pass
-        time.sleep(1)
-
-
 def start_stack(tmp: Path, extra_env: Optional[Dict[str, str]] = None) -> Stack:
     ports = {name: free_port() for name in ("rasa", "actions", "desk")}
     database_url = f"sqlite:///{tmp / 'kefu.db'}"
@@ -109,7 +86,8 @@ def start_stack(tmp: Path, extra_env: Optional[Dict[str, str]] = None) -> Stack:
         database_url=database_url, env=env, log_path=log_path, proc=proc,
     )
     try:
-        wait_ready(stack)
+        wait_ready(proc, [f"{stack.rasa_url}/webhooks/rest/", f"{stack.actions_url}/health",
+                          f"{stack.desk_url}/healthz"], log_path, timeout=300)
     except Exception:
         stop_stack(stack)
         raise
@@ -118,13 +96,7 @@ def start_stack(tmp: Path, extra_env: Optional[Dict[str, str]] = None) -> Stack:
 
 def stop_stack(stack: Stack) -> int:
     """SIGTERM to the process group, as a terminal's Ctrl-C would reach it."""
-    if stack.proc.poll() is None:
-        os.killpg(stack.proc.pid, signal.SIGTERM)
-        try:
-            stack.proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            os.killpg(stack.proc.pid, signal.SIGKILL)
-            stack.proc.wait()
+    stop(stack.proc)
     return stack.proc.returncode
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from conftest import http, new_sender, wait_for
-from kefu.devstack import PG_ADMIN_URL, STARTUP_TIMEOUT, Scaled, free_port, scaled_stack
+from kefu.devstack import PG_ADMIN_URL, STARTUP_TIMEOUT, Scaled, free_port, healthy, scaled_stack
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 SYSTEM_BUSY = "系统暂时"
@@ -61,13 +61,6 @@ def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def healthy(url: str) -> bool:
-    try:
-        return http("GET", url, timeout=5)[0] == 200
-    except OSError:  # not listening (yet)
-        return False
 
 
 def routes(stack: Scaled, path: str) -> Dict[str, set]:
