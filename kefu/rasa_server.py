@@ -18,6 +18,7 @@ from typing import Any, Dict, Text
 
 logger = logging.getLogger("kefu.rasa_server")
 
+
 @lru_cache(maxsize=1)
 def _action_result_validator():
     from jsonschema.validators import validator_for
