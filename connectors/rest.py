@@ -30,6 +30,9 @@ from sanic.response import HTTPResponse
 
 MAX_SENDER_LENGTH = 255
 MAX_MESSAGE_LENGTH = MAX_TEXT_CHARS
+# Room for the largest accepted message even fully \u-escaped (text and
+# metadata); anything bigger is refused before it is parsed.
+MAX_BODY_BYTES = 128 * 1024
 EMPTY_MESSAGE_REPLY = "您好，没有收到您的文字内容，请问有什么可以帮您？"
 # Not "received": when the conversation store is down the message may not
 # have been stored, so the customer is asked to send it again.
@@ -128,6 +131,8 @@ class KefuRestInput(RestInput):
             if not self.authorized(request):
                 return response.json({"error": "this channel needs 'Authorization: Bearer <KEFU_REST_TOKEN>'"},
                                      status=401, headers={"WWW-Authenticate": "Bearer"})
+            if len(request.body or b"") > MAX_BODY_BYTES:
+                return response.json({"error": f"body larger than {MAX_BODY_BYTES // 1024} KiB"}, status=413)
             try:
                 body = parse_body(request.body)
             except BadRequest as exc:

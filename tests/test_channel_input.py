@@ -99,6 +99,10 @@ def test_rest_metadata_is_capped_at_16_kib(stack: Stack):
     status, body = http("POST", webhook(stack), {"sender": sender, "message": "你好",
                                                  "metadata": {"note": "x" * (16 * 1024 + 1)}})
     assert status == 400 and "16 KiB" in body["error"], body
+    # A body far beyond any accepted message is refused before it is parsed.
+    status, body = http("POST", webhook(stack), {"sender": sender, "message": "你好",
+                                                 "metadata": {"note": "x" * (2 * 1024 * 1024)}})
+    assert status == 413 and "KiB" in body["error"], body
     for metadata in ([1, 2], "text"):
         status, body = http("POST", webhook(stack), {"sender": sender, "message": "你好", "metadata": metadata})
         assert status == 400 and "metadata" in body["error"], body
