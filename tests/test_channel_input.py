@@ -176,6 +176,9 @@ def widget_session(stack: Stack, payloads: List[Any], wanted: int, timeout: floa
             await ws.send("40")                               # socket.io CONNECT
             assert (await ws.recv()).startswith("40")
             await ws.send(socketio_frame("session_request", {"session_id": session_id}))
+            # Bot answers go to the session's room: joined once confirmed.
+            while not (await ws.recv()).startswith('42["session_confirm"'):
+                pass
             for payload in payloads:
                 await ws.send(socketio_frame("user_uttered", payload(session_id) if callable(payload) else payload))
             deadline = asyncio.get_running_loop().time() + timeout
