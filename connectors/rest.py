@@ -1,27 +1,38 @@
-"""Rasa's REST channel with input checks.
+"""Rasa's REST channel with input checks, for trusted integrations.
 
 Rasa's own channel files every request without a `sender` under one shared
 conversation ("default") and answers broken bodies with a stack-trace-like
 error. Customers and integrators get a clear 400 instead, and an empty
 message gets a polite prompt rather than a guess from the NLU.
+
+The caller names the customer (`sender`), so whoever can reach this route
+can write as any REST customer: it is meant for the shop's own systems.
+With `KEFU_REST_TOKEN` set (credentials.yml `token`), every message needs
+`Authorization: Bearer <token>` (401 otherwise). Ids of the other channels
+(`wechat:…`, `taobao:…`, the widget's `web-…`) are refused whatever the
+token: those conversations belong to signed platforms or to one browser.
 """
 from __future__ import annotations
 
-import json
+import hmac
 import logging
 import re
-from typing import Any, Awaitable, Callable, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 
 from desk.ad_law import check_outgoing
+from desk.text_input import MAX_TEXT_CHARS, InvalidInput, check_metadata, parse_json
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 MAX_SENDER_LENGTH = 255
-MAX_MESSAGE_LENGTH = 5000
+MAX_MESSAGE_LENGTH = MAX_TEXT_CHARS
+# Room for the largest accepted message even fully \u-escaped (text and
+# metadata); anything bigger is refused before it is parsed.
+MAX_BODY_BYTES = 128 * 1024
 EMPTY_MESSAGE_REPLY = "您好，没有收到您的文字内容，请问有什么可以帮您？"
 # Not "received": when the conversation store is down the message may not
 # have been stored, so the customer is asked to send it again.
@@ -38,13 +49,21 @@ class BadRequest(Exception):
 
 
 OTHER_CHANNELS = ("wechat", "wecom", "taobao", "tmall", "sms", "socketio")
+# The web widget's ids (connectors/socketio.py): one browser's conversation.
+WIDGET_PREFIX = "web-"
+USAGE = "send JSON in UTF-8: {\"sender\": \"...\", \"message\": \"...\"}"
+
+
+def is_other_channels_id(sender: str) -> bool:
+    return (":" in sender and sender.split(":", 1)[0] in OTHER_CHANNELS) or sender.startswith(WIDGET_PREFIX)
 
 
 def parse_body(raw: bytes) -> dict:
     try:
-        body = json.loads(raw or b"")
-    except (ValueError, RecursionError):  # bad JSON or encoding, or absurd nesting
-        raise BadRequest("body must be JSON: {\"sender\": \"...\", \"message\": \"...\"}")
+        # Strict UTF-8, no lone surrogates in any string, bounded nesting.
+        body = parse_json(raw)
+    except InvalidInput as exc:
+        raise BadRequest(f"{exc}: {USAGE}") from None
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
     sender = body.get("sender")
@@ -52,17 +71,19 @@ def parse_body(raw: bytes) -> dict:
         raise BadRequest("'sender' (the customer id) must be a non-empty string")
     if len(sender) > MAX_SENDER_LENGTH:
         raise BadRequest(f"'sender' is longer than {MAX_SENDER_LENGTH} characters")
-    if sender.split(":", 1)[0] in OTHER_CHANNELS and ":" in sender:
-        # Those ids belong to signed platform channels: nobody may write as them here.
-        raise BadRequest("'sender' must not be another channel's customer id (wechat:, taobao: …)")
+    if is_other_channels_id(sender):
+        # Those ids belong to signed platform channels or to one browser's
+        # widget session: nobody may write as them here.
+        raise BadRequest("'sender' must not be another channel's customer id (wechat:, taobao:, web- …)")
     message = body.get("message")
     if message is None:
         message = ""
     if not isinstance(message, str):
         raise BadRequest("'message' must be a string")
-    metadata = body.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise BadRequest("'metadata' must be an object")
+    try:
+        metadata = check_metadata(body.get("metadata"))
+    except InvalidInput as exc:
+        raise BadRequest(str(exc)) from None
     message_id = body.get("message_id")
     if message_id is not None and not (isinstance(message_id, str) and MESSAGE_ID.match(message_id)):
         raise BadRequest("'message_id' must be 1-100 letters, digits, '-' or '_'")
@@ -85,6 +106,19 @@ class KefuRestInput(RestInput):
     def name(cls) -> Text:
         return "rest"
 
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "KefuRestInput":
+        return cls(token=str((credentials or {}).get("token") or ""))
+
+    def __init__(self, token: str = "") -> None:
+        self.token = token
+
+    def authorized(self, request: Request) -> bool:
+        if not self.token:
+            return True
+        scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token.encode())
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         checked = Blueprint(f"kefu_rest_{id(self)}", __name__)
 
@@ -94,6 +128,11 @@ class KefuRestInput(RestInput):
 
         @checked.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            if not self.authorized(request):
+                return response.json({"error": "this channel needs 'Authorization: Bearer <KEFU_REST_TOKEN>'"},
+                                     status=401, headers={"WWW-Authenticate": "Bearer"})
+            if len(request.body or b"") > MAX_BODY_BYTES:
+                return response.json({"error": f"body larger than {MAX_BODY_BYTES // 1024} KiB"}, status=413)
             try:
                 body = parse_body(request.body)
             except BadRequest as exc:

@@ -21,8 +21,10 @@ kept for the desk. Order events pushed by a relay use the same signature:
       topic (taobao_trade_TradeCreate …), content (JSON text), pub_time, msg_id (optional)
 
 Refused without reaching the bot: body over 1 MiB → 413; not form/JSON, or
-missing fields → 400; wrong app_key, wrong signature, timestamp more than
-10 minutes off → 403. Customers are `taobao:<buyer>` / `tmall:<buyer>`.
+missing fields, text that is not UTF-8 (a lone surrogate in JSON too) → 400;
+wrong app_key, wrong signature, timestamp more than 10 minutes off → 403.
+A text over 5,000 characters is not cut: the buyer is asked to send it in
+parts. Customers are `taobao:<buyer>` / `tmall:<buyer>`.
 """
 from __future__ import annotations
 
@@ -46,12 +48,12 @@ from desk.deliveries import (Claim, claim_delivery, finish_delivery, read_cursor
                              release_delivery, save_cursor)
 from desk.models import SHANGHAI
 from desk.orders import BadTradeEvent, apply_event, parse_tmc
+from desk.text_input import MAX_TEXT_CHARS, TOO_LONG_REPLY, InvalidInput, decode_utf8, parse_json
 
 logger = logging.getLogger(__name__)
 DEDUP_CHANNEL = "taobao-shop"
 
 MAX_BODY_BYTES = 1024 * 1024
-MAX_TEXT_CHARS = 5000
 MAX_BUYER_CHARS = 128  # the reply-route table's key length
 TIMESTAMP_TOLERANCE_SECONDS = 600  # the gateway's own ±10 minutes
 EMPTY_TEXT_REPLY = "您好，没有收到您的文字内容，请问有什么可以帮您？"
@@ -68,21 +70,27 @@ def parse_params(body: bytes, content_type: str) -> Dict[str, str]:
     if len(body) > MAX_BODY_BYTES:
         raise BadRequest(413, "body larger than 1 MiB")
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequest(400, "body must be UTF-8")
+        text = decode_utf8(body)
+    except InvalidInput:
+        raise BadRequest(400, "body must be UTF-8") from None
     if "json" in content_type or text.lstrip().startswith("{"):
         try:
-            raw = json.loads(text)
-        except (ValueError, RecursionError):  # JSONDecodeError, or nesting deep enough to exhaust the stack
-            raise BadRequest(400, "body is not valid JSON")
+            # Also refuses a "\udfff" escape: valid JSON, but no text, and the
+            # signature check alone would crash encoding it.
+            raw = parse_json(body)
+        except InvalidInput as exc:
+            raise BadRequest(400, f"body is not valid JSON text: {exc}") from None
         if not isinstance(raw, dict):
             raise BadRequest(400, "JSON body must be an object")
         if any(isinstance(v, (dict, list)) for v in raw.values()):
             raise BadRequest(400, "JSON values must be strings or numbers")
         return {str(k): "" if v is None else str(v) for k, v in raw.items()}
     try:
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
+        # errors="strict": percent-escapes that are not UTF-8 are refused, not
+        # silently turned into U+FFFD.
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequest(400, "form values must be UTF-8") from None
     except ValueError:
         raise BadRequest(400, "body must be form-encoded or a JSON object")
     params = dict(pairs)
@@ -224,11 +232,14 @@ class TaobaoInput(InputChannel):
         text = params["content"].strip()
         if not text:
             texts: List[str] = [EMPTY_TEXT_REPLY]
+        elif len(text) > MAX_TEXT_CHARS:
+            # Said, not cut: the end of a cut message may be what mattered.
+            texts = [TOO_LONG_REPLY]
         else:
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(UserMessage(
-                    text[:MAX_TEXT_CHARS], collector, sender_id, input_channel=self.name(),
+                    text, collector, sender_id, input_channel=self.name(),
                     message_id=f"{self.name()}-{msg_id}",
                     metadata={"msg_id": msg_id, "seller_nick": seller, "msg_time": params.get("msg_time", "")},
                 ))

@@ -33,6 +33,7 @@ from desk.ad_law import check_outgoing
 from desk.conversations import close_open_conversations
 from desk.db import ThreadedSessions
 from desk.deliveries import Claim, claim_delivery, finish_delivery, record_undelivered
+from desk.text_input import MAX_TEXT_CHARS, TOO_LONG_REPLY, InvalidInput, check_text, decode_utf8
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,17 @@ def check_body(body: bytes) -> None:
         raise BadRequest(413, "body larger than 1 MiB")
     if not body.strip().startswith(b"<"):
         raise BadRequest(400, "body must be XML")
+    check_utf8(body, "body")
     refuse_dtd(body)
+
+
+def check_utf8(xml, field: str) -> None:
+    """WeChat and WeCom send UTF-8: anything else (or a lone surrogate in a
+    decrypted text) is refused before a parser or the bot sees it."""
+    try:
+        check_text(xml, field) if isinstance(xml, str) else decode_utf8(xml, field)
+    except InvalidInput as exc:
+        raise BadRequest(400, str(exc)) from None
 
 
 def dedup_key(message) -> str:
@@ -173,6 +184,7 @@ class WeChatInput(InputChannel):
                 raise BadRequest(403, "invalid message signature")
             except Exception:  # broken base64/padding/XML from the outside
                 raise BadRequest(400, "cannot decrypt message")
+            check_utf8(xml, "decrypted message")
             refuse_dtd(xml)  # the decrypted XML is parsed too
         try:
             message = parse_message(xml)
@@ -196,7 +208,7 @@ class WeChatInput(InputChannel):
                             collector: CollectingOutputChannel) -> None:
         try:
             await task
-        except Exception:
+        except (Exception, SystemExit):  # a SystemExit here would end the whole server
             logger.exception("wechat message from %s failed", sender_id)
             return
         for text in [m.get("text") for m in collector.messages if m.get("text")]:
@@ -229,10 +241,13 @@ class WeChatInput(InputChannel):
             return self.render(message, NON_TEXT_REPLIES.get(message.type, FALLBACK_NON_TEXT), args)
         if not text.strip():
             return self.render(message, "您好，请问有什么可以帮您？", args)
+        if len(text) > MAX_TEXT_CHARS:
+            # Said, not cut: the end of a cut message may be what mattered.
+            return self.render(message, TOO_LONG_REPLY, args)
 
         collector = CollectingOutputChannel()
         task = asyncio.create_task(on_new_message(UserMessage(
-            text[:5000], collector, sender_id, input_channel=self.name(),
+            text, collector, sender_id, input_channel=self.name(),
             message_id=f"wechat-{message.id}", metadata={"wechat_msg_id": str(message.id)},
         )))
         try:

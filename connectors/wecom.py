@@ -32,6 +32,7 @@ from desk.ad_law import check_outgoing
 from desk.db import ThreadedSessions
 from desk.deliveries import (Claim, claim_delivery, finish_delivery, read_cursor, record_undelivered,
                              release_delivery, save_cursor, take_over_stale)
+from desk.text_input import INVALID_TEXT_REPLY, MAX_TEXT_CHARS, TOO_LONG_REPLY, is_valid_text
 from kefu.handoff import HANDOFF_MARKER
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,13 @@ STATE_WAITING_FOR_HUMAN = 2  # 待接入池
 DEFAULT_API_BASE = "https://qyapi.weixin.qq.com"
 # Longer than a turn takes: an unfinished claim this old lost its server.
 CLAIM_STALE = timedelta(seconds=30)
+
+
+def kept_copy(item: Dict[str, Any]) -> str:
+    """The message as its claim keeps it; \\u-escaped when it holds a lone
+    surrogate, which no database accepts (the answer then tells the customer)."""
+    kept = json.dumps(item, ensure_ascii=False)
+    return kept if is_valid_text(kept) else json.dumps(item)
 
 
 class WeComOutput(OutputChannel):
@@ -108,11 +116,16 @@ class WeComInput(InputChannel):
 
     async def handle(self, item: Dict[str, Any], on_new_message) -> None:
         msgid = str(item.get("msgid") or "")
+        if not is_valid_text(msgid):
+            # No database stores it as a key: it could never be claimed, and
+            # the failing sync would read the same page again forever.
+            logger.warning("wecom message with an unreadable msgid %s skipped", ascii(msgid)[:80])
+            return
         # Another sync (any server may run one) is answering it, or it is
         # answered: skip. A claim its server died with is taken over by a
         # later sync (sync() above), from the message kept in the claim.
         claim = await self.store.run(claim_delivery, self.name(), msgid, None, CLAIM_STALE,
-                                     json.dumps(item, ensure_ascii=False)) if msgid else None
+                                     kept_copy(item)) if msgid else None
         if claim is Claim.new:
             await self.answer_claimed(item, on_new_message)
 
@@ -129,11 +142,24 @@ class WeComInput(InputChannel):
         text = str((item.get("text") or {}).get("content") or "").strip()
         if not external or not text:
             return
+        if not (is_valid_text(external) and is_valid_text(open_kfid)):
+            logger.warning("wecom message %s with an unreadable customer or kf id skipped", ascii(msgid)[:80])
+            return
         self.kf_account[external] = open_kfid
         sender_id = f"wecom:{external}"
+        # Said, not cut (nor a crash in the tracker store): a pulled message
+        # has no HTTP answer to refuse it with, so the customer is told.
+        if not is_valid_text(text):
+            logger.warning("wecom message %s from %s is not valid UTF-8 text; not passed to the bot",
+                           ascii(msgid)[:80], sender_id)
+            await self.send(sender_id, open_kfid, external, INVALID_TEXT_REPLY)
+            return
+        if len(text) > MAX_TEXT_CHARS:
+            await self.send(sender_id, open_kfid, external, TOO_LONG_REPLY)
+            return
         collector = CollectingOutputChannel()
         try:
-            await on_new_message(UserMessage(text[:5000], collector, sender_id, input_channel=self.name(),
+            await on_new_message(UserMessage(text, collector, sender_id, input_channel=self.name(),
                                              message_id=f"wecom-{msgid}", metadata={"open_kfid": open_kfid}))
         except Exception:
             # Not lost: the claim goes and the cursor stays, so the next sync
@@ -201,7 +227,7 @@ class WeComInput(InputChannel):
     async def _sync_logged(self, open_kfid: str, token: str, on_new_message) -> None:
         try:
             await self.sync(open_kfid, token, on_new_message)
-        except Exception:
+        except (Exception, SystemExit):  # a SystemExit here would end the whole server
             # The cursor was not advanced past unhandled messages: the next
             # callback reads them again.
             logger.exception("wecom sync for %s failed", open_kfid)

@@ -19,6 +19,9 @@ MAX_METADATA_BYTES = 16 * 1024
 # over it can never exhaust the stack.
 MAX_JSON_DEPTH = 32
 TOO_LONG_REPLY = f"抱歉，单条消息最多{MAX_TEXT_CHARS}字，请您分几条发送。"
+# For a channel that answers the customer rather than the caller (socket.io,
+# WeCom): the text arrived but is not readable text.
+INVALID_TEXT_REPLY = "抱歉，这条消息里有无法识别的字符，请您重新输入后再发送。"
 
 
 class InvalidInput(ValueError):

@@ -7,7 +7,9 @@ per message in bench/chat_load.py. Building the validator once per process
 gives the same checks (same schema, same errors) without the repeated work.
 The SQLite tracker store also gets WAL and a kept-open connection, and a
 tracker-store failure fails the turn instead of falling back to an empty
-in-memory conversation (below). Everything else is plain `rasa`.
+in-memory conversation (below), and no single request can end the process
+(`_session_scope_without_exit`, `_request_failure_contained`). Everything
+else is plain `rasa`.
 """
 from __future__ import annotations
 
@@ -122,6 +124,65 @@ def _tracker_store_down(self, error: Exception) -> None:
     raise ConversationStoreUnavailable(str(error)) from error
 
 
+def _session_scope_without_exit(self):
+    """Rasa's SQL tracker store session, without its exit on any ValueError.
+
+    Rasa's `session_scope` turns every ValueError raised while a session is
+    open into `sys.exit(1)`, meaning the one `ensure_schema_exists` raises
+    for a missing PostgreSQL schema. UnicodeEncodeError is a ValueError too:
+    a sender id or text with a lone surrogate (`"\\udfff"`, valid JSON),
+    bound by sqlite3 or psycopg2, ended the whole Rasa server, and `kefu run`
+    with it. Only the schema check exits now; any other error stays the
+    failure of the one turn (the channel answers "busy" or 400).
+    """
+    import rasa.shared.utils.cli
+    from rasa.core.tracker_store import POSTGRESQL_SCHEMA, ensure_schema_exists
+
+    session = self.sessionmaker()
+    try:
+        try:
+            ensure_schema_exists(session)
+        except ValueError as e:
+            rasa.shared.utils.cli.print_error_and_exit(
+                f"Requested PostgreSQL schema '{e}' was not found in the database. To "
+                f"continue, create the schema or unset the '{POSTGRESQL_SCHEMA}' "
+                "environment variable to use the default schema. Exiting application."
+            )
+        yield session
+    finally:
+        session.close()
+
+
+def _request_failure_contained(original_init):
+    """No request ends the Rasa process.
+
+    Sanic turns an Exception in a handler into a 500, but SystemExit (a
+    library's `sys.exit` on a path a request reaches, as above) escapes the
+    connection task and stops the event loop: every customer loses the bot.
+    Here it becomes a logged 500 for that request alone. KeyboardInterrupt
+    and cancellation pass: they come from the operator and from Sanic.
+    Wrapped per connection, not `Sanic.handle_request` itself: Sanic
+    recompiles that method from its source at startup (TouchUp).
+    """
+    from sanic.exceptions import ServerError
+
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        handle = self.request_handler
+
+        async def request_handler(request):
+            try:
+                return await handle(request)
+            except SystemExit as exc:
+                logger.error("a request to %s tried to end the server (SystemExit %s); answered 500",
+                             ascii(request.path)[:200], exc.code)
+                raise ServerError("internal error") from None
+
+        self.request_handler = request_handler
+
+    return __init__
+
+
 def apply() -> None:
     import rasa.core.tracker_store as tracker_store
     from rasa.core.channels.channel import OutputChannel
@@ -137,6 +198,18 @@ def apply() -> None:
     tracker_store.create_engine_kwargs = _tracker_engine_kwargs(tracker_store.create_engine_kwargs)
     tracker_store.FailSafeTrackerStore.on_tracker_store_error = _tracker_store_down
     tracker_store.FailSafeTrackerStore.on_tracker_store_retrieve_error = _tracker_store_down
+    contain_request_failures()
+
+
+def contain_request_failures() -> None:
+    """The two fixes that keep one request from ending the Rasa process."""
+    import contextlib
+
+    import rasa.core.tracker_store as tracker_store
+    from sanic.server.protocols.http_protocol import HttpProtocol
+
+    tracker_store.SQLTrackerStore.session_scope = contextlib.contextmanager(_session_scope_without_exit)
+    HttpProtocol.__init__ = _request_failure_contained(HttpProtocol.__init__)
 
 
 def main() -> Any:

@@ -27,6 +27,7 @@ STOP_GRACE_SECONDS = 15
 CRASH_LOOP_DEATHS = 3
 CRASH_LOOP_WINDOW_SECONDS = 120
 CHANNEL_DEFAULTS = {
+    "KEFU_REST_TOKEN": "",  # empty: the REST channel takes messages without a token
     "WECHAT_TOKEN": "",
     "WECHAT_APPID": "",
     "WECHAT_APPSECRET": "",

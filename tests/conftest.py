@@ -8,7 +8,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -45,6 +45,10 @@ class Stack:
         status, body = http("POST", f"{self.rasa_url}/model/parse", {"text": text})
         assert status == 200, body
         return body
+
+    def rasa_api(self, method: str, path: str, body: Any = None) -> Tuple[int, Any]:
+        """One call to Rasa's HTTP API (not a channel webhook): (status, body)."""
+        return http(method, f"{self.rasa_url}{path}", body)
 
 
 def wait_for(predicate, timeout: float = 30) -> bool:

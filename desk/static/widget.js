@@ -27,10 +27,18 @@
     ".kefu-typing{padding:2px 12px;font-size:12px;color:#888;min-height:16px}",
     ".kefu-form{display:flex;gap:6px;padding:8px;border-top:1px solid #eee}",
     ".kefu-form input{flex:1;font-size:16px;padding:8px;border:1px solid #ccc;border-radius:6px}",
-    ".kefu-form button{padding:8px 14px;border:0;border-radius:6px;background:#1f6feb;color:#fff}"
+    ".kefu-form button{padding:8px 14px;border:0;border-radius:6px;background:#1f6feb;color:#fff}",
+    ".kefu-limit{padding:2px 12px;font-size:12px;color:#c62828}.kefu-limit:empty{display:none}"
   ].join("");
   var DEFAULT_QUICK = ["咨询", "报修", "缴费", "投诉", "转人工"];
   var STORE_KEY = "kefu_session_id";
+  // The server's limit on every channel (desk/text_input.py MAX_TEXT_CHARS).
+  // No maxLength on the input: it would cut pasted text without a word.
+  var MAX_CHARS = 5000;
+
+  function charCount(text) {
+    return Array.from(text).length;  // code points, as the server counts them
+  }
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -69,11 +77,12 @@
     var quick = el("div", "kefu-quick");
     var typing = el("div", "kefu-typing");
     var form = el("form", "kefu-form");
-    var input = el("input"); input.placeholder = "请输入您的问题"; input.maxLength = 500;
+    var input = el("input"); input.placeholder = "请输入您的问题";
+    var limit = el("div", "kefu-limit"); limit.setAttribute("role", "alert");
     var send = el("button", null, "发送"); send.type = "submit";
     form.appendChild(input); form.appendChild(send);
     panel.appendChild(head); panel.appendChild(log); panel.appendChild(quick);
-    panel.appendChild(typing); panel.appendChild(form);
+    panel.appendChild(typing); panel.appendChild(limit); panel.appendChild(form);
     document.body.appendChild(launch); document.body.appendChild(panel);
 
     var id = sessionId();
@@ -143,18 +152,29 @@
       if (data.quick_replies && data.quick_replies.length) showQuick(data.quick_replies);
     });
 
+    // Empty when the text fits; otherwise tells the customer the limit.
+    function checkLength(text) {
+      var count = charCount(text);
+      limit.textContent = count > MAX_CHARS
+        ? "单条消息最多" + MAX_CHARS + "字，当前" + count + "字，请删减或分几条发送。" : "";
+      return count <= MAX_CHARS;
+    }
+
     function say(text) {
       text = (text || "").trim();
-      if (!text) return;
+      if (!text) return false;
+      if (!checkLength(text)) return false;
       add("me", text);
       socket.emit("user_uttered", {message: text, session_id: id});
       setTyping(true);
+      return true;
     }
 
+    input.addEventListener("input", function () { checkLength(input.value.trim()); });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      say(input.value);
-      input.value = "";
+      // Too long: the text stays in the box, for the customer to shorten or split.
+      if (say(input.value)) input.value = "";
     });
     launch.addEventListener("click", function () {
       panel.hidden = false; launch.hidden = true; input.focus();

@@ -1,0 +1,38 @@
+"""The widget takes what every channel takes (5,000 characters), never cuts
+a message, and tells the customer the limit when they go over (issue 11,
+item 8). Driven in a real browser against the real stack."""
+from __future__ import annotations
+
+from conftest import Stack, wait_for
+from desk.text_input import MAX_TEXT_CHARS
+from test_desk_browser import browser  # noqa: F401  (the fixture)
+
+
+def test_widget_sends_long_messages_whole_and_names_the_limit_when_over(stack: Stack, browser):  # noqa: F811
+    page = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 800}).new_page()
+    page.goto(f"{stack.desk_url}/widget-demo")
+    page.click(".kefu-launch")
+    page.wait_for_selector(".kefu-status >> text=在线")
+    session_id = page.evaluate("window.kefu.sessionId")
+    box = page.locator(".kefu-form input")
+
+    # Over the limit: nothing is sent, the customer is told, the text stays.
+    too_long = "漏" * (MAX_TEXT_CHARS + 1)
+    box.fill(too_long)
+    page.wait_for_selector(f".kefu-limit >> text=最多{MAX_TEXT_CHARS}字")
+    assert f"当前{MAX_TEXT_CHARS + 1}字" in page.inner_text(".kefu-limit")
+    box.press("Enter")
+    assert box.input_value() == too_long
+    assert page.locator(".kefu-log li.kefu-me").count() == 0
+
+    # 600 characters (over the old maxLength of 500) go out whole.
+    text = ("我家厨房的水管漏水了，" * 60)[:600]
+    box.fill(text)
+    assert page.inner_text(".kefu-limit") == ""
+    box.press("Enter")
+    assert box.input_value() == ""
+
+    def user_texts():
+        return [e["text"] for e in stack.tracker(session_id)["events"] if e["event"] == "user"]
+
+    assert wait_for(lambda: user_texts() == [text], timeout=30), user_texts()
