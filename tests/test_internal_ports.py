@@ -15,7 +15,7 @@ from typing import Dict, Optional, Tuple
 
 import pytest
 
-from conftest import ROOT, Stack, auth, http, new_sender, start_stack, stop_stack, wait_for
+from conftest import ROOT, Stack, auth, free_port, http, new_sender, start_stack, stop, stop_stack, wait_for
 
 ACTIONS_TOKEN = "actions-secret-for-the-test"
 
@@ -164,20 +164,37 @@ def test_a_lost_model_is_reported_by_the_desk_and_kefu_run(open_stack: Stack):
     assert wait_for(lambda: "has no model loaded" in open_stack.log_path.read_text(), timeout=60)
 
 
+def refusal(args, env: Dict[str, str]) -> Tuple[int, str]:
+    """(exit code, stderr) of a command that must refuse to start; one that
+    starts anyway is stopped with all its children."""
+    proc = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        return 0, "still running after 120 s"
+    return proc.returncode, err
+
+
+def local_env(tmp_path: Path, **overrides: str) -> Dict[str, str]:
+    env = {**os.environ, "KEFU_RASA_TOKEN_FILE": str(tmp_path / "rasa_token"),
+           "KEFU_DATABASE_URL": f"sqlite:///{tmp_path}/kefu.db", "KEFU_TRACKER_DB": str(tmp_path / "tracker.db"),
+           "KEFU_PID_FILE": str(tmp_path / "kefu.pids"), "KEFU_REMINDER_WORKERS": "0",
+           **{f"KEFU_{n}_PORT": str(free_port()) for n in ("RASA", "ACTIONS", "DESK")}, **overrides}
+    return {k: v for k, v in env.items() if v is not None}
+
+
 def test_serve_refuses_rasa_and_desk_without_a_shared_token(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "KEFU_RASA_TOKEN"}
-    env["KEFU_RASA_TOKEN_FILE"] = str(tmp_path / "absent")
+    env = local_env(tmp_path, KEFU_RASA_TOKEN=None)
     for role in ("rasa", "desk"):
-        done = subprocess.run([sys.executable, "-m", "kefu.cli", "serve", role], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode != 0 and "needs KEFU_RASA_TOKEN" in done.stderr, (role, done.stderr[-2000:])
+        code, err = refusal(["kefu.cli", "serve", role], env)
+        assert code != 0 and "needs KEFU_RASA_TOKEN" in err, (role, err[-2000:])
 
 
 def test_action_server_refuses_a_public_address_without_a_token(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "KEFU_ACTIONS_TOKEN"}
-    env.update(KEFU_ACTIONS_HOST="0.0.0.0", KEFU_RASA_TOKEN="x", KEFU_DATABASE_URL=f"sqlite:///{tmp_path}/k.db")
-    for cmd in (["kefu.cli", "serve", "actions"], ["kefu.action_server", "--actions", "actions"],
-                ["kefu.cli", "run"]):
-        done = subprocess.run([sys.executable, "-m", *cmd], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode != 0 and "needs KEFU_ACTIONS_TOKEN" in done.stderr, (cmd, done.stderr[-2000:])
+    env = local_env(tmp_path, KEFU_ACTIONS_HOST="0.0.0.0", KEFU_ACTIONS_TOKEN=None, KEFU_RASA_TOKEN="x")
+    for args in (["kefu.cli", "serve", "actions"], ["kefu.action_server", "--actions", "actions"],
+                 ["kefu.cli", "run"]):
+        code, err = refusal(args, env)
+        assert code != 0 and "needs KEFU_ACTIONS_TOKEN" in err, (args, err[-2000:])
