@@ -196,8 +196,9 @@ def latest_model(models_dir: Path) -> Path:
 
 
 def rasa_command(port: int, model: Path, rasa_token: Optional[str], endpoints: Path) -> List[str]:
-    # Rasa's HTTP API can read and rewrite any conversation: with a token set
-    # only the desk (which sends it) may use it. Channels stay open.
+    # Rasa's HTTP API can read and rewrite any conversation: only the desk
+    # (which sends the token) may use it; kefu.rasa_server refuses to start
+    # it without one. Channels stay open.
     auth = ["--auth-token", rasa_token] if rasa_token else []
     return [sys.executable, "-m", "kefu.rasa_server", "run", "--enable-api", "--port", str(port),
             "--model", str(model),
