@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,9 @@ def embedded() -> Iterator[Running]:
                "KEFU_RASA_PORT": str(ports["rasa"]), "KEFU_ACTIONS_PORT": str(ports["actions"]),
                "KEFU_DESK_PORT": str(ports["desk"]), "KEFU_DATABASE_URL": f"sqlite:///{tmp}/kefu.db",
                "KEFU_TRACKER_DB": f"{tmp}/tracker.db", "KEFU_PID_FILE": f"{tmp}/kefu.pids",
-               "KEFU_REMINDER_WORKERS": "0"}
+               "KEFU_REMINDER_WORKERS": "0",
+               # Not the project's var/rasa_token: a benchmark leaves nothing behind.
+               "KEFU_RASA_TOKEN": uuid.uuid4().hex}
         for name in ("KEFU_TRACKER_URL", "KEFU_REDIS_URL"):
             env.pop(name, None)
         running = Running(url=f"http://127.0.0.1:{ports['rasa']}", pid_file=Path(tmp) / "kefu.pids",

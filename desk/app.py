@@ -21,6 +21,7 @@ from desk.ad_law import check_outgoing
 from desk.config import Settings, load_settings
 from desk.db import ThreadedSessions, upgrade
 from desk.history import HistoryUnavailable, read_history
+from desk import rasa_health
 from desk.models import ConversationStatus, ReminderStatus, TicketStatus, local_iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,9 @@ async def healthz(request: web.Request) -> web.Response:
         await in_db(request, ping)
     except Exception as exc:  # the point is to report any database failure
         return json_error(503, f"database not ready: {exc.__class__.__name__}")
+    problem = await rasa_health.model_problem(request.app[HTTP], request.app[SETTINGS])
+    if problem:
+        return web.json_response(problem, status=503)
     return web.json_response({"status": "ok"})
 
 

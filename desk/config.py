@@ -22,13 +22,31 @@ class Settings:
     trusted_proxies: FrozenSet[str] = frozenset()
 
 
+def rasa_token_file() -> Path:
+    """Where `kefu run` keeps the Rasa API token it made (KEFU_RASA_TOKEN_FILE
+    moves it, for tests that must not touch the project's var/)."""
+    return Path(os.environ.get("KEFU_RASA_TOKEN_FILE") or PROJECT_ROOT / "var" / "rasa_token")
+
+
+def rasa_token() -> Optional[str]:
+    """KEFU_RASA_TOKEN, else the token `kefu run` wrote, else None (then Rasa's
+    API answers this process 401, which names the problem)."""
+    token = os.environ.get("KEFU_RASA_TOKEN")
+    if token:
+        return token
+    try:
+        return rasa_token_file().read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
 def load_settings() -> Settings:
     rasa_port = int(os.environ.get("KEFU_RASA_PORT", "5005"))
     return Settings(
         database_url=os.environ.get("KEFU_DATABASE_URL") or DEFAULT_DATABASE_URL,
         rasa_url=os.environ.get("KEFU_RASA_URL") or f"http://127.0.0.1:{rasa_port}",
         desk_port=int(os.environ.get("KEFU_DESK_PORT", "8000")),
-        rasa_token=os.environ.get("KEFU_RASA_TOKEN") or None,
+        rasa_token=rasa_token(),
         trusted_proxies=frozenset(a.strip() for a in os.environ.get("KEFU_TRUSTED_PROXIES", "").split(",")
                                   if a.strip()),
     )

@@ -48,6 +48,13 @@ def http(method: str, url: str, body: Any = None, headers: Optional[Dict[str, st
         return status, payload.decode(errors="replace")
 
 
+def with_token(url: str, token: str) -> str:
+    """url with Rasa's API token (`?token=`, as Rasa's --auth-token reads it)."""
+    from urllib.parse import quote
+
+    return f"{url}{'&' if '?' in url else '?'}token={quote(token, safe='')}"
+
+
 @contextmanager
 def pg_database(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
     """A new PostgreSQL database; dropped afterwards, connections and all."""
@@ -92,6 +99,10 @@ class Scaled:
         status, replies = self.post(sender, text)
         assert status == 200, (status, replies)
         return [r.get("text", "") for r in replies]
+
+    def rasa_api(self, method: str, path: str, body: Any = None, server: int = 0) -> Tuple[int, Any]:
+        """Rasa's HTTP API on one Rasa server (path like "/conversations/x/tracker"), with the token."""
+        return http(method, with_token(f"{self.rasa_urls[server]}{path}", self.env["KEFU_RASA_TOKEN"]), body)
 
     def pids(self) -> Dict[str, int]:
         rows = (line.split() for line in self.pid_file.read_text().splitlines() if line.strip())
@@ -143,6 +154,7 @@ def scaled_stack(workdir: Path, rasa_servers: int = 2, action_servers: int = 2,
             "KEFU_RASA_PORTS": ",".join(map(str, rasa)), "KEFU_ACTIONS_PORTS": ",".join(map(str, actions)),
             "KEFU_NGINX_DIR": str(workdir / "nginx"), "KEFU_PID_FILE": str(workdir / "kefu.pids"),
             "KEFU_REMINDER_WORKERS": "0",
+            "KEFU_RASA_TOKEN": uuid.uuid4().hex,
             **(extra_env or {}),
         }
         log_path = workdir / "stack.log"

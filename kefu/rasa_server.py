@@ -7,16 +7,19 @@ per message in bench/chat_load.py. Building the validator once per process
 gives the same checks (same schema, same errors) without the repeated work.
 The SQLite tracker store also gets WAL and a kept-open connection, and a
 tracker-store failure fails the turn instead of falling back to an empty
-in-memory conversation (below), and no single request can end the process
-(`_session_scope_without_exit`, `_request_failure_contained`). Everything
-else is plain `rasa`.
+in-memory conversation (below), as does a custom action the action server
+did not answer. No single request can end the process
+(`_session_scope_without_exit`, `_request_failure_contained`). Rasa's HTTP
+API never starts without its token, and every route but the channels' needs
+it. Everything else is plain `rasa`.
 """
 from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
 from functools import lru_cache
-from typing import Any, Dict, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 logger = logging.getLogger("kefu.rasa_server")
 
@@ -183,6 +186,121 @@ def _request_failure_contained(original_init):
     return __init__
 
 
+# What a customer's browser or a platform reaches: the channel webhooks
+# (each checks its own signature), socket.io, and Rasa's hello at `/`.
+# Everything else is Rasa's HTTP API, which reads and rewrites any
+# conversation and can unload the model.
+_PUBLIC_PREFIXES = ("/webhooks/", "/socket.io")
+
+
+def _is_public_path(path: str) -> bool:
+    return path == "/" or path.startswith(_PUBLIC_PREFIXES)
+
+
+def _api_token_guard(token: str):
+    """A request middleware that refuses every non-channel route without
+    `?token=`, so an API route Rasa left without `requires_auth` (`/version`)
+    or adds later is closed too; compared in constant time."""
+    import hmac
+
+    from sanic import response
+
+    expected = token.encode()
+
+    async def guard(request):
+        if _is_public_path(request.path):
+            return None
+        provided = request.args.get("token", "")
+        if hmac.compare_digest(provided.encode("utf-8", "surrogatepass"), expected):
+            return None
+        return response.json({"status": "failure", "reason": "NotAuthenticated",
+                              "message": "Rasa's HTTP API needs ?token= (KEFU_RASA_TOKEN)", "code": 401},
+                             status=401)
+
+    return guard
+
+
+def _api_requires_token(original):
+    """Rasa's API never starts open: without --auth-token Rasa would serve
+    every endpoint to anyone (`kefu run` always passes one)."""
+
+    def create_app(*args, **kwargs):
+        token = kwargs.get("auth_token")
+        if not token:
+            raise SystemExit("error: Rasa's HTTP API needs a token (KEFU_RASA_TOKEN / --auth-token)")
+        app = original(*args, **kwargs)
+        app.register_middleware(_api_token_guard(token), "request")
+        return app
+
+    return create_app
+
+
+def _cors_for_channels_only(app, cors_origins="") -> None:
+    """`--cors *` lets any web page read the answers of the routes it covers
+    (sanic-cors reflects the origin and allows credentials). The widget on a
+    shop's site needs it for socket.io and the webhooks, never for the API."""
+    from sanic_cors import CORS
+
+    app.config.CORS_AUTOMATIC_OPTIONS = True
+    app.config.CORS_SUPPORTS_CREDENTIALS = True
+    options = {"origins": cors_origins or ""}
+    CORS(app, resources={r"/webhooks/.*": options, r"/socket\.io.*": options}, automatic_options=True)
+
+
+class ActionServerUnavailable(RuntimeError):
+    """A custom action got no valid answer: the action server is down,
+    restarting, died during the call, or failed (5xx)."""
+
+
+# The custom-action failures of the action being run by this turn's task.
+_action_failures: ContextVar[Optional[List[Tuple[str, Exception]]]] = ContextVar(
+    "kefu_action_failures", default=None)
+
+
+def _remote_action_failures_recorded(original):
+    async def run(self, output_channel, nlg, tracker, domain):
+        from rasa.core.actions.action import ActionExecutionRejection
+
+        try:
+            return await original(self, output_channel, nlg, tracker, domain)
+        except ActionExecutionRejection:
+            raise  # a form's own refusal of a slot value: part of the dialogue
+        except Exception as exc:
+            failures = _action_failures.get()
+            if failures is not None:
+                failures.append((self.name(), exc))
+            raise
+
+    return run
+
+
+def _action_failure_fails_the_turn(original):
+    """Rasa logs a failed custom action, records it as executed with no
+    events and goes on predicting: the customer gets `200 []`, and the
+    stored failed actions make the policies predict nonsense (then nothing,
+    once the circuit breaker trips) on that customer's later turns. Failing
+    the turn instead leaves the conversation as it was before the message
+    (nothing is saved; kefu/tracker_cache.py drops the changed copy), every
+    channel answers its polite "busy" text, and the next message after the
+    action server is back is handled normally."""
+
+    async def _run_action(self, action, tracker, output_channel, nlg, prediction):
+        failures: List[Tuple[str, Exception]] = []
+        reset = _action_failures.set(failures)
+        try:
+            result = await original(self, action, tracker, output_channel, nlg, prediction)
+        finally:
+            _action_failures.reset(reset)
+        if failures:
+            name, error = failures[0]
+            logger.error("action server failed on %s for %s (%s: %s); the turn is refused",
+                         name, tracker.sender_id, type(error).__name__, " ".join(str(error).split())[:200])
+            raise ActionServerUnavailable(f"{name}: {type(error).__name__}") from error
+        return result
+
+    return _run_action
+
+
 def apply() -> None:
     import rasa.core.tracker_store as tracker_store
     from rasa.core.channels.channel import OutputChannel
@@ -190,7 +308,13 @@ def apply() -> None:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
+    import rasa.server
+    rasa.server.create_app = _api_requires_token(rasa.server.create_app)
+    rasa.server.configure_cors = _cors_for_channels_only
     RemoteAction._validate_action_result = _validate_action_result
+    RemoteAction.run = _remote_action_failures_recorded(RemoteAction.run)
+    from rasa.core.processor import MessageProcessor
+    MessageProcessor._run_action = _action_failure_fails_the_turn(MessageProcessor._run_action)
     OutputChannel.send_response = _ad_law_checked(OutputChannel.send_response)
     from rasa.core.channels.socketio import SocketIOOutput
     SocketIOOutput.send_custom_json = _socketio_custom_json

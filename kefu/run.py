@@ -1,8 +1,9 @@
 """`kefu run`: Rasa, the action server, the desk and the reminder worker as
 one foreground unit.
 
-One Ctrl-C (or SIGTERM) stops all of them; if one dies the others are stopped
-too, so a half-running system never looks healthy.
+One Ctrl-C (or SIGTERM) stops all of them. One that dies is started again
+with a log line; one that keeps dying (a crash loop) stops all of them with a
+non-zero exit, so a broken system never looks healthy.
 """
 from __future__ import annotations
 
@@ -13,17 +14,19 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 
-from desk.config import PROJECT_ROOT, load_settings
+from desk.config import PROJECT_ROOT, load_settings, rasa_token_file
 from desk.db import upgrade
 from kefu import balancer
+from kefu.action_server import checked_settings
 from kefu.balancer import Layout
+from kefu.model_watch import DEFAULT_INTERVAL_SECONDS, ModelWatch
 
 STOP_GRACE_SECONDS = 15
-# Scaled profile: a process that dies this often in this window is crashing,
-# not being killed; then everything stops instead of restarting forever.
+# A process that dies this often in this window is crashing, not being
+# killed; then everything stops instead of restarting forever.
 CRASH_LOOP_DEATHS = 3
 CRASH_LOOP_WINDOW_SECONDS = 120
 CHANNEL_DEFAULTS = {
@@ -74,6 +77,8 @@ def service_env(base: Dict[str, str], ports: Ports) -> Dict[str, str]:
     env.setdefault("KEFU_TRACKER_DIALECT", "sqlite")
     env.setdefault("KEFU_TRACKER_DB", str(var / "rasa_tracker.db"))
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    # bot/endpoints*.yml sends it to the action server (empty: none needed on loopback).
+    env.setdefault("KEFU_ACTIONS_TOKEN", "")
     # bot/credentials.yml reads these; Rasa refuses unset variables there.
     for name, default in CHANNEL_DEFAULTS.items():
         env.setdefault(name, default)
@@ -192,8 +197,9 @@ def latest_model(models_dir: Path) -> Path:
 
 
 def rasa_command(port: int, model: Path, rasa_token: Optional[str], endpoints: Path) -> List[str]:
-    # Rasa's HTTP API can read and rewrite any conversation: with a token set
-    # only the desk (which sends it) may use it. Channels stay open.
+    # Rasa's HTTP API can read and rewrite any conversation: only the desk
+    # (which sends the token) may use it; kefu.rasa_server refuses to start
+    # it without one. Channels stay open.
     auth = ["--auth-token", rasa_token] if rasa_token else []
     return [sys.executable, "-m", "kefu.rasa_server", "run", "--enable-api", "--port", str(port),
             "--model", str(model),
@@ -258,6 +264,35 @@ def reminder_workers(env: Dict[str, str]) -> int:
     return workers
 
 
+def ensure_rasa_token(env: Dict[str, str]) -> str:
+    """KEFU_RASA_TOKEN, or the random token made on the first `kefu run` and
+    kept in var/rasa_token (mode 0600): Rasa's HTTP API can read and rewrite
+    every conversation, so it is never open, even on a laptop. The children
+    get it in KEFU_RASA_TOKEN; the CLIs read the file (desk/config.py)."""
+    if env.get("KEFU_RASA_TOKEN"):
+        return env["KEFU_RASA_TOKEN"]
+    path = rasa_token_file()
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        token = ""
+    if not token:
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(32)
+        # O_EXCL with 0600: never readable by others, not even for a moment.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(token + "\n")
+        os.replace(tmp, path)
+        print(f"kefu: created the Rasa API token in {path} (set KEFU_RASA_TOKEN to choose one)", flush=True)
+    elif path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    return token
+
+
 def run(model: Optional[Path] = None, scaled: bool = False) -> int:
     ports = ports_from_env(os.environ)
     base = dict(os.environ)
@@ -266,9 +301,10 @@ def run(model: Optional[Path] = None, scaled: bool = False) -> int:
         layout = scaled_layout(base)
         base = scaled_env(base, layout)
     env = service_env(base, ports)
+    checked_settings(env)  # before anything starts, not as a crash loop of the action server
     prepare(env)
     model = model or latest_model(PROJECT_ROOT / "models")
-    token = env.get("KEFU_RASA_TOKEN") or None
+    token = env["KEFU_RASA_TOKEN"] = ensure_rasa_token(env)
     if layout is not None:
         nginx = balancer.prepare(layout, Path(env.get("KEFU_NGINX_DIR") or PROJECT_ROOT / "var" / "nginx"))
         # scaled_env made sure of the shared stores: endpoints-shared.yml.
@@ -279,15 +315,26 @@ def run(model: Optional[Path] = None, scaled: bool = False) -> int:
         cmds = commands(ports, model, token, reminder_workers(env), endpoints_file(env))
         print(f"kefu: rasa :{ports.rasa}  actions :{ports.actions}  desk :{ports.desk}  reminders  "
               f"model {model.name}", flush=True)
-    return supervise(cmds, env, restart=scaled)
+    rasa_ports = [port_of(a) for a in layout.rasa_servers] if layout is not None else [ports.rasa]
+    watch = ModelWatch([f"http://127.0.0.1:{p}" for p in rasa_ports], token,
+                       float(env.get("KEFU_MODEL_CHECK_SECONDS") or DEFAULT_INTERVAL_SECONDS))
+    return supervise(cmds, env, watch)
 
 
 def serve(role: str) -> int:
     """One process of one kind in the foreground, with the environment `kefu
     run` would give it: the command of a container or a systemd unit when the
     kinds run on different machines (docs/deploy.md)."""
+    if role in ("rasa", "desk") and not os.environ.get("KEFU_RASA_TOKEN"):
+        # A token file made on one machine would differ from the next
+        # machine's: one shared secret, set by the operator, or no start.
+        raise SystemExit(f"error: kefu serve {role} needs KEFU_RASA_TOKEN, the secret shared by the Rasa "
+                         "servers and the desk (e.g. `openssl rand -hex 32`, the same on every machine); "
+                         "Rasa's HTTP API is never left open")
     ports = ports_from_env(os.environ)
     env = service_env(dict(os.environ), ports)
+    if role == "actions":
+        checked_settings(env)
     model = Path(env["KEFU_MODEL"]) if env.get("KEFU_MODEL") else None
     cmd = {
         "rasa": lambda: rasa_command(ports.rasa, model or latest_model(PROJECT_ROOT / "models"),
@@ -301,11 +348,13 @@ def serve(role: str) -> int:
     return 0  # not reached
 
 
-def supervise(cmds: Dict[str, List[str]], env: Dict[str, str], restart: bool) -> int:
-    """Run the processes until a signal. Embedded: one dying stops all (a
-    half-running system must not look healthy). Scaled: a dead process is
-    started again while the load balancer sends its work to the others,
-    unless it keeps dying (then all stop, as a crash loop is a fault)."""
+def supervise(cmds: Dict[str, List[str]], env: Dict[str, str],
+              watch: Optional[Callable[[], None]] = None) -> int:
+    """Run the processes until a signal. A process that dies is started
+    again (a dead action server or desk must not end every conversation;
+    in the scaled profile the load balancer sends its work to the others
+    meanwhile), unless it keeps dying: a crash loop is a fault, and then all
+    stop with a non-zero exit. `watch` is called on every round."""
     procs: Dict[str, subprocess.Popen] = {}
     deaths: Dict[str, List[float]] = {}
     stopping = False
@@ -319,25 +368,30 @@ def supervise(cmds: Dict[str, List[str]], env: Dict[str, str], restart: bool) ->
         procs[name] = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT)
     write_pids(procs)
 
+    # KEFU_CRASH_LOOP_WINDOW_SECONDS: for a test that kills a process by hand.
+    window = float(env.get("KEFU_CRASH_LOOP_WINDOW_SECONDS") or CRASH_LOOP_WINDOW_SECONDS)
     exit_code = 0
     while not stopping:
         for name, proc in procs.items():
             if proc.poll() is None:
                 continue
             now = time.monotonic()
-            recent = [t for t in deaths.get(name, []) if now - t < CRASH_LOOP_WINDOW_SECONDS] + [now]
+            recent = [t for t in deaths.get(name, []) if now - t < window] + [now]
             deaths[name] = recent
-            if restart and len(recent) < CRASH_LOOP_DEATHS:
-                print(f"kefu: {name} exited with code {proc.returncode}; starting it again",
+            if len(recent) < CRASH_LOOP_DEATHS:
+                print(f"kefu: {name} (pid {proc.pid}) exited with code {proc.returncode}; starting it again "
+                      f"({len(recent)} of {CRASH_LOOP_DEATHS - 1} restarts allowed in {window:g} s)",
                       file=sys.stderr, flush=True)
                 procs[name] = subprocess.Popen(cmds[name], env=env, cwd=PROJECT_ROOT)
                 write_pids(procs)
                 break
-            print(f"kefu: {name} exited with code {proc.returncode}; stopping the others",
-                  file=sys.stderr, flush=True)
+            print(f"kefu: {name} exited with code {proc.returncode}, {len(recent)} times in {window:g} s; "
+                  "stopping everything", file=sys.stderr, flush=True)
             exit_code = proc.returncode or 1
             stopping = True
             break
+        if watch is not None and not stopping:
+            watch()
         time.sleep(0.3)
     terminate(procs)
     for sig, handler in previous.items():

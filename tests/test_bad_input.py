@@ -70,6 +70,6 @@ def test_rest_cannot_write_as_a_platform_customer(stack: Stack):
     for sender in ("taobao:someone", "wechat:o123", "tmall:x", "socketio:y"):
         status, body = http("POST", webhook(stack), {"sender": sender, "message": "转人工"})
         assert status == 400 and "another channel" in body["error"], (sender, body)
-    assert http("GET", f"{stack.rasa_url}/conversations/taobao:someone/tracker")[1]["events"] in ([], None) or \
-        not [e for e in http("GET", f"{stack.rasa_url}/conversations/taobao:someone/tracker")[1]["events"]
+    assert stack.rasa_api("GET", "/conversations/taobao:someone/tracker")[1]["events"] in ([], None) or \
+        not [e for e in stack.rasa_api("GET", "/conversations/taobao:someone/tracker")[1]["events"]
              if e["event"] == "user"]

@@ -225,7 +225,7 @@ def test_a_handed_off_customer_stays_with_the_agent_after_the_session_expires(st
     events = stack.tracker(sender)["events"]
     for event in events:                        # the whole conversation two hours ago
         event["timestamp"] = event["timestamp"] - 7200
-    status, _ = http("PUT", f"{stack.rasa_url}/conversations/{sender}/tracker/events", events)
+    status, _ = stack.rasa_api("PUT", f"/conversations/{sender}/tracker/events", events)
     assert status == 200
     assert stack.say(sender, "还有人吗？") == []
     latest = stack.tracker(sender)["events"]

@@ -1,4 +1,5 @@
-"""`kefu run` (what `make run` starts): one signal stops all, one death stops all."""
+"""`kefu run` (what `make run` starts): one signal stops all; a dead process
+is started again, a crash loop stops all."""
 from __future__ import annotations
 
 import os
@@ -6,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from conftest import auth, http, new_sender, start_stack, stop_stack
+from conftest import auth, http, new_sender, start_stack, stop_stack, wait_for
 
 
 def service_pids(pid_file: Path) -> dict:
@@ -69,22 +70,79 @@ def test_postgres_desk_database_rasa_token_and_sigterm_stops_everything(tmp_path
     assert wait_gone(pids.values()) == [], "services still running after SIGTERM"
 
 
-def test_one_service_dying_stops_the_others(tmp_path):
-    stack = start_stack(tmp_path)
+def pending_request_to(port: int) -> bool:
+    """A connection to port with bytes its server has not read: a request
+    that is waiting for a stopped process."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, queues = fields[1], fields[3], fields[4]
+            if int(local.rsplit(":", 1)[1], 16) == port and state == "01" and int(queues.split(":")[1], 16) > 0:
+                return True
+    return False
+
+
+def test_a_dead_action_server_is_restarted_and_customers_are_answered(tmp_path):
+    """Issue 11 item 7: the turn in flight when the action server dies gets
+    the polite busy answer, `kefu run` starts the action server again with a
+    log line, the same customer's next message is answered normally, and a
+    process that keeps dying stops everything with a non-zero exit."""
+    import threading
+
+    from connectors.rest import SYSTEM_BUSY_REPLY
+
+    stack = start_stack(tmp_path, {"KEFU_CRASH_LOOP_WINDOW_SECONDS": "3600", "KEFU_REMINDER_WORKERS": "0"})
+    pid_file = Path(stack.env["KEFU_PID_FILE"])
+    port = int(stack.env["KEFU_ACTIONS_PORT"])
     try:
-        pids = service_pids(Path(stack.env["KEFU_PID_FILE"]))
-        os.kill(pids["actions"], signal.SIGKILL)
+        sender = new_sender()
+        assert any("您好" in r for r in stack.say(sender, "你好"))
+        first = service_pids(pid_file)["actions"]
+        # Stopped, the action server leaves the complaint's action call
+        # waiting in its socket; killed then, the call fails mid-request.
+        os.kill(first, signal.SIGSTOP)
+        answer = {}
+        turn = threading.Thread(target=lambda: answer.update(reply=http(
+            "POST", f"{stack.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": "快递太慢了，我要投诉"},
+            timeout=300)))
+        turn.start()
+        assert wait_for(lambda: pending_request_to(port), timeout=120), "the action call never reached the server"
+        os.kill(first, signal.SIGKILL)
+        turn.join(timeout=300)
+        status, replies = answer["reply"]
+        assert status == 200 and SYSTEM_BUSY_REPLY in [r.get("text") for r in replies], replies
+
+        assert wait_for(lambda: service_pids(pid_file)["actions"] != first, timeout=30)
+        assert f"kefu: actions (pid {first}) exited with code -9; starting it again" in stack.log_path.read_text()
+        assert wait_for(lambda: serving(stack.actions_url), timeout=180)
+        # The failed turn left nothing behind: the next one is answered in full.
+        assert "工单号" in "\n".join(stack.say(sender, "快递太慢了，我要投诉"))
+        assert stack.proc.poll() is None
+
+        # Killed twice more (3 deaths in the window): a crash loop, so all stop.
+        for _ in range(2):
+            pid = service_pids(pid_file)["actions"]
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: service_pids(pid_file)["actions"] != pid or stack.proc.poll() is not None, timeout=30)
+        pids = service_pids(pid_file)
         stack.proc.wait(timeout=60)
         assert stack.proc.returncode != 0
-        assert "actions exited" in stack.log_path.read_text()
+        assert "actions exited with code -9, 3 times in 3600 s; stopping everything" in stack.log_path.read_text()
         assert wait_gone(pids.values()) == []
     finally:
         stop_stack(stack)
 
 
-def test_scaled_supervision_restarts_a_dead_process_but_not_a_crash_loop(tmp_path, monkeypatch):
-    """The scaled profile's supervisor starts a killed process again (the
-    others keep serving meanwhile), but gives up on one that keeps dying."""
+def serving(url: str) -> bool:
+    try:
+        return http("GET", f"{url}/health", timeout=5)[0] == 200
+    except OSError:
+        return False
+
+
+def test_supervision_restarts_a_dead_process_but_not_a_crash_loop(tmp_path, monkeypatch):
+    """The supervisor (both profiles) starts a dead process again (the others
+    keep serving meanwhile), but gives up on one that keeps dying."""
     import sys
 
     from kefu import run as kefu_run
@@ -95,7 +153,7 @@ def test_scaled_supervision_restarts_a_dead_process_but_not_a_crash_loop(tmp_pat
                 f"open({str(starts)!r}, 'a').write('x'); import time; time.sleep(0.5); raise SystemExit(3)"]
     steady = [sys.executable, "-c", "import time; time.sleep(60)"]
     started = time.monotonic()
-    code = kefu_run.supervise({"steady": steady, "crashing": crashing}, dict(os.environ), restart=True)
+    code = kefu_run.supervise({"steady": steady, "crashing": crashing}, dict(os.environ))
     assert code == 3
     assert starts.read_text() == "x" * kefu_run.CRASH_LOOP_DEATHS  # restarted, then given up
     assert time.monotonic() - started < 30  # and the steady one was stopped with it

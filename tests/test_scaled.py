@@ -103,7 +103,7 @@ def user_texts(stack: Scaled, sender: str) -> List[str]:
 
 def turn_shape(stack: Scaled, sender: str) -> List[str]:
     """The tracker as a string of U (user), B (bot) and L (action_listen)."""
-    status, tracker = http("GET", f"{stack.rasa_urls[0]}/conversations/{sender}/tracker")
+    status, tracker = stack.rasa_api("GET", f"/conversations/{sender}/tracker")
     assert status == 200, tracker
     shape = []
     for event in tracker["events"]:

@@ -49,7 +49,7 @@ def test_socketio_texts_pass_the_advertising_law_check(stack: Stack):
     async def inject(client, session_id):
         await asyncio.sleep(0.5)  # the session's room is joined
         status, body = await asyncio.to_thread(
-            http, "POST", f"{stack.rasa_url}/conversations/{session_id}/tracker/events"
+            stack.rasa_api, "POST", f"/conversations/{session_id}/tracker/events"
             "?output_channel=socketio&execute_side_effects=true",
             [{"event": "bot", "text": "这是全网最低价的套餐"}])
         assert status == 200, body
@@ -70,5 +70,5 @@ def test_a_session_id_that_is_not_a_widget_id_never_reaches_the_bot(stack: Stack
 
     # Ends on the reply to the second, legitimate message.
     widget(stack, impersonate, lambda data: True)
-    events = http("GET", f"{stack.rasa_url}/conversations/{victim}/tracker")[1]["events"]
+    events = stack.rasa_api("GET", f"/conversations/{victim}/tracker")[1]["events"]
     assert [e for e in events if e["event"] == "user"] == []

@@ -55,7 +55,7 @@ def new_buyer(prefix: str = "buyer") -> str:
 
 
 def user_events(stack: Stack, sender: str) -> list:
-    status, tracker = http("GET", f"{stack.rasa_url}/conversations/{sender}/tracker")
+    status, tracker = stack.rasa_api("GET", f"/conversations/{sender}/tracker")
     assert status == 200
     return [e for e in tracker["events"] if e["event"] == "user"]
 
@@ -181,9 +181,9 @@ def test_bot_text_is_checked_for_ad_law_words(stack: Stack, top_api):
     event) passes the channel's own check, not only the desk's."""
     buyer = new_buyer()
     assert say(stack, buyer, "你好")[0] == 200
-    status, _ = http("POST", f"{stack.rasa_url}/conversations/taobao:{buyer}/tracker/events"
-                             "?output_channel=taobao&execute_side_effects=true",
-                     [{"event": "bot", "text": "您好，这款是全网最低价，绝对正品"}])
+    status, _ = stack.rasa_api("POST", f"/conversations/taobao:{buyer}/tracker/events"
+                               "?output_channel=taobao&execute_side_effects=true",
+                               [{"event": "bot", "text": "您好，这款是全网最低价，绝对正品"}])
     assert status == 200
     assert wait_for(lambda: len(top_api.sent_to(buyer)) == 2)
     assert texts_to(top_api, buyer)[1] == "您好，这款是优惠价，确实正品"

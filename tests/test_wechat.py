@@ -72,9 +72,8 @@ def post(stack: Stack, xml: str, encrypt: bool = True, timestamp: Optional[str] 
     return status, reply
 
 
-def user_texts(stack: Stack, sender: str, token: Optional[str] = None) -> list:
-    suffix = f"?token={token}" if token else ""
-    status, tracker = http("GET", f"{stack.rasa_url}/conversations/{sender}/tracker{suffix}")
+def user_texts(stack: Stack, sender: str) -> list:
+    status, tracker = stack.rasa_api("GET", f"/conversations/{sender}/tracker")
     assert status == 200
     return [e["text"] for e in tracker["events"] if e["event"] == "user"]
 
@@ -198,7 +197,7 @@ def test_bad_input_is_refused_without_reaching_the_bot(stack: Stack, case: str):
                          raw=f"<xml><Encrypt><![CDATA[{enc}]]></Encrypt></xml>".encode())
         expected = 400
     assert status == expected
-    status, tracker = http("GET", f"{stack.rasa_url}/conversations/wechat:{openid}/tracker")
+    status, tracker = stack.rasa_api("GET", f"/conversations/wechat:{openid}/tracker")
     assert [e for e in tracker["events"] if e["event"] == "user"] == []
     # and the server still answers
     assert "您好" in post(stack, text_xml(new_openid(), "你好"))[1]["Content"]
@@ -234,7 +233,7 @@ def test_tencent_sample_vector_decrypts_through_the_channel(slow_stack: Stack, w
     time.sleep(1)
     assert len(wechat_api.sent_to(openid)) == 1  # exactly one 客服消息 call
     assert user_texts(slow_stack, f"wechat:{openid}") == ["abcdteT"]
-    status, tracker = http("GET", f"{slow_stack.rasa_url}/conversations/wechat:{openid}/tracker")
+    status, tracker = slow_stack.rasa_api("GET", f"/conversations/wechat:{openid}/tracker")
     [user] = [e for e in tracker["events"] if e["event"] == "user"]
     assert user["message_id"] == "wechat-6054768590064713728"
 

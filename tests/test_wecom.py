@@ -59,7 +59,7 @@ def test_customer_messages_are_synced_answered_once_and_cursor_kept(stack: Stack
     # Pages of two: the channel followed has_more, and later syncs start at the saved cursor.
     cursors = [s["cursor"] for s in wechat_api.kf_syncs if s["open_kfid"] == kf]
     assert cursors[:2] == ["", "2"] and cursors[-1] == "3"
-    status, tracker = http("GET", f"{stack.rasa_url}/conversations/wecom:{alice}/tracker")
+    status, tracker = stack.rasa_api("GET", f"/conversations/wecom:{alice}/tracker")
     assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == ["你好"]
 
 
