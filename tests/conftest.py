@@ -50,10 +50,6 @@ class Stack:
         assert status == 200, body
         return body
 
-    def rasa_api(self, method: str, path: str, body: Any = None) -> Tuple[int, Any]:
-        """One call to Rasa's HTTP API (not a channel webhook): (status, body)."""
-        return http(method, f"{self.rasa_url}{path}", body)
-
 
 def wait_for(predicate, timeout: float = 30) -> bool:
     """Poll until predicate() is true (deliveries happen in the background)."""
