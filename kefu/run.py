@@ -196,12 +196,15 @@ def latest_model(models_dir: Path) -> Path:
     return models[-1]
 
 
-def rasa_command(port: int, model: Path, rasa_token: Optional[str], endpoints: Path) -> List[str]:
+def rasa_command(port: int, model: Path, rasa_token: Optional[str], endpoints: Path,
+                 host: str = "0.0.0.0") -> List[str]:
     # Rasa's HTTP API can read and rewrite any conversation: only the desk
     # (which sends the token) may use it; kefu.rasa_server refuses to start
-    # it without one. Channels stay open.
+    # it without one. Channels stay open. Behind the scaled profile's nginx
+    # a Rasa server listens on loopback only: customers reach it through nginx.
     auth = ["--auth-token", rasa_token] if rasa_token else []
-    return [sys.executable, "-m", "kefu.rasa_server", "run", "--enable-api", "--port", str(port),
+    return [sys.executable, "-m", "kefu.rasa_server", "run", "--enable-api", "--interface", host,
+            "--port", str(port),
             "--model", str(model),
             "--credentials", str(PROJECT_ROOT / "bot" / "credentials.yml"),
             "--endpoints", str(endpoints), "--cors", "*", *auth]
@@ -236,11 +239,15 @@ def port_of(address: str) -> int:
     return int(address.rsplit(":", 1)[1])
 
 
+def host_of(address: str) -> str:
+    return address.rsplit(":", 1)[0]
+
+
 def scaled_commands(layout: Layout, model: Path, rasa_token: Optional[str], reminder_workers: int,
                     endpoints: Path, nginx: List[str]) -> Dict[str, List[str]]:
     return {
         **{f"actions{i + 1}": actions_command(port_of(a)) for i, a in enumerate(layout.action_servers)},
-        **{f"rasa{i + 1}": rasa_command(port_of(a), model, rasa_token, endpoints)
+        **{f"rasa{i + 1}": rasa_command(port_of(a), model, rasa_token, endpoints, host_of(a))
            for i, a in enumerate(layout.rasa_servers)},
         "desk": DESK_COMMAND,
         **reminder_commands(reminder_workers),
