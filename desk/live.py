@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from typing import Any, Awaitable, Callable, Dict, Optional
 from urllib.parse import urlparse
 
@@ -21,9 +22,13 @@ from aiohttp import WSMsgType, web
 
 from desk import conversations
 from desk.history import HistoryUnavailable, read_history
+from desk.text_input import InvalidInput, parse_json
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
+
+
+MAX_ID = 2**31 - 1
 
 
 class Watch:
@@ -54,19 +59,20 @@ async def live(request: web.Request, in_db: Callable[..., Awaitable[Any]], http,
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
+            # The same checks as the HTTP API's bodies: a lone surrogate or a
+            # deep nesting gets an error frame, and the socket stays open.
             try:
-                data: Dict[str, Any] = json.loads(msg.data)
+                data: Dict[str, Any] = parse_json(msg.data.encode("utf-8", "surrogatepass"), "message")
                 if not isinstance(data, dict):
-                    raise ValueError
-            except ValueError:
-                await ws.send_json({"type": "error", "error": "messages must be JSON objects"})
+                    raise InvalidInput("messages must be JSON objects")
+            except InvalidInput as exc:
+                await ws.send_json({"type": "error", "status": 400, "error": str(exc)})
                 continue
             if "watch" in data:
                 try:
-                    watch.conversation_id = int(str(data["watch"])) if str(data["watch"]).isascii() else None
-                    watch.after = float(data.get("after") or 0)
-                except ValueError:
-                    await ws.send_json({"type": "error", "error": "watch needs a conversation id and a timestamp"})
+                    watch.conversation_id, watch.after = watched(data)
+                except InvalidInput as exc:
+                    await ws.send_json({"type": "error", "status": 400, "error": str(exc)})
                     continue
             if "reply" in data:
                 # The reply names its conversation: it must be the one on the
@@ -82,6 +88,18 @@ async def live(request: web.Request, in_db: Callable[..., Awaitable[Any]], http,
     finally:
         pusher.cancel()
     return ws
+
+
+def watched(data: Dict[str, Any]) -> tuple:
+    """(conversation id, timestamp) of a `{"watch", "after"}` message."""
+    cid, after = data["watch"], data.get("after") or 0
+    if isinstance(cid, str) and cid.isascii() and cid.isdigit():
+        cid = int(cid)
+    if cid is not None and (type(cid) is not int or not 1 <= cid <= MAX_ID):
+        raise InvalidInput("watch needs a conversation id and a timestamp")
+    if type(after) not in (int, float) or not math.isfinite(after):
+        raise InvalidInput("watch needs a conversation id and a timestamp")
+    return cid, float(after)
 
 
 async def push(ws: web.WebSocketResponse, watch: Watch, in_db, http, settings) -> None:
