@@ -22,7 +22,7 @@ from desk.config import Settings, load_settings
 from desk.db import ThreadedSessions, upgrade
 from desk.history import HistoryUnavailable, read_history
 from desk.models import ConversationStatus, ReminderStatus, TicketStatus, local_iso, utcnow
-from desk.text_input import InvalidInput, check_text, parse_json
+from desk.text_input import InvalidInput, is_valid_text, parse_json
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,8 +40,9 @@ async def in_db(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
     return await request.app[STORE].run(fn, *args)
 
 
-def json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+def json_error(status: int, message: str, code: Optional[str] = None) -> web.Response:
+    """`code`, where given, lets the desk's page tell two refusals of one status apart."""
+    return web.json_response({"error": message, **({"code": code} if code else {})}, status=status)
 
 
 class ApiError(Exception):
@@ -80,6 +81,9 @@ async def auth_middleware(request: web.Request, handler):
         token, from_cookie = web_auth.credentials(request)
         if not token:
             return json_error(401, "missing bearer token or session cookie")
+        # Header bytes that are not UTF-8 arrive as lone surrogates: no token has them.
+        if not is_valid_text(token):
+            return json_error(401, "invalid or expired token")
         agent = await in_db(request, agents.agent_for_token, token)
         if agent is None:
             return json_error(401, "invalid or expired token")
@@ -250,8 +254,10 @@ async def take_conversation(request: web.Request) -> web.Response:
     conversation_id = _int_param(request, "conversation_id")
     try:
         conversation = await in_db(request, conversations.assign, conversation_id, request[AGENT].id)
-    except (conversations.ConversationTaken, conversations.NotInDesk) as exc:
-        return json_error(409, str(exc))
+    except conversations.ConversationTaken as exc:
+        return json_error(409, str(exc), "taken")
+    except conversations.NotInDesk as exc:
+        return json_error(409, str(exc), "not_in_desk")
     if conversation is None:
         return json_error(404, "no such conversation")
     await widget_notice(request, conversation, {"kefu_agent_joined": request[AGENT].name})
@@ -560,14 +566,17 @@ async def agent_reply(request: web.Request, conversation_id: int, text_: Any) ->
     if not isinstance(text_, str) or not text_.strip():
         return json_error(400, "text must be a non-empty string")
     # The websocket's replies come here too: Rasa must never get a lone surrogate.
-    check_text(text_, "text")
+    if not is_valid_text(text_):
+        return json_error(400, "'text' is not valid UTF-8 text")
     if len(text_) > MAX_REPLY_CHARS:
         return json_error(400, f"text longer than {MAX_REPLY_CHARS} characters")
     agent = request[AGENT]
     try:
         conversation = await in_db(request, conversations.assign, conversation_id, agent.id)
-    except (conversations.ConversationTaken, conversations.NotInDesk) as exc:
-        return json_error(409, str(exc))
+    except conversations.ConversationTaken as exc:
+        return json_error(409, str(exc), "taken")
+    except conversations.NotInDesk as exc:
+        return json_error(409, str(exc), "not_in_desk")
     if conversation is None:
         return json_error(404, "no such conversation")
     checked = check_outgoing(text_.strip(), conversation.channel, conversation.customer_id)

@@ -59,35 +59,38 @@ async def live(request: web.Request, in_db: Callable[..., Awaitable[Any]], http,
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
-            # The same checks as the HTTP API's bodies: a lone surrogate or a
-            # deep nesting gets an error frame, and the socket stays open.
             try:
-                data: Dict[str, Any] = parse_json(msg.data.encode("utf-8", "surrogatepass"), "message")
-                if not isinstance(data, dict):
-                    raise InvalidInput("messages must be JSON objects")
+                answer = await handle(msg.data, watch, request, reply)
             except InvalidInput as exc:
-                await ws.send_json({"type": "error", "status": 400, "error": str(exc)})
-                continue
-            if "watch" in data:
-                try:
-                    watch.conversation_id, watch.after = watched(data)
-                except InvalidInput as exc:
-                    await ws.send_json({"type": "error", "status": 400, "error": str(exc)})
-                    continue
-            if "reply" in data:
-                # The reply names its conversation: it must be the one on the
-                # agent's screen, never whatever the socket watched last.
-                if watch.conversation_id is None or data.get("conversation") != watch.conversation_id:
-                    await ws.send_json({"type": "error", "status": 409,
-                                        "error": "the reply's conversation is not the one being watched"})
-                    continue
-                resp = await reply(request, watch.conversation_id, data["reply"])
-                body = json.loads(resp.text)
-                await ws.send_json({"type": "sent" if resp.status == 200 else "error", "status": resp.status,
-                                    **body})
+                # The same checks as the HTTP API's bodies: a lone surrogate or
+                # a deep nesting gets an error frame, and the socket stays open.
+                answer = {"type": "error", "status": 400, "error": str(exc)}
+            except Exception:  # one bad message must not end the agent's live feed
+                log.exception("live message failed")
+                answer = {"type": "error", "status": 500, "error": "internal error; the desk log has the details"}
+            if answer is not None:
+                await ws.send_json(answer)
     finally:
         pusher.cancel()
     return ws
+
+
+async def handle(text: str, watch: Watch, request: web.Request,
+                 reply: Callable[[web.Request, int, Any], Awaitable[web.Response]]) -> Optional[dict]:
+    """One message from the page; the frame to answer with, if any."""
+    data = parse_json(text.encode("utf-8", "surrogatepass"), "message")
+    if not isinstance(data, dict):
+        raise InvalidInput("messages must be JSON objects")
+    if "watch" in data:
+        watch.conversation_id, watch.after = watched(data)
+    if "reply" not in data:
+        return None
+    # The reply names its conversation: it must be the one on the
+    # agent's screen, never whatever the socket watched last.
+    if watch.conversation_id is None or data.get("conversation") != watch.conversation_id:
+        return {"type": "error", "status": 409, "error": "the reply's conversation is not the one being watched"}
+    resp = await reply(request, watch.conversation_id, data["reply"])
+    return {"type": "sent" if resp.status == 200 else "error", "status": resp.status, **json.loads(resp.text)}
 
 
 def watched(data: Dict[str, Any]) -> tuple:

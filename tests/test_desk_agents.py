@@ -155,7 +155,7 @@ def test_reply_to_a_conversation_handed_back_to_the_bot_is_refused(stack: Stack)
     assert call("POST", f"{url}/take", headers=auth(token))[0] == 200
     assert call("POST", f"{url}/resume", headers=auth(token))[0] == 200
     status, body = call("POST", f"{url}/reply", {"text": "您好，还在吗？"}, headers=auth(token))
-    assert status == 409 and "bot" in body["error"]
+    assert status == 409 and "bot" in body["error"] and body["code"] == "not_in_desk"
     assert call("POST", f"{url}/take", headers=auth(token))[0] == 409
     listed = call("GET", f"{stack.desk_url}/api/conversations?status=bot", headers=auth(token))[1]
     assert [c["status"] for c in listed["conversations"] if c["id"] == conversation["id"]] == ["bot"]

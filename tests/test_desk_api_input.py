@@ -97,6 +97,38 @@ def test_deep_mistyped_and_broken_bodies_are_a_clear_400(stack: Stack, boss_toke
     assert_still_running(stack, agent_token)
 
 
+def test_header_bytes_that_are_not_utf8_are_refused_not_crashed(stack: Stack, boss_token: str):
+    import http.client
+
+    port = int(stack.desk_url.rsplit(":", 1)[1])
+
+    def send(method: str, path: str, headers: dict) -> tuple:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            conn.putrequest(method, path)
+            for key, value in headers.items():
+                conn.putheader(key, value)
+            conn.endheaders(b"{}" if method == "POST" else None)
+            resp = conn.getresponse()
+            return resp.status, json.loads(resp.read())
+        finally:
+            conn.close()
+
+    status, body = send("GET", "/api/me", {"Authorization": b"Bearer \xff\xfe-not-utf8"})
+    assert status == 401 and body["error"]
+    status, body = send("GET", "/api/me", {"Cookie": b"kefu_session=\xe4\xb8"})
+    assert status == 401 and body["error"]
+    # A real session cookie with a CSRF header that is not ASCII: a refusal (403), not a TypeError.
+    cookie = f"kefu_session={boss_token}".encode()
+    status, body = send("POST", "/api/conversations/1/take",
+                        {"Cookie": cookie, "X-CSRF-Token": "令牌".encode(), "Content-Length": b"2"})
+    assert status == 403 and "CSRF" in body["error"]
+    status, body = send("POST", "/api/conversations/1/take",
+                        {"Cookie": cookie, "X-CSRF-Token": b"\xff", "Content-Length": b"2"})
+    assert status == 403 and "CSRF" in body["error"]
+    assert_still_running(stack, boss_token)
+
+
 def test_unknown_routes_and_methods_answer_json(stack: Stack, agent_token: str):
     status, answer = http("GET", f"{stack.desk_url}/api/no-such-thing", headers=auth(agent_token))
     assert status == 404 and isinstance(answer, dict) and answer["error"]
