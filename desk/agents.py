@@ -15,11 +15,11 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import List, Optional, Tuple
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from desk.models import Agent, AgentToken, utcnow
+from desk.models import Agent, AgentToken, Conversation, ConversationStatus, utcnow
 
 ROLES = ("agent", "supervisor")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -131,7 +131,11 @@ def _dummy_hash() -> str:
 
 
 def find_agent(session: Session, name: str) -> Optional[Agent]:
-    return session.execute(select(Agent).where(Agent.name == lookup_name(name))).scalar_one_or_none()
+    """By the NFKC form of the name; an account created before names were
+    normalised is still found by its exact spelling."""
+    found = {a.name: a for a in session.execute(
+        select(Agent).where(Agent.name.in_({lookup_name(name), name}))).scalars()}
+    return found.get(lookup_name(name)) or found.get(name)
 
 
 def login(session: Session, name: str, password: str, ttl_hours: int) -> Optional[str]:
@@ -208,11 +212,17 @@ def reset_password(session: Session, agent: Agent) -> str:
 
 
 def set_disabled(session: Session, agent: Agent, disabled: bool) -> Agent:
-    """Disabling ends the agent's sessions at once; enabling lets them sign in again."""
+    """Disabling ends the agent's sessions at once and puts the customers they
+    were serving back in the waiting queue (nobody else could answer them);
+    enabling lets them sign in again."""
     if disabled:
+        now = utcnow()
         if agent.disabled_at is None:
-            agent.disabled_at = utcnow()
+            agent.disabled_at = now
         end_sessions(session, agent.id)
+        session.execute(update(Conversation).where(
+            Conversation.assignee_id == agent.id, Conversation.status == ConversationStatus.assigned.value,
+        ).values(assignee_id=None, status=ConversationStatus.waiting.value, waiting_since=now, updated_at=now))
     else:
         agent.disabled_at = None
     session.commit()

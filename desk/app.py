@@ -142,11 +142,11 @@ async def login(request: web.Request) -> web.Response:
         return json_error(400, "name and password are required")
     # The look-alike spellings of a name (full-width, compatibility forms)
     # count, and are throttled, as the one account they name.
-    name = agents.lookup_name(name)
+    counted_as = agents.lookup_name(name)
     ip = client_address(request)
     # The attempt is counted before the password is checked, so parallel
     # guesses cannot all slip in before the first failure is written.
-    verdict = await in_db(request, login_limit.admit, name, ip, utcnow())
+    verdict = await in_db(request, login_limit.admit, counted_as, ip, utcnow())
     if not verdict.allowed:
         return json_error(429, "too many failed logins from this address; try again in 15 minutes "
                                "or ask a supervisor to unlock the account")
@@ -159,7 +159,7 @@ async def login(request: web.Request) -> web.Response:
         return json_error(403, str(exc))
     if token is None:
         return json_error(401, "wrong name or password")
-    await in_db(request, login_limit.clear, name, ip)
+    await in_db(request, login_limit.clear, counted_as, ip)
     response = web.json_response({"token": token, "csrf_token": web_auth.csrf_token(token)})
     web_auth.set_session(response, token, ttl_hours * 3600)
     return response
@@ -230,7 +230,7 @@ async def unlock_agent(request: web.Request) -> web.Response:
     def unlock(session: Session):
         found = session.get(agents.Agent, agent_id)
         if found is not None:
-            login_limit.unlock(session, found.name)
+            login_limit.unlock(session, agents.lookup_name(found.name))
         return found
 
     found = await in_db(request, unlock)

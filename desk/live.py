@@ -57,8 +57,11 @@ async def live(request: web.Request, in_db: Callable[..., Awaitable[Any]], http,
     pusher.add_done_callback(lambda _task: asyncio.ensure_future(ws.close()))
     try:
         async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
+            if msg.type == WSMsgType.BINARY:
+                await ws.send_json({"type": "error", "status": 400, "error": "messages must be JSON text"})
                 continue
+            if msg.type != WSMsgType.TEXT:
+                continue  # a text frame that is not UTF-8 closes the socket (1007) in aiohttp itself
             try:
                 answer = await handle(msg.data, watch, request, reply)
             except InvalidInput as exc:

@@ -146,7 +146,7 @@ def manage_agent(command: str, name: str) -> int:
             agents.set_disabled(session, agent, command == "disable")
             print(f"agent {agent.name} is {command}d" + ("; their sessions have ended" if command == "disable" else ""))
         else:
-            login_limit.unlock(session, agent.name)
+            login_limit.unlock(session, agents.lookup_name(agent.name))  # as logins count it
             print(f"agent {agent.name}: failed logins forgotten")
     return 0
 

@@ -105,8 +105,13 @@ def test_supervisors_disable_agents_who_then_cannot_sign_in(stack: Stack):
     assert call("POST", f"{stack.desk_url}/api/agents/{boss_id}/disable", headers=auth(token))[0] == 403
     assert call("POST", f"{stack.desk_url}/api/agents/{boss_id}/disable", headers=auth(boss_token))[0] == 409
     assert call("POST", f"{stack.desk_url}/api/agents/{2**31 - 1}/disable", headers=auth(boss_token))[0] == 404
+    served = waiting_conversation(stack, token)
+    assert call("POST", f"{stack.desk_url}/api/conversations/{served['id']}/take", headers=auth(token))[0] == 200
     status, body = call("POST", f"{stack.desk_url}/api/agents/{agent_id}/disable", headers=auth(boss_token))
     assert status == 200 and body["agent"]["disabled"] is True
+    # The customer they were serving is back in the queue, for another agent.
+    waiting = call("GET", f"{stack.desk_url}/api/conversations?status=waiting", headers=auth(boss_token))[1]
+    assert [c["assignee_id"] for c in waiting["conversations"] if c["id"] == served["id"]] == [None]
     assert call("GET", f"{stack.desk_url}/api/me", headers=auth(token))[0] == 401      # signed out at once
     status, body = call("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})
     assert status == 403 and "disabled" in body["error"]

@@ -189,3 +189,30 @@ def test_live_websocket_answers_broken_frames_with_an_error_and_stays_open(stack
     assert all(a["error"] for a in answers)
     assert last["status"] == 409  # the reply names no watched conversation: refused as before
     assert_still_running(stack, agent_token)
+
+
+def test_live_websocket_refuses_binary_and_non_utf8_frames_and_the_desk_keeps_running(stack: Stack, agent_token: str):
+    import aiohttp
+    from aiohttp import WSMsgType
+
+    ws_url = stack.desk_url.replace("http://", "ws://") + "/api/live"
+
+    async def scenario():
+        async with aiohttp.ClientSession(headers=auth(agent_token)) as client:
+            async with client.ws_connect(ws_url) as ws:
+                await ws.send_bytes(b'{"watch": 1}')
+                while True:
+                    data = json.loads((await asyncio.wait_for(ws.receive(), 20)).data)
+                    if data["type"] == "error":
+                        break
+                # A text frame whose bytes are not UTF-8 (a client's own encoder would refuse to make one).
+                await ws._writer.send(b'{"reply": "\xff\xfe"}', binary=False)
+                while True:
+                    msg = await asyncio.wait_for(ws.receive(), 20)
+                    if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING):
+                        return data, ws.close_code
+
+    error, close_code = asyncio.run(scenario())
+    assert error["status"] == 400 and "text" in error["error"]
+    assert close_code == 1007  # "invalid frame payload data", the protocol's own refusal
+    assert_still_running(stack, agent_token)
