@@ -22,7 +22,7 @@ from desk.config import Settings, load_settings
 from desk.db import ThreadedSessions, upgrade
 from desk.history import HistoryUnavailable, read_history
 from desk.models import ConversationStatus, ReminderStatus, TicketStatus, local_iso, utcnow
-from desk.text_input import InvalidInput, is_valid_text, parse_json
+from desk.text_input import InvalidInput, is_valid_text, parse_json, whole_number
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,14 +45,6 @@ def json_error(status: int, message: str, code: Optional[str] = None) -> web.Res
     return web.json_response({"error": message, **({"code": code} if code else {})}, status=status)
 
 
-class ApiError(Exception):
-    """Raised by a handler or a request helper; rendered once, by error_middleware."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 @web.middleware
 async def error_middleware(request: web.Request, handler):
     """The one place a refused request becomes a JSON error: whatever a
@@ -62,8 +54,6 @@ async def error_middleware(request: web.Request, handler):
         return await handler(request)
     except InvalidInput as exc:
         return json_error(400, str(exc))
-    except ApiError as exc:
-        return json_error(exc.status, str(exc))
     except web.HTTPException as exc:
         if exc.status >= 400 and request.path.startswith("/api/"):
             return json_error(exc.status, exc.reason)
@@ -367,7 +357,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     owner = q.get("owner_id")
     found = await in_db(request, partial(
         tickets.list_tickets, customer_id=q.get("customer_id"), status=status, category=q.get("category"),
-        channel=q.get("channel"), owner_id=whole_number(owner, "owner_id") if owner else None,
+        channel=q.get("channel"), owner_id=whole_number(owner, "owner_id") if owner is not None else None,
         overdue=q.get("overdue") == "true"))
     return web.json_response({"tickets": [tickets.ticket_to_json(t) for t in found]})
 
@@ -586,18 +576,6 @@ async def agent_reply(request: web.Request, conversation_id: int, text_: Any) ->
         return failed
     return web.json_response({"conversation": conversations.conversation_to_json(conversation),
                               "sent_text": checked})
-
-
-# Ids are INTEGER columns: 32-bit on PostgreSQL, so larger numbers can name
-# no row and would make the database raise instead of finding nothing.
-MAX_ID = 2**31 - 1
-
-
-def whole_number(value: str, name: str, low: int = 1, high: int = MAX_ID) -> int:
-    # ASCII digits only: str.isdigit() also accepts '²' and '١', which int() refuses or reads.
-    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
-        raise InvalidInput(f"'{name}' must be a whole number from {low} to {high}")
-    return int(value)
 
 
 def _int_param(request: web.Request, name: str) -> int:

@@ -22,13 +22,10 @@ from aiohttp import WSMsgType, web
 
 from desk import conversations
 from desk.history import HistoryUnavailable, read_history
-from desk.text_input import InvalidInput, parse_json
+from desk.text_input import InvalidInput, parse_json, whole_number
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
-
-
-MAX_ID = 2**31 - 1
 
 
 class Watch:
@@ -99,10 +96,9 @@ async def handle(text: str, watch: Watch, request: web.Request,
 def watched(data: Dict[str, Any]) -> tuple:
     """(conversation id, timestamp) of a `{"watch", "after"}` message."""
     cid, after = data["watch"], data.get("after") or 0
-    if isinstance(cid, str) and cid.isascii() and cid.isdigit():
-        cid = int(cid)
-    if cid is not None and (type(cid) is not int or not 1 <= cid <= MAX_ID):
-        raise InvalidInput("watch needs a conversation id and a timestamp")
+    if cid is not None:
+        # A number or its digits; never a bool, a float or a list.
+        cid = whole_number(str(cid) if type(cid) in (int, str) else "", "watch")
     if type(after) not in (int, float) or not math.isfinite(after):
         raise InvalidInput("watch needs a conversation id and a timestamp")
     return cid, float(after)

@@ -19,6 +19,9 @@ MAX_METADATA_BYTES = 16 * 1024
 # over it can never exhaust the stack.
 MAX_JSON_DEPTH = 32
 TOO_LONG_REPLY = f"抱歉，单条消息最多{MAX_TEXT_CHARS}字，请您分几条发送。"
+# Ids are INTEGER columns: 32-bit on PostgreSQL, so a larger number names no
+# row and would make the database raise instead of finding nothing.
+MAX_ID = 2**31 - 1
 
 
 class InvalidInput(ValueError):
@@ -38,6 +41,16 @@ def check_text(value: str, field: str) -> str:
     if not is_valid_text(value):
         raise InvalidInput(f"'{field}' is not valid UTF-8 text")
     return value
+
+
+def whole_number(value: str, field: str, low: int = 1, high: int = MAX_ID) -> int:
+    """An id or count sent as text (a path or query parameter)."""
+    # ASCII digits only: str.isdigit() also accepts '²' and '١', which int() refuses or reads.
+    # The length first: int() refuses strings of more than 4300 digits with a ValueError.
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(high)) + 8 \
+            or not low <= int(value) <= high:
+        raise InvalidInput(f"'{field}' must be a whole number from {low} to {high}")
+    return int(value)
 
 
 def decode_utf8(raw: bytes, field: str = "body") -> str:

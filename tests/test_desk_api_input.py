@@ -26,7 +26,7 @@ def boss_token(stack: Stack) -> str:
     password = out.split("one-time password:")[1].strip()
     return http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})[1]["token"]
 
-HUGE_IDS = [str(2**63), str(2**64 + 1), "9" * 40, str(2**31), "0", "-1", "²", "١٢", "1e3", "%E4%B8%AD"]
+HUGE_IDS = [str(2**63), str(2**64 + 1), "9" * 40, "9" * 5000, str(2**31), "0", "-1", "²", "١٢", "1e3", "%E4%B8%AD"]
 ID_ROUTES = [
     ("POST", "/api/conversations/{}/take"), ("GET", "/api/conversations/{}/messages"),
     ("POST", "/api/conversations/{}/reply"), ("POST", "/api/conversations/{}/resume"),
