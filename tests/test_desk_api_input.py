@@ -66,6 +66,9 @@ def test_ids_out_of_range_or_not_numbers_are_a_clear_400_on_every_route(stack: S
     for query in ("limit=%C2%B2", "limit=99999999999999999999", "limit=0"):
         status, answer = http("GET", f"{stack.desk_url}/api/reminders?{query}", headers=auth(agent_token))
         assert_clear_400(status, answer, query)
+    for week in ("9999-W52", "1-W1", "%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%96-W48", "2026-W99"):
+        status, answer = http("GET", f"{stack.desk_url}/api/reports/weekly?week={week}", headers=auth(agent_token))
+        assert_clear_400(status, answer, week)
     # The largest id a row can have is still just "not found".
     assert http("GET", f"{stack.desk_url}/api/tickets/{2**31 - 1}", headers=auth(agent_token))[0] == 404
     assert_still_running(stack, agent_token)
