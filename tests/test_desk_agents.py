@@ -63,6 +63,13 @@ def test_guessing_from_one_address_does_not_lock_the_agent_out_elsewhere(stack: 
                 headers=auth(token_of(stack, name, password)))[0] == 403        # not for agents
     assert call("POST", f"{stack.desk_url}/api/agents/{agent_id}/unlock", headers=auth(boss_token))[0] == 200
     assert login_from(stack, attacker, name, password)[0] == 200
+    # So does an administrator on the server.
+    for _ in range(6):
+        login_from(stack, attacker, name, "guess")
+    assert login_from(stack, attacker, name, password)[0] == 429
+    result = cli(stack, "unlock", name)
+    assert result.returncode == 0, result.stderr
+    assert login_from(stack, attacker, name, password)[0] == 200
 
 
 def test_one_address_guessing_many_names_is_stopped(stack: Stack):

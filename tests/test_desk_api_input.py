@@ -161,6 +161,22 @@ def test_no_body_or_id_makes_the_desk_fail(stack: Stack, agent_token: str, route
     assert isinstance(answer, dict) and ("error" in answer) == (status >= 400), answer
 
 
+QUERY_ROUTES = ["/api/tickets", "/api/conversations", "/api/undelivered", "/api/reminders", "/api/reports/weekly",
+                "/api/followups", "/api/canned-replies", "/api/agents", "/api/customers/{}/orders"]
+QUERY_KEYS = ["customer_id", "status", "category", "channel", "owner_id", "overdue", "limit", "week", "format"]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(route=st.sampled_from(QUERY_ROUTES), segment=st.text(min_size=1, max_size=12),
+       params=st.dictionaries(st.sampled_from(QUERY_KEYS), st.text(max_size=12) | st.integers().map(str), max_size=4))
+def test_no_query_makes_the_desk_fail(stack: Stack, boss_token: str, route, segment, params):
+    from urllib.parse import urlencode
+
+    path = route.format(quote(segment, safe=""))
+    status, answer = http("GET", f"{stack.desk_url}{path}?{urlencode(params)}", headers=auth(boss_token))
+    assert status < 500, (path, params, status, answer)
+
+
 def test_live_websocket_answers_broken_frames_with_an_error_and_stays_open(stack: Stack, agent_token: str):
     import aiohttp
 
