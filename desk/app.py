@@ -146,6 +146,8 @@ async def login(request: web.Request) -> web.Response:
     try:
         token = await in_db(request, agents.login, name, password, ttl_hours)
     except agents.AgentDisabled as exc:
+        # The right password: not a guess, so it does not count against the address.
+        await in_db(request, login_limit.clear, counted_as, ip)
         return json_error(403, str(exc))
     if token is None:
         return json_error(401, "wrong name or password")
