@@ -56,7 +56,10 @@ async def error_middleware(request: web.Request, handler):
         return json_error(400, str(exc))
     except web.HTTPException as exc:
         if exc.status >= 400 and request.path.startswith("/api/"):
-            return json_error(exc.status, exc.reason)
+            response = json_error(exc.status, exc.reason)
+            if "Allow" in exc.headers:  # a 405 names the methods there are
+                response.headers["Allow"] = exc.headers["Allow"]
+            return response
         raise
     except (asyncio.CancelledError, ConnectionResetError):
         raise
