@@ -185,7 +185,8 @@ def test_a_followup_is_completed_by_the_tickets_owner_or_a_supervisor(stack: Sta
     owner_token, other_token = token_of(stack, owner, owner_password), token_of(stack, other, other_password)
     sender = new_sender("acct-repair")
     stack.say(sender, "救命 12号楼803 燃气泄漏了好大的味道 电话13912345678")
-    [ticket] = call("GET", f"{stack.desk_url}/api/tickets?customer_id={sender}", headers=auth(owner_token))[1]["tickets"]
+    listed = call("GET", f"{stack.desk_url}/api/tickets?customer_id={sender}", headers=auth(owner_token))[1]
+    [ticket] = listed["tickets"]
     url = f"{stack.desk_url}/api/tickets/{ticket['id']}"
     assert call("POST", f"{url}/take", headers=auth(owner_token))[0] == 200
     assert call("POST", f"{url}/status", {"status": "resolved"}, headers=auth(owner_token))[0] == 200

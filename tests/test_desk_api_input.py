@@ -58,7 +58,8 @@ def test_ids_out_of_range_or_not_numbers_are_a_clear_400_on_every_route(stack: S
         for bad in HUGE_IDS:
             body = {"text": "您好", "status": "resolved", "note": "", "title": "t"} if method in ("POST", "PUT") \
                 else None
-            status, answer = http(method, f"{stack.desk_url}{route.format(quote(bad, safe='%'))}", body, headers=auth(agent_token))
+            url = f"{stack.desk_url}{route.format(quote(bad, safe='%'))}"
+            status, answer = http(method, url, body, headers=auth(agent_token))
             assert_clear_400(status, answer, (method, route, bad))
     for query in ("owner_id=9223372036854775808", "owner_id=%C2%B2", "owner_id=-3"):
         status, answer = http("GET", f"{stack.desk_url}/api/tickets?{query}", headers=auth(agent_token))
