@@ -16,13 +16,14 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from desk import (agents, canned, conversations, deliveries, live, login_limit, orders, reminder_outbox, reports,
-                  surveys, ticket_flow, tickets, web_auth)
+                  security_headers, surveys, ticket_flow, tickets, web_auth)
 from desk.ad_law import check_outgoing
 from desk.config import Settings, load_settings
 from desk.db import ThreadedSessions, upgrade
 from desk.history import HistoryUnavailable, read_history
 from desk import rasa_health
 from desk.models import ConversationStatus, ReminderStatus, TicketStatus, local_iso, utcnow
+from desk.text_input import InvalidInput, is_valid_text, parse_json, whole_number
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,8 +41,32 @@ async def in_db(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
     return await request.app[STORE].run(fn, *args)
 
 
-def json_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+def json_error(status: int, message: str, code: Optional[str] = None) -> web.Response:
+    """`code`, where given, lets the desk's page tell two refusals of one status apart."""
+    return web.json_response({"error": message, **({"code": code} if code else {})}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler):
+    """The one place a refused request becomes a JSON error: whatever a
+    client sends (odd ids, deep or mistyped JSON, broken text) ends as a
+    4xx with a message, never as a traceback and a 500."""
+    try:
+        return await handler(request)
+    except InvalidInput as exc:
+        return json_error(400, str(exc))
+    except web.HTTPException as exc:
+        if exc.status >= 400 and request.path.startswith("/api/"):
+            response = json_error(exc.status, exc.reason)
+            if "Allow" in exc.headers:  # a 405 names the methods there are
+                response.headers["Allow"] = exc.headers["Allow"]
+            return response
+        raise
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return json_error(500, "internal error; the desk log has the details")
 
 
 @web.middleware
@@ -50,6 +75,9 @@ async def auth_middleware(request: web.Request, handler):
         token, from_cookie = web_auth.credentials(request)
         if not token:
             return json_error(401, "missing bearer token or session cookie")
+        # Header bytes that are not UTF-8 arrive as lone surrogates: no token has them.
+        if not is_valid_text(token):
+            return json_error(401, "invalid or expired token")
         agent = await in_db(request, agents.agent_for_token, token)
         if agent is None:
             return json_error(401, "invalid or expired token")
@@ -61,17 +89,21 @@ async def auth_middleware(request: web.Request, handler):
 
 
 async def read_json(request: web.Request) -> dict:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "body must be JSON"}), content_type="application/json"
-        )
+    """The body as a JSON object: strict UTF-8, no lone surrogates, bounded
+    nesting (desk/text_input.py); anything else is a 400."""
+    body = parse_json(await request.read())
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "body must be a JSON object"}), content_type="application/json"
-        )
+        raise InvalidInput("body must be a JSON object")
     return body
+
+
+def text_field(body: dict, name: str, default: Optional[str] = None) -> Optional[str]:
+    """A field that must be text when present: `"status": []` is a 400, not
+    a TypeError deep in a handler."""
+    value = body.get(name, default)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"'{name}' must be text")
+    return value
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -102,19 +134,31 @@ async def login(request: web.Request) -> web.Response:
     if not live.same_origin(request):
         return json_error(403, "cross-origin login refused")
     body = await read_json(request)
-    name, password = body.get("name"), body.get("password")
-    if not isinstance(name, str) or not isinstance(password, str):
+    name, password = text_field(body, "name"), text_field(body, "password")
+    if name is None or password is None:
         return json_error(400, "name and password are required")
+    # The look-alike spellings of a name (full-width, compatibility forms)
+    # count, and are throttled, as the one account they name.
+    counted_as = agents.lookup_name(name)
     ip = client_address(request)
     # The attempt is counted before the password is checked, so parallel
     # guesses cannot all slip in before the first failure is written.
-    if not await in_db(request, login_limit.admit, name, ip, utcnow()):
-        return json_error(429, "too many failed logins; try again in 15 minutes")
+    verdict = await in_db(request, login_limit.admit, counted_as, ip, utcnow())
+    if not verdict.allowed:
+        return json_error(429, "too many failed logins from this address; try again in 15 minutes "
+                               "or ask a supervisor to unlock the account")
+    if verdict.delay:
+        await asyncio.sleep(verdict.delay)
     ttl_hours = request.app[SETTINGS].token_ttl_hours
-    token = await in_db(request, agents.login, name, password, ttl_hours)
+    try:
+        token = await in_db(request, agents.login, name, password, ttl_hours)
+    except agents.AgentDisabled as exc:
+        # The right password: not a guess, so it does not count against the address.
+        await in_db(request, login_limit.clear, counted_as, ip)
+        return json_error(403, str(exc))
     if token is None:
         return json_error(401, "wrong name or password")
-    await in_db(request, login_limit.clear, name)
+    await in_db(request, login_limit.clear, counted_as, ip)
     response = web.json_response({"token": token, "csrf_token": web_auth.csrf_token(token)})
     web_auth.set_session(response, token, ttl_hours * 3600)
     return response
@@ -133,6 +177,67 @@ async def me(request: web.Request) -> web.Response:
                               "csrf_token": web_auth.csrf_token(request[TOKEN])})
 
 
+async def change_password(request: web.Request) -> web.Response:
+    """`{"old", "new"}`: the agent's own password; their other sessions end."""
+    body = await read_json(request)
+    old, new = text_field(body, "old"), text_field(body, "new")
+    if old is None or new is None:
+        return json_error(400, "old and new are required")
+    try:
+        changed = await in_db(request, agents.change_password, request[AGENT].id, old, new, request[TOKEN])
+    except agents.BadPassword as exc:
+        return json_error(400, str(exc))
+    if not changed:
+        return json_error(403, "the old password is wrong")
+    return web.json_response({"status": "password changed"})
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    refused = supervisor_only(request)
+    if refused is not None:
+        return refused
+    found = await in_db(request, agents.list_agents)
+    return web.json_response({"agents": [agents.agent_to_json(a) for a in found]})
+
+
+async def disable_agent(request: web.Request) -> web.Response:
+    """Supervisors: the agent cannot sign in any more and is signed out now."""
+    refused = supervisor_only(request)
+    if refused is not None:
+        return refused
+    agent_id = _int_param(request, "agent_id")
+    if agent_id == request[AGENT].id:
+        return json_error(409, "supervisors cannot disable themselves")
+
+    def disable(session: Session):
+        found = session.get(agents.Agent, agent_id)
+        return found and agents.set_disabled(session, found, True)
+
+    found = await in_db(request, disable)
+    if not found:
+        return json_error(404, "no such agent")
+    return web.json_response({"agent": agents.agent_to_json(found)})
+
+
+async def unlock_agent(request: web.Request) -> web.Response:
+    """Supervisors: forget the failed logins for an agent's name, from every address."""
+    refused = supervisor_only(request)
+    if refused is not None:
+        return refused
+    agent_id = _int_param(request, "agent_id")
+
+    def unlock(session: Session):
+        found = session.get(agents.Agent, agent_id)
+        if found is not None:
+            login_limit.unlock(session, agents.lookup_name(found.name))
+        return found
+
+    found = await in_db(request, unlock)
+    if found is None:
+        return json_error(404, "no such agent")
+    return web.json_response({"agent": agents.agent_to_json(found), "unlocked": True})
+
+
 async def to_desk(request: web.Request) -> web.Response:
     raise web.HTTPFound("/desk")
 
@@ -149,7 +254,9 @@ async def take_conversation(request: web.Request) -> web.Response:
     try:
         conversation = await in_db(request, conversations.assign, conversation_id, request[AGENT].id)
     except conversations.ConversationTaken as exc:
-        return json_error(409, str(exc))
+        return json_error(409, str(exc), "taken")
+    except conversations.NotInDesk as exc:
+        return json_error(409, str(exc), "not_in_desk")
     if conversation is None:
         return json_error(404, "no such conversation")
     await widget_notice(request, conversation, {"kefu_agent_joined": request[AGENT].name})
@@ -231,8 +338,11 @@ async def widget_demo(request: web.Request) -> web.Response:
     # Empty (the scaled profile): the widget connects to the page's own origin,
     # the load balancer's public port.
     server = os.environ.get("KEFU_PUBLIC_RASA_URL", request.app[SETTINGS].rasa_url) or None
-    html = (STATIC / "widget-demo.html").read_text().replace("{{SERVER}}", json.dumps(server))
-    return web.Response(text=html, content_type="text/html")
+    nonce = security_headers.new_nonce()
+    html = ((STATIC / "widget-demo.html").read_text().replace("{{SERVER}}", json.dumps(server))
+            .replace("{{NONCE}}", nonce))
+    return web.Response(text=html, content_type="text/html", headers={
+        "Content-Security-Policy": security_headers.widget_demo_policy(nonce, server)})
 
 
 async def conversation_messages(request: web.Request) -> web.Response:
@@ -254,11 +364,10 @@ async def list_tickets(request: web.Request) -> web.Response:
     if status is not None and status not in TicketStatus.__members__:
         return json_error(400, f"unknown status {status!r}")
     owner = q.get("owner_id")
-    if owner is not None and not owner.isdigit():
-        return json_error(400, "owner_id must be a number")
     found = await in_db(request, partial(
         tickets.list_tickets, customer_id=q.get("customer_id"), status=status, category=q.get("category"),
-        channel=q.get("channel"), owner_id=int(owner) if owner else None, overdue=q.get("overdue") == "true"))
+        channel=q.get("channel"), owner_id=whole_number(owner, "owner_id") if owner is not None else None,
+        overdue=q.get("overdue") == "true"))
     return web.json_response({"tickets": [tickets.ticket_to_json(t) for t in found]})
 
 
@@ -273,8 +382,8 @@ async def ticket_detail(request: web.Request) -> web.Response:
 
 async def move_ticket(request: web.Request) -> web.Response:
     body = await read_json(request)
-    to, note = body.get("status"), body.get("note") or ""
-    if to not in TicketStatus.__members__ or not isinstance(note, str):
+    to, note = text_field(body, "status"), text_field(body, "note") or ""
+    if to not in TicketStatus.__members__:
         return json_error(400, "status must be one of " + ", ".join(TicketStatus.__members__))
     try:
         moved = await in_db(request, ticket_flow.move, _int_param(request, "ticket_id"), request[AGENT], to,
@@ -303,11 +412,12 @@ async def list_followups(request: web.Request) -> web.Response:
 
 async def complete_followup(request: web.Request) -> web.Response:
     body = await read_json(request)
-    note = body.get("note") or ""
-    if not isinstance(note, str):
-        return json_error(400, "note must be text")
-    done = await in_db(request, ticket_flow.complete_followup, _int_param(request, "followup_id"),
-                       request[AGENT], note[:500])
+    note = text_field(body, "note") or ""
+    try:
+        done = await in_db(request, ticket_flow.complete_followup, _int_param(request, "followup_id"),
+                           request[AGENT], note[:500])
+    except ticket_flow.TicketMoveRefused as exc:
+        return json_error(exc.status, str(exc))
     if done is None:
         return json_error(404, "no such follow-up")
     return web.json_response({"followup": ticket_flow.followup_to_json(done)})
@@ -430,10 +540,8 @@ async def list_reminders(request: web.Request) -> web.Response:
     status = request.query.get("status")
     if status is not None and status not in {s.value for s in ReminderStatus}:
         return json_error(400, f"unknown status {status!r}")
-    limit = request.query.get("limit", "200")
-    if not limit.isdigit() or not 0 < int(limit) <= 1000:
-        return json_error(400, "limit must be a number from 1 to 1000")
-    rows = await in_db(request, partial(reminder_outbox.list_reminders, status=status, limit=int(limit)))
+    limit = whole_number(request.query.get("limit", "200"), "limit", 1, 1000)
+    rows = await in_db(request, partial(reminder_outbox.list_reminders, status=status, limit=limit))
     counts = await in_db(request, reminder_outbox.counts)
     return web.json_response({"counts": counts,
                               "reminders": [reminder_outbox.reminder_to_json(r) for r in rows]})
@@ -456,13 +564,18 @@ async def agent_reply(request: web.Request, conversation_id: int, text_: Any) ->
     """Shared by the reply endpoint and the desk's websocket."""
     if not isinstance(text_, str) or not text_.strip():
         return json_error(400, "text must be a non-empty string")
+    # The websocket's replies come here too: Rasa must never get a lone surrogate.
+    if not is_valid_text(text_):
+        return json_error(400, "'text' is not valid UTF-8 text")
     if len(text_) > MAX_REPLY_CHARS:
         return json_error(400, f"text longer than {MAX_REPLY_CHARS} characters")
     agent = request[AGENT]
     try:
         conversation = await in_db(request, conversations.assign, conversation_id, agent.id)
     except conversations.ConversationTaken as exc:
-        return json_error(409, str(exc))
+        return json_error(409, str(exc), "taken")
+    except conversations.NotInDesk as exc:
+        return json_error(409, str(exc), "not_in_desk")
     if conversation is None:
         return json_error(404, "no such conversation")
     checked = check_outgoing(text_.strip(), conversation.channel, conversation.customer_id)
@@ -475,14 +588,12 @@ async def agent_reply(request: web.Request, conversation_id: int, text_: Any) ->
 
 
 def _int_param(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise web.HTTPNotFound()
+    return whole_number(request.match_info[name], name)
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[auth_middleware], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=1024 * 1024)
+    app.on_response_prepare.append(security_headers.add)
     app[SETTINGS] = settings
     app[STORE] = ThreadedSessions(settings.database_url)
 
@@ -503,6 +614,10 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/logout", logout)
     app.router.add_get("/api/me", me)
+    app.router.add_post("/api/me/password", change_password)
+    app.router.add_get("/api/agents", list_agents)
+    app.router.add_post("/api/agents/{agent_id}/disable", disable_agent)
+    app.router.add_post("/api/agents/{agent_id}/unlock", unlock_agent)
     app.router.add_get("/api/live", live_updates)
     app.router.add_get("/api/customers/{customer_id}/orders", customer_orders)
     app.router.add_get("/api/canned-replies", list_canned)

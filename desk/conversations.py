@@ -168,15 +168,34 @@ class ConversationTaken(Exception):
         self.assignee_id = assignee_id
 
 
+class NotInDesk(Exception):
+    """The conversation is with the bot (handed back) or closed: Rasa is not
+    paused for it, so an agent's answer would mark it served while the bot
+    keeps answering."""
+
+    def __init__(self, conversation_id: int, status: str) -> None:
+        super().__init__(f"conversation {conversation_id} is {status}, not waiting for an agent")
+        self.status = status
+
+
+DESK_STATUSES = (ConversationStatus.waiting.value, ConversationStatus.assigned.value)
+
+
 def assign(session: Session, conversation_id: int, agent_id: int) -> Optional[Conversation]:
-    """谁受理谁负责: the first agent to answer a conversation keeps it."""
+    """谁受理谁负责: the first agent to answer a conversation keeps it. Only a
+    conversation in the desk (waiting or assigned) can be taken or answered."""
     session.execute(
         update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.assignee_id.is_(None))
+        .where(Conversation.id == conversation_id, Conversation.assignee_id.is_(None),
+               Conversation.status.in_(DESK_STATUSES))
         .values(assignee_id=agent_id, status=ConversationStatus.assigned.value, updated_at=utcnow())
     )
     session.commit()
     conversation = session.get(Conversation, conversation_id, populate_existing=True)
-    if conversation is not None and conversation.assignee_id != agent_id:
+    if conversation is None:
+        return None
+    if conversation.status not in DESK_STATUSES:
+        raise NotInDesk(conversation_id, conversation.status)
+    if conversation.assignee_id != agent_id:
         raise ConversationTaken(conversation_id, conversation.assignee_id)
     return conversation

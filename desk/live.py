@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from typing import Any, Awaitable, Callable, Dict, Optional
 from urllib.parse import urlparse
 
@@ -21,6 +22,7 @@ from aiohttp import WSMsgType, web
 
 from desk import conversations
 from desk.history import HistoryUnavailable, read_history
+from desk.text_input import InvalidInput, parse_json, whole_number
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -52,36 +54,54 @@ async def live(request: web.Request, in_db: Callable[..., Awaitable[Any]], http,
     pusher.add_done_callback(lambda _task: asyncio.ensure_future(ws.close()))
     try:
         async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                await ws.send_json({"type": "error", "status": 400, "error": "messages must be JSON text"})
+                continue
             if msg.type != WSMsgType.TEXT:
-                continue
+                continue  # a text frame that is not UTF-8 closes the socket (1007) in aiohttp itself
             try:
-                data: Dict[str, Any] = json.loads(msg.data)
-                if not isinstance(data, dict):
-                    raise ValueError
-            except ValueError:
-                await ws.send_json({"type": "error", "error": "messages must be JSON objects"})
-                continue
-            if "watch" in data:
-                try:
-                    watch.conversation_id = int(str(data["watch"])) if str(data["watch"]).isascii() else None
-                    watch.after = float(data.get("after") or 0)
-                except ValueError:
-                    await ws.send_json({"type": "error", "error": "watch needs a conversation id and a timestamp"})
-                    continue
-            if "reply" in data:
-                # The reply names its conversation: it must be the one on the
-                # agent's screen, never whatever the socket watched last.
-                if watch.conversation_id is None or data.get("conversation") != watch.conversation_id:
-                    await ws.send_json({"type": "error", "status": 409,
-                                        "error": "the reply's conversation is not the one being watched"})
-                    continue
-                resp = await reply(request, watch.conversation_id, data["reply"])
-                body = json.loads(resp.text)
-                await ws.send_json({"type": "sent" if resp.status == 200 else "error", "status": resp.status,
-                                    **body})
+                answer = await handle(msg.data, watch, request, reply)
+            except InvalidInput as exc:
+                # The same checks as the HTTP API's bodies: a lone surrogate or
+                # a deep nesting gets an error frame, and the socket stays open.
+                answer = {"type": "error", "status": 400, "error": str(exc)}
+            except Exception:  # one bad message must not end the agent's live feed
+                log.exception("live message failed")
+                answer = {"type": "error", "status": 500, "error": "internal error; the desk log has the details"}
+            if answer is not None:
+                await ws.send_json(answer)
     finally:
         pusher.cancel()
     return ws
+
+
+async def handle(text: str, watch: Watch, request: web.Request,
+                 reply: Callable[[web.Request, int, Any], Awaitable[web.Response]]) -> Optional[dict]:
+    """One message from the page; the frame to answer with, if any."""
+    data = parse_json(text.encode("utf-8", "surrogatepass"), "message")
+    if not isinstance(data, dict):
+        raise InvalidInput("messages must be JSON objects")
+    if "watch" in data:
+        watch.conversation_id, watch.after = watched(data)
+    if "reply" not in data:
+        return None
+    # The reply names its conversation: it must be the one on the
+    # agent's screen, never whatever the socket watched last.
+    if watch.conversation_id is None or data.get("conversation") != watch.conversation_id:
+        return {"type": "error", "status": 409, "error": "the reply's conversation is not the one being watched"}
+    resp = await reply(request, watch.conversation_id, data["reply"])
+    return {"type": "sent" if resp.status == 200 else "error", "status": resp.status, **json.loads(resp.text)}
+
+
+def watched(data: Dict[str, Any]) -> tuple:
+    """(conversation id, timestamp) of a `{"watch", "after"}` message."""
+    cid, after = data["watch"], data.get("after") or 0
+    if cid is not None:
+        # A number or its digits; never a bool, a float or a list.
+        cid = whole_number(str(cid) if type(cid) in (int, str) else "", "watch")
+    if type(after) not in (int, float) or not math.isfinite(after):
+        raise InvalidInput("watch needs a conversation id and a timestamp")
+    return cid, float(after)
 
 
 async def push(ws: web.WebSocketResponse, watch: Watch, in_db, http, settings) -> None:

@@ -81,6 +81,9 @@ class Agent(Base):
     password_hash = Column(String(255), nullable=False)
     role = Column(String(16), nullable=False, default="agent")
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    # A disabled agent cannot sign in and has no session; the row stays for
+    # the tickets and timelines that name them.
+    disabled_at = Column(UTCDateTime)
 
 
 class AgentToken(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
 from statistics import mean
@@ -23,11 +24,15 @@ class BadWeek(ValueError):
 def week_bounds(week: Optional[str], now: datetime) -> Tuple[datetime, datetime, str]:
     """`2026-W48` (or this week) as [Monday 00:00, next Monday) China time."""
     if week:
+        # ASCII digits and a year a datetime can hold a week after: "9999-W52"
+        # would overflow, full-width digits are no week anyone typed.
+        found = re.fullmatch(r"([0-9]{4})-W([0-9]{1,2})", week)
         try:
-            year, number = week.split("-W")
-            monday = date.fromisocalendar(int(year), int(number), 1)
+            if found is None or not 1970 <= int(found[1]) <= 9998:
+                raise ValueError
+            monday = date.fromisocalendar(int(found[1]), int(found[2]), 1)
         except ValueError:
-            raise BadWeek(f"week must look like 2026-W48, not {week!r}")
+            raise BadWeek(f"week must look like 2026-W48, not {week!r}") from None
     else:
         today = now.astimezone(SHANGHAI).date()
         monday = today - timedelta(days=today.weekday())

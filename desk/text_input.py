@@ -22,6 +22,9 @@ TOO_LONG_REPLY = f"抱歉，单条消息最多{MAX_TEXT_CHARS}字，请您分几
 # For a channel that answers the customer rather than the caller (socket.io,
 # WeCom): the text arrived but is not readable text.
 INVALID_TEXT_REPLY = "抱歉，这条消息里有无法识别的字符，请您重新输入后再发送。"
+# Ids are INTEGER columns: 32-bit on PostgreSQL, so a larger number names no
+# row and would make the database raise instead of finding nothing.
+MAX_ID = 2**31 - 1
 
 
 class InvalidInput(ValueError):
@@ -41,6 +44,16 @@ def check_text(value: str, field: str) -> str:
     if not is_valid_text(value):
         raise InvalidInput(f"'{field}' is not valid UTF-8 text")
     return value
+
+
+def whole_number(value: str, field: str, low: int = 1, high: int = MAX_ID) -> int:
+    """An id or count sent as text (a path or query parameter)."""
+    # ASCII digits only: str.isdigit() also accepts '²' and '١', which int() refuses or reads.
+    # The length first: int() refuses strings of more than 4300 digits with a ValueError.
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(high)) + 8 \
+            or not low <= int(value) <= high:
+        raise InvalidInput(f"'{field}' must be a whole number from {low} to {high}")
+    return int(value)
 
 
 def decode_utf8(raw: bytes, field: str = "body") -> str:

@@ -76,9 +76,12 @@ def open_followups(session: Session) -> List[FollowUp]:
 
 
 def complete_followup(session: Session, followup_id: int, agent: Agent, note: str) -> Optional[FollowUp]:
+    """Done by the ticket's owner (谁受理谁负责) or a supervisor, as its moves are."""
     followup = session.get(FollowUp, followup_id)
     if followup is None:
         return None
+    if agent.role != "supervisor" and session.get(Ticket, followup.ticket_id).owner_id != agent.id:
+        raise TicketMoveRefused(403, "only the ticket's owner or a supervisor may complete its follow-up")
     if followup.done_at is None:
         followup.done_at, followup.done_by, followup.note = utcnow(), agent.id, note or None
         ticket = session.get(Ticket, followup.ticket_id)

@@ -35,7 +35,9 @@ def credentials(request: web.Request) -> Tuple[Optional[str], bool]:
 def csrf_ok(request: web.Request, token: str) -> bool:
     if request.method in SAFE_METHODS:
         return True
-    return hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), csrf_token(token))
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a refusal).
+    sent = request.headers.get(CSRF_HEADER, "").encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(sent, csrf_token(token).encode())
 
 
 def set_session(response: web.StreamResponse, token: str, max_age: int) -> None:

@@ -24,6 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     add = agent_sub.add_parser("add", help="create an agent and print a one-time password")
     add.add_argument("name")
     add.add_argument("--role", choices=["agent", "supervisor"], default="agent")
+    for command, help_text in (
+            ("passwd", "give an agent a new one-time password (their sessions end)"),
+            ("disable", "an agent can no longer sign in (their sessions end)"),
+            ("enable", "let a disabled agent sign in again"),
+            ("unlock", "forget the failed logins for an agent's name, from every address")):
+        agent_sub.add_parser(command, help=help_text).add_argument("name")
 
     bills = sub.add_parser("bills", help="fee bills (物业费, 水电费, 租金, 停车费)")
     bills_sub = bills.add_subparsers(dest="bills_command", required=True)
@@ -76,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         print("schema is up to date")
         return 0
     if args.command == "agent":
-        return add_agent(args.name, args.role)
+        if args.agent_command == "add":
+            return add_agent(args.name, args.role)
+        return manage_agent(args.agent_command, args.name)
     if args.command == "bills":
         if args.bills_command == "paid":
             return mark_bill_paid(args.customer_id, args.kind, args.period)
@@ -96,24 +104,50 @@ def main(argv: list[str] | None = None) -> int:
 def add_agent(name: str, role: str) -> int:
     from sqlalchemy.orm import Session
 
-    from desk.agents import AgentExists, add_agent as create
+    from desk.agents import AgentExists, BadAgentName, add_agent as create
     from desk.config import load_settings
     from desk.db import make_engine, upgrade
 
-    name = name.strip()
-    if not name:
-        print("error: agent name must not be empty", file=sys.stderr)
-        return 2
     url = load_settings().database_url
     upgrade(url)
     with Session(make_engine(url), future=True, expire_on_commit=False) as session:
         try:
             agent, password = create(session, name, role)
+        except BadAgentName as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         except AgentExists as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
     print(f"agent {agent.name} ({agent.role}) created")
     print(f"one-time password: {password}")
+    return 0
+
+
+def manage_agent(command: str, name: str) -> int:
+    """kefu agent passwd|disable|enable|unlock NAME."""
+    from sqlalchemy.orm import Session
+
+    from desk import agents, login_limit
+    from desk.config import load_settings
+    from desk.db import make_engine, upgrade
+
+    url = load_settings().database_url
+    upgrade(url)
+    with Session(make_engine(url), future=True, expire_on_commit=False) as session:
+        agent = agents.find_agent(session, name)
+        if agent is None:
+            print(f"error: no agent named {name!r}", file=sys.stderr)
+            return 1
+        if command == "passwd":
+            password = agents.reset_password(session, agent)
+            print(f"agent {agent.name}: new one-time password: {password}")
+        elif command in ("disable", "enable"):
+            agents.set_disabled(session, agent, command == "disable")
+            print(f"agent {agent.name} is {command}d" + ("; their sessions have ended" if command == "disable" else ""))
+        else:
+            login_limit.unlock(session, agents.lookup_name(agent.name))  # as logins count it
+            print(f"agent {agent.name}: failed logins forgotten")
     return 0
 
 

@@ -1,13 +1,18 @@
 """The desk driven in a real browser (Debian's chromium through Playwright):
 an agent logs in, a handed-off conversation appears in the queue, the agent
 takes it over and replies, the bot stays silent, the agent returns it to the
-bot and the bot answers again."""
+bot and the bot answers again. Every page works under its Content-Security-Policy
+(the browser reports no violation), the widget works on another site's page,
+and the desk cannot be framed by one."""
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import List
 
 import pytest
 
@@ -33,6 +38,13 @@ def browser():
         launched.close()
 
 
+def csp_violations(context) -> List[str]:
+    """Chromium logs every Content-Security-Policy refusal on the console."""
+    found: List[str] = []
+    context.on("console", lambda msg: found.append(msg.text) if "Content Security Policy" in msg.text else None)
+    return found
+
+
 def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, browser):
     name = new_sender("browser-agent")
     out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", name], cwd=ROOT, env=stack.env,
@@ -40,6 +52,7 @@ def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, bro
     password = out.split("one-time password:")[1].strip()
 
     page = browser.new_page(locale="zh-CN", viewport={"width": 1200, "height": 800})
+    violations = csp_violations(page.context)
     page.goto(f"{stack.desk_url}/desk")
     page.wait_for_url("**/login")                      # not signed in yet
     page.fill("input[name=name]", "nobody")
@@ -80,6 +93,7 @@ def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, bro
     page.wait_for_selector("text=已交还机器人")
     assert wait_for(lambda: page.locator("#queue li", has_text=customer).count() == 0, timeout=10)
     assert any("您好" in t for t in stack.say(customer, "你好"))
+    assert violations == []
 
 
 def login(browser, stack: Stack, role: str = "agent"):
@@ -88,6 +102,7 @@ def login(browser, stack: Stack, role: str = "agent"):
                          env=stack.env, capture_output=True, text=True, check=True).stdout
     password = out.split("one-time password:")[1].strip()
     desk = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 800}).new_page()
+    desk.violations = csp_violations(desk.context)
     desk.goto(f"{stack.desk_url}/login")
     desk.fill("input[name=name]", name)
     desk.fill("input[name=password]", password)
@@ -100,6 +115,7 @@ def test_widget_customer_is_served_by_an_agent_then_by_the_bot_again(stack: Stac
     desk, agent_name = login(browser, stack)
     # A phone-sized customer page, as in WeChat's in-app browser.
     widget = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 800}).new_page()
+    widget_violations = csp_violations(widget.context)
     widget.goto(f"{stack.desk_url}/widget-demo")
     widget.click(".kefu-launch")
     widget.wait_for_selector(".kefu-status >> text=在线")
@@ -143,6 +159,7 @@ def test_widget_customer_is_served_by_an_agent_then_by_the_bot_again(stack: Stac
     assert wait_for(lambda: widget.locator(".kefu-log li.kefu-bot").count() > before, timeout=30)
     tracker = stack.tracker(session_id)
     assert [e for e in tracker["events"] if e["event"] == "user"][-1]["text"] == "你好"
+    assert desk.violations == [] and widget_violations == []
 
 
 def test_supervisor_pages_tickets_and_weekly_report(stack: Stack, browser):
@@ -158,3 +175,44 @@ def test_supervisor_pages_tickets_and_weekly_report(stack: Stack, browser):
     page.wait_for_selector("#by_category .bar")
     assert "工单" in page.inner_text("#totals")
     page.screenshot(path=str(DOCS / "reports.png"))
+    assert page.violations == []
+
+
+def test_widget_works_on_another_site_which_cannot_frame_the_desk(stack: Stack, browser, tmp_path):
+    """A shop's page on its own origin embeds the widget script, and tries
+    to show the desk in a frame (clickjacking): the widget works, the frame stays empty."""
+    shop_page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>某某商城</title></head>
+<body><h1>某某商城</h1><iframe id="desk" src="{stack.desk_url}/login" width="600" height="300"></iframe>
+<script src="{stack.desk_url}/widget.js"></script>
+<script>window.kefu = KefuWidget.init({{server: "{stack.rasa_url}", title: "在线客服"}});</script>
+</body></html>""".encode()
+
+    class Shop(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(shop_page)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1000, "height": 800})
+        violations = csp_violations(context)
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        page.click(".kefu-launch")
+        page.wait_for_selector(".kefu-status >> text=在线")
+        page.fill(".kefu-form input", "你好")
+        page.press(".kefu-form input", "Enter")
+        page.wait_for_selector(".kefu-log li.kefu-bot >> nth=1")
+        frame = page.frame_locator("#desk")
+        assert wait_for(lambda: any("frame-ancestors" in v for v in violations), timeout=10), violations
+        assert frame.locator("input[name=password]").count() == 0
+        page.screenshot(path=str(tmp_path / "widget-elsewhere.png"))
+        context.close()
+    finally:
+        server.shutdown()

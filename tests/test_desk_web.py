@@ -296,3 +296,30 @@ def test_closing_a_conversation_leaves_the_desk_and_the_bot_answers_again(stack:
     listed = http("GET", f"{stack.desk_url}/api/conversations?status=assigned", headers=auth(agent_token))[1]
     assert all(c["id"] != conversation["id"] for c in listed["conversations"])
     assert any("您好" in t for t in stack.say(conversation["customer_id"], "你好"))
+
+
+def test_desk_pages_send_security_headers_and_the_widget_script_stays_embeddable(stack: Stack):
+    for path in ("/login", "/desk", "/tickets", "/reports", "/static/desk.js", "/api/me", "/api/nope", "/widget-demo"):
+        status, _, headers = call("GET", f"{stack.desk_url}{path}")
+        policy = headers.get("Content-Security-Policy", "")
+        assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy, (path, policy)
+        assert headers["X-Frame-Options"] == "DENY", path
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+        assert headers["Referrer-Policy"] == "no-referrer", path
+        if path != "/widget-demo":
+            assert "script-src 'self';" in policy and "'unsafe-inline'" not in policy, (path, policy)
+    # The demo page's one inline script runs by a nonce that changes on every load,
+    # and the widget on it may reach the Rasa server it chats with.
+    status, page, headers = call("GET", f"{stack.desk_url}/widget-demo")
+    policy = headers["Content-Security-Policy"]
+    nonce = policy.split("'nonce-")[1].split("'")[0]
+    assert f'<script nonce="{nonce}">' in page and call("GET", f"{stack.desk_url}/widget-demo")[2][
+        "Content-Security-Policy"] != policy
+    rasa_host = stack.rasa_url.split("://")[1]
+    assert f"http://{rasa_host}" in policy and f"ws://{rasa_host}" in policy
+    # Shops load the widget from their own pages: no frame or page policy on it.
+    status, _, headers = call("GET", f"{stack.desk_url}/widget.js")
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == "*"
+    assert headers["X-Content-Type-Options"] == "nosniff" and "javascript" in headers["Content-Type"]
+    assert "X-Frame-Options" not in headers and "Content-Security-Policy" not in headers
+    assert "Cross-Origin-Resource-Policy" not in headers

@@ -50,3 +50,13 @@ def test_metadata_must_be_a_small_object():
         check_metadata(["x"])
     with pytest.raises(InvalidInput, match="KiB"):
         check_metadata({"blob": "x" * (MAX_METADATA_BYTES + 1)})
+
+
+def test_whole_numbers_are_ascii_digits_within_range():
+    from desk.text_input import MAX_ID, whole_number
+
+    assert whole_number("42", "id") == 42 and whole_number(str(MAX_ID), "id") == MAX_ID
+    for bad in ("", "0", "-1", "+1", " 1", "1.0", "1e3", "²", "١٢", "１２", str(MAX_ID + 1), str(2**63), "9" * 5000):
+        with pytest.raises(InvalidInput, match="'id' must be a whole number"):
+            whole_number(bad, "id")
+    assert whole_number("1000", "limit", 1, 1000) == 1000

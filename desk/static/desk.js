@@ -151,7 +151,7 @@ function connect() {
       notice(data.sent_text !== pendingReply ? "回复已发送（已按广告法自动修改用词）。" : "回复已发送。");
       if (data.conversation) showHeader(data.conversation);
     }
-    if (data.type === "error") notice(data.status === 409 ? "该会话已由其他客服接入。" : "发送失败，请重试。");
+    if (data.type === "error") notice(data.status === 409 ? conflict(data) : "发送失败，请重试。");
   };
   socket.onclose = async () => {
     document.getElementById("me").classList.add("offline");
@@ -165,13 +165,18 @@ function connect() {
 
 let pendingReply = null;
 
+function conflict(data) {
+  // The bot is answering this customer again (or the conversation ended): no agent reply.
+  return data.code === "not_in_desk" ? "该会话已交还机器人或已结束，不能再人工回复。" : "该会话已由其他客服接入。";
+}
+
 function notice(text) {
   document.getElementById("notice").textContent = text;
 }
 
 document.getElementById("take").addEventListener("click", async () => {
   const resp = await api(`/api/conversations/${openId}/take`, {method: "POST"});
-  notice(resp.status === 409 ? "该会话已由其他客服接入。" : resp.ok ? "已接入，请及时回复客户。" : "接入失败，请重试。");
+  notice(resp.status === 409 ? conflict(await resp.json()) : resp.ok ? "已接入，请及时回复客户。" : "接入失败，请重试。");
   if (resp.ok) showHeader((await resp.json()).conversation);
 });
 

@@ -1,5 +1,6 @@
 // Sign in; the desk sets an HttpOnly session cookie and the page moves on.
-const MESSAGES = {401: "账号或密码不正确，请重新输入。", 429: "登录失败次数过多，请 15 分钟后再试。"};
+const MESSAGES = {401: "账号或密码不正确，请重新输入。", 403: "该账号已停用，请联系主管。",
+                  429: "登录失败次数过多，请 15 分钟后再试，或请主管解除锁定。"};
 
 document.getElementById("login").addEventListener("submit", async (event) => {
   event.preventDefault();
