@@ -648,4 +648,4 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s desk %(levelname)s %(message)s")
     settings = load_settings()
     upgrade(settings.database_url)
-    web.run_app(create_app(settings), host="0.0.0.0", port=settings.desk_port, access_log=None)
+    web.run_app(create_app(settings), host=settings.desk_host, port=settings.desk_port, access_log=None)

@@ -15,6 +15,9 @@ class Settings:
     database_url: str
     rasa_url: str
     desk_port: int
+    # Public in the embedded profile; behind the scaled profile's nginx,
+    # loopback (agents reach the desk through nginx).
+    desk_host: str = "0.0.0.0"
     rasa_token: Optional[str] = None
     token_ttl_hours: int = 12
     # Reverse proxies whose X-Real-IP names the client (the scaled profile's
@@ -46,6 +49,7 @@ def load_settings() -> Settings:
         database_url=os.environ.get("KEFU_DATABASE_URL") or DEFAULT_DATABASE_URL,
         rasa_url=os.environ.get("KEFU_RASA_URL") or f"http://127.0.0.1:{rasa_port}",
         desk_port=int(os.environ.get("KEFU_DESK_PORT", "8000")),
+        desk_host=os.environ.get("KEFU_DESK_HOST") or "0.0.0.0",
         rasa_token=rasa_token(),
         trusted_proxies=frozenset(a.strip() for a in os.environ.get("KEFU_TRUSTED_PROXIES", "").split(",")
                                   if a.strip()),

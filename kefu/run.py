@@ -158,6 +158,7 @@ def scaled_env(env: Dict[str, str], layout: Layout) -> Dict[str, str]:
     env.setdefault("KEFU_RASA_URL", f"http://127.0.0.1:{layout.internal_port}")
     env.setdefault("KEFU_PUBLIC_RASA_URL", "")       # the widget uses the page's origin
     env.setdefault("KEFU_TRUSTED_PROXIES", "127.0.0.1")  # nginx's X-Real-IP, for the login limit
+    env.setdefault("KEFU_DESK_HOST", "127.0.0.1")        # agents come through nginx
     return env
 
 
