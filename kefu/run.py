@@ -257,8 +257,12 @@ def scaled_commands(layout: Layout, model: Path, rasa_token: Optional[str], remi
 
 
 def prepare(env: Dict[str, str]) -> None:
-    """Schema first, so no service starts against a missing table."""
-    (PROJECT_ROOT / "var").mkdir(exist_ok=True)
+    """Schema first, so no service starts against a missing table. var/
+    holds the databases (customers' messages and phone numbers) and the
+    Rasa token: readable by the operator's account only."""
+    var = PROJECT_ROOT / "var"
+    var.mkdir(mode=0o700, exist_ok=True)
+    var.chmod(0o700)
     upgrade(env["KEFU_DATABASE_URL"])
     if env["KEFU_TRACKER_DIALECT"] == "sqlite":
         Path(env["KEFU_TRACKER_DB"]).parent.mkdir(parents=True, exist_ok=True)

@@ -198,3 +198,8 @@ def test_action_server_refuses_a_public_address_without_a_token(tmp_path):
                  ["kefu.cli", "run"]):
         code, err = refusal(args, env)
         assert code != 0 and "needs KEFU_ACTIONS_TOKEN" in err, (args, err[-2000:])
+
+
+def test_var_with_the_databases_and_token_is_the_operators_alone(open_stack: Stack):
+    # kefu run made or tightened it before any service started.
+    assert stat.S_IMODE((ROOT / "var").stat().st_mode) == 0o700
