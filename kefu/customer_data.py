@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 from desk import customer_data
 from desk.config import PROJECT_ROOT, load_settings
 from desk.db import make_engine, upgrade
+from desk.history import conversation_url
 
 
 def _tracker_url(customer_id: str, tail: str = "") -> str:
     settings = load_settings()
-    url = f"{settings.rasa_url}/conversations/{quote(customer_id, safe='')}/tracker{tail}"
+    url = conversation_url(settings.rasa_url, customer_id, f"/tracker{tail}")
     return url + (f"?token={quote(settings.rasa_token)}" if settings.rasa_token else "")
 
 

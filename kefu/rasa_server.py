@@ -7,7 +7,9 @@ per message in bench/chat_load.py. Building the validator once per process
 gives the same checks (same schema, same errors) without the repeated work.
 The SQLite tracker store also gets WAL and a kept-open connection, and a
 tracker-store failure fails the turn instead of falling back to an empty
-in-memory conversation (below). Everything else is plain `rasa`.
+in-memory conversation, and customer ids in the HTTP API's paths are
+percent-decoded, so every client names a conversation by the id the channel
+stored (below). Everything else is plain `rasa`.
 """
 from __future__ import annotations
 
@@ -106,6 +108,40 @@ async def _socketio_custom_json(self, recipient_id, json_message, **kwargs):
     await self._send_message(recipient_id, json_message)
 
 
+def _decoded_conversation_ids(original_create_app):
+    """One customer id on both sides of Rasa's HTTP API.
+
+    Sanic 21.12 hands path parameters to Rasa still percent-encoded, so the
+    desk's `/conversations/%E5%B0%8F%E6%98%8E/tracker` (how any client must
+    send 小明, or an id with `/ ? # %` or a space) named a phantom conversation
+    "%E5%B0%8F%E6%98%8E" beside the real one. The rule is now the URL's: the
+    path carries the id's UTF-8 bytes percent-encoded, and Rasa sees the id
+    exactly as the channel stored it. Bytes that are not UTF-8 get a 400.
+    """
+    from urllib.parse import unquote
+
+    async def decode(request):
+        from sanic import response
+
+        encoded = (request.match_info or {}).get("conversation_id")
+        if not isinstance(encoded, str) or "%" not in encoded:
+            return None
+        try:
+            request.match_info = {**request.match_info, "conversation_id": unquote(encoded, errors="strict")}
+        except UnicodeDecodeError:
+            return response.json({"status": "failure", "reason": "BadRequest", "code": 400,
+                                  "message": "the conversation id in the path is not percent-encoded UTF-8"},
+                                 status=400)
+        return None
+
+    def create_app(*args, **kwargs):
+        app = original_create_app(*args, **kwargs)
+        app.register_middleware(decode, "request")
+        return app
+
+    return create_app
+
+
 class ConversationStoreUnavailable(RuntimeError):
     """The tracker store (PostgreSQL or the SQLite file) cannot be read or written."""
 
@@ -124,6 +160,7 @@ def _tracker_store_down(self, error: Exception) -> None:
 
 def apply() -> None:
     import rasa.core.tracker_store as tracker_store
+    import rasa.server
     from rasa.core.channels.channel import OutputChannel
     from rasa.core.actions.action import RemoteAction
     from sqlalchemy import event
@@ -137,6 +174,7 @@ def apply() -> None:
     tracker_store.create_engine_kwargs = _tracker_engine_kwargs(tracker_store.create_engine_kwargs)
     tracker_store.FailSafeTrackerStore.on_tracker_store_error = _tracker_store_down
     tracker_store.FailSafeTrackerStore.on_tracker_store_retrieve_error = _tracker_store_down
+    rasa.server.create_app = _decoded_conversation_ids(rasa.server.create_app)
 
 
 def main() -> Any:

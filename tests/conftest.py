@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
+from urllib.parse import quote
 
 import pytest
 
@@ -37,7 +38,8 @@ class Stack:
         return [r.get("text", "") for r in replies]
 
     def tracker(self, sender: str) -> dict:
-        status, body = http("GET", f"{self.rasa_url}/conversations/{sender}/tracker")
+        # Percent-encoded UTF-8, every reserved character too, as the desk sends it.
+        status, body = http("GET", f"{self.rasa_url}/conversations/{quote(sender, safe='')}/tracker")
         assert status == 200, body
         return body
 
