@@ -64,6 +64,7 @@ def main(action: str, customer_id: str, yes: bool) -> int:
                 print("nothing deleted")
                 return 1
         counts = customer_data.erase(session, customer_id)
+    leftovers = [url]
     tracker_db = tracker_store_url()
     if tracker_db is None:
         print("warning: the conversation history is in a tracker store this command cannot reach; "
@@ -75,5 +76,16 @@ def main(action: str, customer_id: str, yes: bool) -> int:
             counts["conversation_events"] = conn.execute(
                 text("DELETE FROM events WHERE sender_id = :id"), {"id": customer_id}).rowcount
         engine.dispose()
+        leftovers.append(tracker_db)
     print(f"deleted {customer_id}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
-    return 0
+    status = 0
+    for db_url in leftovers:
+        engine = make_engine(db_url)
+        try:
+            customer_data.erase_leftovers(engine)
+        except customer_data.LeftoversRemain as exc:
+            print(f"warning: {exc}", file=sys.stderr)
+            status = 1
+        finally:
+            engine.dispose()
+    return status
