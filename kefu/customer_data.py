@@ -42,8 +42,8 @@ def tracker_store_url() -> Optional[str]:
 
 
 def main(action: str, customer_id: str, yes: bool) -> int:
-    customer_id = customer_id.strip()
-    if not customer_id:
+    # Not stripped: a REST customer id may begin or end with a space.
+    if not customer_id.strip():
         print("error: the customer id must not be empty", file=sys.stderr)
         return 2
     url = load_settings().database_url
@@ -60,7 +60,7 @@ def main(action: str, customer_id: str, yes: bool) -> int:
             return 0
         if not yes:
             answer = input(f"delete every record of {customer_id}? type the id again to confirm: ")
-            if answer.strip() != customer_id:
+            if answer != customer_id and answer.strip() != customer_id.strip():
                 print("nothing deleted")
                 return 1
         counts = customer_data.erase(session, customer_id)

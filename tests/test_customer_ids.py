@@ -37,7 +37,7 @@ def conversation_texts(stack: Stack, customer_id: str) -> list:
 def test_odd_ids_go_through_queue_take_over_history_reply_hand_back_close_export_delete(
         stack: Stack, agent_token: str):
     tail = uuid.uuid4().hex[:8]
-    for customer_id in (f"中文客户{tail}", f'小明 {tail}/a%2Fb#c?d<e>f"g:h'):
+    for customer_id in (f"中文客户{tail}", f' 小明 {tail}/a%2Fb#c?d<e>f"g:h '):
         desk = f"{stack.desk_url}/api/conversations"
         assert any("转接人工" in t for t in stack.say(customer_id, "转人工"))
         conversation = waiting(stack, agent_token, customer_id)
