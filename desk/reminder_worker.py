@@ -101,8 +101,9 @@ class ReminderWorker:
         self._by_name: Dict[str, Policy] = {p.name: p for p in (
             policies.order_default, policies.bill_default, *policies.shops.values(), *policies.kinds.values())}
 
-    async def plan(self) -> int:
-        return await self.store.run(plan, self.policies, self.clock())
+    async def plan(self, stop: Optional[asyncio.Event] = None) -> int:
+        return await self.store.run(plan, self.policies, self.clock(),
+                                    stopping=stop.is_set if stop is not None else (lambda: False))
 
     async def recover(self) -> int:
         retried, uncertain = await self.store.run(recover, self.clock())
@@ -193,15 +194,32 @@ class ReminderWorker:
 
         report.recovered = await self.recover()
         if do_plan and not stopping():
-            report.planned = await self.plan()
+            report.planned = await self.plan(stop)
         # A stop request ends the round between batches, never inside one.
         while not stopping() and await self.send_batch(report):
             pass
         return report
 
     async def run_forever(self, stop: asyncio.Event, extra: Optional[Callable] = None) -> None:
-        last_plan = 0.0
-        loop = asyncio.get_running_loop()
+        # Planning runs beside the sending, in its own thread: a long planning
+        # pass (every open order and bill) must not hold up due reminders.
+        planner = asyncio.ensure_future(self._plan_forever(stop))
+        try:
+            await self._send_forever(stop, extra)
+        finally:
+            await planner
+
+    async def _plan_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                planned = await self.plan(stop)
+                if planned:
+                    logger.info("reminders: planned %d", planned)
+            except Exception:
+                logger.exception("reminder planning failed; retrying in %.0f s", self.settings.plan_every)
+            await _sleep_unless(stop, self.settings.plan_every)
+
+    async def _send_forever(self, stop: asyncio.Event, extra: Optional[Callable]) -> None:
         while not stop.is_set():
             if extra is not None:
                 try:
@@ -209,19 +227,20 @@ class ReminderWorker:
                 except Exception:
                     logger.exception("trade-event pull failed; reminders go on")
             try:
-                do_plan = loop.time() - last_plan >= self.settings.plan_every
-                report = await self.run_round(do_plan, stop)
-                if do_plan:
-                    last_plan = loop.time()
-                if report.planned or report.sent or report.uncertain or report.failed or report.cancelled:
-                    logger.info("reminders: planned %d, sent %d, cancelled %d, held %d, refused %d, "
-                                "uncertain %d, failed %d", report.planned, report.sent, report.cancelled,
-                                report.held, report.refused, report.uncertain, report.failed)
+                report = await self.run_round(False, stop)
+                if report.sent or report.uncertain or report.failed or report.cancelled:
+                    logger.info("reminders: sent %d, cancelled %d, held %d, refused %d, uncertain %d, failed %d",
+                                report.sent, report.cancelled, report.held, report.refused, report.uncertain,
+                                report.failed)
             except Exception:
                 # A database or network outage must not end the loop; the
                 # leases make whatever was half done safe to pick up again.
                 logger.exception("reminder round failed; retrying in %.0f s", self.settings.interval)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=self.settings.interval)
-            except asyncio.TimeoutError:
-                pass
+            await _sleep_unless(stop, self.settings.interval)
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass

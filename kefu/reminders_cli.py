@@ -69,6 +69,8 @@ async def run(sessions, policies) -> int:
         # `uncertain`, never sent twice).
         log.warning("reminder worker %s still busy %.0f s after the stop request; stopping now",
                     worker.worker_id, grace)
+        import faulthandler
+        faulthandler.dump_traceback(all_threads=True)
         logging.shutdown()
         os._exit(0)
     working.result()
