@@ -8,7 +8,6 @@ import os
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
-from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
@@ -20,7 +19,7 @@ from desk import (agents, canned, conversations, deliveries, live, login_limit, 
 from desk.ad_law import check_outgoing
 from desk.config import Settings, load_settings
 from desk.db import ThreadedSessions, upgrade
-from desk.history import HistoryUnavailable, read_history
+from desk.history import HistoryUnavailable, conversation_url, read_history
 from desk import rasa_health
 from desk.models import ConversationStatus, ReminderStatus, TicketStatus, local_iso, utcnow
 from desk.text_input import InvalidInput, is_valid_text, parse_json, whole_number
@@ -463,7 +462,7 @@ async def post_events(request: web.Request, customer_id: str, events: list,
     """Add events to the customer's Rasa conversation (and, with an output
     channel, deliver its bot messages there). An error response, or None."""
     settings = request.app[SETTINGS]
-    url = f"{settings.rasa_url}/conversations/{quote(customer_id, safe='')}/tracker/events"
+    url = conversation_url(settings.rasa_url, customer_id, "/tracker/events")
     params = {"output_channel": output_channel, "execute_side_effects": "true"} if output_channel else {}
     if settings.rasa_token:
         params["token"] = settings.rasa_token

@@ -1,11 +1,20 @@
-"""Importing fee bills from CSV: every row checked, all rows or none."""
+"""Importing fee bills from CSV: every row checked, all rows or none.
+
+Every problem is reported with its line number and nothing is imported until
+there are none: a cell count other than the header's, a NUL character, an
+amount that is not a plain decimal number of yuan (ASCII digits, at most two
+decimals: no `1e3`, `Infinity`, full-width digits or thousands separators).
+A cell exported by Kefu with a leading apostrophe (desk/spreadsheet.py) is
+read as the text it protects.
+"""
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import List, Tuple
 
@@ -13,10 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from desk.models import Bill, utcnow
+from desk.spreadsheet import unescape_cell
 from kefu.entities import normalize_phone
 
 HEADER = ["customer_id", "channel", "address", "kind", "amount", "due_date", "period"]
 CHANNELS = ("wechat", "wecom", "taobao", "tmall", "sms")
+# Yuan as people write them on a bill; re.ASCII so that only 0-9 are digits.
+AMOUNT = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]{1,2})?", re.ASCII)
+MAX_AMOUNT_CENTS = 10**9  # 10,000,000 yuan: far above any fee, well inside a 32-bit column
 
 
 @dataclass
@@ -30,12 +43,28 @@ class BillFileError(Exception):
     """The file as a whole cannot be read (encoding, header)."""
 
 
+class BillFileNotText(BillFileError):
+    """The file is not UTF-8 text."""
+
+
+def parse_amount(text: str) -> int:
+    """Cents of a plain decimal amount of yuan ("268.50" → 26850); ValueError otherwise."""
+    if not AMOUNT.fullmatch(text):
+        raise ValueError(text)
+    cents = int(Decimal(text) * 100)
+    if not 0 < cents <= MAX_AMOUNT_CENTS:
+        raise ValueError(text)
+    return cents
+
+
 def _row_to_bill(line: int, row: dict) -> Tuple[Bill, List[str]]:
     errors = []
-    values = {k: (row.get(k) or "").strip() for k in HEADER}
+    values = {k: unescape_cell((row.get(k) or "").strip()) for k in HEADER}
     for key in ("customer_id", "address", "kind", "period"):
         if not values[key]:
             errors.append(f"line {line}: {key} is empty")
+        elif len(values[key]) > Bill.__table__.c[key].type.length:
+            errors.append(f"line {line}: {key} is longer than {Bill.__table__.c[key].type.length} characters")
     if values["channel"] not in CHANNELS:
         errors.append(f"line {line}: channel {values['channel']!r} is not one of {', '.join(CHANNELS)}")
     address = values["address"]
@@ -47,12 +76,10 @@ def _row_to_bill(line: int, row: dict) -> Tuple[Bill, List[str]]:
             address = phone
     cents = 0
     try:
-        amount = Decimal(values["amount"])
-        if amount <= 0 or amount.as_tuple().exponent < -2:
-            raise InvalidOperation
-        cents = int(amount * 100)
-    except (InvalidOperation, ValueError):
-        errors.append(f"line {line}: amount {values['amount']!r} is not a positive number of yuan (e.g. 268.50)")
+        cents = parse_amount(values["amount"])
+    except ValueError:
+        errors.append(f"line {line}: amount {values['amount']!r} is not a positive number of yuan "
+                      f"up to {MAX_AMOUNT_CENTS // 100} with at most two decimals (e.g. 268.50)")
     due = date.min
     try:
         due = date.fromisoformat(values["due_date"])
@@ -67,19 +94,31 @@ def _row_to_bill(line: int, row: dict) -> Tuple[Bill, List[str]]:
 def read_bills(raw: bytes) -> Tuple[List[Tuple[int, Bill]], List[str]]:
     try:
         text = raw.decode("utf-8-sig")  # Excel writes a BOM
-    except UnicodeDecodeError:
-        raise BillFileError("the file is not UTF-8 (save it as 'CSV UTF-8')")
-    reader = csv.DictReader(io.StringIO(text))
-    if [h.strip() for h in (reader.fieldnames or [])] != HEADER:
-        raise BillFileError(f"the header must be exactly: {','.join(HEADER)}")
-    bills, errors = [], []
-    for row in reader:
-        line = reader.line_num
-        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
-            continue  # blank line
-        bill, row_errors = _row_to_bill(line, row)
-        errors += row_errors
-        bills.append((line, bill))
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise BillFileNotText(f"line {line}: the file is not UTF-8 (save it as 'CSV UTF-8')")
+    errors = [f"line {n}: contains a NUL character" for n, content in enumerate(text.split("\n"), 1)
+              if "\x00" in content]
+    # The csv module cannot read NUL; the other problems are reported too.
+    reader = csv.reader(io.StringIO(text.replace("\x00", "")))
+    bills = []
+    try:
+        header = next(reader, [])
+        if [h.strip() for h in header] != HEADER:
+            raise BillFileError(f"line 1: the header must be exactly: {','.join(HEADER)}")
+        for cells in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue  # blank line
+            if len(cells) != len(HEADER):
+                errors.append(f"line {line}: {len(cells)} cells, but the header has {len(HEADER)} "
+                              f"({','.join(HEADER)})")
+                continue
+            bill, row_errors = _row_to_bill(line, dict(zip(HEADER, cells)))
+            errors += row_errors
+            bills.append((line, bill))
+    except csv.Error as exc:  # e.g. a cell over the csv module's size limit
+        errors.append(f"line {reader.line_num}: cannot be read as CSV ({exc})")
     return bills, errors
 
 

@@ -53,12 +53,13 @@ class ThreadedSessions:
 
     Async servers (action server, Rasa channels, the desk) share the desk
     database this way without blocking their event loop. The engine is made
-    on first use, from the URL given or KEFU_DATABASE_URL.
+    on first use, from the URL given or KEFU_DATABASE_URL (or a sessionmaker
+    is given: its owner disposes of the engine).
     """
 
-    def __init__(self, url: Optional[str] = None) -> None:
+    def __init__(self, url: Optional[str] = None, factory: Optional[sessionmaker] = None) -> None:
         self._url = url
-        self._factory: Optional[sessionmaker] = None
+        self._factory: Optional[sessionmaker] = factory
 
     def _sessions(self) -> sessionmaker:
         if self._factory is None:

@@ -15,6 +15,16 @@ class HistoryUnavailable(Exception):
     pass
 
 
+def conversation_url(rasa_url: str, customer_id: str, tail: str = "") -> str:
+    """Rasa's API URL of one customer's conversation, e.g. tail "/tracker".
+
+    The id goes into the path percent-encoded as UTF-8, every reserved
+    character included (`/ ? # %`, space, `:`); Kefu's Rasa decodes it
+    (kefu/rasa_server.py), so 小明2026 names the conversation 小明2026.
+    """
+    return f"{rasa_url}/conversations/{quote(customer_id, safe='')}{tail}"
+
+
 def turns(events: list, after: float = 0.0) -> List[dict]:
     """Customer, bot and agent texts later than `after` (a tracker timestamp)."""
     found = []
@@ -29,7 +39,7 @@ def turns(events: list, after: float = 0.0) -> List[dict]:
 
 async def read_history(http: aiohttp.ClientSession, settings: Settings, customer_id: str,
                        after: float = 0.0) -> List[dict]:
-    url = f"{settings.rasa_url}/conversations/{quote(customer_id, safe='')}/tracker"
+    url = conversation_url(settings.rasa_url, customer_id, "/tracker")
     params = {"token": settings.rasa_token} if settings.rasa_token else None
     try:
         async with http.get(url, params=params) as resp:

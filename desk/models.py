@@ -114,6 +114,9 @@ class Ticket(Base):
     __table_args__ = (
         # One ticket per incoming message: a retried action finds this row.
         UniqueConstraint("customer_id", "source_message_id", name="uq_ticket_source_message"),
+        # A number a customer was told never names another ticket, even after
+        # the newest tickets are deleted (migration 0013).
+        {"sqlite_autoincrement": True},
     )
     id = Column(Integer, primary_key=True)
     channel = Column(String(32), nullable=False)

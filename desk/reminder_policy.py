@@ -165,6 +165,8 @@ def load_policies(path: Optional[Path] = None) -> Policies:
     path = path or Path(os.environ.get("KEFU_REMINDER_POLICIES") or DATA_FILE)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: not UTF-8 text")
     except (OSError, yaml.YAMLError) as exc:
         raise PolicyError(f"{path}: {exc}")
     return parse_policies(raw or {})

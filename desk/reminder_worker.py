@@ -2,6 +2,10 @@
 
 Several workers may run at once on PostgreSQL (claims skip each other's
 locked rows, planning takes an advisory lock); SQLite keeps to one.
+
+Every database call runs in a worker thread (desk.db.ThreadedSessions), never
+on the event loop: a call that waits for a lock or a busy CPU would otherwise
+hold the loop, and with it the SIGTERM handler, for as long as it waits.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from typing import Callable, Dict, List, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
+from desk.db import ThreadedSessions
 from desk.models import Bill, Order, Reminder, utcnow
 from desk.reminder_outbox import Outcome, claim, finish, mark_sending, recover, release
 from desk.reminder_plan import plan
@@ -86,6 +91,7 @@ class ReminderWorker:
     def __init__(self, sessions: sessionmaker, senders: Senders, policies: Policies,
                  settings: Optional[WorkerSettings] = None, clock: Callable[[], datetime] = utcnow) -> None:
         self.sessions = sessions
+        self.store = ThreadedSessions(factory=sessions)
         self.senders = senders
         self.policies = policies
         self.settings = settings or WorkerSettings()
@@ -95,13 +101,12 @@ class ReminderWorker:
         self._by_name: Dict[str, Policy] = {p.name: p for p in (
             policies.order_default, policies.bill_default, *policies.shops.values(), *policies.kinds.values())}
 
-    def plan(self) -> int:
-        with self.sessions() as session:
-            return plan(session, self.policies, self.clock())
+    async def plan(self, stop: Optional[asyncio.Event] = None) -> int:
+        return await self.store.run(plan, self.policies, self.clock(),
+                                    stopping=stop.is_set if stop is not None else (lambda: False))
 
-    def recover(self) -> int:
-        with self.sessions() as session:
-            retried, uncertain = recover(session, self.clock())
+    async def recover(self) -> int:
+        retried, uncertain = await self.store.run(recover, self.clock())
         if retried or uncertain:
             logger.warning("expired leases: %d reminder(s) back in the queue, %d marked uncertain",
                            retried, uncertain)
@@ -156,18 +161,23 @@ class ReminderWorker:
         self._claims += 1
         owner = f"{self.worker_id}-{self._claims}"
         now = self.clock()
-        with self.sessions() as session:
+
+        def claim_and_check(session):
             rows = claim(session, owner, now, self.settings.batch, self.settings.lease)
             if not rows:
-                return 0
+                return rows, [], set()
             ready = self._check(session, rows, now, report)
-            marked = mark_sending(session, owner, [r.id for r in ready], self.clock(), self.settings.lease)
+            return rows, ready, mark_sending(session, owner, [r.id for r in ready], self.clock(),
+                                             self.settings.lease)
+
+        rows, ready, marked = await self.store.run(claim_and_check)
+        if not rows:
+            return 0
         if len(marked) < len(ready):
             logger.warning("%d reminder(s) of batch %s were taken over after the lease expired; not sent here",
                            len(ready) - len(marked), owner)
         outcome = await self._send_all([r for r in ready if r.id in marked])
-        with self.sessions() as session:
-            finish(session, owner, outcome, self.clock())
+        await self.store.run(finish, owner, outcome, self.clock())
         report.sent += len(outcome.sent)
         report.refused += len(outcome.refused)
         report.uncertain += len(outcome.uncertain)
@@ -178,17 +188,38 @@ class ReminderWorker:
 
     async def run_round(self, do_plan: bool = True, stop: Optional[asyncio.Event] = None) -> RoundReport:
         report = RoundReport()
-        report.recovered = self.recover()
-        if do_plan:
-            report.planned = self.plan()
+
+        def stopping() -> bool:
+            return stop is not None and stop.is_set()
+
+        report.recovered = await self.recover()
+        if do_plan and not stopping():
+            report.planned = await self.plan(stop)
         # A stop request ends the round between batches, never inside one.
-        while await self.send_batch(report) and not (stop and stop.is_set()):
+        while not stopping() and await self.send_batch(report):
             pass
         return report
 
     async def run_forever(self, stop: asyncio.Event, extra: Optional[Callable] = None) -> None:
-        last_plan = 0.0
-        loop = asyncio.get_running_loop()
+        # Planning runs beside the sending, in its own thread: a long planning
+        # pass (every open order and bill) must not hold up due reminders.
+        planner = asyncio.ensure_future(self._plan_forever(stop))
+        try:
+            await self._send_forever(stop, extra)
+        finally:
+            await planner
+
+    async def _plan_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                planned = await self.plan(stop)
+                if planned:
+                    logger.info("reminders: planned %d", planned)
+            except Exception:
+                logger.exception("reminder planning failed; retrying in %.0f s", self.settings.plan_every)
+            await _sleep_unless(stop, self.settings.plan_every)
+
+    async def _send_forever(self, stop: asyncio.Event, extra: Optional[Callable]) -> None:
         while not stop.is_set():
             if extra is not None:
                 try:
@@ -196,19 +227,20 @@ class ReminderWorker:
                 except Exception:
                     logger.exception("trade-event pull failed; reminders go on")
             try:
-                do_plan = loop.time() - last_plan >= self.settings.plan_every
-                report = await self.run_round(do_plan, stop)
-                if do_plan:
-                    last_plan = loop.time()
-                if report.planned or report.sent or report.uncertain or report.failed or report.cancelled:
-                    logger.info("reminders: planned %d, sent %d, cancelled %d, held %d, refused %d, "
-                                "uncertain %d, failed %d", report.planned, report.sent, report.cancelled,
-                                report.held, report.refused, report.uncertain, report.failed)
+                report = await self.run_round(False, stop)
+                if report.sent or report.uncertain or report.failed or report.cancelled:
+                    logger.info("reminders: sent %d, cancelled %d, held %d, refused %d, uncertain %d, failed %d",
+                                report.sent, report.cancelled, report.held, report.refused, report.uncertain,
+                                report.failed)
             except Exception:
                 # A database or network outage must not end the loop; the
                 # leases make whatever was half done safe to pick up again.
                 logger.exception("reminder round failed; retrying in %.0f s", self.settings.interval)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=self.settings.interval)
-            except asyncio.TimeoutError:
-                pass
+            await _sleep_unless(stop, self.settings.interval)
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass

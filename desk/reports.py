@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from desk.models import SHANGHAI, Agent, Survey, Ticket
+from desk.spreadsheet import safe_cell
 
 
 class BadWeek(ValueError):
@@ -91,9 +92,20 @@ def weekly(session: Session, week: Optional[str], now: datetime) -> dict:
     }
 
 
+class _SafeWriter:
+    """csv.writer whose every cell is spreadsheet-safe (desk/spreadsheet.py):
+    agent names and categories come from people and must not run as formulas."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self._writer = csv.writer(out)
+
+    def writerow(self, row: list) -> None:
+        self._writer.writerow([safe_cell(cell) for cell in row])
+
+
 def to_csv(report: dict) -> str:
     out = io.StringIO()
-    w = csv.writer(out)
+    w = _SafeWriter(out)
     w.writerow(["week", "section", "key", "value"])
     for key in ("tickets", "resolved", "answered_within_promise", "avg_first_response_minutes",
                 "avg_resolution_hours", "csat", "surveys_answered"):

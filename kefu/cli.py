@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--model", help="model archive (default: newest in models/)")
 
     args = parser.parse_args(argv)
+    refused = undecodable_argument(args)
+    if refused is not None:
+        print(f"error: {refused} is not valid UTF-8 text", file=sys.stderr)
+        return 2
     from kefu.pii import install
     install()  # every log line of every kefu process: phone numbers and addresses masked
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -99,6 +103,21 @@ def main(argv: list[str] | None = None) -> int:
         from kefu.nlu_eval import main as eval_main
         return eval_main(args.file, args.model)
     return 2
+
+
+def undecodable_argument(args: argparse.Namespace) -> str | None:
+    """The name of the first argument that is not UTF-8, or None.
+
+    Python decodes argv with surrogateescape: bytes that are not UTF-8 turn
+    into lone surrogates, which fail much later (a database write, a log
+    line) with a traceback. Refused here, before anything is read or written.
+    """
+    from desk.text_input import is_valid_text
+
+    for name, value in vars(args).items():
+        if isinstance(value, str) and not is_valid_text(value):
+            return name
+    return None
 
 
 def add_agent(name: str, role: str) -> int:
@@ -156,7 +175,7 @@ def import_bills(file: str) -> int:
 
     from sqlalchemy.orm import Session
 
-    from desk.bills import BillFileError, import_file
+    from desk.bills import BillFileError, BillFileNotText, import_file
     from desk.config import load_settings
     from desk.db import make_engine, upgrade
 
@@ -169,6 +188,9 @@ def import_bills(file: str) -> int:
     with Session(make_engine(url), future=True) as session:
         try:
             report = import_file(session, path)
+        except BillFileNotText as exc:
+            print(f"error: {file}: {exc}", file=sys.stderr)
+            return 2
         except BillFileError as exc:
             print(f"error: {file}: {exc}", file=sys.stderr)
             return 1

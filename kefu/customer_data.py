@@ -16,11 +16,12 @@ from sqlalchemy.orm import Session
 from desk import customer_data
 from desk.config import PROJECT_ROOT, load_settings
 from desk.db import make_engine, upgrade
+from desk.history import conversation_url
 
 
 def _tracker_url(customer_id: str, tail: str = "") -> str:
     settings = load_settings()
-    url = f"{settings.rasa_url}/conversations/{quote(customer_id, safe='')}/tracker{tail}"
+    url = conversation_url(settings.rasa_url, customer_id, f"/tracker{tail}")
     return url + (f"?token={quote(settings.rasa_token)}" if settings.rasa_token else "")
 
 
@@ -41,8 +42,8 @@ def tracker_store_url() -> Optional[str]:
 
 
 def main(action: str, customer_id: str, yes: bool) -> int:
-    customer_id = customer_id.strip()
-    if not customer_id:
+    # Not stripped: a REST customer id may begin or end with a space.
+    if not customer_id.strip():
         print("error: the customer id must not be empty", file=sys.stderr)
         return 2
     url = load_settings().database_url
@@ -59,10 +60,11 @@ def main(action: str, customer_id: str, yes: bool) -> int:
             return 0
         if not yes:
             answer = input(f"delete every record of {customer_id}? type the id again to confirm: ")
-            if answer.strip() != customer_id:
+            if answer != customer_id and answer.strip() != customer_id.strip():
                 print("nothing deleted")
                 return 1
         counts = customer_data.erase(session, customer_id)
+    leftovers = [url]
     tracker_db = tracker_store_url()
     if tracker_db is None:
         print("warning: the conversation history is in a tracker store this command cannot reach; "
@@ -74,5 +76,16 @@ def main(action: str, customer_id: str, yes: bool) -> int:
             counts["conversation_events"] = conn.execute(
                 text("DELETE FROM events WHERE sender_id = :id"), {"id": customer_id}).rowcount
         engine.dispose()
+        leftovers.append(tracker_db)
     print(f"deleted {customer_id}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
-    return 0
+    status = 0
+    for db_url in leftovers:
+        engine = make_engine(db_url)
+        try:
+            customer_data.erase_leftovers(engine)
+        except customer_data.LeftoversRemain as exc:
+            print(f"warning: {exc}", file=sys.stderr)
+            status = 1
+        finally:
+            engine.dispose()
+    return status

@@ -11,7 +11,8 @@ in-memory conversation (below), as does a custom action the action server
 did not answer. No single request can end the process
 (`_session_scope_without_exit`, `_request_failure_contained`). Rasa's HTTP
 API never starts without its token, and every route but the channels' needs
-it. Everything else is plain `rasa`.
+it; customer ids in its paths are percent-decoded, so every client names a
+conversation by the id the channel stored. Everything else is plain `rasa`.
 """
 from __future__ import annotations
 
@@ -109,6 +110,40 @@ async def _socketio_custom_json(self, recipient_id, json_message, **kwargs):
     """Rasa 3.6 emits a custom payload as keyword arguments of `emit`, which
     fails for any key but `data`; the widget gets it as the event's data."""
     await self._send_message(recipient_id, json_message)
+
+
+def _decoded_conversation_ids(original_create_app):
+    """One customer id on both sides of Rasa's HTTP API.
+
+    Sanic 21.12 hands path parameters to Rasa still percent-encoded, so the
+    desk's `/conversations/%E5%B0%8F%E6%98%8E/tracker` (how any client must
+    send 小明, or an id with `/ ? # %` or a space) named a phantom conversation
+    "%E5%B0%8F%E6%98%8E" beside the real one. The rule is now the URL's: the
+    path carries the id's UTF-8 bytes percent-encoded, and Rasa sees the id
+    exactly as the channel stored it. Bytes that are not UTF-8 get a 400.
+    """
+    from urllib.parse import unquote
+
+    async def decode(request):
+        from sanic import response
+
+        encoded = (request.match_info or {}).get("conversation_id")
+        if not isinstance(encoded, str) or "%" not in encoded:
+            return None
+        try:
+            request.match_info = {**request.match_info, "conversation_id": unquote(encoded, errors="strict")}
+        except UnicodeDecodeError:
+            return response.json({"status": "failure", "reason": "BadRequest", "code": 400,
+                                  "message": "the conversation id in the path is not percent-encoded UTF-8"},
+                                 status=400)
+        return None
+
+    def create_app(*args, **kwargs):
+        app = original_create_app(*args, **kwargs)
+        app.register_middleware(decode, "request")
+        return app
+
+    return create_app
 
 
 class ConversationStoreUnavailable(RuntimeError):
@@ -303,13 +338,13 @@ def _action_failure_fails_the_turn(original):
 
 def apply() -> None:
     import rasa.core.tracker_store as tracker_store
+    import rasa.server
     from rasa.core.channels.channel import OutputChannel
     from rasa.core.actions.action import RemoteAction
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    import rasa.server
-    rasa.server.create_app = _api_requires_token(rasa.server.create_app)
+    rasa.server.create_app = _decoded_conversation_ids(_api_requires_token(rasa.server.create_app))
     rasa.server.configure_cors = _cors_for_channels_only
     RemoteAction._validate_action_result = _validate_action_result
     RemoteAction.run = _remote_action_failures_recorded(RemoteAction.run)

@@ -49,11 +49,32 @@ async def run(sessions, policies) -> int:
     senders = Senders.from_env()
     worker = ReminderWorker(sessions, senders, policies, WorkerSettings.from_env())
     extra = tmc_pull(senders) if os.environ.get("KEFU_TMC_PULL", "1") != "0" else None
-    logging.getLogger("kefu.reminders").info("reminder worker %s started", worker.worker_id)
+    log = logging.getLogger("kefu.reminders")
+    log.info("reminder worker %s started", worker.worker_id)
+    grace = float(os.environ.get("KEFU_REMINDER_STOP_SECONDS", "4"))
+    working = asyncio.ensure_future(worker.run_forever(stop, extra))
+    stop_requested = asyncio.ensure_future(stop.wait())
     try:
-        await worker.run_forever(stop, extra)
+        await asyncio.wait([working, stop_requested], return_when=asyncio.FIRST_COMPLETED)
+        stop_requested.cancel()
+        # The batch in hand is finished and recorded if that takes less than
+        # the grace time; the process stops in any case.
+        done, _ = await asyncio.wait([working], timeout=grace)
     finally:
         await senders.close()
+    if not done:
+        # A database call still waits in its thread, and a thread cannot be
+        # interrupted: leave now, as a crash would. Its transaction is rolled
+        # back, and the leases give its batch back (rows mid-send become
+        # `uncertain`, never sent twice).
+        log.warning("reminder worker %s still busy %.0f s after the stop request; stopping now",
+                    worker.worker_id, grace)
+        import faulthandler
+        faulthandler.dump_traceback(all_threads=True)
+        logging.shutdown()
+        os._exit(0)
+    working.result()
+    log.info("reminder worker %s stopped", worker.worker_id)
     return 0
 
 

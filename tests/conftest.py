@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import quote
 
 import pytest
 
@@ -41,7 +42,8 @@ class Stack:
         return http(method, with_token(f"{self.rasa_url}{path}", self.env["KEFU_RASA_TOKEN"]), body)
 
     def tracker(self, sender: str) -> dict:
-        status, body = self.rasa_api("GET", f"/conversations/{sender}/tracker")
+        # Percent-encoded UTF-8, every reserved character too, as the desk sends it.
+        status, body = self.rasa_api("GET", f"/conversations/{quote(sender, safe='')}/tracker")
         assert status == 200, body
         return body
 

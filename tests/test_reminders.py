@@ -307,6 +307,13 @@ def test_preview_list_and_bills_paid_commands(tmp_path):
     env["KEFU_REMINDER_POLICIES"] = str(bad)
     broken = kefu("reminders", "preview")
     assert broken.returncode == 2 and "orders.default" in broken.stderr
+    # Not UTF-8, in the policy file or an argument: a clear error and exit code 2, no traceback.
+    bad.write_bytes("orders: {default: {templates: {taobao: 亲}}}\n".encode("gbk"))
+    broken = kefu("reminders", "preview")
+    assert broken.returncode == 2 and "not UTF-8" in broken.stderr and "Traceback" not in broken.stderr
+    broken = subprocess.run([sys.executable, "-m", "kefu.cli", "reminders", "list", "--status", b"sent\xff"],
+                            cwd=ROOT, env=env, capture_output=True, text=True)
+    assert broken.returncode == 2 and "status is not valid UTF-8" in broken.stderr, broken.stderr
 
 
 def test_a_worker_that_stalled_past_its_lease_does_not_send_what_another_took_over(sessions, top):

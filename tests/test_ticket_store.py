@@ -119,3 +119,41 @@ def test_waiting_queue_follows_the_seed_order(migrated_database_url, tmp_path, m
                            last_message="!", priority=priority)
         order = [c.customer_id for c in list_conversations(s, "waiting")]
     assert order == ["wechat:fire", "wechat:vip", "wechat:rare", "wechat:often"]
+
+
+def test_ticket_numbers_are_never_reused_after_the_newest_tickets_are_deleted(engine):
+    from desk.customer_data import erase
+
+    with Session(engine) as session:
+        kept, _ = create_ticket(session, new_ticket("m-1", customer="rest:kept"))
+        newest = [create_ticket(session, new_ticket(f"m-{n}", customer="rest:leaving"))[0].id for n in (2, 3)]
+        erase(session, "rest:leaving")
+        after, _ = create_ticket(session, new_ticket("m-4", customer="rest:next"))
+    assert kept.id < newest[0] < newest[1] < after.id
+
+
+def test_migration_0013_keeps_every_ticket_and_its_history(tmp_path):
+    from alembic import command
+    from sqlalchemy import text
+
+    from desk.db import alembic_config, upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(alembic_config(url), "0011")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO tickets (id, channel, customer_id, intent, category, priority, status, "
+                          "summary, opening_message, source_message_id, created_at, due_at, updated_at) "
+                          "VALUES (:id, 'rest', :customer, 'complaint', '物流', 'normal', 'new', 's', 'o', :id, "
+                          "'2026-11-30 00:00:00', '2026-11-30 02:00:00', '2026-11-30 00:00:00')"),
+                     [{"id": 1, "customer": "rest:kept"}, {"id": 7, "customer": "rest:leaving"}])
+        conn.execute(text("INSERT INTO ticket_events (ticket_id, at, note) VALUES (7, '2026-11-30 01:00:00', '受理')"))
+    upgrade(url)
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ticket_events WHERE ticket_id = 7")).scalar_one() == 1
+        conn.execute(text("DELETE FROM ticket_events"))
+        conn.execute(text("DELETE FROM tickets WHERE id = 7"))
+    with Session(engine) as session:
+        after, _ = create_ticket(session, new_ticket("m-new", customer="rest:next"))
+    engine.dispose()
+    assert after.id == 8

@@ -55,7 +55,8 @@ def test_customer_messages_are_synced_answered_once_and_cursor_kept(stack: Stack
     time.sleep(1.5)
     assert ["您好" in m["text"]["content"] for m in wechat_api.kf_sent_to(alice)] == [True]
     assert len(wechat_api.kf_sent_to(bob)) == 1 and "生活缴费" in wechat_api.kf_sent_to(bob)[0]["text"]["content"]
-    assert all(m["open_kfid"] == kf for m in wechat_api.kf_sent)
+    # The fake is shared by every test of the session: only this test's customers.
+    assert all(m["open_kfid"] == kf for m in wechat_api.kf_sent_to(alice) + wechat_api.kf_sent_to(bob))
     # Pages of two: the channel followed has_more, and later syncs start at the saved cursor.
     cursors = [s["cursor"] for s in wechat_api.kf_syncs if s["open_kfid"] == kf]
     assert cursors[:2] == ["", "2"] and cursors[-1] == "3"
