@@ -1,7 +1,7 @@
 """ticket numbers are never given twice, even after the newest tickets are deleted
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-01
 
 A ticket's number (KF000123) is its id, and customers quote it back. SQLite
