@@ -211,5 +211,18 @@ def migrated_database_url(request, tmp_path) -> str:
     return url
 
 
+@pytest.fixture()
+def session(migrated_database_url):
+    """A 2.0-style session on the migrated desk schema (SQLite, then PostgreSQL)."""
+    from sqlalchemy.orm import Session
+
+    from desk.db import make_engine
+
+    engine = make_engine(migrated_database_url)
+    with Session(engine, future=True, expire_on_commit=False) as s:
+        yield s
+    engine.dispose()
+
+
 def auth(token: str) -> Dict[str, str]:
     return {"Authorization": f"Bearer {token}"}

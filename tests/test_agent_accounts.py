@@ -4,19 +4,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.orm import Session
 
 from desk import agents, login_limit
-from desk.db import make_engine
 from desk.models import Agent, utcnow
-
-
-@pytest.fixture()
-def session(migrated_database_url):
-    engine = make_engine(migrated_database_url)
-    with Session(engine, future=True, expire_on_commit=False) as s:
-        yield s
-    engine.dispose()
 
 
 def test_the_limit_stops_one_address_without_locking_the_name(session):

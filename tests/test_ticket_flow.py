@@ -5,23 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy.orm import Session
 
 from desk import reports, ticket_flow
 from desk.agents import add_agent
-from desk.db import make_engine
 from desk.models import SHANGHAI, Ticket
 from desk.tickets import NewTicket, create_ticket, list_tickets, take_ticket, ticket_to_json
 
 MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)   # ISO week 2026-W48
-
-
-@pytest.fixture()
-def session(migrated_database_url):
-    engine = make_engine(migrated_database_url)
-    with Session(engine, future=True, expire_on_commit=False) as s:
-        yield s
-    engine.dispose()
 
 
 def ticket(session, n: int, intent: str = "repair", category: str = "报修", hours: float = 2,
