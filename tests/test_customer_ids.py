@@ -81,7 +81,7 @@ def test_odd_ids_go_through_queue_take_over_history_reply_hand_back_close_export
 
 
 def test_rasa_refuses_an_id_that_is_not_percent_encoded_utf8(stack: Stack):
-    status, body = http("GET", f"{stack.rasa_url}/conversations/%FF%FE/tracker")
+    status, body = stack.rasa_api("GET", "/conversations/%FF%FE/tracker")
     assert status == 400, body
 
 
