@@ -28,6 +28,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
+from connectors.rest import SYSTEM_BUSY_REPLY as BUSY_REPLY
 from connectors.wechat_api import OUTSIDE_WINDOW, WeChatAPI, WeChatAPIError
 from desk.ad_law import check_outgoing
 from desk.conversations import close_open_conversations
@@ -209,7 +210,10 @@ class WeChatInput(InputChannel):
         try:
             await task
         except (Exception, SystemExit):  # a SystemExit here would end the whole server
+            # WeChat was told "success" already and will not retry: without a
+            # word the customer would wait for an answer that never comes.
             logger.exception("wechat message from %s failed", sender_id)
+            await self.send(sender_id, openid, BUSY_REPLY)
             return
         for text in [m.get("text") for m in collector.messages if m.get("text")]:
             await self.send(sender_id, openid, text)
@@ -261,7 +265,7 @@ class WeChatInput(InputChannel):
             return response.text("success")
         except Exception:
             logger.exception("wechat message from %s failed", sender_id)
-            return self.render(message, "抱歉，系统暂时有点忙，请稍后再试或回复“转人工”。", args)
+            return self.render(message, BUSY_REPLY, args)
         texts = [m.get("text") for m in collector.messages if m.get("text")]
         # A passive reply carries one message; several bot texts become one.
         return self.render(message, "\n\n".join(texts), args)

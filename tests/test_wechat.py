@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Optional
 
 import pytest
@@ -354,3 +355,34 @@ def test_a_message_whose_server_died_mid_turn_is_answered_on_a_retry(stack: Stac
     assert user_texts(stack, f"wechat:{openid}") == ["请问几天能发货"]
     assert post(stack, xml) == (200, "success")
     engine.dispose()
+
+
+def test_a_late_reply_that_fails_still_tells_the_customer(slow_stack: Stack, wechat_api):
+    """WeChat got "success" at once (reply budget passed), so it will not
+    retry: when the turn then fails (here the action server dies during the
+    complaint's action call) the customer gets the busy text through the
+    客服消息 API instead of silence. Last in the module: it kills the action
+    server, which `kefu run` starts again."""
+    import os
+    import signal
+
+    from connectors.rest import SYSTEM_BUSY_REPLY
+    from test_run_supervisor import pending_request_to, service_pids, serving
+
+    pid_file = Path(slow_stack.env["KEFU_PID_FILE"])
+    actions = service_pids(pid_file)["actions"]
+    openid = new_openid()
+    os.kill(actions, signal.SIGSTOP)
+    try:
+        assert post(slow_stack, text_xml(openid, "快递太慢了，我要投诉"))[1] == "success"
+        assert wait_for(lambda: pending_request_to(int(slow_stack.env["KEFU_ACTIONS_PORT"])), timeout=120)
+    finally:
+        os.kill(actions, signal.SIGKILL)
+    assert wait_for(lambda: wechat_api.sent_to(openid), timeout=120)
+    [call] = wechat_api.sent_to(openid)
+    assert call["body"]["text"]["content"] == SYSTEM_BUSY_REPLY
+    assert wait_for(lambda: service_pids(pid_file)["actions"] != actions, timeout=60)
+    assert wait_for(lambda: serving(slow_stack.actions_url), timeout=180)
+    # Nothing half-recorded (the customer is asked to send it again). Read
+    # only now: a new conversation's tracker runs action_session_start.
+    assert user_texts(slow_stack, f"wechat:{openid}") == []
