@@ -85,6 +85,22 @@ def sending_rows_of(url: str, pid: int) -> int:
             Reminder.status == "sending", Reminder.lease_owner.like(f"%-{pid}-%"))).scalar()
 
 
+def frozen_mid_batch(proc: subprocess.Popen, url: str, timeout: float) -> bool:
+    """Stop proc (SIGSTOP) at a moment it has rows marked `sending`, checked
+    again while it is stopped: a batch takes a fraction of a second, less
+    than one poll of a busy machine, so "seen sending, then killed" could
+    kill it after the batch was done. Stopped, it cannot finish the batch."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if sending_rows_of(url, proc.pid) > 0:
+            proc.send_signal(signal.SIGSTOP)
+            if sending_rows_of(url, proc.pid) > 0:
+                return True
+            proc.send_signal(signal.SIGCONT)
+        time.sleep(0.05)
+    return False
+
+
 def stop(workers) -> None:
     for proc in workers:
         if proc.poll() is None:
@@ -115,7 +131,7 @@ def test_three_workers_one_killed_mid_batch_no_duplicates_nothing_lost(postgres_
     try:
         victim = workers[0]
         # Kill it exactly while it has a batch marked `sending`, i.e. mid-call.
-        assert wait_for(lambda: sending_rows_of(postgres_url, victim.pid) > 0, timeout=60), \
+        assert frozen_mid_batch(victim, postgres_url, timeout=60), \
             (tmp_path / "worker0.log").read_text()[-3000:]
         victim.send_signal(signal.SIGKILL)
         victim.wait()
