@@ -31,6 +31,7 @@ class FakeTopAPI:
         self.secret = secret
         self.delay = delay
         self.sent: List[dict] = []
+        self.calls: List[dict] = []
         self.per_receiver: Dict[str, int] = {}
         self.bad_signatures = 0
         self.tmc_queue: List[dict] = []      # messages not yet confirmed
@@ -67,6 +68,10 @@ class FakeTopAPI:
     def sent_to(self, buyer: str) -> List[dict]:
         return [m for m in self.sent if buyer in m["receivers"]]
 
+    def calls_to(self, buyer: str) -> List[dict]:
+        """Every chat-robot call naming buyer, answered or not."""
+        return [m for m in self.calls if buyer in m["receivers"]]
+
     def push_tmc(self, topic: str, content: dict, pub_time: str = "2026-11-26 10:00:00") -> str:
         msg_id = str(len(self.tmc_queue) + len(self.tmc_confirmed) + 1)
         self.tmc_queue.append({"id": msg_id, "topic": topic, "pub_time": pub_time,
@@ -90,6 +95,8 @@ class FakeTopAPI:
             await asyncio.sleep(self.delay)
         if method.endswith("chatrobot.async"):
             receivers = [r.get("nick") or r.get("open_uid") for r in json.loads(params.get("receivers", "[]"))]
+            # Every call, whatever the answer: a re-send after a 502 must be seen.
+            self.calls.append({"receivers": receivers, "content": params.get("content", "")})
             if any(str(r).startswith("bad-gateway-") for r in receivers):
                 return web.Response(status=502, text="<html>502 Bad Gateway</html>", content_type="text/html")
             if any(str(r).startswith("isp-") for r in receivers):
