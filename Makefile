@@ -27,7 +27,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: run run-scaled test train venv clean
+.PHONY: run run-scaled test screenshots train venv clean
 
 venv: $(STAMP_INSTALL)
 
@@ -92,6 +92,11 @@ $(TOOLS)/.installed:
 
 test: $(STAMP_MODEL) $(CHROMIUM) $(CJK_FONT) $(NGINX) $(TOOLS)/.installed
 	$(BIN)/python -m pytest -ra
+
+# The desk's screenshots in docs/, refreshed on purpose (the browser tests
+# write theirs to a temporary folder).
+screenshots: $(STAMP_MODEL) $(CHROMIUM) $(CJK_FONT)
+	KEFU_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest -q tests/test_desk_browser.py
 
 clean:
 	rm -rf models var/*.db .pytest_cache

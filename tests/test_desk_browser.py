@@ -6,6 +6,7 @@ bot and the bot answers again. Every page works under its Content-Security-Polic
 and the desk cannot be framed by one."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,6 @@ import pytest
 from conftest import ROOT, Stack, new_sender, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-DOCS = ROOT / "docs"
 # As the machine notes say: without these, chromium keeps trying to reach
 # Google's hosts from a machine with no internet.
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -38,6 +38,16 @@ def browser():
         launched.close()
 
 
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    """Where the screenshots go: a temporary folder, so a test run never
+    rewrites the tracked docs/*.png; `make screenshots` points it at docs/."""
+    chosen = os.environ.get("KEFU_SCREENSHOT_DIR")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def csp_violations(context) -> List[str]:
     """Chromium logs every Content-Security-Policy refusal on the console."""
     found: List[str] = []
@@ -45,7 +55,7 @@ def csp_violations(context) -> List[str]:
     return found
 
 
-def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, browser):
+def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, browser, shots: Path):
     name = new_sender("browser-agent")
     out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", name], cwd=ROOT, env=stack.env,
                          capture_output=True, text=True, check=True).stdout
@@ -70,8 +80,7 @@ def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, bro
     assert any("转接" in t or "人工" in t for t in stack.say(customer, "转人工"))
     entry = page.locator("#queue li", has_text=customer)
     entry.wait_for(timeout=15000)
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "desk-queue.png"))
+    page.screenshot(path=str(shots / "desk-queue.png"))
 
     entry.click()
     page.wait_for_selector("#messages li.customer >> text=厨房的水管漏水了")
@@ -82,7 +91,7 @@ def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, bro
     page.fill("#reply textarea", "您好，我是客服，马上为您安排维修师傅，请问您的房号是多少？")
     page.keyboard.press("Enter")
     page.wait_for_selector("#messages li.agent >> text=马上为您安排维修师傅")
-    page.screenshot(path=str(DOCS / "desk-conversation.png"))
+    page.screenshot(path=str(shots / "desk-conversation.png"))
 
     # The agent's reply is in the customer's conversation; the bot says nothing meanwhile.
     events = stack.tracker(customer)["events"]
@@ -111,7 +120,7 @@ def login(browser, stack: Stack, role: str = "agent"):
     return desk, name
 
 
-def test_widget_customer_is_served_by_an_agent_then_by_the_bot_again(stack: Stack, browser):
+def test_widget_customer_is_served_by_an_agent_then_by_the_bot_again(stack: Stack, browser, shots: Path):
     desk, agent_name = login(browser, stack)
     # A phone-sized customer page, as in WeChat's in-app browser.
     widget = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 800}).new_page()
@@ -125,7 +134,7 @@ def test_widget_customer_is_served_by_an_agent_then_by_the_bot_again(stack: Stac
     widget.click(".kefu-quick button >> text=转人工")
     widget.wait_for_selector(".kefu-log li.kefu-bot >> text=转接")
     session_id = widget.evaluate("window.kefu.sessionId")
-    widget.screenshot(path=str(DOCS / "widget.png"))
+    widget.screenshot(path=str(shots / "widget.png"))
 
     entry = desk.locator("#queue li", has_text=session_id)
     entry.wait_for(timeout=15000)
@@ -144,7 +153,7 @@ def test_widget_customer_is_served_by_an_agent_then_by_the_bot_again(stack: Stac
     widget.press(".kefu-form input", "Enter")
     desk.wait_for_selector("#messages li.customer >> text=物业费")
     assert widget.locator(".kefu-log li.kefu-bot").count() == bot_count
-    widget.screenshot(path=str(DOCS / "widget-agent.png"))
+    widget.screenshot(path=str(shots / "widget-agent.png"))
 
     desk.click("#resume")
     widget.wait_for_selector(".kefu-log >> text=智能客服继续为您服务")
@@ -162,7 +171,7 @@ def test_widget_customer_is_served_by_an_agent_then_by_the_bot_again(stack: Stac
     assert desk.violations == [] and widget_violations == []
 
 
-def test_supervisor_pages_tickets_and_weekly_report(stack: Stack, browser):
+def test_supervisor_pages_tickets_and_weekly_report(stack: Stack, browser, shots: Path):
     stack.say(new_sender("browser-ticket"), "物业维修太慢了，报修三天都没人来，我要投诉")
     page, _ = login(browser, stack, role="supervisor")
     page.goto(f"{stack.desk_url}/tickets")
@@ -170,11 +179,11 @@ def test_supervisor_pages_tickets_and_weekly_report(stack: Stack, browser):
     assert "剩余" in page.inner_text("#tickets tbody")               # SLA countdown
     page.locator("#tickets tbody tr").first.click()
     page.wait_for_selector("#moves button")
-    page.screenshot(path=str(DOCS / "tickets.png"))
+    page.screenshot(path=str(shots / "tickets.png"))
     page.goto(f"{stack.desk_url}/reports")
     page.wait_for_selector("#by_category .bar")
     assert "工单" in page.inner_text("#totals")
-    page.screenshot(path=str(DOCS / "reports.png"))
+    page.screenshot(path=str(shots / "reports.png"))
     assert page.violations == []
 
 
