@@ -5,9 +5,9 @@ import asyncio
 import json
 import logging
 import os
-from functools import partial
+from functools import partial, wraps
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Awaitable, Callable, Optional, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -43,6 +43,17 @@ async def in_db(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
 def json_error(status: int, message: str, code: Optional[str] = None) -> web.Response:
     """`code`, where given, lets the desk's page tell two refusals of one status apart."""
     return web.json_response({"error": message, **({"code": code} if code else {})}, status=status)
+
+
+def supervisor_required(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    """A handler for supervisors only: anyone else gets 403 before it runs."""
+    @wraps(handler)
+    async def checked(request: web.Request) -> web.StreamResponse:
+        if request[AGENT].role != "supervisor":
+            return json_error(403, "only supervisors may do this")
+        return await handler(request)
+
+    return checked
 
 
 @web.middleware
@@ -191,19 +202,15 @@ async def change_password(request: web.Request) -> web.Response:
     return web.json_response({"status": "password changed"})
 
 
+@supervisor_required
 async def list_agents(request: web.Request) -> web.Response:
-    refused = supervisor_only(request)
-    if refused is not None:
-        return refused
     found = await in_db(request, agents.list_agents)
     return web.json_response({"agents": [agents.agent_to_json(a) for a in found]})
 
 
+@supervisor_required
 async def disable_agent(request: web.Request) -> web.Response:
     """Supervisors: the agent cannot sign in any more and is signed out now."""
-    refused = supervisor_only(request)
-    if refused is not None:
-        return refused
     agent_id = _int_param(request, "agent_id")
     if agent_id == request[AGENT].id:
         return json_error(409, "supervisors cannot disable themselves")
@@ -218,11 +225,9 @@ async def disable_agent(request: web.Request) -> web.Response:
     return web.json_response({"agent": agents.agent_to_json(found)})
 
 
+@supervisor_required
 async def unlock_agent(request: web.Request) -> web.Response:
     """Supervisors: forget the failed logins for an agent's name, from every address."""
-    refused = supervisor_only(request)
-    if refused is not None:
-        return refused
     agent_id = _int_param(request, "agent_id")
 
     def unlock(session: Session):
@@ -273,21 +278,13 @@ async def customer_orders(request: web.Request) -> web.Response:
         "created_at": local_iso(o.created_at)} for o in found]})
 
 
-def supervisor_only(request: web.Request) -> Optional[web.Response]:
-    if request[AGENT].role != "supervisor":
-        return json_error(403, "only supervisors may do this")
-    return None
-
-
 async def list_canned(request: web.Request) -> web.Response:
     found = await in_db(request, canned.list_replies)
     return web.json_response({"canned_replies": [canned.reply_to_json(r) for r in found]})
 
 
+@supervisor_required
 async def add_canned(request: web.Request) -> web.Response:
-    refused = supervisor_only(request)
-    if refused is not None:
-        return refused
     body = await read_json(request)
     try:
         reply = await in_db(request, canned.add_reply, body.get("title"), body.get("text"))
@@ -296,10 +293,8 @@ async def add_canned(request: web.Request) -> web.Response:
     return web.json_response({"canned_reply": canned.reply_to_json(reply)}, status=201)
 
 
+@supervisor_required
 async def update_canned(request: web.Request) -> web.Response:
-    refused = supervisor_only(request)
-    if refused is not None:
-        return refused
     body = await read_json(request)
     try:
         reply = await in_db(request, canned.update_reply, _int_param(request, "reply_id"),
@@ -311,10 +306,8 @@ async def update_canned(request: web.Request) -> web.Response:
     return web.json_response({"canned_reply": canned.reply_to_json(reply)})
 
 
+@supervisor_required
 async def delete_canned(request: web.Request) -> web.Response:
-    refused = supervisor_only(request)
-    if refused is not None:
-        return refused
     if not await in_db(request, canned.delete_reply, _int_param(request, "reply_id")):
         return json_error(404, "no such canned reply")
     return web.json_response({"deleted": True})
@@ -422,11 +415,9 @@ async def complete_followup(request: web.Request) -> web.Response:
     return web.json_response({"followup": ticket_flow.followup_to_json(done)})
 
 
+@supervisor_required
 async def weekly_report(request: web.Request) -> web.Response:
     """Supervisors only; `?format=csv` downloads it."""
-    refused = supervisor_only(request)
-    if refused is not None:
-        return refused
     try:
         report = await in_db(request, reports.weekly, request.query.get("week"), utcnow())
     except reports.BadWeek as exc:
