@@ -48,6 +48,17 @@ def shots(tmp_path_factory) -> Path:
     return folder
 
 
+def open_widget(page) -> None:
+    """Open the widget's chat window and wait until it is connected."""
+    page.click(".kefu-launch")
+    page.wait_for_selector(".kefu-status >> text=在线")
+
+
+def widget_say(page, text: str) -> None:
+    page.fill(".kefu-form input", text)
+    page.press(".kefu-form input", "Enter")
+
+
 def csp_violations(context) -> List[str]:
     """Chromium logs every Content-Security-Policy refusal on the console."""
     found: List[str] = []
@@ -126,10 +137,8 @@ def test_widget_customer_is_served_by_an_agent_then_by_the_bot_again(stack: Stac
     widget = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 800}).new_page()
     widget_violations = csp_violations(widget.context)
     widget.goto(f"{stack.desk_url}/widget-demo")
-    widget.click(".kefu-launch")
-    widget.wait_for_selector(".kefu-status >> text=在线")
-    widget.fill(".kefu-form input", "你好")
-    widget.press(".kefu-form input", "Enter")
+    open_widget(widget)
+    widget_say(widget, "你好")
     widget.wait_for_selector(".kefu-log li.kefu-bot >> nth=1")
     widget.click(".kefu-quick button >> text=转人工")
     widget.wait_for_selector(".kefu-log li.kefu-bot >> text=转接")
@@ -149,8 +158,7 @@ def test_widget_customer_is_served_by_an_agent_then_by_the_bot_again(stack: Stac
 
     # While the agent serves, the bot is silent.
     bot_count = widget.locator(".kefu-log li.kefu-bot").count()
-    widget.fill(".kefu-form input", "好的，我想问一下物业费")
-    widget.press(".kefu-form input", "Enter")
+    widget_say(widget, "好的，我想问一下物业费")
     desk.wait_for_selector("#messages li.customer >> text=物业费")
     assert widget.locator(".kefu-log li.kefu-bot").count() == bot_count
     widget.screenshot(path=str(shots / "widget-agent.png"))
@@ -160,11 +168,9 @@ def test_widget_customer_is_served_by_an_agent_then_by_the_bot_again(stack: Stac
     # A reload keeps the session (localStorage + socket.io session_request).
     widget.reload()
     assert widget.evaluate("window.kefu.sessionId") == session_id
-    widget.click(".kefu-launch")
-    widget.wait_for_selector(".kefu-status >> text=在线")
+    open_widget(widget)
     before = widget.locator(".kefu-log li.kefu-bot").count()
-    widget.fill(".kefu-form input", "你好")
-    widget.press(".kefu-form input", "Enter")
+    widget_say(widget, "你好")
     assert wait_for(lambda: widget.locator(".kefu-log li.kefu-bot").count() > before, timeout=30)
     tracker = stack.tracker(session_id)
     assert [e for e in tracker["events"] if e["event"] == "user"][-1]["text"] == "你好"
@@ -213,10 +219,8 @@ def test_widget_works_on_another_site_which_cannot_frame_the_desk(stack: Stack, 
         violations = csp_violations(context)
         page = context.new_page()
         page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
-        page.click(".kefu-launch")
-        page.wait_for_selector(".kefu-status >> text=在线")
-        page.fill(".kefu-form input", "你好")
-        page.press(".kefu-form input", "Enter")
+        open_widget(page)
+        widget_say(page, "你好")
         page.wait_for_selector(".kefu-log li.kefu-bot >> nth=1")
         frame = page.frame_locator("#desk")
         assert wait_for(lambda: any("frame-ancestors" in v for v in violations), timeout=10), violations

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from conftest import Stack, wait_for
 from desk.text_input import MAX_TEXT_CHARS
-from test_desk_browser import browser  # noqa: F401  (the fixture)
+from test_desk_browser import browser, open_widget  # noqa: F401  (browser: the fixture)
 
 
 def test_widget_sends_long_messages_whole_and_names_the_limit_when_over(stack: Stack, browser):  # noqa: F811
     page = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 800}).new_page()
     page.goto(f"{stack.desk_url}/widget-demo")
-    page.click(".kefu-launch")
-    page.wait_for_selector(".kefu-status >> text=在线")
+    open_widget(page)
     session_id = page.evaluate("window.kefu.sessionId")
     box = page.locator(".kefu-form input")
 
