@@ -13,8 +13,8 @@ from actions.store import in_db
 from actions.survey import survey_reply
 from actions.turn import Turn, current_turn
 from actions.outage import OUTAGE_ERRORS, polite_on_outage
-from desk.conversations import in_handoff, record_handoff
-from kefu.handoff import HANDOFF_MARKER
+from kefu.core.conversations import in_handoff, record_handoff
+from kefu.core.handoff import HANDOFF_MARKER
 
 HANDOFF_TEXT = (
     "好的，正在为您转接人工客服，请您稍候。人工客服接入前，您可以继续留言，"

@@ -11,8 +11,8 @@ from actions.orders import is_order_question, order_answer
 from actions.tickets import open_ticket, promise_text
 from actions.turn import current_turn
 from actions.outage import polite_on_outage
-from desk.categories import default_categories
-from desk.tickets import ticket_number
+from kefu.core.categories import default_categories
+from kefu.core.tickets import ticket_number
 
 INQUIRY_CATEGORY = "咨询"
 

@@ -15,7 +15,7 @@ from actions.store import in_db
 from actions.survey import survey_reply
 from actions.turn import Turn, current_turn
 from actions.outage import polite_on_outage
-from desk.orders import orders_of
+from kefu.core.orders import orders_of
 
 SHOP_CHANNELS = ("taobao", "tmall")
 ORDER_WORDS = ("订单", "付款", "发货", "物流", "快递", "待付款", "支付", "多少钱", "金额")

@@ -12,9 +12,9 @@ from actions.store import in_db
 from actions.tickets import open_ticket, promise_text
 from actions.turn import current_turn
 from actions.outage import polite_on_outage
-from desk.categories import default_categories
-from desk.facts import FactKind, record_fact
-from desk.tickets import ticket_number
+from kefu.core.categories import default_categories
+from kefu.core.facts import FactKind, record_fact
+from kefu.core.tickets import ticket_number
 
 PAYMENT_CATEGORY = "付款"
 GENERAL_GUIDE = (

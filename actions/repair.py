@@ -10,10 +10,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.tickets import open_ticket, promise_text
 from actions.turn import current_turn
 from actions.outage import polite_on_outage
-from desk.categories import default_categories
-from desk.models import Priority
-from desk.tickets import ticket_number
-from kefu.entities import find_entities, normalize_phone
+from kefu.core.categories import default_categories
+from kefu.core.models import Priority
+from kefu.core.tickets import ticket_number
+from kefu.text.entities import find_entities, normalize_phone
 
 # First-aid advice for urgent repairs, checked in this order.
 SAFETY_TIPS = (

@@ -5,7 +5,7 @@ from typing import Optional
 
 from actions.store import in_db
 from actions.turn import Turn
-from desk import surveys
+from kefu.core import surveys
 
 
 async def survey_reply(turn: Turn) -> Optional[str]:

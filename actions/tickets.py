@@ -5,10 +5,10 @@ from typing import Optional
 
 from actions.store import in_db
 from actions.turn import Turn
-from desk.categories import default_categories
-from desk.conversations import open_conversation
-from desk.models import Priority, Ticket
-from desk.tickets import NewTicket, create_ticket
+from kefu.core.categories import default_categories
+from kefu.core.conversations import open_conversation
+from kefu.core.models import Priority, Ticket
+from kefu.core.tickets import NewTicket, create_ticket
 
 
 def promise_text(hours: float) -> str:

@@ -20,7 +20,7 @@ from typing import Dict
 from urllib.parse import parse_qsl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from connectors.top_sign import verify_top_sign  # noqa: E402
+from kefu.clients.top_sign import verify_top_sign  # noqa: E402
 
 OK = json.dumps({"result": {"success": True}}).encode()
 BAD_SIGN = json.dumps({"error_response": {"code": 25, "msg": "Invalid signature"}}).encode()

@@ -32,8 +32,8 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from desk.db import make_engine, upgrade  # noqa: E402
-from desk.models import Bill, Order, Reminder, utcnow  # noqa: E402
+from kefu.core.db import make_engine, upgrade  # noqa: E402
+from kefu.core.models import Bill, Order, Reminder, utcnow  # noqa: E402
 
 ADMIN_URL = os.environ.get("KEFU_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 POLICY = """

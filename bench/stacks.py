@@ -1,6 +1,6 @@
 """Start and stop the embedded (`kefu run`) and scaled (`kefu run --scaled`)
 profiles on free loopback ports for a benchmark, each on throw-away stores:
-a temporary SQLite directory, or (kefu/devstack.py) its own PostgreSQL
+a temporary SQLite directory, or (tests/support/scaled_stack.py) its own PostgreSQL
 databases and Redis key prefix."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List
 
-from kefu.devstack import free_port, scaled_stack, stop, wait_ready
+from tests.support.scaled_stack import free_port, scaled_stack, stop, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,8 +23,8 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 
-from desk.ad_law import check_outgoing
-from desk.text_input import MAX_TEXT_CHARS, InvalidInput, check_metadata, parse_json
+from kefu.text.ad_law import check_outgoing
+from kefu.text.received import MAX_TEXT_CHARS, InvalidInput, check_metadata, parse_json
 from sanic.request import Request
 from sanic.response import HTTPResponse
 

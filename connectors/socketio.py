@@ -28,7 +28,7 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from connectors.rest import SYSTEM_BUSY_REPLY
-from desk.text_input import (INVALID_TEXT_REPLY, MAX_METADATA_BYTES, MAX_TEXT_CHARS, TOO_LONG_REPLY,
+from kefu.text.received import (INVALID_TEXT_REPLY, MAX_METADATA_BYTES, MAX_TEXT_CHARS, TOO_LONG_REPLY,
                              InvalidInput, check_metadata, is_valid_text, parse_json)
 
 logger = logging.getLogger(__name__)

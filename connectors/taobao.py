@@ -40,15 +40,15 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.top_api import DEFAULT_API_BASE, DEFAULT_CHAT_METHOD, TopAPI, TopConfig
-from connectors.top_sign import verify_top_sign
-from desk.ad_law import check_outgoing
-from desk.db import ThreadedSessions
-from desk.deliveries import (Claim, claim_delivery, finish_delivery, read_cursor, record_undelivered,
+from kefu.clients.top_api import DEFAULT_API_BASE, DEFAULT_CHAT_METHOD, TopAPI, TopConfig
+from kefu.clients.top_sign import verify_top_sign
+from kefu.text.ad_law import check_outgoing
+from kefu.core.db import ThreadedSessions
+from kefu.core.deliveries import (Claim, claim_delivery, finish_delivery, read_cursor, record_undelivered,
                              release_delivery, save_cursor)
-from desk.models import SHANGHAI
-from desk.orders import BadTradeEvent, apply_event, parse_tmc
-from desk.text_input import MAX_TEXT_CHARS, TOO_LONG_REPLY, InvalidInput, decode_utf8, parse_json
+from kefu.core.models import SHANGHAI
+from kefu.core.orders import BadTradeEvent, apply_event, parse_tmc
+from kefu.text.received import MAX_TEXT_CHARS, TOO_LONG_REPLY, InvalidInput, decode_utf8, parse_json
 
 logger = logging.getLogger(__name__)
 DEDUP_CHANNEL = "taobao-shop"

@@ -12,9 +12,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
-from connectors.top_api import TopAPI
-from desk.db import ThreadedSessions
-from desk.orders import BadTradeEvent, apply_event, parse_tmc
+from kefu.clients.top_api import TopAPI
+from kefu.core.db import ThreadedSessions
+from kefu.core.orders import BadTradeEvent, apply_event, parse_tmc
 
 logger = logging.getLogger(__name__)
 

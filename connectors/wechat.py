@@ -29,12 +29,12 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from connectors.rest import SYSTEM_BUSY_REPLY as BUSY_REPLY
-from connectors.wechat_api import OUTSIDE_WINDOW, WeChatAPI, WeChatAPIError
-from desk.ad_law import check_outgoing
-from desk.conversations import close_open_conversations
-from desk.db import ThreadedSessions
-from desk.deliveries import Claim, claim_delivery, finish_delivery, record_undelivered
-from desk.text_input import MAX_TEXT_CHARS, TOO_LONG_REPLY, InvalidInput, check_text, decode_utf8
+from kefu.clients.wechat_api import OUTSIDE_WINDOW, WeChatAPI, WeChatAPIError
+from kefu.text.ad_law import check_outgoing
+from kefu.core.conversations import close_open_conversations
+from kefu.core.db import ThreadedSessions
+from kefu.core.deliveries import Claim, claim_delivery, finish_delivery, record_undelivered
+from kefu.text.received import MAX_TEXT_CHARS, TOO_LONG_REPLY, InvalidInput, check_text, decode_utf8
 
 logger = logging.getLogger(__name__)
 

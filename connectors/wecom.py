@@ -27,13 +27,13 @@ from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 
 from connectors.wechat import BadRequest, check_body, refuse_dtd
-from connectors.wecom_api import WeComAPI, WeComAPIError
-from desk.ad_law import check_outgoing
-from desk.db import ThreadedSessions
-from desk.deliveries import (Claim, claim_delivery, finish_delivery, read_cursor, record_undelivered,
+from kefu.clients.wecom_api import WeComAPI, WeComAPIError
+from kefu.text.ad_law import check_outgoing
+from kefu.core.db import ThreadedSessions
+from kefu.core.deliveries import (Claim, claim_delivery, finish_delivery, read_cursor, record_undelivered,
                              release_delivery, save_cursor, take_over_stale)
-from desk.text_input import INVALID_TEXT_REPLY, MAX_TEXT_CHARS, TOO_LONG_REPLY, is_valid_text
-from kefu.handoff import HANDOFF_MARKER
+from kefu.text.received import INVALID_TEXT_REPLY, MAX_TEXT_CHARS, TOO_LONG_REPLY, is_valid_text
+from kefu.core.handoff import HANDOFF_MARKER
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 
 # Tests import these from here too.
-from kefu.devstack import PG_ADMIN_URL, free_port, http, pg_database, stop, wait_ready, with_token  # noqa: F401
+from tests.support.scaled_stack import PG_ADMIN_URL, free_port, http, pg_database, stop, wait_ready, with_token  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -201,10 +201,10 @@ def postgres_url() -> str:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def migrated_database_url(request, tmp_path) -> str:
     """The desk schema on a fresh SQLite file, then on a fresh PostgreSQL database."""
-    from desk.db import upgrade
+    from kefu.core.db import upgrade
 
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'desk.db'}"
+        url = f"sqlite:///{tmp_path / 'kefu.core.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
     upgrade(url)
@@ -216,7 +216,7 @@ def session(migrated_database_url):
     """A 2.0-style session on the migrated desk schema (SQLite, then PostgreSQL)."""
     from sqlalchemy.orm import Session
 
-    from desk.db import make_engine
+    from kefu.core.db import make_engine
 
     engine = make_engine(migrated_database_url)
     with Session(engine, future=True, expire_on_commit=False) as s:

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from connectors.top_sign import verify_top_sign  # noqa: E402
+from kefu.clients.top_sign import verify_top_sign  # noqa: E402
 
 
 class FakeTopAPI:

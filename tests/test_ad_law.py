@@ -1,5 +1,5 @@
 """极限词 are rewritten in every outgoing text; everyday phrases stay."""
-from desk.ad_law import check_outgoing, default_filter
+from kefu.text.ad_law import check_outgoing, default_filter
 
 
 def clean(text: str) -> str:

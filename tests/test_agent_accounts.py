@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from desk import agents, login_limit
-from desk.models import Agent, utcnow
+from kefu.core import agents, login_limit
+from kefu.core.models import Agent, utcnow
 
 
 def test_the_limit_stops_one_address_without_locking_the_name(session):

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conftest import ROOT
-from desk.db import make_engine
-from desk.models import Bill
-from desk.spreadsheet import safe_cell
+from kefu.core.db import make_engine
+from kefu.core.models import Bill
+from kefu.text.spreadsheet import safe_cell
 
 HEADER = "customer_id,channel,address,kind,amount,due_date,period\n"
 GOOD = (HEADER
@@ -132,7 +132,7 @@ def test_undecodable_argument_is_refused_with_exit_code_2(db_url, tmp_path):
 
 
 def test_formula_cells_round_trip_through_the_apostrophe(db_url, tmp_path):
-    from desk.reports import to_csv
+    from kefu.core.reports import to_csv
 
     rows = [["=HYPERLINK(\"http://x\")", "wechat", "=HYPERLINK(\"http://x\")", "+物业费", "12.00", "2026-12-10", "-1"],
             ["@SUM(A1)", "wechat", "@SUM(A1)", "\t停车费", "15.00", "2026-12-10", "2026-12"]]

@@ -15,7 +15,7 @@ import pytest
 import websockets
 
 from conftest import Stack, http, new_sender, wait_for
-from desk.text_input import INVALID_TEXT_REPLY, MAX_TEXT_CHARS, TOO_LONG_REPLY, is_valid_text
+from kefu.text.received import INVALID_TEXT_REPLY, MAX_TEXT_CHARS, TOO_LONG_REPLY, is_valid_text
 
 # The lone surrogate of issue 11: valid JSON, but not a character.
 SURROGATE_BODY = b'{"sender": "\\udfff", "message": "hi"}'
@@ -244,7 +244,7 @@ def test_socketio_huge_packet_closes_that_connection_only_with_a_log_line(stack:
 CONTAINED_APP = """
 import sys
 from sanic import Sanic, response
-from kefu.rasa_server import contain_request_failures
+from kefu.runtime.rasa_server import contain_request_failures
 
 contain_request_failures()
 app = Sanic("contained")
@@ -263,7 +263,7 @@ app.run(host="127.0.0.1", port=int(sys.argv[1]), access_log=False)
 
 def test_a_handler_that_calls_sys_exit_ends_its_request_not_the_server(tmp_path):
     """Whatever a library does on a request's path, Sanic under Rasa answers
-    that request 500 and goes on serving (kefu/rasa_server.py)."""
+    that request 500 and goes on serving (kefu/runtime/rasa_server.py)."""
     import subprocess
     import sys
 

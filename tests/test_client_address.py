@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp.test_utils import make_mocked_request
 
-from desk.app import SETTINGS, client_address
-from desk.config import Settings
+from kefu.desk.app import SETTINGS, client_address
+from kefu.core.settings import Settings
 
 
 def request(peer: str, trusted: frozenset, real_ip: str = "203.0.113.9"):

@@ -1,4 +1,4 @@
-"""Platform-message claims (desk/deliveries.py): one server answers each
+"""Platform-message claims (kefu/core/deliveries.py): one server answers each
 message; a claim left by a server that died mid-turn is taken over, never
 left to lose the message. SQLite and PostgreSQL."""
 from __future__ import annotations
@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from desk.db import make_engine
-from desk.deliveries import Claim, claim_delivery, finish_delivery, release_delivery
-from desk.models import utcnow
+from kefu.core.db import make_engine
+from kefu.core.deliveries import Claim, claim_delivery, finish_delivery, release_delivery
+from kefu.core.models import utcnow
 
 STALE = timedelta(seconds=5)
 
@@ -52,7 +52,7 @@ def test_a_released_claim_can_be_claimed_again(migrated_database_url):
 
 
 def test_pulled_messages_left_by_a_dead_server_are_handed_to_one_taker(migrated_database_url):
-    from desk.deliveries import take_over_stale
+    from kefu.core.deliveries import take_over_stale
 
     engine = make_engine(migrated_database_url)
     with Session(engine) as session:

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from conftest import ROOT
-from kefu.balancer import kubernetes_config
+from kefu.runtime.balancer import kubernetes_config
 
 MANIFEST = ROOT / "deploy" / "k8s" / "kefu.yaml"
 VALIDATOR = ROOT / ".venv-tools" / "bin" / "kubernetes-validate"
@@ -40,4 +40,4 @@ def test_the_example_nginx_conf_is_the_rendered_template():
     docs = list(yaml.safe_load_all(MANIFEST.read_text()))
     config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "kefu-nginx")
     assert config["data"]["nginx.conf"] == kubernetes_config(), \
-        "deploy/k8s/kefu.yaml is stale: paste the output of `python -m kefu.balancer` into the kefu-nginx ConfigMap"
+        "deploy/k8s/kefu.yaml is stale: paste the output of `python -m kefu.runtime.balancer` into the kefu-nginx ConfigMap"

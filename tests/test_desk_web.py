@@ -220,8 +220,8 @@ def test_conversation_view_lists_the_customers_own_orders(stack: Stack, agent_to
 
     from sqlalchemy.orm import Session
 
-    from desk.db import make_engine
-    from desk.models import Order
+    from kefu.core.db import make_engine
+    from kefu.core.models import Order
 
     buyer, other = new_sender("desk-buyer"), new_sender("desk-other")
     with Session(make_engine(stack.database_url), future=True) as s:

@@ -117,8 +117,8 @@ def test_payment_question_gets_payment_guide(stack: Stack, agent_token: str):
 
 
 def test_already_paid_is_recorded_and_verified(stack: Stack, agent_token: str):
-    from desk.db import make_engine
-    from desk.facts import facts_for
+    from kefu.core.db import make_engine
+    from kefu.core.facts import facts_for
     from sqlalchemy.orm import Session
 
     sender = new_sender()
@@ -132,8 +132,8 @@ def test_already_paid_is_recorded_and_verified(stack: Stack, agent_token: str):
 
 
 def test_pay_later_and_stop_are_recorded(stack: Stack):
-    from desk.db import make_engine
-    from desk.facts import facts_for
+    from kefu.core.db import make_engine
+    from kefu.core.facts import facts_for
     from sqlalchemy.orm import Session
 
     sender = new_sender()

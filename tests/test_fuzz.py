@@ -16,11 +16,11 @@ from connectors.rest import BadRequest as RestBadRequest
 from connectors.rest import parse_body
 from connectors.taobao import BadRequest as TaobaoBadRequest
 from connectors.taobao import check_message, check_signed, parse_params
-from connectors.top_sign import top_sign, verify_top_sign
-from desk.models import SHANGHAI
-from desk.orders import BadTradeEvent, parse_tmc
-from desk.surveys import parse_score
-from kefu.entities import normalize_phone
+from kefu.clients.top_sign import top_sign, verify_top_sign
+from kefu.core.models import SHANGHAI
+from kefu.core.orders import BadTradeEvent, parse_tmc
+from kefu.core.surveys import parse_score
+from kefu.text.entities import normalize_phone
 
 HTTP_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 text_values = st.one_of(st.text(max_size=60), st.integers().map(str), st.sampled_from(["", "0", "null", "{}"]))

@@ -135,7 +135,7 @@ def test_desk_and_clis_use_the_token_kefu_run_made(open_stack: Stack):
 
 
 def test_the_token_file_is_reused(open_stack: Stack, monkeypatch):
-    from kefu.run import ensure_rasa_token
+    from kefu.runtime.supervisor import ensure_rasa_token
 
     monkeypatch.setenv("KEFU_RASA_TOKEN_FILE", open_stack.env["KEFU_RASA_TOKEN_FILE"])
     assert ensure_rasa_token({}) == token_of(open_stack)
@@ -194,7 +194,7 @@ def test_serve_refuses_rasa_and_desk_without_a_shared_token(tmp_path):
 
 def test_action_server_refuses_a_public_address_without_a_token(tmp_path):
     env = local_env(tmp_path, KEFU_ACTIONS_HOST="0.0.0.0", KEFU_ACTIONS_TOKEN=None, KEFU_RASA_TOKEN="x")
-    for args in (["kefu.cli", "serve", "actions"], ["kefu.action_server", "--actions", "actions"],
+    for args in (["kefu.cli", "serve", "actions"], ["kefu.runtime.action_server", "--actions", "actions"],
                  ["kefu.cli", "run"]):
         code, err = refusal(args, env)
         assert code != 0 and "needs KEFU_ACTIONS_TOKEN" in err, (args, err[-2000:])

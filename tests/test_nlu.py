@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA, ROOT, Stack
-from kefu.nlu_eval import evaluate, format_report, read_examples, score
+from kefu.cli.nlu_eval import evaluate, format_report, read_examples, score
 
 HELDOUT = DATA / "nlu_heldout.jsonl"
 ENTITIES = DATA / "entities_heldout.jsonl"

@@ -6,8 +6,8 @@ import json
 import pytest
 from sqlalchemy.orm import Session
 
-from desk.db import make_engine
-from desk.orders import BadTradeEvent, apply_event, orders_of, parse_tmc
+from kefu.core.db import make_engine
+from kefu.core.orders import BadTradeEvent, apply_event, orders_of, parse_tmc
 
 TID = "3847261950384726153"
 

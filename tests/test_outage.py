@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from conftest import PG_ADMIN_URL, new_sender, start_stack, stop_stack
-from desk.db import upgrade
+from kefu.core.db import upgrade
 
 
 def test_database_outage_is_answered_politely_and_recovers(tmp_path, postgres_url):

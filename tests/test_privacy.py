@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from conftest import ROOT, Stack, auth, http, new_sender
-from kefu.pii import install, mask
+from kefu.text.pii import install, mask
 
 
 def test_phone_numbers_and_rooms_are_masked():

@@ -11,19 +11,19 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
-from connectors.top_api import TopAPI, TopConfig
-from connectors.wechat_api import WeChatAPI
+from kefu.clients.top_api import TopAPI, TopConfig
+from kefu.clients.wechat_api import WeChatAPI
 from conftest import new_sender
-from desk.bills import mark_paid
-from desk.conversations import record_handoff
-from desk.db import make_engine
-from desk.facts import FactKind, record_fact
-from desk.models import SHANGHAI, Bill, Order, Reminder
-from desk.reminder_outbox import claim, counts, mark_sending
-from desk.reminder_plan import decide
-from desk.reminder_policy import DATA_FILE, PolicyError, QuietHours, load_policies, parse_policies
-from desk.reminder_send import Senders
-from desk.reminder_worker import ReminderWorker, WorkerSettings
+from kefu.core.bills import mark_paid
+from kefu.core.conversations import record_handoff
+from kefu.core.db import make_engine
+from kefu.core.facts import FactKind, record_fact
+from kefu.core.models import SHANGHAI, Bill, Order, Reminder
+from kefu.core.reminder_outbox import claim, counts, mark_sending
+from kefu.reminders.plan import decide
+from kefu.reminders.policy import DATA_FILE, PolicyError, QuietHours, load_policies, parse_policies
+from kefu.reminders.send import Senders
+from kefu.reminders.worker import ReminderWorker, WorkerSettings
 
 MORNING = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
 
@@ -274,7 +274,7 @@ def test_preview_list_and_bills_paid_commands(tmp_path):
     import sys
 
     from conftest import ROOT
-    from desk.db import upgrade
+    from kefu.core.db import upgrade
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     upgrade(url)

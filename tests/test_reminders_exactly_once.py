@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from conftest import ROOT, wait_for
-from desk.db import make_engine, upgrade
-from desk.models import Order, Reminder, utcnow
+from kefu.core.db import make_engine, upgrade
+from kefu.core.models import Order, Reminder, utcnow
 
 ORDERS = 1500
 POLICY = """

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from conftest import start_stack, stop_stack, taobao_env, wait_for
-from desk.models import SHANGHAI
+from kefu.core.models import SHANGHAI
 from test_taobao import new_buyer, new_tid, post, say, signed, texts_to, tmc_content
 
 POLICY = """

@@ -11,7 +11,7 @@ import time
 from sqlalchemy import create_engine, text
 
 from conftest import ROOT, wait_for
-from desk.db import upgrade
+from kefu.core.db import upgrade
 
 STOP_DEADLINE_SECONDS = 5
 

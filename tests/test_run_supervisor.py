@@ -145,7 +145,7 @@ def test_supervision_restarts_a_dead_process_but_not_a_crash_loop(tmp_path, monk
     keep serving meanwhile), but gives up on one that keeps dying."""
     import sys
 
-    from kefu import run as kefu_run
+    from kefu.runtime import supervisor as kefu_run
 
     monkeypatch.setenv("KEFU_PID_FILE", str(tmp_path / "pids"))
     starts = tmp_path / "starts"

@@ -1,6 +1,6 @@
 """Taobao/Tmall channel, driven as the platform relay and TMC would drive it.
 
-Inbound requests are signed here with connectors.top_sign (tested against the
+Inbound requests are signed here with kefu.clients.top_sign (tested against the
 published vector); replies are checked at the fake TOP gateway, which
 verifies the channel's own signatures.
 """
@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy.orm import Session
 
 from conftest import TAOBAO_APP_KEY, TAOBAO_APP_SECRET, Stack, auth, http, wait_for
-from connectors.top_api import TopAPI, TopConfig, top_timestamp
-from connectors.top_sign import top_sign
-from desk.db import ThreadedSessions, make_engine, upgrade
-from desk.models import SHANGHAI
-from desk.orders import orders_of
+from kefu.clients.top_api import TopAPI, TopConfig, top_timestamp
+from kefu.clients.top_sign import top_sign
+from kefu.core.db import ThreadedSessions, make_engine, upgrade
+from kefu.core.models import SHANGHAI
+from kefu.core.orders import orders_of
 
 
 def signed(params: Dict[str, str], method: str = "md5", secret: str = TAOBAO_APP_SECRET,
@@ -255,7 +255,7 @@ def pull(gateway, database_url: str) -> int:
 
 
 def test_pull_applies_and_confirms_only_what_was_committed(tmc_gateway, tmp_path):
-    url = f"sqlite:///{tmp_path / 'desk.db'}"
+    url = f"sqlite:///{tmp_path / 'kefu.core.db'}"
     upgrade(url)
     buyer, first, second = new_buyer(), new_tid(), new_tid()
     good = [tmc_gateway.push_tmc("taobao_trade_TradeCreate", tmc_content(first, buyer)),
@@ -275,7 +275,7 @@ def test_pull_applies_and_confirms_only_what_was_committed(tmc_gateway, tmp_path
 
 
 def test_pull_in_any_order_and_again_is_idempotent(tmc_gateway, tmp_path):
-    url = f"sqlite:///{tmp_path / 'desk.db'}"
+    url = f"sqlite:///{tmp_path / 'kefu.core.db'}"
     upgrade(url)
     tid, buyer = new_tid(), new_buyer()
     tmc_gateway.push_tmc("tmall_trade_TradeBuyerPay", tmc_content(tid, buyer))
@@ -381,7 +381,7 @@ def test_credentials_register_both_channels(monkeypatch):
     from conftest import ROOT
     from connectors.taobao import TaobaoInput, TmallInput
 
-    from kefu.run import CHANNEL_DEFAULTS
+    from kefu.runtime.supervisor import CHANNEL_DEFAULTS
 
     for name, value in {**CHANNEL_DEFAULTS, "TAOBAO_APP_KEY": "0123", "TAOBAO_APP_SECRET": "s", "TAOBAO_SESSION": "",
                         "TAOBAO_API_BASE": "http://gw.invalid/router/rest", "TAOBAO_SIGN_METHOD": "hmac",

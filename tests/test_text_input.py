@@ -1,11 +1,11 @@
-"""The input checks every entry point shares (desk/text_input.py)."""
+"""The input checks every entry point shares (kefu/text/received.py)."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from desk.text_input import (MAX_JSON_DEPTH, MAX_METADATA_BYTES, InvalidInput, check_json_value,
+from kefu.text.received import (MAX_JSON_DEPTH, MAX_METADATA_BYTES, InvalidInput, check_json_value,
                              check_metadata, check_text, parse_json)
 
 
@@ -53,7 +53,7 @@ def test_metadata_must_be_a_small_object():
 
 
 def test_whole_numbers_are_ascii_digits_within_range():
-    from desk.text_input import MAX_ID, whole_number
+    from kefu.text.received import MAX_ID, whole_number
 
     assert whole_number("42", "id") == 42 and whole_number(str(MAX_ID), "id") == MAX_ID
     for bad in ("", "0", "-1", "+1", " 1", "1.0", "1e3", "²", "١٢", "１２", str(MAX_ID + 1), str(2**63), "9" * 5000):

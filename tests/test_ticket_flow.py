@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from desk import reports, ticket_flow
-from desk.agents import add_agent
-from desk.models import SHANGHAI, Ticket
-from desk.tickets import NewTicket, create_ticket, list_tickets, take_ticket, ticket_to_json
+from kefu.core import reports, ticket_flow
+from kefu.core.agents import add_agent
+from kefu.core.models import SHANGHAI, Ticket
+from kefu.core.tickets import NewTicket, create_ticket, list_tickets, take_ticket, ticket_to_json
 
 MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)   # ISO week 2026-W48
 
@@ -103,13 +103,13 @@ def test_weekly_report_figures_and_csv(session):
                                         ("不满意", 2), ("非常不满意", 1), ("一般", 3), ("6", None), ("15", None),
                                         ("满意度调查是什么", None), ("", None)])
 def test_survey_scores_are_read_from_messy_answers(text, score):
-    from desk.surveys import parse_score
+    from kefu.core.surveys import parse_score
 
     assert parse_score(text) == score
 
 
 def test_survey_poor_score_reopens_for_a_supervisor_and_feeds_csat(session):
-    from desk import surveys
+    from kefu.core import surveys
 
     owner, _ = add_agent(session, "小林", "agent")
     good, bad = ticket(session, 21, at=datetime.now(SHANGHAI)), ticket(session, 22, at=datetime.now(SHANGHAI))

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session as _Session
 
-from desk.db import make_engine
-from desk.models import Ticket
-from desk.tickets import NewTicket, TicketAlreadyOwned, create_ticket, take_ticket
+from kefu.core.db import make_engine
+from kefu.core.models import Ticket
+from kefu.core.tickets import NewTicket, TicketAlreadyOwned, create_ticket, take_ticket
 
 
 def Session(engine):  # noqa: N802 - reads like SQLAlchemy's own
@@ -81,7 +81,7 @@ def test_due_time_follows_reply_promise(engine):
 
 
 def test_first_agent_to_take_a_ticket_owns_it(engine):
-    from desk.agents import add_agent
+    from kefu.core.agents import add_agent
 
     with Session(engine) as session:
         ticket, _ = create_ticket(session, new_ticket())
@@ -99,8 +99,8 @@ def test_waiting_queue_follows_the_seed_order(migrated_database_url, tmp_path, m
     """Urgent first, then important customers, then those who rarely ask, then the longest wait."""
     from sqlalchemy.orm import Session as S
 
-    from desk.conversations import list_conversations, record_handoff, return_to_bot
-    from desk.db import make_engine
+    from kefu.core.conversations import list_conversations, record_handoff, return_to_bot
+    from kefu.core.db import make_engine
 
     important = tmp_path / "vip.yml"
     important.write_text("- wechat:vip\n", encoding="utf-8")
@@ -122,7 +122,7 @@ def test_waiting_queue_follows_the_seed_order(migrated_database_url, tmp_path, m
 
 
 def test_ticket_numbers_are_never_reused_after_the_newest_tickets_are_deleted(engine):
-    from desk.customer_data import erase
+    from kefu.core.customer_data import erase
 
     with Session(engine) as session:
         kept, _ = create_ticket(session, new_ticket("m-1", customer="rest:kept"))
@@ -136,7 +136,7 @@ def test_migration_0013_keeps_every_ticket_and_its_history(tmp_path):
     from alembic import command
     from sqlalchemy import text
 
-    from desk.db import alembic_config, upgrade
+    from kefu.core.db import alembic_config, upgrade
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     command.upgrade(alembic_config(url), "0011")

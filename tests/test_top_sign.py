@@ -4,7 +4,7 @@ import hmac
 
 import pytest
 
-from connectors.top_sign import UnknownSignMethod, top_sign, verify_top_sign
+from kefu.clients.top_sign import UnknownSignMethod, top_sign, verify_top_sign
 
 VECTOR = {
     "method": "taobao.item.seller.get", "app_key": "12345678", "session": "test",

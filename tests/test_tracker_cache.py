@@ -1,4 +1,4 @@
-"""kefu/tracker_cache.py: the cache saves work, never changes what a
+"""kefu/runtime/tracker_cache.py: the cache saves work, never changes what a
 conversation holds, whoever else writes to the store."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from sqlalchemy import create_engine, text
 
 from conftest import ROOT
-from kefu.tracker_cache import CachedSQLTrackerStore
+from kefu.runtime.tracker_cache import CachedSQLTrackerStore
 
 DOMAIN = Domain.load(str(ROOT / "bot" / "domain.yml"))
 

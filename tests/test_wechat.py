@@ -140,13 +140,13 @@ def test_subscribe_is_welcomed_and_media_answered_politely(stack: Stack):
 
 
 def test_handoff_keeps_bot_silent_and_unsubscribe_closes(stack: Stack):
-    from desk.models import Conversation
+    from kefu.core.models import Conversation
 
     openid = new_openid()
     assert "转接人工" in post(stack, text_xml(openid, "转人工"))[1]["Content"]
     assert post(stack, text_xml(openid, "你好"))[1] == "success"
     assert post(stack, event_xml(openid, "unsubscribe"))[1] == "success"
-    from desk.db import make_engine
+    from kefu.core.db import make_engine
     with Session(make_engine(stack.database_url)) as session:
         statuses = session.execute(select(Conversation.status).where(
             Conversation.customer_id == f"wechat:{openid}")).scalars().all()
@@ -260,8 +260,8 @@ def test_expired_token_is_refreshed_once(slow_stack: Stack, wechat_api):
 
 
 def test_outside_48h_window_is_kept_for_the_desk(slow_stack: Stack, wechat_api):
-    from desk.db import make_engine
-    from desk.models import UndeliveredMessage
+    from kefu.core.db import make_engine
+    from kefu.core.models import UndeliveredMessage
 
     openid = new_openid("window-")
     assert post(slow_stack, text_xml(openid, "物业费在哪里交"))[1] == "success"
@@ -336,8 +336,8 @@ def test_a_message_whose_server_died_mid_turn_is_answered_on_a_retry(stack: Stac
     """The claim a killed server left behind (written here as it would be)
     makes an immediate retry wait (503: WeChat retries), and a retry after the
     reply budget takes it over and answers: the message is not lost."""
-    from desk.db import make_engine
-    from desk.models import ChannelDelivery, utcnow
+    from kefu.core.db import make_engine
+    from kefu.core.models import ChannelDelivery, utcnow
 
     openid = new_openid()
     msg_id = uuid.uuid4().int % 10**18

@@ -92,8 +92,8 @@ def test_a_message_whose_server_died_mid_turn_is_answered_by_the_next_sync(stack
 
     from sqlalchemy.orm import Session
 
-    from desk.db import make_engine
-    from desk.models import ChannelDelivery, utcnow
+    from kefu.core.db import make_engine
+    from kefu.core.models import ChannelDelivery, utcnow
 
     kf = f"wk{uuid.uuid4().hex[:10]}"
     lost, other = f"wmL{uuid.uuid4().hex[:8]}", f"wmO{uuid.uuid4().hex[:8]}"

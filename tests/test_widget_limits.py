@@ -4,7 +4,7 @@ item 8). Driven in a real browser against the real stack."""
 from __future__ import annotations
 
 from conftest import Stack, wait_for
-from desk.text_input import MAX_TEXT_CHARS
+from kefu.text.received import MAX_TEXT_CHARS
 from test_desk_browser import browser, open_widget  # noqa: F401  (browser: the fixture)
 
 

@@ -1,4 +1,4 @@
-"""Rasa entity extractor for order_id, phone and room (see kefu.entities)."""
+"""Rasa entity extractor for order_id, phone and room (see kefu.text.entities)."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
@@ -11,7 +11,7 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from kefu.entities import find_entities
+from kefu.text.entities import find_entities
 
 
 @DefaultV1Recipe.register(

@@ -1,0 +1,5 @@
+import sys
+
+from kefu.cli.main import main
+
+sys.exit(main())

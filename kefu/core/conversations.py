@@ -1,0 +1,201 @@
+"""Conversation records: who is talking to the customer (bot, queue, agent)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import yaml
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session
+
+from kefu.core.models import Conversation, ConversationStatus, Priority, local_iso, utcnow
+
+Past = aliased(Conversation)
+IMPORTANT_FILE = Path(__file__).resolve().parent / "data" / "important_customers.yml"
+OPEN_STATUSES = (
+    ConversationStatus.bot.value,
+    ConversationStatus.waiting.value,
+    ConversationStatus.assigned.value,
+)
+
+
+def open_conversation(session: Session, channel: str, customer_id: str) -> Conversation:
+    """The customer's open conversation, created on first contact."""
+    found = session.execute(
+        select(Conversation)
+        .where(Conversation.customer_id == customer_id, Conversation.status.in_(OPEN_STATUSES))
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if found is not None:
+        return found
+    conversation = Conversation(
+        channel=channel,
+        customer_id=customer_id,
+        status=ConversationStatus.bot.value,
+        priority=Priority.normal.value,
+    )
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def record_handoff(
+    session: Session,
+    *,
+    channel: str,
+    customer_id: str,
+    intent: Optional[str],
+    reason: str,
+    last_message: Optional[str],
+    priority: str = Priority.normal.value,
+) -> Conversation:
+    """Put the conversation into the desk's waiting queue (idempotent)."""
+    conversation = open_conversation(session, channel, customer_id)
+    now = utcnow()
+    if conversation.status == ConversationStatus.bot.value:
+        conversation.status = ConversationStatus.waiting.value
+        conversation.waiting_since = now
+        conversation.handoff_reason = reason
+    conversation.intent = intent or conversation.intent
+    if priority == Priority.urgent.value:
+        conversation.priority = priority
+    conversation.last_message = last_message
+    conversation.updated_at = now
+    session.commit()
+    return conversation
+
+
+def important_customers() -> frozenset:
+    """重点客户 from the data file (re-read each time: supervisors edit it live)."""
+    path = Path(os.environ.get("KEFU_IMPORTANT_CUSTOMERS") or IMPORTANT_FILE)
+    try:
+        return frozenset(str(c) for c in (yaml.safe_load(path.read_text(encoding="utf-8")) or []))
+    except (OSError, yaml.YAMLError, TypeError):
+        return frozenset()
+
+
+def list_conversations(session: Session, status: Optional[str] = None,
+                       important: Optional[frozenset] = None) -> List[Conversation]:
+    """The seed's order for urgent requests: most urgent first, then important
+    customers, then customers who rarely ask (fewest earlier conversations),
+    then the longest wait."""
+    important = important_customers() if important is None else important
+    earlier = (select(func.count()).select_from(Past)
+               .where(Past.customer_id == Conversation.customer_id, Past.id < Conversation.id)
+               .scalar_subquery())
+    query = select(Conversation)
+    if status is not None:
+        query = query.where(Conversation.status == status)
+    query = query.order_by(
+        (Conversation.priority == Priority.urgent.value).desc(),
+        Conversation.customer_id.in_(sorted(important)).desc() if important else Conversation.id.is_(None),
+        earlier.asc(),
+        Conversation.waiting_since.asc(),
+        Conversation.id.asc(),
+    )
+    return list(session.execute(query).scalars())
+
+
+def return_to_bot(session: Session, conversation_id: int) -> Optional[Conversation]:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        return None
+    conversation.status = ConversationStatus.bot.value
+    conversation.assignee_id = None
+    conversation.waiting_since = None
+    conversation.updated_at = utcnow()
+    session.commit()
+    return conversation
+
+
+def conversation_to_json(conversation: Conversation) -> dict:
+    return {
+        "id": conversation.id,
+        "channel": conversation.channel,
+        "customer_id": conversation.customer_id,
+        "status": conversation.status,
+        "intent": conversation.intent,
+        "priority": conversation.priority,
+        "assignee_id": conversation.assignee_id,
+        "last_message": conversation.last_message,
+        "handoff_reason": conversation.handoff_reason,
+        "waiting_since": local_iso(conversation.waiting_since),
+        "updated_at": local_iso(conversation.updated_at),
+    }
+
+
+def close_open_conversations(session: Session, customer_id: str) -> int:
+    """Close every open conversation of a customer (e.g. WeChat unsubscribe)."""
+    found = session.execute(
+        select(Conversation).where(
+            Conversation.customer_id == customer_id, Conversation.status.in_(OPEN_STATUSES)
+        )
+    ).scalars().all()
+    now = utcnow()
+    for conversation in found:
+        conversation.status = ConversationStatus.closed.value
+        conversation.updated_at = now
+    session.commit()
+    return len(found)
+
+
+def in_handoff(session: Session, customer_id: str) -> bool:
+    """Is a person (or the queue) responsible for this customer right now?"""
+    return session.execute(select(Conversation.id).where(
+        Conversation.customer_id == customer_id,
+        Conversation.status.in_((ConversationStatus.waiting.value, ConversationStatus.assigned.value)),
+    ).limit(1)).first() is not None
+
+
+def close_conversation(session: Session, conversation_id: int) -> Optional[Conversation]:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        return None
+    conversation.status = ConversationStatus.closed.value
+    conversation.waiting_since = None
+    conversation.updated_at = utcnow()
+    session.commit()
+    return conversation
+
+
+class ConversationTaken(Exception):
+    def __init__(self, conversation_id: int, assignee_id: int) -> None:
+        super().__init__(f"conversation {conversation_id} is handled by agent {assignee_id}")
+        self.assignee_id = assignee_id
+
+
+class NotInDesk(Exception):
+    """The conversation is with the bot (handed back) or closed: Rasa is not
+    paused for it, so an agent's answer would mark it served while the bot
+    keeps answering."""
+
+    def __init__(self, conversation_id: int, status: str) -> None:
+        super().__init__(f"conversation {conversation_id} is {status}, not waiting for an agent")
+        self.status = status
+
+
+DESK_STATUSES = (ConversationStatus.waiting.value, ConversationStatus.assigned.value)
+
+
+def assign(session: Session, conversation_id: int, agent_id: int) -> Optional[Conversation]:
+    """谁受理谁负责: the first agent to answer a conversation keeps it. Only a
+    conversation in the desk (waiting or assigned) can be taken or answered."""
+    session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.assignee_id.is_(None),
+               Conversation.status.in_(DESK_STATUSES))
+        .values(assignee_id=agent_id, status=ConversationStatus.assigned.value, updated_at=utcnow())
+    )
+    session.commit()
+    conversation = session.get(Conversation, conversation_id, populate_existing=True)
+    if conversation is None:
+        return None
+    if conversation.status not in DESK_STATUSES:
+        raise NotInDesk(conversation_id, conversation.status)
+    if conversation.assignee_id != agent_id:
+        raise ConversationTaken(conversation_id, conversation.assignee_id)
+    return conversation

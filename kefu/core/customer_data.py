@@ -1,0 +1,117 @@
+"""One customer's personal data in the desk database: export it, delete it.
+
+Orders and bills are the business's own records (accounting keeps them), so
+deleting a customer removes their conversations, tickets, facts, surveys,
+reminders and undelivered texts, and strips their id from orders and bills.
+
+A deleted row stays readable in a SQLite file until its page is reused:
+in the freed page, and in the write-ahead log (-wal) until a checkpoint.
+`erase_leftovers` rewrites the file and empties the log afterwards.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Dict, List
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from kefu.core.models import (Bill, ChannelCursor, Conversation, CustomerFact, FollowUp, Order, Reminder, Survey,
+                         Ticket, TicketEvent, UndeliveredMessage)
+
+SHOP_PLATFORMS = ("taobao", "tmall")
+ERASED = "（已删除）"
+
+
+def _row(obj) -> Dict[str, Any]:
+    out = {}
+    for column in obj.__table__.columns:
+        value = getattr(obj, column.key)
+        out[column.key] = value.isoformat() if isinstance(value, (datetime, date)) else value
+    return out
+
+
+def _shop_buyer(customer_id: str):
+    platform, _, buyer = customer_id.partition(":")
+    return (buyer or None) if platform in SHOP_PLATFORMS else None
+
+
+def _bills(customer_id: str):
+    channel, _, address = customer_id.partition(":")
+    return (Bill.channel == channel, Bill.address == address) if address else (Bill.id.is_(None),)
+
+
+def export(session: Session, customer_id: str) -> Dict[str, List[Dict[str, Any]]]:
+    tickets = list(session.execute(select(Ticket).where(Ticket.customer_id == customer_id)).scalars())
+    ticket_ids = [t.id for t in tickets]
+    buyer = _shop_buyer(customer_id)
+
+    def rows(model, *where) -> List[Dict[str, Any]]:
+        return [_row(r) for r in session.execute(select(model).where(*where).order_by(model.id)).scalars()]
+
+    return {
+        "conversations": rows(Conversation, Conversation.customer_id == customer_id),
+        "tickets": [_row(t) for t in tickets],
+        "ticket_events": rows(TicketEvent, TicketEvent.ticket_id.in_(ticket_ids)) if ticket_ids else [],
+        "surveys": rows(Survey, Survey.customer_id == customer_id),
+        "facts": rows(CustomerFact, CustomerFact.customer_id == customer_id),
+        "reminders": rows(Reminder, Reminder.customer_id == customer_id),
+        "undelivered_messages": rows(UndeliveredMessage, UndeliveredMessage.customer_id == customer_id),
+        "orders": rows(Order, Order.platform.in_(SHOP_PLATFORMS), Order.buyer == buyer) if buyer else [],
+        "bills": rows(Bill, *_bills(customer_id)),
+    }
+
+
+def erase(session: Session, customer_id: str) -> Dict[str, int]:
+    """Everything in one transaction: all of it goes, or nothing does."""
+    counts: Dict[str, int] = {}
+    ticket_ids = list(session.execute(select(Ticket.id).where(Ticket.customer_id == customer_id)).scalars())
+    if ticket_ids:
+        for model in (TicketEvent, Survey, FollowUp):
+            counts[model.__tablename__] = session.execute(
+                delete(model).where(model.ticket_id.in_(ticket_ids))).rowcount
+    for model in (Survey, CustomerFact, Reminder, UndeliveredMessage, Ticket, Conversation):
+        counts[model.__tablename__] = counts.get(model.__tablename__, 0) + session.execute(
+            delete(model).where(model.customer_id == customer_id)).rowcount
+    buyer = _shop_buyer(customer_id)
+    if buyer:
+        counts["orders_anonymised"] = session.execute(update(Order).where(
+            Order.platform.in_(SHOP_PLATFORMS), Order.buyer == buyer).values(buyer=None)).rowcount
+        # The session cannot evaluate LIKE on loaded rows ("like_op"), and
+        # holds none of these rows anyway: no synchronisation needed.
+        counts["routes"] = session.execute(delete(ChannelCursor).where(
+            ChannelCursor.channel.like("%-route"), ChannelCursor.account == buyer)
+            .execution_options(synchronize_session=False)).rowcount
+    counts["bills_anonymised"] = session.execute(update(Bill).where(*_bills(customer_id)).values(
+        address=ERASED)).rowcount
+    session.commit()
+    return counts
+
+
+class LeftoversRemain(Exception):
+    """The SQLite log could not be emptied (another connection kept reading)."""
+
+
+def erase_leftovers(engine: Engine, attempts: int = 20) -> None:
+    """Leave no copy of deleted rows in a SQLite database's files.
+
+    VACUUM rewrites the database from its live rows only (freed pages go);
+    a TRUNCATE checkpoint then copies the log into the file and cuts the
+    -wal file to zero bytes. The checkpoint waits for readers (busy_timeout)
+    and is tried again while another connection holds an old snapshot.
+    PostgreSQL and other servers manage their own files: nothing to do here.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    import time
+
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM refuses a transaction
+        conn.exec_driver_sql("VACUUM")
+        for attempt in range(attempts):
+            busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            if not busy:
+                return
+            time.sleep(0.1 * (attempt + 1))
+    raise LeftoversRemain("the write-ahead log is still in use; run the delete again to empty it")

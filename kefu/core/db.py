@@ -1,0 +1,83 @@
+"""Engine creation and schema migrations for the desk database."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import sessionmaker
+
+T = TypeVar("T")
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # Desk and action server write the same file: wait for locks instead
+        # of failing, and let readers run beside a writer (WAL).
+        engine = create_engine(url, future=True, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, future=True, pool_pre_ping=True)
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str) -> None:
+    """Bring the schema to the newest migration (idempotent)."""
+    command.upgrade(alembic_config(url), "head")
+
+
+class ThreadedSessions:
+    """Runs blocking store calls in a worker thread, each with its own session.
+
+    Async servers (action server, Rasa channels, the desk) share the desk
+    database this way without blocking their event loop. The engine is made
+    on first use, from the URL given or KEFU_DATABASE_URL (or a sessionmaker
+    is given: its owner disposes of the engine).
+    """
+
+    def __init__(self, url: Optional[str] = None, factory: Optional[sessionmaker] = None) -> None:
+        self._url = url
+        self._factory: Optional[sessionmaker] = factory
+
+    def _sessions(self) -> sessionmaker:
+        if self._factory is None:
+            from kefu.core.settings import load_settings
+
+            url = self._url or load_settings().database_url
+            self._factory = sessionmaker(make_engine(url), expire_on_commit=False, future=True)
+        return self._factory
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        factory = self._sessions()
+
+        def call() -> T:
+            with factory() as session:
+                return fn(session, *args, **kwargs)
+
+        return await asyncio.to_thread(call)
+
+    def dispose(self) -> None:
+        if self._factory is not None:
+            self._factory.kw["bind"].dispose()

@@ -1,0 +1,175 @@
+"""Ticket store: idempotent creation per incoming message, listing, taking."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import List, Optional, Tuple
+
+from sqlalchemy import case, func, select, true, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from kefu.core.models import Priority, Ticket, TicketEvent, TicketStatus, local_iso, utcnow
+
+
+
+class TicketAlreadyOwned(Exception):
+    def __init__(self, ticket_id: int, owner_id: Optional[int]) -> None:
+        super().__init__(f"ticket {ticket_id} is already owned by agent {owner_id}" if owner_id is not None
+                         else f"ticket {ticket_id} was reopened for a supervisor to take")
+        self.ticket_id = ticket_id
+        self.owner_id = owner_id
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    channel: str
+    customer_id: str
+    intent: str
+    category: str
+    summary: str
+    opening_message: str
+    source_message_id: str
+    reply_hours: float
+    priority: str = Priority.normal.value
+    room: Optional[str] = None
+    phone: Optional[str] = None
+    order_id: Optional[str] = None
+
+
+def ticket_number(ticket_id: int) -> str:
+    """The number customers see and quote back to us."""
+    return f"KF{ticket_id:06d}"
+
+
+def create_ticket(session: Session, new: NewTicket, now: Optional[datetime] = None) -> Tuple[Ticket, bool]:
+    """Create the ticket opened by one incoming message, at most once.
+
+    Returns (ticket, created). A retried action for the same message gets the
+    ticket created the first time, even when both attempts race.
+    """
+    existing = _by_source(session, new.customer_id, new.source_message_id)
+    if existing is not None:
+        return existing, False
+    now = now or utcnow()
+    ticket = Ticket(
+        channel=new.channel,
+        customer_id=new.customer_id,
+        intent=new.intent,
+        category=new.category,
+        priority=new.priority,
+        status=TicketStatus.new.value,
+        summary=new.summary[:500],
+        opening_message=new.opening_message,
+        source_message_id=new.source_message_id,
+        room=new.room,
+        phone=new.phone,
+        order_id=new.order_id,
+        created_at=now,
+        updated_at=now,
+        due_at=now + timedelta(hours=new.reply_hours),
+    )
+    session.add(ticket)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = _by_source(session, new.customer_id, new.source_message_id)
+        if existing is None:
+            raise
+        return existing, False
+    return ticket, True
+
+
+def _by_source(session: Session, customer_id: str, source_message_id: str) -> Optional[Ticket]:
+    return session.execute(
+        select(Ticket).where(
+            Ticket.customer_id == customer_id,
+            Ticket.source_message_id == source_message_id,
+        )
+    ).scalar_one_or_none()
+
+
+DONE = (TicketStatus.resolved.value, TicketStatus.closed.value)
+
+
+def list_tickets(
+    session: Session,
+    customer_id: Optional[str] = None,
+    status: Optional[str] = None,
+    limit: int = 200,
+    category: Optional[str] = None,
+    channel: Optional[str] = None,
+    owner_id: Optional[int] = None,
+    overdue: bool = False,
+) -> List[Ticket]:
+    query = select(Ticket).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
+    for column, value in ((Ticket.customer_id, customer_id), (Ticket.status, status),
+                          (Ticket.category, category), (Ticket.channel, channel), (Ticket.owner_id, owner_id)):
+        if value is not None:
+            query = query.where(column == value)
+    if overdue:
+        query = query.where(Ticket.due_at < utcnow(), Ticket.status.not_in(DONE))
+    return list(session.execute(query).scalars())
+
+
+def take_ticket(session: Session, ticket_id: int, agent_id: int, supervisor: bool = False) -> Optional[Ticket]:
+    """谁受理谁负责: the first agent to take a ticket owns it to the end.
+
+    A conditional UPDATE, so two agents clicking at once cannot both win.
+    """
+    before = session.get(Ticket, ticket_id)
+    was = before.status if before is not None else None
+    now = utcnow()
+    won = session.execute(
+        update(Ticket)
+        # A ticket reopened by a poor satisfaction score (no owner, not new)
+        # is for a supervisor to take.
+        .where(Ticket.id == ticket_id, Ticket.owner_id.is_(None),
+               true() if supervisor else Ticket.status == TicketStatus.new.value)
+        .values(
+            owner_id=agent_id,
+            status=case(
+                (Ticket.status == TicketStatus.new.value, TicketStatus.in_progress.value),
+                else_=Ticket.status,
+            ),
+            taken_at=func.coalesce(Ticket.taken_at, now),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won:
+        session.add(TicketEvent(ticket_id=ticket_id, agent_id=agent_id, from_status=was,
+                                to_status=TicketStatus.in_progress.value if was == TicketStatus.new.value else was,
+                                note="受理"))
+    session.commit()
+    ticket = session.get(Ticket, ticket_id, populate_existing=True)
+    if ticket is None:
+        return None
+    if ticket.owner_id != agent_id:
+        raise TicketAlreadyOwned(ticket_id, ticket.owner_id)
+    return ticket
+
+
+def ticket_to_json(ticket: Ticket) -> dict:
+    return {
+        "id": ticket.id,
+        "number": ticket_number(ticket.id),
+        "channel": ticket.channel,
+        "customer_id": ticket.customer_id,
+        "intent": ticket.intent,
+        "category": ticket.category,
+        "priority": ticket.priority,
+        "status": ticket.status,
+        "owner_id": ticket.owner_id,
+        "created_at": local_iso(ticket.created_at),
+        "due_at": local_iso(ticket.due_at),
+        "summary": ticket.summary,
+        "room": ticket.room,
+        "phone": ticket.phone,
+        "order_id": ticket.order_id,
+        "taken_at": local_iso(ticket.taken_at),
+        "resolved_at": local_iso(ticket.resolved_at),
+        "closed_at": local_iso(ticket.closed_at),
+        "overdue": ticket.status not in DONE and ticket.due_at < utcnow(),
+    }

@@ -1,0 +1,190 @@
+// Kefu chat widget. Served by the desk as /widget.js, bundled after the
+// socket.io client (no CDN). Embed:
+//   <script src="https://desk.example.com/widget.js"></script>
+//   <script>KefuWidget.init({server: "https://bot.example.com"});</script>
+// Mobile first (WeChat's in-app browser): full screen below 600 px.
+(function () {
+  "use strict";
+  var CSS = [
+    ".kefu-launch{position:fixed;right:16px;bottom:16px;z-index:2147483000;border:0;border-radius:24px;",
+    "padding:12px 18px;background:#1f6feb;color:#fff;font-size:16px;box-shadow:0 2px 8px #0003}",
+    ".kefu-panel{position:fixed;right:16px;bottom:16px;z-index:2147483001;width:360px;height:540px;",
+    "display:flex;flex-direction:column;background:#fff;border-radius:12px;box-shadow:0 4px 16px #0004;",
+    "font-family:-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;overflow:hidden}",
+    ".kefu-panel[hidden]{display:none}",
+    "@media (max-width:600px){.kefu-panel{right:0;bottom:0;width:100%;height:100%;border-radius:0}}",
+    ".kefu-head{display:flex;align-items:center;gap:8px;padding:10px 12px;background:#1f6feb;color:#fff}",
+    ".kefu-head .kefu-status{font-size:12px;opacity:.85}.kefu-head button{margin-left:auto;background:none;",
+    "border:0;color:#fff;font-size:20px}",
+    ".kefu-log{flex:1;overflow-y:auto;padding:10px;background:#f6f8fa;margin:0;list-style:none}",
+    ".kefu-log li{max-width:80%;margin:6px 0;padding:8px 10px;border-radius:10px;background:#fff;",
+    "white-space:pre-wrap;word-break:break-word;font-size:15px}",
+    ".kefu-log li.kefu-me{margin-left:auto;background:#d2e8ff}",
+    ".kefu-log li.kefu-note{max-width:100%;background:none;color:#666;font-size:12px;text-align:center}",
+    ".kefu-log .kefu-who{display:block;font-size:12px;color:#1f6feb;margin-bottom:2px}",
+    ".kefu-quick{display:flex;flex-wrap:wrap;gap:6px;padding:0 10px}",
+    ".kefu-quick button{border:1px solid #1f6feb;color:#1f6feb;background:#fff;border-radius:14px;padding:4px 10px}",
+    ".kefu-typing{padding:2px 12px;font-size:12px;color:#888;min-height:16px}",
+    ".kefu-form{display:flex;gap:6px;padding:8px;border-top:1px solid #eee}",
+    ".kefu-form input{flex:1;font-size:16px;padding:8px;border:1px solid #ccc;border-radius:6px}",
+    ".kefu-form button{padding:8px 14px;border:0;border-radius:6px;background:#1f6feb;color:#fff}",
+    ".kefu-limit{padding:2px 12px;font-size:12px;color:#c62828}.kefu-limit:empty{display:none}"
+  ].join("");
+  var DEFAULT_QUICK = ["咨询", "报修", "缴费", "投诉", "转人工"];
+  var STORE_KEY = "kefu_session_id";
+  // The server's limit on every channel (kefu/text/received.py MAX_TEXT_CHARS).
+  // No maxLength on the input: it would cut pasted text without a word.
+  var MAX_CHARS = 5000;
+
+  function charCount(text) {
+    return Array.from(text).length;  // code points, as the server counts them
+  }
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function sessionId() {
+    var id = null;
+    try { id = localStorage.getItem(STORE_KEY); } catch (e) { /* private mode */ }
+    if (!id || !/^web-[0-9a-z]{16,64}$/.test(id)) {
+      // Unguessable: the id is the customer's whole identity on this channel.
+      var bytes = new Uint8Array(16);
+      (window.crypto || window.msCrypto).getRandomValues(bytes);
+      id = "web-" + Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+      try { localStorage.setItem(STORE_KEY, id); } catch (e) { /* kept for this page only */ }
+    }
+    return id;
+  }
+
+  function init(options) {
+    options = options || {};
+    var title = options.title || "在线客服";
+    var style = el("style"); style.textContent = CSS; document.head.appendChild(style);
+
+    var launch = el("button", "kefu-launch", title);
+    var panel = el("section", "kefu-panel"); panel.hidden = true;
+    panel.setAttribute("aria-label", title);
+    var head = el("div", "kefu-head");
+    var name = el("strong", null, title);
+    var status = el("span", "kefu-status", "连接中…");
+    var close = el("button", null, "×"); close.setAttribute("aria-label", "关闭");
+    head.appendChild(name); head.appendChild(status); head.appendChild(close);
+    var log = el("ol", "kefu-log");
+    var quick = el("div", "kefu-quick");
+    var typing = el("div", "kefu-typing");
+    var form = el("form", "kefu-form");
+    var input = el("input"); input.placeholder = "请输入您的问题";
+    var limit = el("div", "kefu-limit"); limit.setAttribute("role", "alert");
+    var send = el("button", null, "发送"); send.type = "submit";
+    form.appendChild(input); form.appendChild(send);
+    panel.appendChild(head); panel.appendChild(log); panel.appendChild(quick);
+    panel.appendChild(typing); panel.appendChild(limit); panel.appendChild(form);
+    document.body.appendChild(launch); document.body.appendChild(panel);
+
+    var id = sessionId();
+    var agent = null;          // the human who has taken over, if any
+    var typingTimer = null;
+
+    function add(kind, text, who) {
+      var li = el("li", kind === "me" ? "kefu-me" : kind === "note" ? "kefu-note" : "kefu-bot");
+      if (who) li.appendChild(el("span", "kefu-who", who));
+      li.appendChild(document.createTextNode(text));
+      log.appendChild(li);
+      log.scrollTop = log.scrollHeight;
+    }
+
+    function showQuick(replies) {
+      quick.textContent = "";
+      replies.forEach(function (r) {
+        var b = el("button", null, r.title || r); b.type = "button";
+        b.addEventListener("click", function () { say(r.payload || r.title || r); });
+        quick.appendChild(b);
+      });
+    }
+
+    function setTyping(on) {
+      clearTimeout(typingTimer);
+      typing.textContent = on ? (agent ? agent + " 正在输入…" : "客服正在输入…") : "";
+      if (on) typingTimer = setTimeout(function () { typing.textContent = ""; }, 15000);
+    }
+
+    var socket = window.io(options.server || location.origin, {
+      path: options.path || "/socket.io",
+      // Lets a load balancer send this customer to the server that holds the
+      // conversation (Kefu's scaled profile hashes on it).
+      query: {kefu_sender: id},
+      // Cross-origin embedding: websocket needs no CORS pre-flight.
+      transports: ["websocket"],
+      reconnection: true, reconnectionDelay: 1000, reconnectionDelayMax: 10000
+    });
+
+    socket.on("connect", function () {
+      // The same session after a reconnect or a page reload (session persistence).
+      socket.emit("session_request", {session_id: id});
+    });
+    socket.on("session_confirm", function () {
+      status.textContent = agent ? "人工客服 " + agent + " 为您服务" : "在线";
+    });
+    socket.on("disconnect", function () { status.textContent = "连接中断，正在重连…"; });
+    socket.on("connect_error", function () { status.textContent = "连接中断，正在重连…"; });
+
+    socket.on("bot_uttered", function (data) {
+      data = data || {};
+      setTyping(false);
+      if (data.kefu_agent_joined) {
+        agent = data.kefu_agent_joined;
+        status.textContent = "人工客服 " + agent + " 为您服务";
+        add("note", "人工客服 " + agent + " 已为您接入");
+        return;
+      }
+      if (data.kefu_agent_left) {
+        add("note", "人工客服已结束服务，智能客服继续为您服务");
+        agent = null;
+        status.textContent = "在线";
+        return;
+      }
+      if (data.kefu_handoff) { status.textContent = "正在为您转接人工客服…"; return; }
+      if (data.text) add("bot", data.text, agent ? "客服 " + agent : null);
+      if (data.quick_replies && data.quick_replies.length) showQuick(data.quick_replies);
+    });
+
+    // Empty when the text fits; otherwise tells the customer the limit.
+    function checkLength(text) {
+      var count = charCount(text);
+      limit.textContent = count > MAX_CHARS
+        ? "单条消息最多" + MAX_CHARS + "字，当前" + count + "字，请删减或分几条发送。" : "";
+      return count <= MAX_CHARS;
+    }
+
+    function say(text) {
+      text = (text || "").trim();
+      if (!text) return false;
+      if (!checkLength(text)) return false;
+      add("me", text);
+      socket.emit("user_uttered", {message: text, session_id: id});
+      setTyping(true);
+      return true;
+    }
+
+    input.addEventListener("input", function () { checkLength(input.value.trim()); });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      // Too long: the text stays in the box, for the customer to shorten or split.
+      if (say(input.value)) input.value = "";
+    });
+    launch.addEventListener("click", function () {
+      panel.hidden = false; launch.hidden = true; input.focus();
+      if (!log.children.length) add("bot", "您好，我是智能客服，请问有什么可以帮您？咨询、报修、缴费、投诉都可以直接告诉我。");
+    });
+    close.addEventListener("click", function () { panel.hidden = true; launch.hidden = false; });
+    showQuick(options.quickReplies || DEFAULT_QUICK);
+    if (options.open) launch.click();
+    return {say: say, sessionId: id};
+  }
+
+  window.KefuWidget = {init: init};
+})();

@@ -1,0 +1,431 @@
+"""`kefu run`: Rasa, the action server, the desk and the reminder worker as
+one foreground unit.
+
+One Ctrl-C (or SIGTERM) stops all of them. One that dies is started again
+with a log line; one that keeps dying (a crash loop) stops all of them with a
+non-zero exit, so a broken system never looks healthy.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+
+from kefu.core.settings import PROJECT_ROOT, load_settings, rasa_token_file
+from kefu.core.db import upgrade
+from kefu.runtime import balancer
+from kefu.runtime.action_server import checked_settings
+from kefu.runtime.balancer import Layout
+from kefu.runtime.model_watch import DEFAULT_INTERVAL_SECONDS, ModelWatch
+
+STOP_GRACE_SECONDS = 15
+# A process that dies this often in this window is crashing, not being
+# killed; then everything stops instead of restarting forever.
+CRASH_LOOP_DEATHS = 3
+CRASH_LOOP_WINDOW_SECONDS = 120
+CHANNEL_DEFAULTS = {
+    "KEFU_REST_TOKEN": "",  # empty: the REST channel takes messages without a token
+    "WECHAT_TOKEN": "",
+    "WECHAT_APPID": "",
+    "WECHAT_APPSECRET": "",
+    "WECHAT_ENCODING_AES_KEY": "",
+    "WECHAT_API_BASE": "https://api.weixin.qq.com",
+    "WECHAT_REPLY_BUDGET_SECONDS": "4",
+    "WECHAT_TIMESTAMP_TOLERANCE_SECONDS": "300",
+    "WECOM_CORPID": "",
+    "WECOM_SECRET": "",
+    "WECOM_TOKEN": "",
+    "WECOM_ENCODING_AES_KEY": "",
+    "WECOM_API_BASE": "https://qyapi.weixin.qq.com",
+    "TAOBAO_APP_KEY": "",
+    "TAOBAO_APP_SECRET": "",
+    "TAOBAO_SESSION": "",
+    "TAOBAO_API_BASE": "https://eco.taobao.com/router/rest",
+    "TAOBAO_SIGN_METHOD": "md5",
+    "TAOBAO_CHAT_METHOD": "taobao.message.chatrobot.async",
+}
+
+
+@dataclass(frozen=True)
+class Ports:
+    rasa: int
+    actions: int
+    desk: int
+
+
+def ports_from_env(env: Dict[str, str]) -> Ports:
+    return Ports(
+        rasa=int(env.get("KEFU_RASA_PORT", "5005")),
+        actions=int(env.get("KEFU_ACTIONS_PORT", "5055")),
+        desk=int(env.get("KEFU_DESK_PORT", "8000")),
+    )
+
+
+def service_env(base: Dict[str, str], ports: Ports) -> Dict[str, str]:
+    """Environment shared by the three processes (read by bot/endpoints.yml)."""
+    env = dict(base)
+    var = PROJECT_ROOT / "var"
+    env.setdefault("KEFU_DATABASE_URL", load_settings().database_url)
+    env.setdefault("KEFU_ACTION_ENDPOINT", f"http://127.0.0.1:{ports.actions}/webhook")
+    env.setdefault("KEFU_RASA_URL", f"http://127.0.0.1:{ports.rasa}")
+    env.setdefault("KEFU_TRACKER_DIALECT", "sqlite")
+    env.setdefault("KEFU_TRACKER_DB", str(var / "rasa_tracker.db"))
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    # bot/endpoints*.yml sends it to the action server (empty: none needed on loopback).
+    env.setdefault("KEFU_ACTIONS_TOKEN", "")
+    # bot/credentials.yml reads these; Rasa refuses unset variables there.
+    for name, default in CHANNEL_DEFAULTS.items():
+        env.setdefault(name, default)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.update(shared_store_env(env))
+    env["KEFU_RASA_PORT"], env["KEFU_ACTIONS_PORT"], env["KEFU_DESK_PORT"] = (
+        str(ports.rasa), str(ports.actions), str(ports.desk))
+    # Custom NLU components and channels are imported by module path.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), base.get("PYTHONPATH")]))
+    return env
+
+
+def shared_store_env(env: Dict[str, str]) -> Dict[str, str]:
+    """KEFU_TRACKER_URL (PostgreSQL) and KEFU_REDIS_URL as the pieces that
+    bot/endpoints-shared.yml reads; nothing when they are not both set."""
+    if not (env.get("KEFU_TRACKER_URL") and env.get("KEFU_REDIS_URL")):
+        return {}
+    from urllib.parse import urlsplit
+
+    from sqlalchemy.engine import make_url
+
+    tracker = make_url(env["KEFU_TRACKER_URL"])
+    redis = urlsplit(env["KEFU_REDIS_URL"])
+    return {
+        "KEFU_TRACKER_DIALECT": tracker.get_backend_name(),
+        "KEFU_TRACKER_HOST": tracker.host or "127.0.0.1",
+        "KEFU_TRACKER_PORT": str(tracker.port or 5432),
+        "KEFU_TRACKER_DB": tracker.database or "",
+        "KEFU_TRACKER_USER": tracker.username or "",
+        "KEFU_TRACKER_PASSWORD": tracker.password or "",
+        "KEFU_REDIS_HOST": redis.hostname or "127.0.0.1",
+        "KEFU_REDIS_PORT": str(redis.port or 6379),
+        "KEFU_REDIS_DB": (redis.path or "/0").lstrip("/") or "0",
+        "KEFU_REDIS_PREFIX": env.get("KEFU_REDIS_PREFIX", "kefu"),
+    }
+
+
+def port_list(env: Dict[str, str], name: str, first: int, count: int) -> List[int]:
+    if env.get(name):
+        return [int(p) for p in env[name].split(",") if p.strip()]
+    return [first + i for i in range(count)]
+
+
+def scaled_layout(env: Dict[str, str]) -> Layout:
+    """2 Rasa servers and 2 action servers by default, on consecutive ports
+    (or KEFU_RASA_PORTS / KEFU_ACTIONS_PORTS), nginx on KEFU_PUBLIC_PORT."""
+    ports = ports_from_env(env)
+    local = lambda ports: [f"127.0.0.1:{p}" for p in ports]  # noqa: E731
+    return Layout(
+        public_host=env.get("KEFU_PUBLIC_HOST", "0.0.0.0"),
+        public_port=int(env.get("KEFU_PUBLIC_PORT", "8080")),
+        internal_host="127.0.0.1",
+        internal_port=int(env.get("KEFU_INTERNAL_PORT", "8079")),
+        rasa_servers=local(port_list(env, "KEFU_RASA_PORTS", ports.rasa, int(env.get("KEFU_RASA_SERVERS", "2")))),
+        action_servers=local(port_list(env, "KEFU_ACTIONS_PORTS", ports.actions,
+                                       int(env.get("KEFU_ACTION_SERVERS", "2")))),
+        desk_server=f"127.0.0.1:{ports.desk}",
+    )
+
+
+def scaled_env(env: Dict[str, str], layout: Layout) -> Dict[str, str]:
+    """Shared stores are required: several Rasa processes on SQLite files or
+    in-memory locks would each see their own conversations."""
+    missing = [n for n in ("KEFU_DATABASE_URL", "KEFU_TRACKER_URL", "KEFU_REDIS_URL") if not env.get(n)]
+    if missing:
+        raise SystemExit(f"error: the scaled profile needs {', '.join(missing)} "
+                         "(PostgreSQL for the desk and the conversations, Redis for the locks); "
+                         "'make run-scaled' sets local defaults")
+    for name in ("KEFU_DATABASE_URL", "KEFU_TRACKER_URL"):
+        if not env[name].startswith("postgresql"):
+            raise SystemExit(f"error: {name} must be a postgresql:// URL in the scaled profile")
+        ensure_database(env[name])
+    env = dict(env)
+    # Rasa reaches the action servers, and the desk reaches Rasa, through
+    # nginx's loopback listener: balanced, and sticky per conversation.
+    env.setdefault("KEFU_ACTION_ENDPOINT", f"http://127.0.0.1:{layout.internal_port}/webhook")
+    env.setdefault("KEFU_RASA_URL", f"http://127.0.0.1:{layout.internal_port}")
+    env.setdefault("KEFU_PUBLIC_RASA_URL", "")       # the widget uses the page's origin
+    env.setdefault("KEFU_TRUSTED_PROXIES", "127.0.0.1")  # nginx's X-Real-IP, for the login limit
+    env.setdefault("KEFU_DESK_HOST", "127.0.0.1")        # agents come through nginx
+    return env
+
+
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database named in url if it does not exist, so
+    the profile starts with one command on a fresh server."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT", future=True)
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": target.database}).first()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+                print(f"kefu: created PostgreSQL database {target.database}", flush=True)
+    except OperationalError as exc:
+        raise SystemExit(f"error: PostgreSQL at {target.render_as_string(hide_password=True)} "
+                         f"is not reachable: {exc.orig}")
+    finally:
+        admin.dispose()
+
+
+def endpoints_file(env: Dict[str, str]) -> Path:
+    shared = bool(env.get("KEFU_TRACKER_URL") and env.get("KEFU_REDIS_URL"))
+    return PROJECT_ROOT / "bot" / ("endpoints-shared.yml" if shared else "endpoints.yml")
+
+
+def latest_model(models_dir: Path) -> Path:
+    models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise SystemExit(f"error: no trained model in {models_dir}; run 'make train' first")
+    return models[-1]
+
+
+def rasa_command(port: int, model: Path, rasa_token: Optional[str], endpoints: Path,
+                 host: str = "0.0.0.0") -> List[str]:
+    # Rasa's HTTP API can read and rewrite any conversation: only the desk
+    # (which sends the token) may use it; kefu.runtime.rasa_server refuses to start
+    # it without one. Channels stay open. Behind the scaled profile's nginx
+    # a Rasa server listens on loopback only: customers reach it through nginx.
+    auth = ["--auth-token", rasa_token] if rasa_token else []
+    return [sys.executable, "-m", "kefu.runtime.rasa_server", "run", "--enable-api", "--interface", host,
+            "--port", str(port),
+            "--model", str(model),
+            "--credentials", str(PROJECT_ROOT / "bot" / "credentials.yml"),
+            "--endpoints", str(endpoints), "--cors", "*", *auth]
+
+
+def actions_command(port: int) -> List[str]:
+    # rasa-sdk's own server, started through kefu.runtime.action_server so that its
+    # logs are masked (phone numbers, addresses) like the others.
+    return [sys.executable, "-m", "kefu.runtime.action_server", "--actions", "actions", "--port", str(port)]
+
+
+DESK_COMMAND = [sys.executable, "-m", "kefu.cli", "desk"]
+REMINDERS_COMMAND = [sys.executable, "-m", "kefu.cli", "reminders", "run"]
+
+
+def commands(ports: Ports, model: Path, rasa_token: Optional[str] = None,
+             reminder_workers: int = 1, endpoints: Optional[Path] = None) -> Dict[str, List[str]]:
+    return {
+        "actions": actions_command(ports.actions),
+        "rasa": rasa_command(ports.rasa, model, rasa_token, endpoints or PROJECT_ROOT / "bot" / "endpoints.yml"),
+        "desk": DESK_COMMAND,
+        **reminder_commands(reminder_workers),
+    }
+
+
+def reminder_commands(workers: int) -> Dict[str, List[str]]:
+    # SQLite allows one reminder worker; more only on PostgreSQL.
+    return {f"reminders{i or ''}": REMINDERS_COMMAND for i in range(workers)}
+
+
+def port_of(address: str) -> int:
+    return int(address.rsplit(":", 1)[1])
+
+
+def host_of(address: str) -> str:
+    return address.rsplit(":", 1)[0]
+
+
+def scaled_commands(layout: Layout, model: Path, rasa_token: Optional[str], reminder_workers: int,
+                    endpoints: Path, nginx: List[str]) -> Dict[str, List[str]]:
+    return {
+        **{f"actions{i + 1}": actions_command(port_of(a)) for i, a in enumerate(layout.action_servers)},
+        **{f"rasa{i + 1}": rasa_command(port_of(a), model, rasa_token, endpoints, host_of(a))
+           for i, a in enumerate(layout.rasa_servers)},
+        "desk": DESK_COMMAND,
+        **reminder_commands(reminder_workers),
+        "nginx": nginx,
+    }
+
+
+def prepare(env: Dict[str, str]) -> None:
+    """Schema first, so no service starts against a missing table. var/
+    holds the databases (customers' messages and phone numbers) and the
+    Rasa token: readable by the operator's account only."""
+    var = PROJECT_ROOT / "var"
+    var.mkdir(mode=0o700, exist_ok=True)
+    var.chmod(0o700)
+    upgrade(env["KEFU_DATABASE_URL"])
+    if env["KEFU_TRACKER_DIALECT"] == "sqlite":
+        Path(env["KEFU_TRACKER_DB"]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def reminder_workers(env: Dict[str, str]) -> int:
+    workers = int(env.get("KEFU_REMINDER_WORKERS", "1"))
+    if workers > 1 and env["KEFU_DATABASE_URL"].startswith("sqlite"):
+        print("kefu: several reminder workers need PostgreSQL; starting one on SQLite", file=sys.stderr)
+        return 1
+    return workers
+
+
+def ensure_rasa_token(env: Dict[str, str]) -> str:
+    """KEFU_RASA_TOKEN, or the random token made on the first `kefu run` and
+    kept in var/rasa_token (mode 0600): Rasa's HTTP API can read and rewrite
+    every conversation, so it is never open, even on a laptop. The children
+    get it in KEFU_RASA_TOKEN; the CLIs read the file (kefu/core/settings.py)."""
+    if env.get("KEFU_RASA_TOKEN"):
+        return env["KEFU_RASA_TOKEN"]
+    path = rasa_token_file()
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        token = ""
+    if not token:
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(32)
+        # O_EXCL with 0600: never readable by others, not even for a moment.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(token + "\n")
+        os.replace(tmp, path)
+        print(f"kefu: created the Rasa API token in {path} (set KEFU_RASA_TOKEN to choose one)", flush=True)
+    elif path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    return token
+
+
+def run(model: Optional[Path] = None, scaled: bool = False) -> int:
+    ports = ports_from_env(os.environ)
+    base = dict(os.environ)
+    layout = None
+    if scaled:
+        layout = scaled_layout(base)
+        base = scaled_env(base, layout)
+    env = service_env(base, ports)
+    checked_settings(env)  # before anything starts, not as a crash loop of the action server
+    prepare(env)
+    model = model or latest_model(PROJECT_ROOT / "models")
+    token = env["KEFU_RASA_TOKEN"] = ensure_rasa_token(env)
+    if layout is not None:
+        nginx = balancer.prepare(layout, Path(env.get("KEFU_NGINX_DIR") or PROJECT_ROOT / "var" / "nginx"))
+        # scaled_env made sure of the shared stores: endpoints-shared.yml.
+        cmds = scaled_commands(layout, model, token, reminder_workers(env), endpoints_file(env), nginx)
+        print(f"kefu (scaled): public :{layout.public_port}  rasa {', '.join(layout.rasa_servers)}  "
+              f"actions {', '.join(layout.action_servers)}  desk :{ports.desk}  model {model.name}", flush=True)
+    else:
+        cmds = commands(ports, model, token, reminder_workers(env), endpoints_file(env))
+        print(f"kefu: rasa :{ports.rasa}  actions :{ports.actions}  desk :{ports.desk}  reminders  "
+              f"model {model.name}", flush=True)
+    rasa_ports = [port_of(a) for a in layout.rasa_servers] if layout is not None else [ports.rasa]
+    watch = ModelWatch([f"http://127.0.0.1:{p}" for p in rasa_ports], token,
+                       float(env.get("KEFU_MODEL_CHECK_SECONDS") or DEFAULT_INTERVAL_SECONDS))
+    return supervise(cmds, env, watch)
+
+
+def serve(role: str) -> int:
+    """One process of one kind in the foreground, with the environment `kefu
+    run` would give it: the command of a container or a systemd unit when the
+    kinds run on different machines (docs/deploy.md)."""
+    if role in ("rasa", "desk") and not os.environ.get("KEFU_RASA_TOKEN"):
+        # A token file made on one machine would differ from the next
+        # machine's: one shared secret, set by the operator, or no start.
+        raise SystemExit(f"error: kefu serve {role} needs KEFU_RASA_TOKEN, the secret shared by the Rasa "
+                         "servers and the desk (e.g. `openssl rand -hex 32`, the same on every machine); "
+                         "Rasa's HTTP API is never left open")
+    ports = ports_from_env(os.environ)
+    env = service_env(dict(os.environ), ports)
+    if role == "actions":
+        checked_settings(env)
+    model = Path(env["KEFU_MODEL"]) if env.get("KEFU_MODEL") else None
+    cmd = {
+        "rasa": lambda: rasa_command(ports.rasa, model or latest_model(PROJECT_ROOT / "models"),
+                                     env.get("KEFU_RASA_TOKEN") or None, endpoints_file(env)),
+        "actions": lambda: actions_command(ports.actions),
+        "desk": lambda: DESK_COMMAND,
+        "reminders": lambda: REMINDERS_COMMAND,
+    }[role]()
+    os.chdir(PROJECT_ROOT)
+    os.execve(cmd[0], cmd, env)
+    return 0  # not reached
+
+
+def supervise(cmds: Dict[str, List[str]], env: Dict[str, str],
+              watch: Optional[Callable[[], None]] = None) -> int:
+    """Run the processes until a signal. A process that dies is started
+    again (a dead action server or desk must not end every conversation;
+    in the scaled profile the load balancer sends its work to the others
+    meanwhile), unless it keeps dying: a crash loop is a fault, and then all
+    stop with a non-zero exit. `watch` is called on every round."""
+    procs: Dict[str, subprocess.Popen] = {}
+    deaths: Dict[str, List[float]] = {}
+    stopping = False
+
+    def stop(signum=None, _frame=None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for name, cmd in cmds.items():
+        procs[name] = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT)
+    write_pids(procs)
+
+    # KEFU_CRASH_LOOP_WINDOW_SECONDS: for a test that kills a process by hand.
+    window = float(env.get("KEFU_CRASH_LOOP_WINDOW_SECONDS") or CRASH_LOOP_WINDOW_SECONDS)
+    exit_code = 0
+    while not stopping:
+        for name, proc in procs.items():
+            if proc.poll() is None:
+                continue
+            now = time.monotonic()
+            recent = [t for t in deaths.get(name, []) if now - t < window] + [now]
+            deaths[name] = recent
+            if len(recent) < CRASH_LOOP_DEATHS:
+                print(f"kefu: {name} (pid {proc.pid}) exited with code {proc.returncode}; starting it again "
+                      f"({len(recent)} of {CRASH_LOOP_DEATHS - 1} restarts allowed in {window:g} s)",
+                      file=sys.stderr, flush=True)
+                procs[name] = subprocess.Popen(cmds[name], env=env, cwd=PROJECT_ROOT)
+                write_pids(procs)
+                break
+            print(f"kefu: {name} exited with code {proc.returncode}, {len(recent)} times in {window:g} s; "
+                  "stopping everything", file=sys.stderr, flush=True)
+            exit_code = proc.returncode or 1
+            stopping = True
+            break
+        if watch is not None and not stopping:
+            watch()
+        time.sleep(0.3)
+    terminate(procs)
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+    return exit_code
+
+
+def terminate(procs: Dict[str, subprocess.Popen]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def write_pids(procs: Dict[str, subprocess.Popen]) -> None:
+    """For bench/chat_load.py, which reports each process's peak memory."""
+    lines = [f"{name} {proc.pid}" for name, proc in procs.items()]
+    path = Path(os.environ.get("KEFU_PID_FILE") or PROJECT_ROOT / "var" / "kefu.pids")
+    path.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,113 @@
+"""Rasa's SQL tracker store, with the conversations a server is serving kept
+in memory between turns.
+
+Rasa's SQLTrackerStore rebuilds a conversation from every stored event for
+each message (load, JSON-decode, replay) and counts the stored events again
+before each save: about 30 % of a Rasa server's CPU per message in
+bench/chat_load.py. With each conversation routed to one server (the scaled
+profile's nginx) and one Rasa process in the embedded profile, the server
+usually holds the newest state already.
+
+The cache is a shortcut, never the truth: before reusing a conversation it
+asks the database for the conversation's newest event id (one indexed
+query). Any other writer (another Rasa server after a failover, an export or
+deletion by `kefu customer`) changes that id and the conversation is loaded
+from the database as before. A turn that changed the conversation without
+saving it (it failed half-way) is detected by its event count and reloaded.
+Saves append only this server's new events, as Rasa's own save does, under
+Rasa's per-conversation lock.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Optional, Text
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+logger = logging.getLogger(__name__)
+DEFAULT_CACHE_SIZE = 2000
+
+
+@dataclass
+class _Entry:
+    tracker: DialogueStateTracker
+    last_id: int   # newest stored event id of this conversation
+    stored: int    # len(tracker.events) that is in the database
+
+
+class CachedSQLTrackerStore(SQLTrackerStore):
+    """`type: kefu.runtime.tracker_cache.CachedSQLTrackerStore` in bot/endpoints*.yml,
+    with SQLTrackerStore's own settings."""
+
+    def __init__(self, *args: Any, cache_size: int = DEFAULT_CACHE_SIZE, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cache: "OrderedDict[str, _Entry]" = OrderedDict()
+        self._cache_size = int(cache_size)
+
+    def _newest_id(self, session: Any, sender_id: Text) -> Optional[int]:
+        return session.query(sa.func.max(self.SQLEvent.id)).filter(
+            self.SQLEvent.sender_id == sender_id).scalar()
+
+    def _remember(self, sender_id: Text, tracker: DialogueStateTracker, last_id: int) -> None:
+        self._cache[sender_id] = _Entry(tracker, last_id, len(tracker.events))
+        self._cache.move_to_end(sender_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        # The id is read before the events: a write in between makes the
+        # remembered id older than the events, so the next turn reloads.
+        with self.session_scope() as session:
+            newest = self._newest_id(session, sender_id)
+        entry = self._cache.get(sender_id)
+        if entry and entry.last_id == newest and len(entry.tracker.events) == entry.stored:
+            self._cache.move_to_end(sender_id)
+            return entry.tracker
+        self._cache.pop(sender_id, None)
+        tracker = await super().retrieve(sender_id)
+        if tracker is not None and newest is not None:
+            self._remember(sender_id, tracker, newest)
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        entry = self._cache.get(tracker.sender_id)
+        if entry is None or entry.tracker is not tracker:
+            # Not a conversation this store handed out (a new one, or one
+            # built by Rasa's API): Rasa's own save, then load it next time.
+            self._cache.pop(tracker.sender_id, None)
+            await super().save(tracker)
+            return
+        await self.stream_events(tracker)
+        new_events = list(tracker.events)[entry.stored:]
+        with self.session_scope() as session:
+            # Somebody else wrote since this turn began? Their events are
+            # theirs; ours are still exactly new_events. Store them, but load
+            # the conversation from the database next time.
+            undisturbed = self._newest_id(session, tracker.sender_id) == entry.last_id
+            rows = [self._row(tracker.sender_id, event) for event in new_events]
+            session.add_all(rows)
+            session.flush()
+            last_id = max((row.id for row in rows), default=entry.last_id)
+            session.commit()
+        if undisturbed:
+            self._remember(tracker.sender_id, tracker, last_id)
+        else:
+            self._cache.pop(tracker.sender_id, None)
+
+    def _row(self, sender_id: Text, event: Any) -> Any:
+        # As SQLTrackerStore.save writes each event.
+        data = event.as_dict()
+        return self.SQLEvent(
+            sender_id=sender_id,
+            type_name=event.type_name,
+            timestamp=data.get("timestamp"),
+            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            action_name=data.get("name"),
+            data=json.dumps(data),
+        )
