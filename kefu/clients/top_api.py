@@ -10,7 +10,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Mapping, Optional
 from urllib.parse import urlencode
 
@@ -18,7 +18,9 @@ import aiohttp
 import yarl
 
 from kefu.clients.top_sign import SIGN_METHODS, UnknownSignMethod, top_sign
-from kefu.core.models import SHANGHAI
+
+# TOP's timestamps are Beijing time (the gateway refuses others by ±10 min).
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 DEFAULT_API_BASE = "https://eco.taobao.com/router/rest"
 DEFAULT_CHAT_METHOD = "taobao.message.chatrobot.async"
