@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Mapping
+from collections.abc import Mapping
 
 SIGN_METHODS = ("md5", "hmac", "hmac-sha256")
 

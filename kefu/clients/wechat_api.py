@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Optional
+from typing import Any
 
 import aiohttp
 
@@ -25,11 +25,11 @@ class WeChatAPI:
         self.appid = appid
         self.secret = secret
         self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self._token: Optional[str] = None
+        self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
 
-    async def _get(self, session: aiohttp.ClientSession, path: str, **params) -> dict:
+    async def _get(self, session: aiohttp.ClientSession, path: str, **params: Any) -> dict:
         async with session.get(f"{self.base_url}{path}", params=params) as resp:
             return await resp.json(content_type=None)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any, Dict, Optional
+from typing import Any
 
 import aiohttp
 
@@ -27,7 +27,7 @@ class WeComAPI:
         self.corpid = corpid
         self.secret = secret
         self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self._token: Optional[str] = None
+        self._token: str | None = None
         self._expires = 0.0
         self._lock = asyncio.Lock()
 
@@ -43,7 +43,7 @@ class WeComAPI:
                 self._expires = time.time() + int(body.get("expires_in", 7200))
             return self._token
 
-    async def call(self, path: str, payload: Dict[str, Any]) -> Dict[str, Any]:
+    async def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST a kf endpoint; one token refresh on token errors."""
         async with aiohttp.ClientSession(timeout=self.timeout) as session:
             for attempt in range(2):
@@ -60,7 +60,7 @@ class WeComAPI:
                 raise WeComAPIError(code, str(body.get("errmsg", "")))
         raise AssertionError("unreachable")
 
-    async def sync_msg(self, open_kfid: str, cursor: str, token: str) -> Dict[str, Any]:
+    async def sync_msg(self, open_kfid: str, cursor: str, token: str) -> dict[str, Any]:
         payload = {"cursor": cursor, "token": token, "limit": 1000, "open_kfid": open_kfid}
         return await self.call("/cgi-bin/kf/sync_msg", payload)
 

@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import List, Tuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.core.models import Bill, utcnow
-from kefu.text.spreadsheet import unescape_cell
 from kefu.text.entities import normalize_phone
+from kefu.text.spreadsheet import unescape_cell
 
 HEADER = ["customer_id", "channel", "address", "kind", "amount", "due_date", "period"]
 CHANNELS = ("wechat", "wecom", "taobao", "tmall", "sms")
@@ -36,7 +35,7 @@ MAX_AMOUNT_CENTS = 10**9  # 10,000,000 yuan: far above any fee, well inside a 32
 class ImportReport:
     imported: int = 0
     unchanged: int = 0
-    errors: List[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
 
 class BillFileError(Exception):
@@ -57,7 +56,7 @@ def parse_amount(text: str) -> int:
     return cents
 
 
-def _row_to_bill(line: int, row: dict) -> Tuple[Bill, List[str]]:
+def _row_to_bill(line: int, row: dict) -> tuple[Bill, list[str]]:
     errors = []
     values = {k: unescape_cell((row.get(k) or "").strip()) for k in HEADER}
     for key in ("customer_id", "address", "kind", "period"):
@@ -91,7 +90,7 @@ def _row_to_bill(line: int, row: dict) -> Tuple[Bill, List[str]]:
     return bill, errors
 
 
-def read_bills(raw: bytes) -> Tuple[List[Tuple[int, Bill]], List[str]]:
+def read_bills(raw: bytes) -> tuple[list[tuple[int, Bill]], list[str]]:
     try:
         text = raw.decode("utf-8-sig")  # Excel writes a BOM
     except UnicodeDecodeError as exc:
@@ -114,7 +113,7 @@ def read_bills(raw: bytes) -> Tuple[List[Tuple[int, Bill]], List[str]]:
                 errors.append(f"line {line}: {len(cells)} cells, but the header has {len(HEADER)} "
                               f"({','.join(HEADER)})")
                 continue
-            bill, row_errors = _row_to_bill(line, dict(zip(HEADER, cells)))
+            bill, row_errors = _row_to_bill(line, dict(zip(HEADER, cells, strict=True)))
             errors += row_errors
             bills.append((line, bill))
     except csv.Error as exc:  # e.g. a cell over the csv module's size limit
@@ -130,7 +129,7 @@ def import_bills(session: Session, raw: bytes) -> ImportReport:
     """
     bills, errors = read_bills(raw)
     report = ImportReport(errors=errors)
-    seen = {}
+    seen: dict[tuple, int] = {}
     for line, bill in bills:
         key = (bill.customer_id, bill.kind, bill.period)
         if key in seen:

@@ -3,14 +3,13 @@ then edited by supervisors. Every text passes the advertising-law check."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kefu.text.ad_law import check_outgoing
 from kefu.core.models import CannedReply, utcnow
+from kefu.text.ad_law import check_outgoing
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "canned_replies.yml"
 MAX_TITLE, MAX_TEXT = 32, 1000
@@ -29,7 +28,7 @@ def _checked(title: object, text: object) -> tuple:
     return title.strip(), check_outgoing(text.strip(), "desk", "canned-replies")
 
 
-def list_replies(session: Session) -> List[CannedReply]:
+def list_replies(session: Session) -> list[CannedReply]:
     if session.execute(select(func.count()).select_from(CannedReply)).scalar() == 0:
         seed(session)
     return list(session.execute(select(CannedReply).order_by(CannedReply.position, CannedReply.id)).scalars())
@@ -51,7 +50,7 @@ def add_reply(session: Session, title: object, text: object) -> CannedReply:
     return reply
 
 
-def update_reply(session: Session, reply_id: int, title: object, text: object) -> Optional[CannedReply]:
+def update_reply(session: Session, reply_id: int, title: object, text: object) -> CannedReply | None:
     reply = session.get(CannedReply, reply_id)
     if reply is None:
         return None

@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Tuple
 
 import yaml
 
@@ -15,7 +14,7 @@ DATA_FILE = Path(__file__).resolve().parent / "data" / "categories.yml"
 class Category:
     name: str
     reply_hours: float
-    keywords: Tuple[str, ...]
+    keywords: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -23,12 +22,12 @@ class RepairRules:
     category: str
     urgent_callback_minutes: int
     normal_callback_minutes: int
-    urgent_keywords: Tuple[str, ...]
+    urgent_keywords: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class CategoryBook:
-    categories: Dict[str, Category]
+    categories: dict[str, Category]
     default: str
     repair: RepairRules
 

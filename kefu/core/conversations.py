@@ -3,13 +3,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional
 
 import yaml
-
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import aliased
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from kefu.core.models import Conversation, ConversationStatus, Priority, local_iso, utcnow
 
@@ -48,9 +45,9 @@ def record_handoff(
     *,
     channel: str,
     customer_id: str,
-    intent: Optional[str],
+    intent: str | None,
     reason: str,
-    last_message: Optional[str],
+    last_message: str | None,
     priority: str = Priority.normal.value,
 ) -> Conversation:
     """Put the conversation into the desk's waiting queue (idempotent)."""
@@ -78,8 +75,8 @@ def important_customers() -> frozenset:
         return frozenset()
 
 
-def list_conversations(session: Session, status: Optional[str] = None,
-                       important: Optional[frozenset] = None) -> List[Conversation]:
+def list_conversations(session: Session, status: str | None = None,
+                       important: frozenset | None = None) -> list[Conversation]:
     """The seed's order for urgent requests: most urgent first, then important
     customers, then customers who rarely ask (fewest earlier conversations),
     then the longest wait."""
@@ -100,7 +97,7 @@ def list_conversations(session: Session, status: Optional[str] = None,
     return list(session.execute(query).scalars())
 
 
-def return_to_bot(session: Session, conversation_id: int) -> Optional[Conversation]:
+def return_to_bot(session: Session, conversation_id: int) -> Conversation | None:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         return None
@@ -151,7 +148,7 @@ def in_handoff(session: Session, customer_id: str) -> bool:
     ).limit(1)).first() is not None
 
 
-def close_conversation(session: Session, conversation_id: int) -> Optional[Conversation]:
+def close_conversation(session: Session, conversation_id: int) -> Conversation | None:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         return None
@@ -181,7 +178,7 @@ class NotInDesk(Exception):
 DESK_STATUSES = (ConversationStatus.waiting.value, ConversationStatus.assigned.value)
 
 
-def assign(session: Session, conversation_id: int, agent_id: int) -> Optional[Conversation]:
+def assign(session: Session, conversation_id: int, agent_id: int) -> Conversation | None:
     """谁受理谁负责: the first agent to answer a conversation keeps it. Only a
     conversation in the desk (waiting or assigned) can be taken or answered."""
     session.execute(

@@ -11,20 +11,31 @@ in the freed page, and in the write-ahead log (-wal) until a checkpoint.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Dict, List
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from kefu.core.models import (Bill, ChannelCursor, Conversation, CustomerFact, FollowUp, Order, Reminder, Survey,
-                         Ticket, TicketEvent, UndeliveredMessage)
+from kefu.core.models import (
+    Bill,
+    ChannelCursor,
+    Conversation,
+    CustomerFact,
+    FollowUp,
+    Order,
+    Reminder,
+    Survey,
+    Ticket,
+    TicketEvent,
+    UndeliveredMessage,
+)
 
 SHOP_PLATFORMS = ("taobao", "tmall")
 ERASED = "（已删除）"
 
 
-def _row(obj) -> Dict[str, Any]:
+def _row(obj: Any) -> dict[str, Any]:
     out = {}
     for column in obj.__table__.columns:
         value = getattr(obj, column.key)
@@ -32,22 +43,22 @@ def _row(obj) -> Dict[str, Any]:
     return out
 
 
-def _shop_buyer(customer_id: str):
+def _shop_buyer(customer_id: str) -> str | None:
     platform, _, buyer = customer_id.partition(":")
     return (buyer or None) if platform in SHOP_PLATFORMS else None
 
 
-def _bills(customer_id: str):
+def _bills(customer_id: str) -> tuple[Any, ...]:
     channel, _, address = customer_id.partition(":")
     return (Bill.channel == channel, Bill.address == address) if address else (Bill.id.is_(None),)
 
 
-def export(session: Session, customer_id: str) -> Dict[str, List[Dict[str, Any]]]:
+def export(session: Session, customer_id: str) -> dict[str, list[dict[str, Any]]]:
     tickets = list(session.execute(select(Ticket).where(Ticket.customer_id == customer_id)).scalars())
     ticket_ids = [t.id for t in tickets]
     buyer = _shop_buyer(customer_id)
 
-    def rows(model, *where) -> List[Dict[str, Any]]:
+    def rows(model: Any, *where: Any) -> list[dict[str, Any]]:
         return [_row(r) for r in session.execute(select(model).where(*where).order_by(model.id)).scalars()]
 
     return {
@@ -63,9 +74,9 @@ def export(session: Session, customer_id: str) -> Dict[str, List[Dict[str, Any]]
     }
 
 
-def erase(session: Session, customer_id: str) -> Dict[str, int]:
+def erase(session: Session, customer_id: str) -> dict[str, int]:
     """Everything in one transaction: all of it goes, or nothing does."""
-    counts: Dict[str, int] = {}
+    counts: dict[str, int] = {}
     ticket_ids = list(session.execute(select(Ticket.id).where(Ticket.customer_id == customer_id)).scalars())
     if ticket_ids:
         for model in (TicketEvent, Survey, FollowUp):

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -25,7 +26,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, future=True, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - trivial
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -57,9 +58,9 @@ class ThreadedSessions:
     is given: its owner disposes of the engine).
     """
 
-    def __init__(self, url: Optional[str] = None, factory: Optional[sessionmaker] = None) -> None:
+    def __init__(self, url: str | None = None, factory: sessionmaker | None = None) -> None:
         self._url = url
-        self._factory: Optional[sessionmaker] = factory
+        self._factory: sessionmaker | None = factory
 
     def _sessions(self) -> sessionmaker:
         if self._factory is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import enum
 import logging
 from datetime import datetime, timedelta
-from typing import List, Optional
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,8 +20,8 @@ class Claim(enum.Enum):
     in_flight = "in_flight"  # being answered right now by some server: ask to retry later
 
 
-def claim_delivery(session: Session, channel: str, dedup_key: str, now: Optional[datetime] = None,
-                   stale_after: timedelta = timedelta(seconds=30), payload: Optional[str] = None) -> Claim:
+def claim_delivery(session: Session, channel: str, dedup_key: str, now: datetime | None = None,
+                   stale_after: timedelta = timedelta(seconds=30), payload: str | None = None) -> Claim:
     """Who answers this platform message: the unique key decides, so two
     processes receiving the same retry at once cannot both win. A claim still
     unfinished after stale_after was left by a server that died mid-turn; the
@@ -44,8 +43,8 @@ def claim_delivery(session: Session, channel: str, dedup_key: str, now: Optional
     return Claim.done if finished else Claim.in_flight
 
 
-def take_over_stale(session: Session, channel: str, now: Optional[datetime] = None,
-                    stale_after: timedelta = timedelta(seconds=30), limit: int = 20) -> List[str]:
+def take_over_stale(session: Session, channel: str, now: datetime | None = None,
+                    stale_after: timedelta = timedelta(seconds=30), limit: int = 20) -> list[str]:
     """Payloads of claims whose server died before finishing them, each now
     claimed by the caller (one caller wins each): for pulled messages, which
     no platform retry brings back."""
@@ -108,7 +107,7 @@ def release_delivery(session: Session, channel: str, dedup_key: str) -> None:
     session.commit()
 
 
-def list_undelivered(session: Session, customer_id: Optional[str] = None, limit: int = 200) -> List[UndeliveredMessage]:
+def list_undelivered(session: Session, customer_id: str | None = None, limit: int = 200) -> list[UndeliveredMessage]:
     query = select(UndeliveredMessage).order_by(UndeliveredMessage.id.desc()).limit(limit)
     if customer_id is not None:
         query = query.where(UndeliveredMessage.customer_id == customer_id)

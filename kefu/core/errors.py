@@ -4,20 +4,20 @@ told apart, a short machine code. The desk (aiohttp) and the channels (Sanic)
 each render it once, in a middleware or an error handler; handlers raise."""
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Optional
+from typing import Any, ClassVar
 
 
 class KefuError(Exception):
     status: ClassVar[int] = 500
 
-    def __init__(self, message: str, code: Optional[str] = None, status: Optional[int] = None) -> None:
+    def __init__(self, message: str, code: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         if status is not None:
             self.status = status  # type: ignore[misc]
 
-    def as_json(self) -> Dict[str, Any]:
+    def as_json(self) -> dict[str, Any]:
         return {"error": self.message, **({"code": self.code} if self.code else {})}
 
 

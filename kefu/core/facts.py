@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import enum
-from typing import List, Optional
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +24,7 @@ def record_fact(
     kind: FactKind,
     text: str,
     source_message_id: str,
-    order_id: Optional[str] = None,
+    order_id: str | None = None,
 ) -> CustomerFact:
     """Store the fact once per incoming message (retries find the first row)."""
     query = select(CustomerFact).where(
@@ -53,7 +52,7 @@ def record_fact(
     return fact
 
 
-def facts_for(session: Session, customer_id: str) -> List[CustomerFact]:
+def facts_for(session: Session, customer_id: str) -> list[CustomerFact]:
     return list(
         session.execute(
             select(CustomerFact)

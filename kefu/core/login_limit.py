@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -50,7 +51,7 @@ def admit(session: Session, name: str, ip: str, now: datetime) -> Verdict:
     name, ip = name[:64], ip[:64]
     since = now - WINDOW
 
-    def count(*where) -> int:
+    def count(*where: Any) -> int:
         return session.execute(select(func.count()).select_from(LoginFailure)
                                .where(LoginFailure.at >= since, *where)).scalar()
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -32,13 +32,13 @@ class TradeEvent:
     platform: str          # taobao | tmall
     status: str            # unpaid | paid | closed
     order_id: str
-    shop: Optional[str]
-    buyer: Optional[str]
-    amount_cents: Optional[int]
+    shop: str | None
+    buyer: str | None
+    amount_cents: int | None
     at: datetime
 
 
-def parse_tmc(message: Dict[str, Any]) -> TradeEvent:
+def parse_tmc(message: dict[str, Any]) -> TradeEvent:
     """A TMC message {topic, content (JSON text), pub_time} as a TradeEvent."""
     topic = str(message.get("topic") or "")
     platform, _, kind = topic.partition("_trade_")
@@ -68,7 +68,7 @@ def parse_tmc(message: Dict[str, Any]) -> TradeEvent:
         at = datetime.strptime(str(message.get("pub_time")), "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
     except ValueError:
         at = utcnow()
-    def text(key: str) -> Optional[str]:
+    def text(key: str) -> str | None:
         value = content.get(key)
         return str(value)[:128] if value not in (None, "") else None
 
@@ -80,7 +80,7 @@ def parse_tmc(message: Dict[str, Any]) -> TradeEvent:
 
 def apply_event(session: Session, event: TradeEvent) -> Order:
     """Upsert the order; a repeated or late event never moves it backwards."""
-    for attempt in range(2):
+    for _attempt in range(2):
         # Trade ids are unique across Taobao and Tmall, and a Tmall trade may
         # arrive on taobao_trade and tmall_trade topics: one row per tid.
         order = session.execute(select(Order).where(Order.order_id == event.order_id)).scalar_one_or_none()
@@ -108,7 +108,7 @@ def apply_event(session: Session, event: TradeEvent) -> Order:
 SHOP_PLATFORMS = ("taobao", "tmall")
 
 
-def orders_of(session: Session, platform: str, buyer: str) -> List[Order]:
+def orders_of(session: Session, platform: str, buyer: str) -> list[Order]:
     """Only this buyer's orders: the bot never shows another buyer's order.
 
     Taobao and Tmall share buyer accounts (and Tmall trades also arrive on

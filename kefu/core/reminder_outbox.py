@@ -8,9 +8,9 @@ key, and a customer must never get the same reminder twice.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -25,10 +25,10 @@ UNCERTAIN_NOTE = "worker stopped during the platform call: check before sending 
 
 @dataclass
 class Outcome:
-    sent: List[int] = field(default_factory=list)
-    refused: List[Tuple[int, str]] = field(default_factory=list)    # certainly not sent
-    uncertain: List[Tuple[int, str]] = field(default_factory=list)  # may have been sent
-    failed: List[Tuple[int, str]] = field(default_factory=list)     # never sendable
+    sent: list[int] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)    # certainly not sent
+    uncertain: list[tuple[int, str]] = field(default_factory=list)  # may have been sent
+    failed: list[tuple[int, str]] = field(default_factory=list)     # never sendable
 
 
 def claim(session: Session, owner: str, now: datetime, limit: int, lease: timedelta) -> list:
@@ -53,7 +53,7 @@ def claim(session: Session, owner: str, now: datetime, limit: int, lease: timede
 
 
 def mark_sending(session: Session, owner: str, ids: Sequence[int], now: datetime,
-                 lease: timedelta) -> Set[int]:
+                 lease: timedelta) -> set[int]:
     """Committed before any platform call: from here a crash means `uncertain`.
 
     Returns the rows this worker still held and now marks; only those may be
@@ -73,7 +73,7 @@ def mark_sending(session: Session, owner: str, ids: Sequence[int], now: datetime
         Reminder.id.in_(list(ids)), Reminder.lease_owner == owner, Reminder.status == S.sending.value)).scalars())
 
 
-def release(session: Session, owner: str, moves: Dict[int, datetime], cancels: Dict[int, str]) -> None:
+def release(session: Session, owner: str, moves: dict[int, datetime], cancels: dict[int, str]) -> None:
     """Hand claimed rows back: to a later due time, or cancelled with a reason."""
     for row_id, due in moves.items():
         session.execute(update(Reminder)
@@ -118,7 +118,7 @@ def finish(session: Session, owner: str, outcome: Outcome, now: datetime) -> Non
     session.commit()
 
 
-def recover(session: Session, now: datetime) -> Tuple[int, int]:
+def recover(session: Session, now: datetime) -> tuple[int, int]:
     """Expired leases of dead workers: (back to pending, now uncertain)."""
     retried = session.execute(
         update(Reminder)
@@ -134,11 +134,11 @@ def recover(session: Session, now: datetime) -> Tuple[int, int]:
     return retried, uncertain
 
 
-def counts(session: Session) -> Dict[str, int]:
+def counts(session: Session) -> dict[str, int]:
     return dict(session.execute(select(Reminder.status, func.count()).group_by(Reminder.status)).all())
 
 
-def list_reminders(session: Session, status: Optional[str] = None, limit: int = 200) -> List[Reminder]:
+def list_reminders(session: Session, status: str | None = None, limit: int = 200) -> list[Reminder]:
     query = select(Reminder).order_by(Reminder.id.desc()).limit(limit)
     if status is not None:
         query = query.where(Reminder.status == status)

@@ -9,7 +9,6 @@ import re
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
 from statistics import mean
-from typing import Dict, List, Optional, Tuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +21,7 @@ class BadWeek(ValueError):
     pass
 
 
-def week_bounds(week: Optional[str], now: datetime) -> Tuple[datetime, datetime, str]:
+def week_bounds(week: str | None, now: datetime) -> tuple[datetime, datetime, str]:
     """`2026-W48` (or this week) as [Monday 00:00, next Monday) China time."""
     if week:
         # ASCII digits and a year a datetime can hold a week after: "9999-W52"
@@ -42,16 +41,16 @@ def week_bounds(week: Optional[str], now: datetime) -> Tuple[datetime, datetime,
     return start, start + timedelta(days=7), f"{iso[0]}-W{iso[1]:02d}"
 
 
-def _minutes(a: Optional[datetime], b: Optional[datetime]) -> Optional[float]:
+def _minutes(a: datetime | None, b: datetime | None) -> float | None:
     return (b - a).total_seconds() / 60 if a and b else None
 
 
-def _avg(values: List[Optional[float]]) -> Optional[float]:
+def _avg(values: list[float | None]) -> float | None:
     found = [v for v in values if v is not None]
     return round(mean(found), 1) if found else None
 
 
-def _figures(tickets: List[Ticket], now: datetime) -> Dict[str, object]:
+def _figures(tickets: list[Ticket], now: datetime) -> dict[str, object]:
     # A ticket counts for the promise once answered or once its time is up.
     judged = [t for t in tickets if t.taken_at is not None or t.due_at <= now]
     kept = [t for t in judged if t.taken_at is not None and t.taken_at <= t.due_at]
@@ -65,14 +64,14 @@ def _figures(tickets: List[Ticket], now: datetime) -> Dict[str, object]:
     }
 
 
-def weekly(session: Session, week: Optional[str], now: datetime) -> dict:
+def weekly(session: Session, week: str | None, now: datetime) -> dict:
     start, end, label = week_bounds(week, now)
     tickets = list(session.execute(select(Ticket).where(Ticket.created_at >= start, Ticket.created_at < end)
                                    .order_by(Ticket.id)).scalars())
     names = dict(session.execute(select(Agent.id, Agent.name)).all())
     scores = session.execute(select(Survey.score, Survey.agent_id)
                              .where(Survey.answered_at >= start, Survey.answered_at < end)).all()
-    per_agent: Dict[int, List[Ticket]] = defaultdict(list)
+    per_agent: dict[int, list[Ticket]] = defaultdict(list)
     for t in tickets:
         if t.owner_id is not None:
             per_agent[t.owner_id].append(t)

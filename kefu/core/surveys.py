@@ -3,7 +3,6 @@ reopens the ticket without an owner, for a supervisor to take."""
 from __future__ import annotations
 
 import re
-from typing import Optional, Tuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +21,7 @@ def question(ticket: Ticket) -> str:
             "请您为本次服务打分：回复数字 1-5（5 分非常满意，1 分非常不满意），您的评价是我们改进的动力。")
 
 
-def open_survey(session: Session, ticket: Ticket) -> Optional[Survey]:
+def open_survey(session: Session, ticket: Ticket) -> Survey | None:
     """At most one survey per ticket (a ticket closed twice asks once)."""
     if session.execute(select(Survey).where(Survey.ticket_id == ticket.id)).scalar_one_or_none() is not None:
         return None
@@ -32,7 +31,7 @@ def open_survey(session: Session, ticket: Ticket) -> Optional[Survey]:
     return survey
 
 
-def parse_score(text: str) -> Optional[int]:
+def parse_score(text: str) -> int | None:
     found = SCORE.match(text or "")
     if found:
         return int(found.group(1))
@@ -43,7 +42,7 @@ def parse_score(text: str) -> Optional[int]:
     return None
 
 
-def answer(session: Session, customer_id: str, text: str) -> Optional[Tuple[int, bool]]:
+def answer(session: Session, customer_id: str, text: str) -> tuple[int, bool] | None:
     """(score, reopened) when the text answers this customer's pending survey."""
     score = parse_score(text)
     if score is None:
@@ -56,7 +55,8 @@ def answer(session: Session, customer_id: str, text: str) -> Optional[Tuple[int,
     reopened = False
     ticket = session.get(Ticket, survey.ticket_id)
     if score <= POOR and ticket is not None and ticket.status == TicketStatus.closed.value:
-        session.add(TicketEvent(ticket_id=ticket.id, from_status=ticket.status, to_status=TicketStatus.in_progress.value,
+        session.add(TicketEvent(ticket_id=ticket.id, from_status=ticket.status,
+                                to_status=TicketStatus.in_progress.value,
                                 note=f"满意度 {score} 分，重新打开，请主管跟进"))
         ticket.status, ticket.owner_id, ticket.updated_at = TicketStatus.in_progress.value, None, utcnow()
         reopened = True

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import List, Optional, Tuple
 
 from sqlalchemy import case, func, select, true, update
 from sqlalchemy.exc import IntegrityError
@@ -12,9 +11,8 @@ from sqlalchemy.orm import Session
 from kefu.core.models import Priority, Ticket, TicketEvent, TicketStatus, local_iso, utcnow
 
 
-
 class TicketAlreadyOwned(Exception):
-    def __init__(self, ticket_id: int, owner_id: Optional[int]) -> None:
+    def __init__(self, ticket_id: int, owner_id: int | None) -> None:
         super().__init__(f"ticket {ticket_id} is already owned by agent {owner_id}" if owner_id is not None
                          else f"ticket {ticket_id} was reopened for a supervisor to take")
         self.ticket_id = ticket_id
@@ -32,9 +30,9 @@ class NewTicket:
     source_message_id: str
     reply_hours: float
     priority: str = Priority.normal.value
-    room: Optional[str] = None
-    phone: Optional[str] = None
-    order_id: Optional[str] = None
+    room: str | None = None
+    phone: str | None = None
+    order_id: str | None = None
 
 
 def ticket_number(ticket_id: int) -> str:
@@ -42,7 +40,7 @@ def ticket_number(ticket_id: int) -> str:
     return f"KF{ticket_id:06d}"
 
 
-def create_ticket(session: Session, new: NewTicket, now: Optional[datetime] = None) -> Tuple[Ticket, bool]:
+def create_ticket(session: Session, new: NewTicket, now: datetime | None = None) -> tuple[Ticket, bool]:
     """Create the ticket opened by one incoming message, at most once.
 
     Returns (ticket, created). A retried action for the same message gets the
@@ -81,7 +79,7 @@ def create_ticket(session: Session, new: NewTicket, now: Optional[datetime] = No
     return ticket, True
 
 
-def _by_source(session: Session, customer_id: str, source_message_id: str) -> Optional[Ticket]:
+def _by_source(session: Session, customer_id: str, source_message_id: str) -> Ticket | None:
     return session.execute(
         select(Ticket).where(
             Ticket.customer_id == customer_id,
@@ -95,14 +93,14 @@ DONE = (TicketStatus.resolved.value, TicketStatus.closed.value)
 
 def list_tickets(
     session: Session,
-    customer_id: Optional[str] = None,
-    status: Optional[str] = None,
+    customer_id: str | None = None,
+    status: str | None = None,
     limit: int = 200,
-    category: Optional[str] = None,
-    channel: Optional[str] = None,
-    owner_id: Optional[int] = None,
+    category: str | None = None,
+    channel: str | None = None,
+    owner_id: int | None = None,
     overdue: bool = False,
-) -> List[Ticket]:
+) -> list[Ticket]:
     query = select(Ticket).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
     for column, value in ((Ticket.customer_id, customer_id), (Ticket.status, status),
                           (Ticket.category, category), (Ticket.channel, channel), (Ticket.owner_id, owner_id)):
@@ -113,7 +111,7 @@ def list_tickets(
     return list(session.execute(query).scalars())
 
 
-def take_ticket(session: Session, ticket_id: int, agent_id: int, supervisor: bool = False) -> Optional[Ticket]:
+def take_ticket(session: Session, ticket_id: int, agent_id: int, supervisor: bool = False) -> Ticket | None:
     """谁受理谁负责: the first agent to take a ticket owns it to the end.
 
     A conditional UPDATE, so two agents clicking at once cannot both win.

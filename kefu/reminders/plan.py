@@ -7,19 +7,20 @@ checked here and again just before sending (kefu.reminders.stops).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Any
 
 from sqlalchemy import case, exists, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kefu.text.ad_law import check_outgoing
 from kefu.core.models import SHANGHAI, Bill, Order, Reminder, ReminderStatus
 from kefu.reminders.policy import Policies, Policy, china_date, render, yuan
 from kefu.reminders.stops import StopFacts, bill_customer, order_customer
+from kefu.text.ad_law import check_outgoing
 
 # Reminders that count against max_reminders (a refused one was tried).
 USED = (ReminderStatus.sent.value, ReminderStatus.uncertain.value, ReminderStatus.failed.value)
@@ -37,12 +38,12 @@ class Decision:
     customer_id: str
     channel: str
     address: str
-    shop: Optional[str]
+    shop: str | None
     policy: str
     seq: int
     plan: bool
     reason: str
-    due_at: Optional[datetime] = None
+    due_at: datetime | None = None
     text: str = ""
 
 
@@ -50,13 +51,13 @@ class Decision:
 class History:
     total: int = 0                    # rows so far, whatever became of them: the next seq
     used: int = 0                     # rows that count against max_reminders
-    last: Optional[datetime] = None   # when the latest one went out (or was due)
+    last: datetime | None = None   # when the latest one went out (or was due)
 
 
 NO_HISTORY = History()
 
 
-def _no_open_reminder(subject_type: str, subject_id):
+def _no_open_reminder(subject_type: str, subject_id: Any) -> Any:
     r = Reminder.__table__
     return ~exists().where(r.c.subject_type == subject_type, r.c.subject_id == subject_id,
                            r.c.status.in_(OPEN))
@@ -65,7 +66,7 @@ def _no_open_reminder(subject_type: str, subject_id):
 HISTORY_CHUNK = 5000
 
 
-def _histories(session: Session, subject_type: str, candidates: List[int]) -> Dict[int, History]:
+def _histories(session: Session, subject_type: str, candidates: list[int]) -> dict[int, History]:
     """Past reminders of the candidate subjects only, looked up by id.
 
     Not as a semi-join on the candidates' query: right after a large first
@@ -74,7 +75,7 @@ def _histories(session: Session, subject_type: str, candidates: List[int]) -> Di
     worker could not stop). Ids in chunks use the unique index directly.
     """
     r = Reminder.__table__
-    found: Dict[int, History] = {}
+    found: dict[int, History] = {}
     for start in range(0, len(candidates), HISTORY_CHUNK):
         rows = session.execute(
             select(r.c.subject_id, func.count(), func.sum(case((r.c.status.in_(USED), 1), else_=0)),
@@ -86,8 +87,8 @@ def _histories(session: Session, subject_type: str, candidates: List[int]) -> Di
     return found
 
 
-def _decide(policy: Policy, first: datetime, history: History, now: datetime, stop: Optional[str],
-            expired: bool) -> tuple[bool, str, Optional[datetime]]:
+def _decide(policy: Policy, first: datetime, history: History, now: datetime, stop: str | None,
+            expired: bool) -> tuple[bool, str, datetime | None]:
     if history.used >= policy.max_reminders:
         return False, f"all {policy.max_reminders} reminder(s) used", None
     if stop:
@@ -174,7 +175,7 @@ def decide(session: Session, policies: Policies, now: datetime) -> Iterator[Deci
     yield from bill_decisions(session, policies, facts, now)
 
 
-def _insert(session: Session, decisions: List[Decision], now: datetime) -> None:
+def _insert(session: Session, decisions: list[Decision], now: datetime) -> None:
     rows = [{
         "subject_type": d.subject_type, "subject_id": d.subject_id, "seq": d.seq, "policy": d.policy,
         "channel": d.channel, "customer_id": d.customer_id, "address": d.address, "shop": d.shop,

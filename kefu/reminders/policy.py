@@ -41,17 +41,19 @@ class QuietHours:
         return cls(start, end)
 
     def contains(self, moment: datetime) -> bool:
-        if self.start is None or self.start == self.end:
+        start, end = self.start, self.end
+        if start is None or end is None or start == end:  # parse() sets both or neither
             return False
         local = moment.astimezone(SHANGHAI).time()
-        if self.start < self.end:
-            return self.start <= local < self.end
-        return local >= self.start or local < self.end
+        if start < end:
+            return start <= local < end
+        return local >= start or local < end
 
     def next_allowed(self, moment: datetime) -> datetime:
         """`moment` itself, or the end of the quiet window it falls in."""
         if not self.contains(moment):
             return moment
+        assert self.end is not None  # contains() is never true without a window
         local = moment.astimezone(SHANGHAI)
         end = local.replace(hour=self.end.hour, minute=self.end.minute, second=0, microsecond=0)
         if end <= local:

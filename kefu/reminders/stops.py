@@ -7,9 +7,9 @@ which is also how the bot stored their facts.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Collection, Dict, List, Optional, Set
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,7 +29,7 @@ def bill_customer(channel: str, address: str) -> str:
     return f"{channel}:{address}"
 
 
-def aliases(customer: str) -> Set[str]:
+def aliases(customer: str) -> set[str]:
     """One Taobao account talks to the shop on the taobao or the tmall channel."""
     channel, _, who = customer.partition(":")
     if channel in ("taobao", "tmall"):
@@ -40,17 +40,17 @@ def aliases(customer: str) -> Set[str]:
 @dataclass(frozen=True)
 class Fact:
     kind: str
-    order_id: Optional[str]
+    order_id: str | None
     at: datetime
 
 
 @dataclass
 class StopFacts:
-    facts: Dict[str, List[Fact]] = field(default_factory=dict)
-    in_handoff: Set[str] = field(default_factory=set)
+    facts: dict[str, list[Fact]] = field(default_factory=dict)
+    in_handoff: set[str] = field(default_factory=set)
 
     @classmethod
-    def load(cls, session: Session, customers: Optional[Collection[str]] = None) -> "StopFacts":
+    def load(cls, session: Session, customers: Collection[str] | None = None) -> StopFacts:
         fact_query = select(CustomerFact.customer_id, CustomerFact.kind, CustomerFact.order_id,
                             CustomerFact.created_at)
         handoff_query = select(Conversation.customer_id).where(Conversation.status.in_(HANDOFF))
@@ -58,13 +58,13 @@ class StopFacts:
             customers = {alias for c in customers for alias in aliases(c)}
             fact_query = fact_query.where(CustomerFact.customer_id.in_(list(customers)))
             handoff_query = handoff_query.where(Conversation.customer_id.in_(list(customers)))
-        facts: Dict[str, List[Fact]] = defaultdict(list)
+        facts: dict[str, list[Fact]] = defaultdict(list)
         for row in session.execute(fact_query):
             facts[row.customer_id].append(Fact(row.kind, row.order_id, row.created_at))
         return cls(dict(facts), set(session.execute(handoff_query).scalars()))
 
-    def stop_reason(self, customer: str, order_id: Optional[str], subject_created: Optional[datetime],
-                    policy: Policy, now: datetime) -> Optional[str]:
+    def stop_reason(self, customer: str, order_id: str | None, subject_created: datetime | None,
+                    policy: Policy, now: datetime) -> str | None:
         same_person = aliases(customer)
         if same_person & self.in_handoff:
             return "customer is with a human agent (handoff)"

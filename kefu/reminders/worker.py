@@ -16,10 +16,10 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from kefu.core.db import ThreadedSessions
 from kefu.core.models import Bill, Order, Reminder, utcnow
@@ -72,7 +72,7 @@ class Subject:
     order_id: Optional[str] = None
 
 
-def _subjects(session, rows: List[Reminder]) -> Dict[tuple, Subject]:
+def _subjects(session: Session, rows: List[Reminder]) -> Dict[tuple, Subject]:
     """The orders and bills behind a batch, as they are now."""
     found: Dict[tuple, Subject] = {}
     order_ids = [r.subject_id for r in rows if r.subject_type == "order"]
@@ -112,7 +112,7 @@ class ReminderWorker:
                            retried, uncertain)
         return retried + uncertain
 
-    def _check(self, session, rows: List[Reminder], now: datetime, report: RoundReport) -> List[Reminder]:
+    def _check(self, session: Session, rows: List[Reminder], now: datetime, report: RoundReport) -> List[Reminder]:
         """Last look before sending: paid meanwhile? asked to stop? night?"""
         subjects = _subjects(session, rows)
         facts = StopFacts.load(session, {r.customer_id for r in rows})
@@ -121,6 +121,7 @@ class ReminderWorker:
             policy = self._by_name.get(row.policy) or (
                 self.policies.order_default if row.subject_type == "order" else self.policies.bill_default)
             subject = subjects.get((row.subject_type, row.subject_id))
+            reason: Optional[str]
             if subject is None or subject.status != "unpaid":
                 reason = f"{row.subject_type} is {subject.status if subject else 'gone'}"
             else:
@@ -162,7 +163,7 @@ class ReminderWorker:
         owner = f"{self.worker_id}-{self._claims}"
         now = self.clock()
 
-        def claim_and_check(session):
+        def claim_and_check(session: Session) -> Tuple[List[Reminder], List[Reminder], Set[int]]:
             rows = claim(session, owner, now, self.settings.batch, self.settings.lease)
             if not rows:
                 return rows, [], set()

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 import yaml
 
@@ -22,8 +21,9 @@ class Change:
 
 @dataclass(frozen=True)
 class AdWordFilter:
-    replacements: Dict[str, str]
-    allowed: Tuple[str, ...]
+    replacements: dict[str, str]
+    allowed: tuple[str, ...]
+    _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # One alternation, longest first: an allowed phrase is consumed before
@@ -31,10 +31,10 @@ class AdWordFilter:
         terms = sorted({*self.replacements, *self.allowed}, key=len, reverse=True)
         object.__setattr__(self, "_pattern", re.compile("|".join(map(re.escape, terms))))
 
-    def clean(self, text: str) -> Tuple[str, List[Change]]:
-        changes: List[Change] = []
+    def clean(self, text: str) -> tuple[str, list[Change]]:
+        changes: list[Change] = []
 
-        def swap(match: re.Match) -> str:
+        def swap(match: re.Match[str]) -> str:
             found = match.group(0)
             if found in self.allowed:
                 return found

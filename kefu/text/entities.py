@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import List, Optional
 
 # Customers write phones as 13812345678, 138 1234 5678, 138-1234-5678,
 # +86 138..., (86)138..., and full-width digits/punctuation arrive too.
@@ -53,7 +52,7 @@ def to_halfwidth(text: str) -> str:
     return text.translate(_FULLWIDTH)
 
 
-def normalize_phone(raw: str) -> Optional[str]:
+def normalize_phone(raw: str) -> str | None:
     """Return the 11-digit mobile number in `raw`, or None if there is none."""
     match = _PHONE.search(to_halfwidth(raw))
     if not match:
@@ -61,10 +60,10 @@ def normalize_phone(raw: str) -> Optional[str]:
     return re.sub(r"[^0-9]", "", match.group(1))
 
 
-def find_entities(text: str) -> List[Entity]:
+def find_entities(text: str) -> list[Entity]:
     text_hw = to_halfwidth(text)
-    found: List[Entity] = []
-    taken: List[range] = []
+    found: list[Entity] = []
+    taken: list[range] = []
 
     def overlaps(start: int, end: int) -> bool:
         return any(start < r.stop and r.start < end for r in taken)

@@ -3,8 +3,10 @@ every log line of every Kefu process (the record factory sees all loggers,
 Rasa's and libraries' included)."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+from typing import Any
 
 PHONE = re.compile(r"(?<!\d)(?:\+?86[-\s]?)?(1[3-9]\d)[-\s]?(\d{4})[-\s]?(\d{4})(?!\d)")
 # 3栋2单元501, 12号楼803室, A座1506, 7-2-301 …: keep the building, hide the door.
@@ -24,12 +26,10 @@ def install() -> None:
     if getattr(base, "kefu_masks", False):
         return
 
-    def factory(*args, **kwargs):
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = base(*args, **kwargs)
-        try:
+        with contextlib.suppress(Exception):  # a broken format string stays as logging would show it
             record.msg, record.args = mask(record.getMessage()), None
-        except Exception:  # a broken format string stays as logging would show it
-            pass
         return record
 
     factory.kefu_masks = True  # type: ignore[attr-defined]
