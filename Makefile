@@ -4,7 +4,11 @@ SHELL := /bin/bash
 
 VENV := .venv
 BIN := $(VENV)/bin
+# Runtime dependencies only (`make run`); the dev extra adds the test and lint
+# tools (pyproject.toml [project.optional-dependencies] dev) for the targets
+# that need them.
 STAMP_INSTALL := $(VENV)/.installed
+STAMP_DEV := $(VENV)/.installed-dev
 STAMP_MODEL := models/.trained
 
 # Rasa 3.6 needs CPython 3.10. The plain name often is a pyenv shim that fails,
@@ -27,7 +31,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: run run-scaled test screenshots train venv clean
+.PHONY: run run-scaled test lint screenshots train venv clean
 
 venv: $(STAMP_INSTALL)
 
@@ -38,6 +42,10 @@ $(STAMP_INSTALL): pyproject.toml
 	@[ -x $(BIN)/python ] || { echo "creating $(VENV) with $(PYTHON310)"; "$(PYTHON310)" -m venv $(VENV); }
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(STAMP_DEV): $(STAMP_INSTALL) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
 train: $(STAMP_MODEL)
@@ -90,13 +98,24 @@ $(TOOLS)/.installed:
 	$(TOOLS)/bin/pip install --quiet kubernetes-validate==1.37.0
 	@touch $@
 
-test: $(STAMP_MODEL) $(CHROMIUM) $(CJK_FONT) $(NGINX) $(TOOLS)/.installed
+# Style, types, the dependency rules between our packages, and the training
+# data (checked against the domain and config; no model needed).
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/rasa data validate --config bot/config.yml --domain bot/domain.yml --data data
+
+# Lint first: a tree that fails it is not worth the suite's time.
+test: $(STAMP_DEV) $(STAMP_MODEL) $(CHROMIUM) $(CJK_FONT) $(NGINX) $(TOOLS)/.installed
+	@$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest -ra
 
 # The desk's screenshots in docs/, refreshed on purpose (the browser tests
 # write theirs to a temporary folder).
-screenshots: $(STAMP_MODEL) $(CHROMIUM) $(CJK_FONT)
+screenshots: $(STAMP_DEV) $(STAMP_MODEL) $(CHROMIUM) $(CJK_FONT)
 	KEFU_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest -q tests/test_desk_browser.py
 
 clean:
-	rm -rf models var/*.db .pytest_cache
+	rm -rf models var/*.db .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
