@@ -3,7 +3,6 @@ and their conversation in Rasa (through Rasa's HTTP API, when it runs)."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Optional
 import urllib.error
@@ -14,13 +13,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from kefu.core import customer_data
-from kefu.core.settings import PROJECT_ROOT, load_settings
+from kefu.core.settings import Settings, TrackerSettings, load_settings, load_tracker_settings
 from kefu.core.db import make_engine, upgrade
 from kefu.desk.history import conversation_url
 
 
-def _tracker_url(customer_id: str, tail: str = "") -> str:
-    settings = load_settings()
+def _tracker_url(settings: Settings, customer_id: str, tail: str = "") -> str:
     url = conversation_url(settings.rasa_url, customer_id, f"/tracker{tail}")
     return url + (f"?token={quote(settings.rasa_token)}" if settings.rasa_token else "")
 
@@ -32,12 +30,12 @@ def _rasa(method: str, url: str, body=None):
         return json.loads(resp.read() or b"null")
 
 
-def tracker_store_url() -> Optional[str]:
+def tracker_store_url(tracker: TrackerSettings) -> Optional[str]:
     """Where Rasa's SQL tracker store is (bot/endpoints.yml reads the same variables)."""
-    if os.environ.get("KEFU_TRACKER_URL"):
-        return os.environ["KEFU_TRACKER_URL"]
-    if os.environ.get("KEFU_TRACKER_DIALECT", "sqlite") == "sqlite":
-        return f"sqlite:///{os.environ.get('KEFU_TRACKER_DB') or PROJECT_ROOT / 'var' / 'rasa_tracker.db'}"
+    if tracker.url:
+        return tracker.url
+    if tracker.dialect == "sqlite":
+        return f"sqlite:///{tracker.db}"
     return None
 
 
@@ -46,13 +44,14 @@ def main(action: str, customer_id: str, yes: bool) -> int:
     if not customer_id.strip():
         print("error: the customer id must not be empty", file=sys.stderr)
         return 2
-    url = load_settings().database_url
+    settings = load_settings()
+    url = settings.database_url
     upgrade(url)
     with Session(make_engine(url), future=True) as session:
         if action == "export":
             data = customer_data.export(session, customer_id)
             try:
-                data["conversation_events"] = _rasa("GET", _tracker_url(customer_id)).get("events", [])
+                data["conversation_events"] = _rasa("GET", _tracker_url(settings, customer_id)).get("events", [])
             except (urllib.error.URLError, OSError) as exc:
                 data["conversation_events"] = None
                 print(f"warning: Rasa not reachable, conversation history not included ({exc})", file=sys.stderr)
@@ -65,7 +64,7 @@ def main(action: str, customer_id: str, yes: bool) -> int:
                 return 1
         counts = customer_data.erase(session, customer_id)
     leftovers = [url]
-    tracker_db = tracker_store_url()
+    tracker_db = tracker_store_url(load_tracker_settings())
     if tracker_db is None:
         print("warning: the conversation history is in a tracker store this command cannot reach; "
               "set KEFU_TRACKER_URL", file=sys.stderr)

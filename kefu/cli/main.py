@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 
@@ -66,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from kefu.text.pii import install
     install()  # every log line of every kefu process: phone numbers and addresses masked
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    from kefu.core.settings import set_library_defaults
+    set_library_defaults()  # TF_CPP_MIN_LOG_LEVEL, RASA_TELEMETRY_ENABLED, unless set
 
     if args.command == "run":
         from kefu.runtime.supervisor import run

@@ -9,7 +9,8 @@ import sys
 
 from sqlalchemy.orm import sessionmaker
 
-from kefu.core.settings import load_settings
+from kefu.core.settings import (ChannelSettings, ReminderSettings, load_channel_settings, load_reminder_settings,
+                                load_settings)
 from kefu.core.db import ThreadedSessions, make_engine, upgrade
 from kefu.core.models import SHANGHAI, utcnow
 from kefu.core.reminder_outbox import counts, list_reminders
@@ -20,8 +21,9 @@ from kefu.reminders.worker import ReminderWorker, WorkerSettings
 
 
 def main(args) -> int:
+    reminders = load_reminder_settings()
     try:
-        policies = load_policies()
+        policies = load_policies(reminders.policies_file)
     except PolicyError as exc:
         print(f"error: reminder policies: {exc}", file=sys.stderr)
         return 2
@@ -34,24 +36,24 @@ def main(args) -> int:
             uvloop.install()
         except ImportError:
             pass
-        return asyncio.run(run(sessions, policies))
+        return asyncio.run(run(sessions, policies, reminders, load_channel_settings()))
     if args.reminders_command == "preview":
         return preview(sessions, policies, args.all)
     return show(sessions, args.status, args.limit)
 
 
-async def run(sessions, policies) -> int:
+async def run(sessions, policies, reminders: ReminderSettings, channels: ChannelSettings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    senders = Senders.from_env()
-    worker = ReminderWorker(sessions, senders, policies, WorkerSettings.from_env())
-    extra = tmc_pull(senders) if os.environ.get("KEFU_TMC_PULL", "1") != "0" else None
+    senders = Senders.from_settings(channels)
+    worker = ReminderWorker(sessions, senders, policies, WorkerSettings.from_settings(reminders))
+    extra = tmc_pull(senders, channels.taobao.tmc_group) if reminders.tmc_pull else None
     log = logging.getLogger("kefu.reminders")
     log.info("reminder worker %s started", worker.worker_id)
-    grace = float(os.environ.get("KEFU_REMINDER_STOP_SECONDS", "4"))
+    grace = reminders.stop_seconds
     working = asyncio.ensure_future(worker.run_forever(stop, extra))
     stop_requested = asyncio.ensure_future(stop.wait())
     try:
@@ -81,14 +83,13 @@ async def run(sessions, policies) -> int:
 MAX_PULLS_PER_ROUND = 20
 
 
-def tmc_pull(senders: Senders):
+def tmc_pull(senders: Senders, group: str):
     """Trade events pulled from TMC between rounds, when Taobao is configured."""
     if senders.top is None:
         return None
     from connectors.tmc_pull import pull_once
 
     store = ThreadedSessions()
-    group = os.environ.get("TAOBAO_TMC_GROUP", "default")
 
     async def pull() -> None:
         # Bounded per round: a flood of trade events (双11) must not starve

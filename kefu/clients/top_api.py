@@ -7,7 +7,6 @@ errors under `error_response`.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -61,18 +60,6 @@ class TopConfig:
     @property
     def configured(self) -> bool:
         return bool(self.app_key and self.app_secret)
-
-    @classmethod
-    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "TopConfig":
-        env = os.environ if env is None else env
-        return cls(
-            app_key=env.get("TAOBAO_APP_KEY", ""),
-            app_secret=env.get("TAOBAO_APP_SECRET", ""),
-            session=env.get("TAOBAO_SESSION", ""),
-            api_base=env.get("TAOBAO_API_BASE") or DEFAULT_API_BASE,
-            sign_method=env.get("TAOBAO_SIGN_METHOD") or "md5",
-            chat_method=env.get("TAOBAO_CHAT_METHOD") or DEFAULT_CHAT_METHOD,
-        )
 
 
 def top_timestamp(now: Optional[datetime] = None) -> str:

@@ -1,7 +1,6 @@
 """Conversation records: who is talking to the customer (bot, queue, agent)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml
@@ -9,9 +8,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from kefu.core.models import Conversation, ConversationStatus, Priority, local_iso, utcnow
+from kefu.core.settings import IMPORTANT_CUSTOMERS_FILE, important_customers_file
 
 Past = aliased(Conversation)
-IMPORTANT_FILE = Path(__file__).resolve().parent / "data" / "important_customers.yml"
+IMPORTANT_FILE = IMPORTANT_CUSTOMERS_FILE
 OPEN_STATUSES = (
     ConversationStatus.bot.value,
     ConversationStatus.waiting.value,
@@ -66,9 +66,10 @@ def record_handoff(
     return conversation
 
 
-def important_customers() -> frozenset:
-    """重点客户 from the data file (re-read each time: supervisors edit it live)."""
-    path = Path(os.environ.get("KEFU_IMPORTANT_CUSTOMERS") or IMPORTANT_FILE)
+def important_customers(path: Optional[Path] = None) -> frozenset:
+    """重点客户 from the data file (re-read each time: supervisors edit it live);
+    path: by default KEFU_IMPORTANT_CUSTOMERS, else IMPORTANT_FILE."""
+    path = path or important_customers_file()
     try:
         return frozenset(str(c) for c in (yaml.safe_load(path.read_text(encoding="utf-8")) or []))
     except (OSError, yaml.YAMLError, TypeError):

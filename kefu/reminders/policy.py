@@ -6,7 +6,6 @@ overrides per shop (orders) and per fee kind (bills).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -15,8 +14,9 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import yaml
 
 from kefu.core.models import SHANGHAI
+from kefu.core.settings import REMINDER_POLICIES_FILE, reminder_policies_file
 
-DATA_FILE = Path(__file__).resolve().parent / "data" / "reminder_policies.yml"
+DATA_FILE = REMINDER_POLICIES_FILE
 
 
 class PolicyError(ValueError):
@@ -164,7 +164,8 @@ def parse_policies(raw: Mapping[str, Any]) -> Policies:
 
 
 def load_policies(path: Optional[Path] = None) -> Policies:
-    path = path or Path(os.environ.get("KEFU_REMINDER_POLICIES") or DATA_FILE)
+    """path: by default KEFU_REMINDER_POLICIES, else DATA_FILE."""
+    path = path or reminder_policies_file()
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:

@@ -7,15 +7,22 @@ so the caller marks the reminder `uncertain`.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Optional
 
 import aiohttp
 
 from kefu.clients.top_api import TopAPI, TopAPIError, TopConfig
 from kefu.clients.wechat_api import WeChatAPI, WeChatAPIError
 from kefu.clients.wecom_api import WeComAPI, WeComAPIError
+from kefu.core.settings import ChannelSettings
+
+
+def top_config(channels: ChannelSettings) -> TopConfig:
+    """The TOP client's configuration (the client reads no settings itself)."""
+    t = channels.taobao
+    return TopConfig(app_key=t.app_key, app_secret=t.app_secret, session=t.session, api_base=t.api_base,
+                     sign_method=t.sign_method, chat_method=t.chat_method)
 
 
 class NotSent(Exception):
@@ -36,19 +43,16 @@ class Senders:
     timeout: float = 10
 
     @classmethod
-    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Senders":
-        env = os.environ if env is None else env
-        top = TopConfig.from_env(env)
-        wechat_ok = env.get("WECHAT_APPID") and env.get("WECHAT_APPSECRET")
-        wecom_ok = env.get("WECOM_CORPID") and env.get("WECOM_SECRET")
+    def from_settings(cls, channels: ChannelSettings) -> "Senders":
+        """A client for each platform configured in channels (kefu/core/settings.py)."""
+        wechat, wecom = channels.wechat, channels.wecom
+        top = top_config(channels)
         return cls(
             top=TopAPI(top) if top.configured else None,
-            wechat=WeChatAPI(env.get("WECHAT_API_BASE") or "https://api.weixin.qq.com",
-                             env["WECHAT_APPID"], env["WECHAT_APPSECRET"]) if wechat_ok else None,
-            wecom=WeComAPI(env.get("WECOM_API_BASE") or "https://qyapi.weixin.qq.com",
-                           env["WECOM_CORPID"], env["WECOM_SECRET"]) if wecom_ok else None,
-            wecom_open_kfid=env.get("WECOM_OPEN_KFID", ""),
-            sms_url=env.get("KEFU_SMS_URL", ""),
+            wechat=WeChatAPI(wechat.api_base, wechat.appid, wechat.appsecret) if wechat.configured else None,
+            wecom=WeComAPI(wecom.api_base, wecom.corpid, wecom.secret) if wecom.configured else None,
+            wecom_open_kfid=wecom.open_kfid,
+            sms_url=channels.sms_url,
         )
 
     async def send(self, channel: str, address: str, text: str, shop: Optional[str] = None) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kefu.core.db import ThreadedSessions
+from kefu.core.settings import ReminderSettings
 from kefu.core.models import Bill, Order, Reminder, utcnow
 from kefu.core.reminder_outbox import Outcome, claim, finish, mark_sending, recover, release
 from kefu.reminders.plan import plan
@@ -32,23 +33,25 @@ from kefu.reminders.stops import StopFacts
 logger = logging.getLogger("kefu.reminders")
 
 
+_DEFAULTS = ReminderSettings()  # the defaults declared in kefu/core/settings.py
+
+
 @dataclass
 class WorkerSettings:
-    batch: int = 500
-    concurrency: int = 64
-    lease: timedelta = timedelta(seconds=120)
-    interval: float = 5.0        # idle sleep between rounds
-    plan_every: float = 30.0     # seconds between planning rounds
+    batch: int = _DEFAULTS.batch
+    concurrency: int = _DEFAULTS.concurrency
+    lease: timedelta = timedelta(seconds=_DEFAULTS.lease_seconds)
+    interval: float = _DEFAULTS.interval_seconds  # idle sleep between rounds
+    plan_every: float = _DEFAULTS.plan_seconds    # seconds between planning rounds
 
     @classmethod
-    def from_env(cls) -> "WorkerSettings":
-        env = os.environ
+    def from_settings(cls, settings: ReminderSettings) -> "WorkerSettings":
         return cls(
-            batch=int(env.get("KEFU_REMINDER_BATCH", "500")),
-            concurrency=int(env.get("KEFU_REMINDER_CONCURRENCY", "64")),
-            lease=timedelta(seconds=float(env.get("KEFU_REMINDER_LEASE_SECONDS", "120"))),
-            interval=float(env.get("KEFU_REMINDER_INTERVAL_SECONDS", "5")),
-            plan_every=float(env.get("KEFU_REMINDER_PLAN_SECONDS", "30")),
+            batch=settings.batch,
+            concurrency=settings.concurrency,
+            lease=timedelta(seconds=settings.lease_seconds),
+            interval=settings.interval_seconds,
+            plan_every=settings.plan_seconds,
         )
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
-from typing import Optional
+
+from kefu.core.settings import ActionServerSettings, default, load_action_server_settings, set_sanic_host
 
 TOKEN_HEADER = "X-Kefu-Actions-Token"  # sent by Rasa (bot/endpoints*.yml)
-DEFAULT_HOST = "127.0.0.1"
+DEFAULT_HOST = default("KEFU_ACTIONS_HOST")
 
 
 def is_loopback(host: str) -> bool:
@@ -25,16 +25,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def checked_settings(env) -> tuple[str, Optional[str]]:
-    """(host, token) from KEFU_ACTIONS_HOST and KEFU_ACTIONS_TOKEN; refuses a
+def checked_settings(settings: ActionServerSettings) -> ActionServerSettings:
+    """settings (KEFU_ACTIONS_HOST, KEFU_ACTIONS_TOKEN) as given; refuses a
     reachable address without a token."""
-    host = env.get("KEFU_ACTIONS_HOST") or DEFAULT_HOST
-    token = env.get("KEFU_ACTIONS_TOKEN") or None
+    host, token = settings.host, settings.token
     if not is_loopback(host) and not token:
         raise SystemExit(f"error: the action server on {host} needs KEFU_ACTIONS_TOKEN, a secret shared "
                          "with Rasa (e.g. `openssl rand -hex 32`); without one anybody who reaches the port "
                          "could read orders and create tickets for any customer")
-    return host, token
+    return settings
 
 
 def token_guard(token: str):
@@ -71,10 +70,10 @@ if __name__ == "__main__":
     from kefu.text.pii import install
 
     install()
-    host, token = checked_settings(os.environ)
-    os.environ["SANIC_HOST"] = host  # rasa_sdk.endpoint.run reads its address from there
-    if token:
-        install_token_guard(token)
+    settings = checked_settings(load_action_server_settings())
+    set_sanic_host(settings.host)  # rasa_sdk.endpoint.run reads its address from there
+    if settings.token:
+        install_token_guard(settings.token)
     from rasa_sdk.__main__ import main
 
     main()

@@ -12,78 +12,42 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Mapping, Optional
 
 
-from kefu.core.settings import PROJECT_ROOT, load_settings, rasa_token_file
 from kefu.core.db import upgrade
+from kefu.core.settings import (CREDENTIALS_VARIABLES, PROJECT_ROOT, SCALED_DEFAULTS, Ports, ScaledSettings,
+                                SupervisorSettings, TrackerSettings, default, environment,
+                                load_action_server_settings, load_supervisor_settings, rasa_token_file)
 from kefu.runtime import balancer
 from kefu.runtime.action_server import checked_settings
 from kefu.runtime.balancer import Layout
-from kefu.runtime.model_watch import DEFAULT_INTERVAL_SECONDS, ModelWatch
+from kefu.runtime.model_watch import ModelWatch
 
 STOP_GRACE_SECONDS = 15
 # A process that dies this often in this window is crashing, not being
 # killed; then everything stops instead of restarting forever.
 CRASH_LOOP_DEATHS = 3
-CRASH_LOOP_WINDOW_SECONDS = 120
-CHANNEL_DEFAULTS = {
-    "KEFU_REST_TOKEN": "",  # empty: the REST channel takes messages without a token
-    "WECHAT_TOKEN": "",
-    "WECHAT_APPID": "",
-    "WECHAT_APPSECRET": "",
-    "WECHAT_ENCODING_AES_KEY": "",
-    "WECHAT_API_BASE": "https://api.weixin.qq.com",
-    "WECHAT_REPLY_BUDGET_SECONDS": "4",
-    "WECHAT_TIMESTAMP_TOLERANCE_SECONDS": "300",
-    "WECOM_CORPID": "",
-    "WECOM_SECRET": "",
-    "WECOM_TOKEN": "",
-    "WECOM_ENCODING_AES_KEY": "",
-    "WECOM_API_BASE": "https://qyapi.weixin.qq.com",
-    "TAOBAO_APP_KEY": "",
-    "TAOBAO_APP_SECRET": "",
-    "TAOBAO_SESSION": "",
-    "TAOBAO_API_BASE": "https://eco.taobao.com/router/rest",
-    "TAOBAO_SIGN_METHOD": "md5",
-    "TAOBAO_CHAT_METHOD": "taobao.message.chatrobot.async",
-}
+CRASH_LOOP_WINDOW_SECONDS = int(default("KEFU_CRASH_LOOP_WINDOW_SECONDS"))
+# bot/credentials.yml reads these; Rasa refuses unset variables there.
+CHANNEL_DEFAULTS = {name: default(name) for name in CREDENTIALS_VARIABLES}
 
 
-@dataclass(frozen=True)
-class Ports:
-    rasa: int
-    actions: int
-    desk: int
-
-
-def ports_from_env(env: Dict[str, str]) -> Ports:
-    return Ports(
-        rasa=int(env.get("KEFU_RASA_PORT", "5005")),
-        actions=int(env.get("KEFU_ACTIONS_PORT", "5055")),
-        desk=int(env.get("KEFU_DESK_PORT", "8000")),
-    )
-
-
-def service_env(base: Dict[str, str], ports: Ports) -> Dict[str, str]:
-    """Environment shared by the three processes (read by bot/endpoints.yml)."""
+def service_env(base: Dict[str, str], ports: Ports, tracker: TrackerSettings) -> Dict[str, str]:
+    """Environment shared by the three processes (read by bot/endpoints.yml):
+    base plus the declared default of each variable left unset
+    (kefu/core/settings.py)."""
     env = dict(base)
-    var = PROJECT_ROOT / "var"
-    env.setdefault("KEFU_DATABASE_URL", load_settings().database_url)
+    env.setdefault("KEFU_DATABASE_URL", default("KEFU_DATABASE_URL"))
     env.setdefault("KEFU_ACTION_ENDPOINT", f"http://127.0.0.1:{ports.actions}/webhook")
     env.setdefault("KEFU_RASA_URL", f"http://127.0.0.1:{ports.rasa}")
-    env.setdefault("KEFU_TRACKER_DIALECT", "sqlite")
-    env.setdefault("KEFU_TRACKER_DB", str(var / "rasa_tracker.db"))
-    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    # bot/endpoints*.yml sends it to the action server (empty: none needed on loopback).
-    env.setdefault("KEFU_ACTIONS_TOKEN", "")
-    # bot/credentials.yml reads these; Rasa refuses unset variables there.
-    for name, default in CHANNEL_DEFAULTS.items():
-        env.setdefault(name, default)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env.update(shared_store_env(env))
+    # KEFU_ACTIONS_TOKEN: bot/endpoints*.yml sends it to the action server
+    # (empty: none needed on loopback).
+    for name in ("KEFU_TRACKER_DIALECT", "KEFU_TRACKER_DB", "RASA_TELEMETRY_ENABLED", "KEFU_ACTIONS_TOKEN",
+                 *CREDENTIALS_VARIABLES, "TF_CPP_MIN_LOG_LEVEL"):
+        env.setdefault(name, default(name))
+    env.update(shared_store_env(tracker))
     env["KEFU_RASA_PORT"], env["KEFU_ACTIONS_PORT"], env["KEFU_DESK_PORT"] = (
         str(ports.rasa), str(ports.actions), str(ports.desk))
     # Custom NLU components and channels are imported by module path.
@@ -91,17 +55,17 @@ def service_env(base: Dict[str, str], ports: Ports) -> Dict[str, str]:
     return env
 
 
-def shared_store_env(env: Dict[str, str]) -> Dict[str, str]:
+def shared_store_env(settings: TrackerSettings) -> Dict[str, str]:
     """KEFU_TRACKER_URL (PostgreSQL) and KEFU_REDIS_URL as the pieces that
     bot/endpoints-shared.yml reads; nothing when they are not both set."""
-    if not (env.get("KEFU_TRACKER_URL") and env.get("KEFU_REDIS_URL")):
+    if not settings.shared:
         return {}
     from urllib.parse import urlsplit
 
     from sqlalchemy.engine import make_url
 
-    tracker = make_url(env["KEFU_TRACKER_URL"])
-    redis = urlsplit(env["KEFU_REDIS_URL"])
+    tracker = make_url(settings.url)
+    redis = urlsplit(settings.redis_url)
     return {
         "KEFU_TRACKER_DIALECT": tracker.get_backend_name(),
         "KEFU_TRACKER_HOST": tracker.host or "127.0.0.1",
@@ -112,36 +76,29 @@ def shared_store_env(env: Dict[str, str]) -> Dict[str, str]:
         "KEFU_REDIS_HOST": redis.hostname or "127.0.0.1",
         "KEFU_REDIS_PORT": str(redis.port or 6379),
         "KEFU_REDIS_DB": (redis.path or "/0").lstrip("/") or "0",
-        "KEFU_REDIS_PREFIX": env.get("KEFU_REDIS_PREFIX", "kefu"),
+        "KEFU_REDIS_PREFIX": settings.redis_prefix,
     }
 
 
-def port_list(env: Dict[str, str], name: str, first: int, count: int) -> List[int]:
-    if env.get(name):
-        return [int(p) for p in env[name].split(",") if p.strip()]
-    return [first + i for i in range(count)]
-
-
-def scaled_layout(env: Dict[str, str]) -> Layout:
+def scaled_layout(ports: Ports, scaled: ScaledSettings) -> Layout:
     """2 Rasa servers and 2 action servers by default, on consecutive ports
     (or KEFU_RASA_PORTS / KEFU_ACTIONS_PORTS), nginx on KEFU_PUBLIC_PORT."""
-    ports = ports_from_env(env)
     local = lambda ports: [f"127.0.0.1:{p}" for p in ports]  # noqa: E731
     return Layout(
-        public_host=env.get("KEFU_PUBLIC_HOST", "0.0.0.0"),
-        public_port=int(env.get("KEFU_PUBLIC_PORT", "8080")),
+        public_host=scaled.public_host,
+        public_port=scaled.public_port,
         internal_host="127.0.0.1",
-        internal_port=int(env.get("KEFU_INTERNAL_PORT", "8079")),
-        rasa_servers=local(port_list(env, "KEFU_RASA_PORTS", ports.rasa, int(env.get("KEFU_RASA_SERVERS", "2")))),
-        action_servers=local(port_list(env, "KEFU_ACTIONS_PORTS", ports.actions,
-                                       int(env.get("KEFU_ACTION_SERVERS", "2")))),
+        internal_port=scaled.internal_port,
+        rasa_servers=local(scaled.rasa_ports),
+        action_servers=local(scaled.action_ports),
         desk_server=f"127.0.0.1:{ports.desk}",
     )
 
 
 def scaled_env(env: Dict[str, str], layout: Layout) -> Dict[str, str]:
     """Shared stores are required: several Rasa processes on SQLite files or
-    in-memory locks would each see their own conversations."""
+    in-memory locks would each see their own conversations. env: the
+    environment the children will get, checked and completed here."""
     missing = [n for n in ("KEFU_DATABASE_URL", "KEFU_TRACKER_URL", "KEFU_REDIS_URL") if not env.get(n)]
     if missing:
         raise SystemExit(f"error: the scaled profile needs {', '.join(missing)} "
@@ -156,9 +113,8 @@ def scaled_env(env: Dict[str, str], layout: Layout) -> Dict[str, str]:
     # nginx's loopback listener: balanced, and sticky per conversation.
     env.setdefault("KEFU_ACTION_ENDPOINT", f"http://127.0.0.1:{layout.internal_port}/webhook")
     env.setdefault("KEFU_RASA_URL", f"http://127.0.0.1:{layout.internal_port}")
-    env.setdefault("KEFU_PUBLIC_RASA_URL", "")       # the widget uses the page's origin
-    env.setdefault("KEFU_TRUSTED_PROXIES", "127.0.0.1")  # nginx's X-Real-IP, for the login limit
-    env.setdefault("KEFU_DESK_HOST", "127.0.0.1")        # agents come through nginx
+    for name, value in SCALED_DEFAULTS.items():
+        env.setdefault(name, value)
     return env
 
 
@@ -185,9 +141,8 @@ def ensure_database(url: str) -> None:
         admin.dispose()
 
 
-def endpoints_file(env: Dict[str, str]) -> Path:
-    shared = bool(env.get("KEFU_TRACKER_URL") and env.get("KEFU_REDIS_URL"))
-    return PROJECT_ROOT / "bot" / ("endpoints-shared.yml" if shared else "endpoints.yml")
+def endpoints_file(tracker: TrackerSettings) -> Path:
+    return PROJECT_ROOT / "bot" / ("endpoints-shared.yml" if tracker.shared else "endpoints.yml")
 
 
 def latest_model(models_dir: Path) -> Path:
@@ -268,15 +223,14 @@ def prepare(env: Dict[str, str]) -> None:
         Path(env["KEFU_TRACKER_DB"]).parent.mkdir(parents=True, exist_ok=True)
 
 
-def reminder_workers(env: Dict[str, str]) -> int:
-    workers = int(env.get("KEFU_REMINDER_WORKERS", "1"))
-    if workers > 1 and env["KEFU_DATABASE_URL"].startswith("sqlite"):
+def reminder_workers(workers: int, database_url: str) -> int:
+    if workers > 1 and database_url.startswith("sqlite"):
         print("kefu: several reminder workers need PostgreSQL; starting one on SQLite", file=sys.stderr)
         return 1
     return workers
 
 
-def ensure_rasa_token(env: Dict[str, str]) -> str:
+def ensure_rasa_token(env: Mapping[str, str]) -> str:
     """KEFU_RASA_TOKEN, or the random token made on the first `kefu run` and
     kept in var/rasa_token (mode 0600): Rasa's HTTP API can read and rewrite
     every conversation, so it is never open, even on a laptop. The children
@@ -306,51 +260,54 @@ def ensure_rasa_token(env: Dict[str, str]) -> str:
 
 
 def run(model: Optional[Path] = None, scaled: bool = False) -> int:
-    ports = ports_from_env(os.environ)
-    base = dict(os.environ)
+    base = environment()  # the children inherit all of it (PATH, HOME …)
+    settings = load_supervisor_settings(base, scaled=scaled)
+    ports = settings.ports
     layout = None
     if scaled:
-        layout = scaled_layout(base)
+        layout = scaled_layout(ports, settings.scaled)
         base = scaled_env(base, layout)
-    env = service_env(base, ports)
-    checked_settings(env)  # before anything starts, not as a crash loop of the action server
+    env = service_env(base, ports, settings.tracker)
+    # Before anything starts, not as a crash loop of the action server.
+    checked_settings(load_action_server_settings(env))
     prepare(env)
     model = model or latest_model(PROJECT_ROOT / "models")
     token = env["KEFU_RASA_TOKEN"] = ensure_rasa_token(env)
+    workers = reminder_workers(settings.reminder_workers, env["KEFU_DATABASE_URL"])
     if layout is not None:
-        nginx = balancer.prepare(layout, Path(env.get("KEFU_NGINX_DIR") or PROJECT_ROOT / "var" / "nginx"))
+        nginx = balancer.prepare(layout, settings.nginx_dir)
         # scaled_env made sure of the shared stores: endpoints-shared.yml.
-        cmds = scaled_commands(layout, model, token, reminder_workers(env), endpoints_file(env), nginx)
+        cmds = scaled_commands(layout, model, token, workers, endpoints_file(settings.tracker), nginx)
         print(f"kefu (scaled): public :{layout.public_port}  rasa {', '.join(layout.rasa_servers)}  "
               f"actions {', '.join(layout.action_servers)}  desk :{ports.desk}  model {model.name}", flush=True)
     else:
-        cmds = commands(ports, model, token, reminder_workers(env), endpoints_file(env))
+        cmds = commands(ports, model, token, workers, endpoints_file(settings.tracker))
         print(f"kefu: rasa :{ports.rasa}  actions :{ports.actions}  desk :{ports.desk}  reminders  "
               f"model {model.name}", flush=True)
     rasa_ports = [port_of(a) for a in layout.rasa_servers] if layout is not None else [ports.rasa]
-    watch = ModelWatch([f"http://127.0.0.1:{p}" for p in rasa_ports], token,
-                       float(env.get("KEFU_MODEL_CHECK_SECONDS") or DEFAULT_INTERVAL_SECONDS))
-    return supervise(cmds, env, watch)
+    watch = ModelWatch([f"http://127.0.0.1:{p}" for p in rasa_ports], token, settings.model_check_seconds)
+    return supervise(cmds, env, watch, settings)
 
 
 def serve(role: str) -> int:
     """One process of one kind in the foreground, with the environment `kefu
     run` would give it: the command of a container or a systemd unit when the
     kinds run on different machines (docs/deploy.md)."""
-    if role in ("rasa", "desk") and not os.environ.get("KEFU_RASA_TOKEN"):
+    base = environment()
+    settings = load_supervisor_settings(base)
+    if role in ("rasa", "desk") and not settings.rasa_token:
         # A token file made on one machine would differ from the next
         # machine's: one shared secret, set by the operator, or no start.
         raise SystemExit(f"error: kefu serve {role} needs KEFU_RASA_TOKEN, the secret shared by the Rasa "
                          "servers and the desk (e.g. `openssl rand -hex 32`, the same on every machine); "
                          "Rasa's HTTP API is never left open")
-    ports = ports_from_env(os.environ)
-    env = service_env(dict(os.environ), ports)
+    ports = settings.ports
+    env = service_env(base, ports, settings.tracker)
     if role == "actions":
-        checked_settings(env)
-    model = Path(env["KEFU_MODEL"]) if env.get("KEFU_MODEL") else None
+        checked_settings(load_action_server_settings(env))
     cmd = {
-        "rasa": lambda: rasa_command(ports.rasa, model or latest_model(PROJECT_ROOT / "models"),
-                                     env.get("KEFU_RASA_TOKEN") or None, endpoints_file(env)),
+        "rasa": lambda: rasa_command(ports.rasa, settings.model or latest_model(PROJECT_ROOT / "models"),
+                                     settings.rasa_token, endpoints_file(settings.tracker)),
         "actions": lambda: actions_command(ports.actions),
         "desk": lambda: DESK_COMMAND,
         "reminders": lambda: REMINDERS_COMMAND,
@@ -361,12 +318,14 @@ def serve(role: str) -> int:
 
 
 def supervise(cmds: Dict[str, List[str]], env: Dict[str, str],
-              watch: Optional[Callable[[], None]] = None) -> int:
+              watch: Optional[Callable[[], None]] = None, settings: Optional[SupervisorSettings] = None) -> int:
     """Run the processes until a signal. A process that dies is started
     again (a dead action server or desk must not end every conversation;
     in the scaled profile the load balancer sends its work to the others
     meanwhile), unless it keeps dying: a crash loop is a fault, and then all
-    stop with a non-zero exit. `watch` is called on every round."""
+    stop with a non-zero exit. `watch` is called on every round. settings:
+    read from env when not given (the pid file, the crash-loop window)."""
+    settings = settings or load_supervisor_settings(env)
     procs: Dict[str, subprocess.Popen] = {}
     deaths: Dict[str, List[float]] = {}
     stopping = False
@@ -378,10 +337,10 @@ def supervise(cmds: Dict[str, List[str]], env: Dict[str, str],
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     for name, cmd in cmds.items():
         procs[name] = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT)
-    write_pids(procs)
+    write_pids(procs, settings.pid_file)
 
     # KEFU_CRASH_LOOP_WINDOW_SECONDS: for a test that kills a process by hand.
-    window = float(env.get("KEFU_CRASH_LOOP_WINDOW_SECONDS") or CRASH_LOOP_WINDOW_SECONDS)
+    window = settings.crash_loop_window_seconds
     exit_code = 0
     while not stopping:
         for name, proc in procs.items():
@@ -395,7 +354,7 @@ def supervise(cmds: Dict[str, List[str]], env: Dict[str, str],
                       f"({len(recent)} of {CRASH_LOOP_DEATHS - 1} restarts allowed in {window:g} s)",
                       file=sys.stderr, flush=True)
                 procs[name] = subprocess.Popen(cmds[name], env=env, cwd=PROJECT_ROOT)
-                write_pids(procs)
+                write_pids(procs, settings.pid_file)
                 break
             print(f"kefu: {name} exited with code {proc.returncode}, {len(recent)} times in {window:g} s; "
                   "stopping everything", file=sys.stderr, flush=True)
@@ -424,8 +383,7 @@ def terminate(procs: Dict[str, subprocess.Popen]) -> None:
             proc.wait()
 
 
-def write_pids(procs: Dict[str, subprocess.Popen]) -> None:
+def write_pids(procs: Dict[str, subprocess.Popen], path: Path) -> None:
     """For bench/chat_load.py, which reports each process's peak memory."""
     lines = [f"{name} {proc.pid}" for name, proc in procs.items()]
-    path = Path(os.environ.get("KEFU_PID_FILE") or PROJECT_ROOT / "var" / "kefu.pids")
     path.write_text("\n".join(lines) + "\n")
