@@ -66,7 +66,7 @@ def record_handoff(
     return conversation
 
 
-def important_customers(path: Optional[Path] = None) -> frozenset:
+def important_customers(path: Path | None = None) -> frozenset:
     """重点客户 from the data file (re-read each time: supervisors edit it live);
     path: by default KEFU_IMPORTANT_CUSTOMERS, else IMPORTANT_FILE."""
     path = path or important_customers_file()

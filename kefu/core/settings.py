@@ -239,18 +239,36 @@ CREDENTIALS_VARIABLES: Tuple[str, ...] = (
 )
 
 
-def default(name: str) -> Optional[str]:
+def default_optional(name: str) -> Optional[str]:
     """The declared default of a variable (KeyError for one not declared)."""
     return BY_NAME[name].default
 
 
-def _get(env: Mapping[str, str], name: str) -> Optional[str]:
+def default(name: str) -> str:
+    """The declared default of a variable that has one."""
+    value = BY_NAME[name].default
+    if value is None:
+        raise KeyError(f"{name} has no default")
+    return value
+
+
+def _get_optional(env: Mapping[str, str], name: str) -> Optional[str]:
     """Unset: the default; set, even to "": the value."""
+    return env.get(name, default_optional(name))
+
+
+def _get(env: Mapping[str, str], name: str) -> str:
+    """As _get_optional, for a variable with a default."""
     return env.get(name, default(name))
 
 
-def _get_or_default(env: Mapping[str, str], name: str) -> Optional[str]:
+def _get_or_default_optional(env: Mapping[str, str], name: str) -> Optional[str]:
     """Unset or empty: the default."""
+    return env.get(name) or default_optional(name)
+
+
+def _get_or_default(env: Mapping[str, str], name: str) -> str:
+    """As _get_or_default_optional, for a variable with a default."""
     return env.get(name) or default(name)
 
 
