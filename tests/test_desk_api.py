@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import ROOT, Stack, auth, http, new_sender
+from tests.support.stack import ROOT, Stack, auth, http, new_sender
 
 
 def test_healthz(stack: Stack):

@@ -10,7 +10,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Optional
 
-from conftest import ROOT, Stack, auth, http, new_sender
+from tests.support.stack import ROOT, Stack, auth, http, new_sender
 
 
 def new_agent(stack: Stack, role: str = "agent") -> tuple:
