@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+from tests.support.desk import Desk, running_desk
 from tests.support.fake_top_api import FakeTopAPI
 from tests.support.fake_wechat_api import FakeWeChatAPI
 from tests.support.platforms import TAOBAO_APP_SECRET, taobao_env, wechat_env
@@ -142,6 +143,14 @@ def agent_token(stack: Stack) -> str:
     status, body = http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})
     assert status == 200, body
     return body["token"]
+
+
+@pytest.fixture(scope="session")
+def desk(tmp_path_factory) -> Desk:
+    """The desk in this process on its own SQLite database, shared by the
+    session's fast desk tests as the stack's desk is by the e2e ones."""
+    with running_desk(f"sqlite:///{tmp_path_factory.mktemp('desk') / 'kefu.db'}") as running:
+        yield running
 
 
 @pytest.fixture()
