@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+from tests.support.channels import Channels, Recorder, running_channels
 from tests.support.desk import Desk, running_desk
 from tests.support.fake_top_api import FakeTopAPI
 from tests.support.fake_wechat_api import FakeWeChatAPI
@@ -150,6 +151,16 @@ def desk(tmp_path_factory) -> Desk:
     """The desk in this process on its own SQLite database, shared by the
     session's fast desk tests as the stack's desk is by the e2e ones."""
     with running_desk(f"sqlite:///{tmp_path_factory.mktemp('desk') / 'kefu.db'}") as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def channels(tmp_path_factory, wechat_api, top_api) -> Channels:
+    """Every channel of bot/credentials.yml in this process, configured as the
+    stack's are (fake WeChat/WeCom/TOP gateways), answering through a Recorder."""
+    env = {**wechat_env(wechat_api.url), **taobao_env(top_api.url)}
+    with running_channels(f"sqlite:///{tmp_path_factory.mktemp('channels') / 'kefu.db'}", env,
+                          Recorder()) as running:
         yield running
 
 
