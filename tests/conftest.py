@@ -53,6 +53,13 @@ E2E_TESTS = (
 def pytest_configure(config):
     for name, meaning in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {meaning}")
+    # Several Sanic apps start in this process (the channels' fast tests).
+    # Sanic rewrites its own request code when an app starts ("touchup");
+    # a second app would rewrite the rewritten code and fail. Its test mode,
+    # as sanic-testing sets it, starts each app from the original code.
+    from sanic import Sanic
+
+    Sanic.test_mode = True
 
 
 def pytest_collection_modifyitems(config, items):
