@@ -31,7 +31,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: run run-scaled test lint screenshots train venv clean
+.PHONY: run run-scaled test test-fast lint screenshots train venv clean
 
 venv: $(STAMP_INSTALL)
 
@@ -111,6 +111,11 @@ lint: $(STAMP_DEV)
 test: $(STAMP_DEV) $(STAMP_MODEL) $(CHROMIUM) $(CJK_FONT) $(NGINX) $(TOOLS)/.installed
 	@$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest -ra
+
+# The fast tier: no trained model, stack, browser, PostgreSQL, Redis or nginx
+# (tests marked e2e are left out; see tests/conftest.py).
+test-fast: $(STAMP_DEV)
+	$(BIN)/python -m pytest -q -m "not e2e"
 
 # The desk's screenshots in docs/, refreshed on purpose (the browser tests
 # write theirs to a temporary folder).

@@ -3,7 +3,7 @@
 The real gateway runs on Taobao's machines; here it shares two cores with the
 workers and PostgreSQL, so it is a bare asyncio protocol (keep-alive HTTP/1.1,
 Content-Length bodies) instead of the aiohttp fake the tests use
-(tests/fake_top_api.py). It still checks every signature and counts what
+(tests/support/fake_top_api.py). It still checks every signature and counts what
 each receiver got, so duplicates are seen where they would be: at the platform.
 
     python bench/fast_top_gateway.py --port N [--secret top-secret]

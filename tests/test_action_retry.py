@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import Stack, auth, http, new_sender
+from tests.support.stack import Stack, auth, http, new_sender
 
 
 def action_call(sender: str, action: str, text: str, intent: str, message_id: str) -> dict:

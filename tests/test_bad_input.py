@@ -1,7 +1,7 @@
 """Bad input on the REST channel gets a clear answer and never breaks the server."""
 from __future__ import annotations
 
-from conftest import Stack, http, new_sender
+from tests.support.stack import Stack, http, new_sender
 
 
 def webhook(stack: Stack) -> str:

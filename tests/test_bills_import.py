@@ -4,14 +4,12 @@ from __future__ import annotations
 import csv
 import io
 import os
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from conftest import ROOT
+from tests.support.cli import Result, kefu
 from kefu.core.db import make_engine
 from kefu.core.models import Bill
 from kefu.text.spreadsheet import safe_cell
@@ -28,9 +26,8 @@ def db_url(migrated_database_url):
     return migrated_database_url
 
 
-def run_import(db_url: str, path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kefu.cli", "bills", "import", str(path)], cwd=ROOT,
-                          env={**os.environ, "KEFU_DATABASE_URL": db_url}, capture_output=True, text=True)
+def run_import(db_url: str, path) -> Result:
+    return kefu("bills", "import", str(path), env={"KEFU_DATABASE_URL": db_url})
 
 
 def bills(db_url: str) -> list:
@@ -121,12 +118,10 @@ def test_only_plain_decimal_amounts_and_no_crash_on_odd_cells(db_url, tmp_path):
 
 def test_undecodable_argument_is_refused_with_exit_code_2(db_url, tmp_path):
     name = os.fsencode(str(tmp_path)) + b"/bills\xff.csv"
-    result = subprocess.run([sys.executable, "-m", "kefu.cli", "bills", "import", name], cwd=ROOT,
-                            env={**os.environ, "KEFU_DATABASE_URL": db_url}, capture_output=True, text=True)
+    result = kefu("bills", "import", name, env={"KEFU_DATABASE_URL": db_url})
     assert result.returncode == 2 and "error: file is not valid UTF-8 text" in result.stderr, result.stderr
     for args in (["customer", "export", b"taobao:\xe5\xb0"], ["bills", "paid", b"wechat:\xff", "物业费", "2026-12"]):
-        result = subprocess.run([sys.executable, "-m", "kefu.cli", *args], cwd=ROOT,
-                                env={**os.environ, "KEFU_DATABASE_URL": db_url}, capture_output=True, text=True)
+        result = kefu(*args, env={"KEFU_DATABASE_URL": db_url})
         assert result.returncode == 2 and "error: customer_id is not valid UTF-8 text" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
 

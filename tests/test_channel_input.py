@@ -14,7 +14,7 @@ from typing import Any, List
 import pytest
 import websockets
 
-from conftest import Stack, http, new_sender, wait_for
+from tests.support.stack import Stack, http, new_sender, wait_for
 from kefu.text.received import INVALID_TEXT_REPLY, MAX_TEXT_CHARS, TOO_LONG_REPLY, is_valid_text
 
 # The lone surrogate of issue 11: valid JSON, but not a character.
@@ -261,13 +261,14 @@ app.run(host="127.0.0.1", port=int(sys.argv[1]), access_log=False)
 """
 
 
+@pytest.mark.e2e  # its own server process: the patch under test is process-wide
 def test_a_handler_that_calls_sys_exit_ends_its_request_not_the_server(tmp_path):
     """Whatever a library does on a request's path, Sanic under Rasa answers
     that request 500 and goes on serving (kefu/runtime/rasa_server.py)."""
     import subprocess
     import sys
 
-    from conftest import ROOT, free_port, stop, wait_ready
+    from tests.support.stack import ROOT, free_port, stop, wait_ready
 
     port = free_port()
     log = tmp_path / "app.log"

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
-from conftest import ROOT, Stack, auth, http
+from tests.support.stack import ROOT, Stack, auth, http
 from test_taobao import say as taobao_say
 
 

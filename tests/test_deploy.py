@@ -5,9 +5,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
-from conftest import ROOT
+from tests.support.stack import ROOT
 from kefu.runtime.balancer import kubernetes_config
 
 MANIFEST = ROOT / "deploy" / "k8s" / "kefu.yaml"
@@ -20,6 +21,7 @@ def validate(path: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True)
 
 
+@pytest.mark.e2e  # kubernetes-validate runs from its own venv (make's .venv-tools)
 def test_the_kubernetes_example_passes_kubernetes_validate():
     result = validate(MANIFEST)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -29,6 +31,7 @@ def test_the_kubernetes_example_passes_kubernetes_validate():
         assert expected in kinds, result.stdout
 
 
+@pytest.mark.e2e
 def test_the_validator_rejects_a_broken_manifest(tmp_path):
     """The check above can fail: a misspelt field is refused."""
     broken = tmp_path / "broken.yaml"

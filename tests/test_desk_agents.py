@@ -10,7 +10,7 @@ import subprocess
 import sys
 from typing import Optional, Tuple
 
-from conftest import ROOT, Stack, auth, http as call, new_sender
+from tests.support.stack import ROOT, Stack, auth, http as call, new_sender
 
 
 def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess:

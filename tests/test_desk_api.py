@@ -1,46 +1,43 @@
 """Desk API: agents, login, bearer tokens."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from conftest import ROOT, Stack, auth, http, new_sender
-
-
-def test_healthz(stack: Stack):
-    assert http("GET", f"{stack.desk_url}/healthz") == (200, {"status": "ok"})
+from tests.support.cli import kefu
+from tests.support.desk import Desk
+from tests.support.stack import Stack, auth, http, new_sender
 
 
-def test_api_needs_a_token(stack: Stack):
+def test_healthz(desk: Desk):
+    assert http("GET", f"{desk.desk_url}/healthz") == (200, {"status": "ok"})
+
+
+def test_api_needs_a_token(desk: Desk):
     for path in ("/api/tickets", "/api/conversations?status=waiting"):
-        status, body = http("GET", f"{stack.desk_url}{path}")
+        status, body = http("GET", f"{desk.desk_url}{path}")
         assert status == 401, body
-        status, body = http("GET", f"{stack.desk_url}{path}", headers=auth("forged-token"))
+        status, body = http("GET", f"{desk.desk_url}{path}", headers=auth("forged-token"))
         assert status == 401, body
 
 
-def test_agent_add_then_login(stack: Stack):
+def test_agent_add_then_login(desk: Desk):
     name = new_sender("agent")
-    result = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", name, "--role", "supervisor"],
-                            cwd=ROOT, env=stack.env, capture_output=True, text=True)
+    result = kefu("agent", "add", name, "--role", "supervisor", env=desk.env)
     assert result.returncode == 0, result.stderr
     password = result.stdout.split("one-time password:")[1].strip()
     assert len(password) >= 12
-    assert http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": "wrong"})[0] == 401
-    status, body = http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})
+    assert http("POST", f"{desk.desk_url}/api/login", {"name": name, "password": "wrong"})[0] == 401
+    status, body = http("POST", f"{desk.desk_url}/api/login", {"name": name, "password": password})
     assert status == 200 and body["token"]
-    status, listed = http("GET", f"{stack.desk_url}/api/tickets", headers=auth(body["token"]))
+    status, listed = http("GET", f"{desk.desk_url}/api/tickets", headers=auth(body["token"]))
     assert status == 200 and isinstance(listed["tickets"], list)
     # The same name twice is refused, not duplicated.
-    again = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", name],
-                           cwd=ROOT, env=stack.env, capture_output=True, text=True)
+    again = kefu("agent", "add", name, env=desk.env)
     assert again.returncode != 0 and "already exists" in again.stderr
 
 
-def test_login_rejects_bad_bodies(stack: Stack):
-    assert http("POST", f"{stack.desk_url}/api/login", raw=b"{oops")[0] == 400
-    assert http("POST", f"{stack.desk_url}/api/login", {"name": "x"})[0] == 400
-    assert http("POST", f"{stack.desk_url}/api/login", {"name": "nobody", "password": "x"})[0] == 401
+def test_login_rejects_bad_bodies(desk: Desk):
+    assert http("POST", f"{desk.desk_url}/api/login", raw=b"{oops")[0] == 400
+    assert http("POST", f"{desk.desk_url}/api/login", {"name": "x"})[0] == 400
+    assert http("POST", f"{desk.desk_url}/api/login", {"name": "nobody", "password": "x"})[0] == 401
 
 
 def test_ticket_fields_and_filters(stack: Stack, agent_token: str):

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, Stack, auth, http, new_sender
+from tests.support.stack import ROOT, Stack, auth, http, new_sender
 
 
 @pytest.fixture(scope="module")

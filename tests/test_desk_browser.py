@@ -17,7 +17,7 @@ from typing import List
 
 import pytest
 
-from conftest import ROOT, Stack, new_sender, wait_for
+from tests.support.stack import ROOT, Stack, new_sender, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # As the machine notes say: without these, chromium keeps trying to reach

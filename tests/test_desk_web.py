@@ -3,21 +3,21 @@ one-click take-over (exactly one agent wins) and the conversation history."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, Optional
+from typing import Dict, Optional, Union
 
-from conftest import ROOT, Stack, auth, http, new_sender
+from tests.support.cli import kefu
+from tests.support.desk import Desk
+from tests.support.stack import Stack, auth, http, new_sender
 
 
-def new_agent(stack: Stack, role: str = "agent") -> tuple:
+def new_agent(stack: Union[Stack, Desk], role: str = "agent") -> tuple:
     name = new_sender("web-agent")
-    out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", name, "--role", role],
-                         cwd=ROOT, env=stack.env, capture_output=True, text=True, check=True).stdout
-    return name, out.split("one-time password:")[1].strip()
+    result = kefu("agent", "add", name, "--role", role, env=stack.env)
+    assert result.returncode == 0, result.stderr
+    return name, result.stdout.split("one-time password:")[1].strip()
 
 
 def call(method: str, url: str, body=None, headers: Optional[Dict[str, str]] = None):
@@ -42,56 +42,56 @@ def call(method: str, url: str, body=None, headers: Optional[Dict[str, str]] = N
     return status, payload, got
 
 
-def browser_login(stack: Stack, name: str, password: str):
+def browser_login(stack: Union[Stack, Desk], name: str, password: str):
     status, body, headers = call("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})
     assert status == 200, body
     cookie = headers["Set-Cookie"]
     return cookie, body["csrf_token"]
 
 
-def test_pages_are_served_in_chinese(stack: Stack):
-    status, page, headers = call("GET", f"{stack.desk_url}/login")
+def test_pages_are_served_in_chinese(desk: Desk):
+    status, page, headers = call("GET", f"{desk.desk_url}/login")
     assert status == 200 and "text/html" in headers["Content-Type"] and "登录" in page
-    status, page, _ = call("GET", f"{stack.desk_url}/desk")
+    status, page, _ = call("GET", f"{desk.desk_url}/desk")
     assert status == 200 and "待接入" in page and "交还机器人" in page
-    status, _, headers = call("GET", f"{stack.desk_url}/")
+    status, _, headers = call("GET", f"{desk.desk_url}/")
     assert status == 302 and headers["Location"] == "/desk"
-    assert call("GET", f"{stack.desk_url}/static/desk.js")[0] == 200
+    assert call("GET", f"{desk.desk_url}/static/desk.js")[0] == 200
 
 
-def test_session_cookie_is_httponly_strict_and_state_changes_need_csrf(stack: Stack):
-    name, password = new_agent(stack)
-    cookie, csrf = browser_login(stack, name, password)
+def test_session_cookie_is_httponly_strict_and_state_changes_need_csrf(desk: Desk):
+    name, password = new_agent(desk)
+    cookie, csrf = browser_login(desk, name, password)
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
     session = {"Cookie": cookie.split(";")[0]}
-    status, me, _ = call("GET", f"{stack.desk_url}/api/me", headers=session)
+    status, me, _ = call("GET", f"{desk.desk_url}/api/me", headers=session)
     assert status == 200 and me["name"] == name and me["role"] == "agent" and me["csrf_token"] == csrf
     # No cookie, no token: 401. A state-changing call with the cookie but without
     # the CSRF header (what a forged cross-site form would send): 403.
-    assert call("GET", f"{stack.desk_url}/api/me")[0] == 401
-    assert call("POST", f"{stack.desk_url}/api/conversations/1/take", headers=session)[0] == 403
+    assert call("GET", f"{desk.desk_url}/api/me")[0] == 401
+    assert call("POST", f"{desk.desk_url}/api/conversations/1/take", headers=session)[0] == 403
     wrong = {**session, "X-CSRF-Token": "0" * 32}
-    assert call("POST", f"{stack.desk_url}/api/conversations/1/take", headers=wrong)[0] == 403
+    assert call("POST", f"{desk.desk_url}/api/conversations/1/take", headers=wrong)[0] == 403
     ok = {**session, "X-CSRF-Token": csrf}
-    assert call("POST", f"{stack.desk_url}/api/conversations/999999/take", headers=ok)[0] == 404
+    assert call("POST", f"{desk.desk_url}/api/conversations/999999/take", headers=ok)[0] == 404
     # A login posted from another site's page is refused (login CSRF).
-    status, _, _ = call("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password},
+    status, _, _ = call("POST", f"{desk.desk_url}/api/login", {"name": name, "password": password},
                         headers={"Origin": "http://evil.example"})
     assert status == 403
     # Signing out ends the session.
-    assert call("POST", f"{stack.desk_url}/api/logout", headers=ok)[0] == 200
-    assert call("GET", f"{stack.desk_url}/api/me", headers=session)[0] == 401
+    assert call("POST", f"{desk.desk_url}/api/logout", headers=ok)[0] == 200
+    assert call("GET", f"{desk.desk_url}/api/me", headers=session)[0] == 401
 
 
-def test_failed_logins_are_rate_limited_per_name(stack: Stack):
-    name, password = new_agent(stack)
+def test_failed_logins_are_rate_limited_per_name(desk: Desk):
+    name, password = new_agent(desk)
     for _ in range(5):
-        assert http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": "guess"})[0] == 401
+        assert http("POST", f"{desk.desk_url}/api/login", {"name": name, "password": "guess"})[0] == 401
     # Even the right password waits now; other agents are not affected.
-    status, body = http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})
+    status, body = http("POST", f"{desk.desk_url}/api/login", {"name": name, "password": password})
     assert status == 429 and "15 minutes" in body["error"]
-    other, other_password = new_agent(stack)
-    assert http("POST", f"{stack.desk_url}/api/login", {"name": other, "password": other_password})[0] == 200
+    other, other_password = new_agent(desk)
+    assert http("POST", f"{desk.desk_url}/api/login", {"name": other, "password": other_password})[0] == 200
 
 
 def waiting_conversation(stack: Stack, token: str) -> dict:
@@ -193,19 +193,19 @@ def test_live_websocket_loses_nothing_across_a_reconnect_and_takes_replies(stack
     assert refused == 403 and anonymous_status == 401
 
 
-def test_canned_replies_from_the_seed_editable_by_supervisors_only(stack: Stack):
-    agent, agent_password = new_agent(stack)
-    boss, boss_password = new_agent(stack, role="supervisor")
-    agent_token = http("POST", f"{stack.desk_url}/api/login", {"name": agent, "password": agent_password})[1]["token"]
-    boss_token = http("POST", f"{stack.desk_url}/api/login", {"name": boss, "password": boss_password})[1]["token"]
-    status, body = http("GET", f"{stack.desk_url}/api/canned-replies", headers=auth(agent_token))
+def test_canned_replies_from_the_seed_editable_by_supervisors_only(desk: Desk):
+    agent, agent_password = new_agent(desk)
+    boss, boss_password = new_agent(desk, role="supervisor")
+    agent_token = http("POST", f"{desk.desk_url}/api/login", {"name": agent, "password": agent_password})[1]["token"]
+    boss_token = http("POST", f"{desk.desk_url}/api/login", {"name": boss, "password": boss_password})[1]["token"]
+    status, body = http("GET", f"{desk.desk_url}/api/canned-replies", headers=auth(agent_token))
     assert status == 200 and any("欢迎光临" in r["text"] for r in body["canned_replies"])
     new = {"title": "物业费", "text": "物业费可在公众号「生活缴费」中缴纳，全网最低价。"}
-    assert http("POST", f"{stack.desk_url}/api/canned-replies", new, headers=auth(agent_token))[0] == 403
-    status, created = http("POST", f"{stack.desk_url}/api/canned-replies", new, headers=auth(boss_token))
+    assert http("POST", f"{desk.desk_url}/api/canned-replies", new, headers=auth(agent_token))[0] == 403
+    status, created = http("POST", f"{desk.desk_url}/api/canned-replies", new, headers=auth(boss_token))
     assert status == 201 and "最低价" not in created["canned_reply"]["text"]  # stored already clean
     reply_id = created["canned_reply"]["id"]
-    url = f"{stack.desk_url}/api/canned-replies/{reply_id}"
+    url = f"{desk.desk_url}/api/canned-replies/{reply_id}"
     assert http("PUT", url, {"title": "x", "text": "y"}, headers=auth(agent_token))[0] == 403
     assert http("PUT", url, {"title": "", "text": "y"}, headers=auth(boss_token))[0] == 400
     assert http("PUT", url, {"title": "物业费缴纳", "text": "您好，物业费可在「生活缴费」中缴纳。"},
@@ -215,7 +215,7 @@ def test_canned_replies_from_the_seed_editable_by_supervisors_only(stack: Stack)
     assert http("DELETE", url, headers=auth(boss_token))[0] == 404
 
 
-def test_conversation_view_lists_the_customers_own_orders(stack: Stack, agent_token: str):
+def test_conversation_view_lists_the_customers_own_orders(desk: Desk):
     from datetime import datetime, timezone
 
     from sqlalchemy.orm import Session
@@ -223,18 +223,19 @@ def test_conversation_view_lists_the_customers_own_orders(stack: Stack, agent_to
     from kefu.core.db import make_engine
     from kefu.core.models import Order
 
+    agent_token = desk.token()
     buyer, other = new_sender("desk-buyer"), new_sender("desk-other")
-    with Session(make_engine(stack.database_url), future=True) as s:
+    with Session(make_engine(desk.database_url), future=True) as s:
         for order_id, who in (("3870000000000000001", buyer), ("3870000000000000002", other)):
             s.add(Order(platform="tmall", order_id=order_id + buyer[-4:], shop="好物小店", buyer=who,
                         amount_cents=12850, status="unpaid", created_at=datetime.now(timezone.utc),
                         updated_at=datetime.now(timezone.utc)))
         s.commit()
-    status, body = http("GET", f"{stack.desk_url}/api/customers/taobao:{buyer}/orders", headers=auth(agent_token))
+    status, body = http("GET", f"{desk.desk_url}/api/customers/taobao:{buyer}/orders", headers=auth(agent_token))
     assert status == 200
     assert [(o["order_id"][:19], o["status"], o["amount"]) for o in body["orders"]] == \
         [("3870000000000000001", "unpaid", "128.50")]
-    assert http("GET", f"{stack.desk_url}/api/customers/wechat:{buyer}/orders",
+    assert http("GET", f"{desk.desk_url}/api/customers/wechat:{buyer}/orders",
                 headers=auth(agent_token))[1]["orders"] == []
 
 
@@ -301,9 +302,9 @@ def test_closing_a_conversation_leaves_the_desk_and_the_bot_answers_again(stack:
     assert any("您好" in t for t in stack.say(conversation["customer_id"], "你好"))
 
 
-def test_desk_pages_send_security_headers_and_the_widget_script_stays_embeddable(stack: Stack):
+def test_desk_pages_send_security_headers_and_the_widget_script_stays_embeddable(desk: Desk):
     for path in ("/login", "/desk", "/tickets", "/reports", "/static/desk.js", "/api/me", "/api/nope", "/widget-demo"):
-        status, _, headers = call("GET", f"{stack.desk_url}{path}")
+        status, _, headers = call("GET", f"{desk.desk_url}{path}")
         policy = headers.get("Content-Security-Policy", "")
         assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy, (path, policy)
         assert headers["X-Frame-Options"] == "DENY", path
@@ -313,15 +314,15 @@ def test_desk_pages_send_security_headers_and_the_widget_script_stays_embeddable
             assert "script-src 'self';" in policy and "'unsafe-inline'" not in policy, (path, policy)
     # The demo page's one inline script runs by a nonce that changes on every load,
     # and the widget on it may reach the Rasa server it chats with.
-    status, page, headers = call("GET", f"{stack.desk_url}/widget-demo")
+    status, page, headers = call("GET", f"{desk.desk_url}/widget-demo")
     policy = headers["Content-Security-Policy"]
     nonce = policy.split("'nonce-")[1].split("'")[0]
-    assert f'<script nonce="{nonce}">' in page and call("GET", f"{stack.desk_url}/widget-demo")[2][
+    assert f'<script nonce="{nonce}">' in page and call("GET", f"{desk.desk_url}/widget-demo")[2][
         "Content-Security-Policy"] != policy
-    rasa_host = stack.rasa_url.split("://")[1]
+    rasa_host = desk.rasa_url.split("://")[1]
     assert f"http://{rasa_host}" in policy and f"ws://{rasa_host}" in policy
     # Shops load the widget from their own pages: no frame or page policy on it.
-    status, _, headers = call("GET", f"{stack.desk_url}/widget.js")
+    status, _, headers = call("GET", f"{desk.desk_url}/widget.js")
     assert status == 200 and headers["Access-Control-Allow-Origin"] == "*"
     assert headers["X-Content-Type-Options"] == "nosniff" and "javascript" in headers["Content-Type"]
     assert "X-Frame-Options" not in headers and "Content-Security-Policy" not in headers

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import Stack, auth, http, new_sender
+from tests.support.stack import Stack, auth, http, new_sender
 
 TICKET_NO = re.compile(r"工单号：(KF\d{6})")
 

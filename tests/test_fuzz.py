@@ -11,7 +11,8 @@ from datetime import datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import TAOBAO_APP_KEY, TAOBAO_APP_SECRET, WECHAT_TOKEN, Stack, http
+from tests.support.platforms import TAOBAO_APP_KEY, TAOBAO_APP_SECRET, WECHAT_TOKEN
+from tests.support.stack import Stack, http
 from connectors.rest import BadRequest as RestBadRequest
 from connectors.rest import parse_body
 from connectors.taobao import BadRequest as TaobaoBadRequest

@@ -15,7 +15,10 @@ from typing import Dict, Optional, Tuple
 
 import pytest
 
-from conftest import ROOT, Stack, auth, free_port, http, new_sender, start_stack, stop, stop_stack, wait_for
+from tests.support.stack import (ROOT, Stack, auth, free_port, http, new_sender, start_stack, stop, stop_stack,
+                                 wait_for)
+
+pytestmark = pytest.mark.e2e  # starts its own stack
 
 ACTIONS_TOKEN = "actions-secret-for-the-test"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DATA, ROOT, Stack
+from tests.support.stack import DATA, ROOT, Stack
 from kefu.cli.nlu_eval import evaluate, format_report, read_examples, score
 
 HELDOUT = DATA / "nlu_heldout.jsonl"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from conftest import PG_ADMIN_URL, new_sender, start_stack, stop_stack
+from tests.support.stack import PG_ADMIN_URL, new_sender, start_stack, stop_stack
 from kefu.core.db import upgrade
 
 

@@ -6,7 +6,7 @@ import logging
 import subprocess
 import sys
 
-from conftest import ROOT, Stack, auth, http, new_sender
+from tests.support.stack import ROOT, Stack, auth, http, new_sender
 from kefu.text.pii import install, mask
 
 

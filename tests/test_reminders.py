@@ -13,7 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from kefu.clients.top_api import TopAPI, TopConfig
 from kefu.clients.wechat_api import WeChatAPI
-from conftest import new_sender
+from tests.support.stack import new_sender
 from kefu.core.bills import mark_paid
 from kefu.core.conversations import record_handoff
 from kefu.core.db import make_engine
@@ -30,7 +30,7 @@ MORNING = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
 
 @pytest.fixture()
 def top():
-    from fake_top_api import FakeTopAPI
+    from tests.support.fake_top_api import FakeTopAPI
 
     return FakeTopAPI().start()
 
@@ -273,7 +273,7 @@ def test_preview_list_and_bills_paid_commands(tmp_path):
     import subprocess
     import sys
 
-    from conftest import ROOT
+    from tests.support.stack import ROOT
     from kefu.core.db import upgrade
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"

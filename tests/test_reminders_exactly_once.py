@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from conftest import ROOT, wait_for
+from tests.support.stack import ROOT, wait_for
 from kefu.core.db import make_engine, upgrade
 from kefu.core.models import Order, Reminder, utcnow
 
@@ -41,7 +41,7 @@ bills:
 
 @pytest.fixture()
 def gateway():
-    from fake_top_api import FakeTopAPI
+    from tests.support.fake_top_api import FakeTopAPI
 
     # A little latency per call, so a batch is in flight long enough to be killed in.
     return FakeTopAPI(delay=0.02).start()

@@ -7,9 +7,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from conftest import start_stack, stop_stack, taobao_env, wait_for
+from tests.support.platforms import taobao_env
+from tests.support.stack import start_stack, stop_stack, wait_for
 from kefu.core.models import SHANGHAI
 from test_taobao import new_buyer, new_tid, post, say, signed, texts_to, tmc_content
+
+pytestmark = pytest.mark.e2e  # starts its own stack
 
 POLICY = """
 orders:
@@ -30,7 +33,7 @@ bills:
 
 @pytest.fixture(scope="module")
 def gateway():
-    from fake_top_api import FakeTopAPI
+    from tests.support.fake_top_api import FakeTopAPI
 
     return FakeTopAPI("top-secret").start()
 

@@ -10,7 +10,7 @@ import time
 
 from sqlalchemy import create_engine, text
 
-from conftest import ROOT, wait_for
+from tests.support.stack import ROOT, wait_for
 from kefu.core.db import upgrade
 
 STOP_DEADLINE_SECONDS = 5

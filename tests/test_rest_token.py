@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Stack, http, new_sender, start_stack, stop_stack
+from tests.support.stack import Stack, http, new_sender, start_stack, stop_stack
+
+pytestmark = pytest.mark.e2e  # starts its own stack
 
 TOKEN = "rest-token-for-tests-0123456789"
 

@@ -7,7 +7,11 @@ import signal
 import time
 from pathlib import Path
 
-from conftest import auth, http, new_sender, start_stack, stop_stack, wait_for
+import pytest
+
+from tests.support.stack import auth, http, new_sender, start_stack, stop_stack, wait_for
+
+pytestmark = pytest.mark.e2e  # starts its own stack
 
 
 def service_pids(pid_file: Path) -> dict:
@@ -47,7 +51,7 @@ def test_postgres_desk_database_rasa_token_and_sigterm_stops_everything(tmp_path
         assert http("GET", f"{stack.rasa_url}/conversations/{sender}/tracker?token=s3cret-token")[0] == 200
         import subprocess
         import sys
-        from conftest import ROOT
+        from tests.support.stack import ROOT
         out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", new_sender("a")],
                              cwd=ROOT, env=stack.env, capture_output=True, text=True, check=True).stdout
         name = out.split()[1]

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from conftest import http, new_sender, wait_for
+from tests.support.stack import http, new_sender, wait_for
 from tests.support.scaled_stack import PG_ADMIN_URL, STARTUP_TIMEOUT, Scaled, free_port, healthy, scaled_stack
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"

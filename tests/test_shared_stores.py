@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import create_engine, text
 
-from conftest import new_sender, start_stack, stop_stack
+from tests.support.stack import new_sender, start_stack, stop_stack
 
 
 def test_conversations_live_in_postgresql_with_the_redis_lock_store(tmp_path, postgres_url):

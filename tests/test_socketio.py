@@ -7,7 +7,7 @@ from typing import Awaitable, Callable
 
 import socketio
 
-from conftest import Stack, http
+from tests.support.stack import Stack, http
 
 
 def widget(stack: Stack, act: Callable[[socketio.AsyncClient, str], Awaitable[None]],

@@ -17,7 +17,8 @@ from typing import Dict, Optional
 import pytest
 from sqlalchemy.orm import Session
 
-from conftest import TAOBAO_APP_KEY, TAOBAO_APP_SECRET, Stack, auth, http, wait_for
+from tests.support.platforms import TAOBAO_APP_KEY, TAOBAO_APP_SECRET
+from tests.support.stack import Stack, auth, http, wait_for
 from kefu.clients.top_api import TopAPI, TopConfig, top_timestamp
 from kefu.clients.top_sign import top_sign
 from kefu.core.db import ThreadedSessions, make_engine, upgrade
@@ -234,7 +235,7 @@ def test_tmc_push_creates_and_updates_an_order(stack: Stack):
 def tmc_gateway():
     """A gateway of its own: the stack's reminder worker pulls TMC from the
     shared one and would take these messages first."""
-    from fake_top_api import FakeTopAPI
+    from tests.support.fake_top_api import FakeTopAPI
 
     return FakeTopAPI(TAOBAO_APP_SECRET).start()
 
@@ -378,7 +379,7 @@ def test_unconfigured_channel_answers_503(tmp_path):
 def test_credentials_register_both_channels(monkeypatch):
     from rasa.shared.utils.io import read_config_file
 
-    from conftest import ROOT
+    from tests.support.stack import ROOT
     from connectors.taobao import TaobaoInput, TmallInput
 
     from kefu.runtime.supervisor import CHANNEL_DEFAULTS

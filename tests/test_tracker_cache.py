@@ -10,7 +10,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from sqlalchemy import create_engine, text
 
-from conftest import ROOT
+from tests.support.stack import ROOT
 from kefu.runtime.tracker_cache import CachedSQLTrackerStore
 
 DOMAIN = Domain.load(str(ROOT / "bot" / "domain.yml"))

@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from conftest import (WECHAT_AES_KEY, WECHAT_APPID, WECHAT_TOKEN, Stack, auth, http, start_stack,
-                      stop_stack, wait_for, wechat_env)
+from tests.support.platforms import WECHAT_AES_KEY, WECHAT_APPID, WECHAT_TOKEN, wechat_env
+from tests.support.stack import Stack, auth, http, start_stack, stop_stack, wait_for
+
+pytestmark = pytest.mark.e2e  # starts its own stack
 
 CRYPTO = WeChatCrypto(WECHAT_TOKEN, WECHAT_AES_KEY, WECHAT_APPID)
 
@@ -275,7 +277,7 @@ def test_outside_48h_window_is_kept_for_the_desk(slow_stack: Stack, wechat_api):
     assert wait_for(lambda: len(stored()) == 1)
     assert stored()[0].error == "outside_48h_window" and "生活缴费" in stored()[0].text
     # ... and the desk shows it
-    from conftest import ROOT
+    from tests.support.stack import ROOT
     import subprocess
     import sys
     out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", f"a{uuid.uuid4().hex[:6]}"],

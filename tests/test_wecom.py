@@ -8,7 +8,8 @@ import uuid
 import xmltodict
 from wechatpy.enterprise.crypto import WeChatCrypto
 
-from conftest import WECOM_AES_KEY, WECOM_CORPID, WECOM_TOKEN, Stack, http, wait_for
+from tests.support.platforms import WECOM_AES_KEY, WECOM_CORPID, WECOM_TOKEN
+from tests.support.stack import Stack, http, wait_for
 
 CRYPTO = WeChatCrypto(WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORPID)
 

@@ -3,7 +3,7 @@ a message, and tells the customer the limit when they go over (issue 11,
 item 8). Driven in a real browser against the real stack."""
 from __future__ import annotations
 
-from conftest import Stack, wait_for
+from tests.support.stack import Stack, wait_for
 from kefu.text.received import MAX_TEXT_CHARS
 from test_desk_browser import browser, open_widget  # noqa: F401  (browser: the fixture)
 

@@ -3,7 +3,7 @@
 Checks every call's signature like the real gateway and records what was
 sent. Methods: the chat robot send (any method ending in `chatrobot.async`),
 `taobao.tmc.messages.consume` and `taobao.tmc.messages.confirm`.
-Run alone (`python tests/fake_top_api.py --port N`) for the benchmark.
+Run alone (`python tests/support/fake_top_api.py --port N`) for the benchmark.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project root, when run alone
 from kefu.clients.top_sign import verify_top_sign  # noqa: E402
 
 

@@ -1,0 +1,98 @@
+"""Kefu's Rasa channels in this process, for the fast tier: every channel in
+bot/credentials.yml built as Rasa builds it (its credentials, with the
+environment `kefu run` gives), mounted under /webhooks/ on a Sanic app served
+on loopback. Only Rasa's message handler is replaced, by a Recorder that keeps
+each UserMessage and answers with canned bot texts through the message's own
+output channel; parsing, signature checks, claims in the desk database and
+replies are the channels' own."""
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Sequence
+from unittest import mock
+from urllib.parse import urljoin
+
+from tests.support.stack import ROOT, free_port
+
+
+class Recorder:
+    """Stands in for Rasa's `agent.handle_message`."""
+
+    def __init__(self, replies: Sequence[str] = ("您好，请问有什么可以帮您？",)) -> None:
+        self.replies = list(replies)
+        self.by_sender: Dict[str, List[str]] = {}
+        self.messages: List = []
+
+    def answer(self, sender_id: str, *texts: str) -> None:
+        """What the bot says to this customer (else the default replies)."""
+        self.by_sender[sender_id] = list(texts)
+
+    async def __call__(self, message) -> None:
+        self.messages.append(message)
+        for text in self.by_sender.get(message.sender_id, self.replies):
+            await message.output_channel.send_text_message(message.sender_id, text)
+
+    def texts_from(self, sender_id: str) -> List[str]:
+        return [m.text for m in self.messages if m.sender_id == sender_id]
+
+
+@dataclass
+class Channels:
+    rasa_url: str          # where the channels answer, as on the Rasa server
+    database_url: str
+    recorder: Recorder
+
+
+@contextmanager
+def running_channels(database_url: str, env: Dict[str, str], recorder: Recorder) -> Iterator[Channels]:
+    from rasa.core.run import create_http_input_channels
+    from sanic import Sanic
+
+    from kefu.core.db import upgrade
+    from kefu.runtime.supervisor import CHANNEL_DEFAULTS
+
+    upgrade(database_url)
+    settings = {**CHANNEL_DEFAULTS, **env, "KEFU_DATABASE_URL": database_url}
+    loop = asyncio.new_event_loop()
+    with mock.patch.dict(os.environ, settings):
+        channels = create_http_input_channels(None, str(ROOT / "bot" / "credentials.yml"))
+        app = Sanic(f"kefu_fast_{uuid.uuid4().hex[:8]}")
+        for channel in channels:
+            app.blueprint(channel.blueprint(recorder), url_prefix=urljoin("/webhooks/", channel.url_prefix()))
+        port = free_port()
+        ready = threading.Event()
+        thread = threading.Thread(target=lambda: (asyncio.set_event_loop(loop), ready.set(), loop.run_forever()),
+                                  daemon=True)
+        thread.start()
+        ready.wait(10)
+
+        def on_loop(coro):
+            return asyncio.run_coroutine_threadsafe(coro, loop).result(60)
+
+        async def start():
+            server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True,
+                                             access_log=False)
+            await server.startup()
+            await server.before_start()
+            await server.after_start()
+            return server
+
+        server = on_loop(start())
+        try:
+            yield Channels(rasa_url=f"http://127.0.0.1:{port}", database_url=database_url, recorder=recorder)
+        finally:
+            async def finish():
+                await server.before_stop()
+                server.close()
+                await server.wait_closed()
+                await server.after_stop()
+
+            on_loop(finish())
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+            loop.close()
