@@ -28,6 +28,7 @@ MARKERS = {
     "browser": "e2e through Debian's chromium (Playwright)",
     "scaled": "e2e on the scaled profile (PostgreSQL, Redis, nginx)",
     "postgres": "e2e on a PostgreSQL server",
+    "tool": "fast, but runs a development tool (import-linter) as a subprocess: the tool, not our system",
 }
 
 # Fixture -> the marks every test using it (directly or through another
@@ -104,7 +105,7 @@ class _fast_tier_guard:
     """No subprocess in a test (or its fixtures' set-up) that is not e2e."""
 
     def __init__(self, item) -> None:
-        self.active = item.get_closest_marker("e2e") is None
+        self.active = item.get_closest_marker("e2e") is None and item.get_closest_marker("tool") is None
         self.saved = None
 
     def __enter__(self):
