@@ -46,9 +46,11 @@ class BadRequest(errors.BadRequest):
     413: a body or text over its limit)."""
 
 
-async def render_error(request: Request, exc: errors.KefuError) -> HTTPResponse:
+def render_error(request: Request, exc: errors.KefuError) -> HTTPResponse:
     """The one Sanic rendering of KefuError; an error class may add `headers`
-    (a 401 names its scheme in WWW-Authenticate)."""
+    (a 401 names its scheme in WWW-Authenticate). Not async: sanic-cors adds
+    its headers (the widget's and shops' pages read these answers) only to an
+    error response it gets at once, not to a coroutine."""
     return response.json(exc.as_json(), status=exc.status, headers=getattr(exc, "headers", None))
 
 
