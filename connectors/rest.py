@@ -22,21 +22,19 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Text
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
-
-from kefu.text.ad_law import check_outgoing
-from kefu.text.received import MAX_TEXT_CHARS, InvalidInput, check_metadata, parse_json
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from connectors.base import EMPTY_MESSAGE_REPLY, SYSTEM_BUSY_REPLY, BadRequest, channel_blueprint
+from kefu.core.errors import Unauthorized
+from kefu.text.ad_law import check_outgoing
+from kefu.text.received import MAX_TEXT_CHARS, InvalidInput, check_metadata, parse_json
 
 MAX_SENDER_LENGTH = 255
 MAX_MESSAGE_LENGTH = MAX_TEXT_CHARS
 # Room for the largest accepted message even fully \u-escaped (text and
 # metadata); anything bigger is refused before it is parsed.
 MAX_BODY_BYTES = 128 * 1024
-EMPTY_MESSAGE_REPLY = "您好，没有收到您的文字内容，请问有什么可以帮您？"
-# Not "received": when the conversation store is down the message may not
-# have been stored, so the customer is asked to send it again.
-SYSTEM_BUSY_REPLY = "抱歉，系统暂时有点忙，请您稍后再发送一次，或回复“转人工”。"
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +42,10 @@ logger = logging.getLogger(__name__)
 MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
-class BadRequest(Exception):
-    pass
+class TokenRequired(Unauthorized):
+    """401 without the right bearer token; the answer names the scheme."""
+
+    headers = {"WWW-Authenticate": "Bearer"}
 
 
 OTHER_CHANNELS = ("wechat", "wecom", "taobao", "tmall", "sms", "socketio")
@@ -120,7 +120,7 @@ class KefuRestInput(RestInput):
         return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token.encode())
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        checked = Blueprint(f"kefu_rest_{id(self)}", __name__)
+        checked = channel_blueprint(f"kefu_rest_{id(self)}", __name__)
 
         @checked.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -129,21 +129,15 @@ class KefuRestInput(RestInput):
         @checked.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             if not self.authorized(request):
-                return response.json({"error": "this channel needs 'Authorization: Bearer <KEFU_REST_TOKEN>'"},
-                                     status=401, headers={"WWW-Authenticate": "Bearer"})
+                raise TokenRequired("this channel needs 'Authorization: Bearer <KEFU_REST_TOKEN>'")
             if len(request.body or b"") > MAX_BODY_BYTES:
-                return response.json({"error": f"body larger than {MAX_BODY_BYTES // 1024} KiB"}, status=413)
-            try:
-                body = parse_body(request.body)
-            except BadRequest as exc:
-                return response.json({"error": str(exc)}, status=400)
+                raise BadRequest(f"body larger than {MAX_BODY_BYTES // 1024} KiB", status=413)
+            body = parse_body(request.body)
             sender, text = body["sender"], body["message"]
             if not text.strip():
                 return response.json([{"recipient_id": sender, "text": EMPTY_MESSAGE_REPLY}])
             if len(text) > MAX_MESSAGE_LENGTH:
-                return response.json(
-                    {"error": f"'message' is longer than {MAX_MESSAGE_LENGTH} characters"}, status=413
-                )
+                raise BadRequest(f"'message' is longer than {MAX_MESSAGE_LENGTH} characters", status=413)
             return await self._handle(on_new_message, request, sender, text, body["metadata"],
                                       message_id_of(body, request.headers.get("X-Request-ID")))
 

@@ -27,7 +27,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
-from connectors.rest import SYSTEM_BUSY_REPLY
+from connectors.base import SYSTEM_BUSY_REPLY, BadRequest
 from kefu.text.received import (INVALID_TEXT_REPLY, MAX_METADATA_BYTES, MAX_TEXT_CHARS, TOO_LONG_REPLY,
                              InvalidInput, check_metadata, is_valid_text, parse_json)
 
@@ -38,8 +38,10 @@ WIDGET_ID = re.compile(r"^web-[0-9a-z]{16,64}$")
 MAX_PACKET_CHARS = 6 * MAX_TEXT_CHARS + 2 * MAX_METADATA_BYTES + 1024
 
 
-class Refused(Exception):
-    """A message that does not reach the bot; `reply` (if any) tells the customer why."""
+class Refused(BadRequest):
+    """A message that does not reach the bot; `reply` (if any) tells the
+    customer why. Not an HTTP answer: it arrives over an open socket, so the
+    refusal is logged and the reply emitted to that connection."""
 
     def __init__(self, reason: str, reply: Optional[str]) -> None:
         super().__init__(reason)

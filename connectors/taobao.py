@@ -34,18 +34,17 @@ from datetime import datetime
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 from urllib.parse import parse_qsl
 
-from rasa.core.channels.channel import (CollectingOutputChannel, InputChannel, OutputChannel,
-                                       UserMessage)
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors.base import (BEING_ANSWERED, EMPTY_MESSAGE_REPLY, BadRequest, PlatformChannel, TurnFailed,
+                             channel_blueprint, run_turn, texts_of)
 from kefu.clients.top_api import DEFAULT_API_BASE, DEFAULT_CHAT_METHOD, TopAPI, TopConfig
 from kefu.clients.top_sign import verify_top_sign
-from kefu.text.ad_law import check_outgoing
-from kefu.core.db import ThreadedSessions
-from kefu.core.deliveries import (Claim, claim_delivery, finish_delivery, read_cursor, record_undelivered,
-                             release_delivery, save_cursor)
+from kefu.core.deliveries import Claim, read_cursor, save_cursor
+from kefu.core.errors import KefuError, Unavailable
 from kefu.core.models import SHANGHAI
 from kefu.core.orders import BadTradeEvent, apply_event, parse_tmc
 from kefu.text.received import MAX_TEXT_CHARS, TOO_LONG_REPLY, InvalidInput, decode_utf8, parse_json
@@ -56,61 +55,54 @@ DEDUP_CHANNEL = "taobao-shop"
 MAX_BODY_BYTES = 1024 * 1024
 MAX_BUYER_CHARS = 128  # the reply-route table's key length
 TIMESTAMP_TOLERANCE_SECONDS = 600  # the gateway's own ±10 minutes
-EMPTY_TEXT_REPLY = "您好，没有收到您的文字内容，请问有什么可以帮您？"
-
-
-class BadRequest(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def parse_params(body: bytes, content_type: str) -> Dict[str, str]:
     """A flat dict of strings from a form or JSON body (the signed parameters)."""
     if len(body) > MAX_BODY_BYTES:
-        raise BadRequest(413, "body larger than 1 MiB")
+        raise BadRequest("body larger than 1 MiB", status=413)
     try:
         text = decode_utf8(body)
     except InvalidInput:
-        raise BadRequest(400, "body must be UTF-8") from None
+        raise BadRequest("body must be UTF-8") from None
     if "json" in content_type or text.lstrip().startswith("{"):
         try:
             # Also refuses a "\udfff" escape: valid JSON, but no text, and the
             # signature check alone would crash encoding it.
             raw = parse_json(body)
         except InvalidInput as exc:
-            raise BadRequest(400, f"body is not valid JSON text: {exc}") from None
+            raise BadRequest(f"body is not valid JSON text: {exc}") from None
         if not isinstance(raw, dict):
-            raise BadRequest(400, "JSON body must be an object")
+            raise BadRequest("JSON body must be an object")
         if any(isinstance(v, (dict, list)) for v in raw.values()):
-            raise BadRequest(400, "JSON values must be strings or numbers")
+            raise BadRequest("JSON values must be strings or numbers")
         return {str(k): "" if v is None else str(v) for k, v in raw.items()}
     try:
         # errors="strict": percent-escapes that are not UTF-8 are refused, not
         # silently turned into U+FFFD.
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict")
     except UnicodeDecodeError:
-        raise BadRequest(400, "form values must be UTF-8") from None
+        raise BadRequest("form values must be UTF-8") from None
     except ValueError:
-        raise BadRequest(400, "body must be form-encoded or a JSON object")
+        raise BadRequest("body must be form-encoded or a JSON object")
     params = dict(pairs)
     if len(params) != len(pairs):
         # Which of two values was signed is ambiguous.
-        raise BadRequest(400, "repeated parameter")
+        raise BadRequest("repeated parameter")
     return params
 
 
 def check_signed(params: Dict[str, str], app_key: str, secret: str, now: Optional[datetime] = None) -> None:
     if params.get("app_key") != app_key:
-        raise BadRequest(403, "unknown app_key")
+        raise BadRequest("unknown app_key", status=403)
     if not verify_top_sign(params, secret):
-        raise BadRequest(403, "invalid signature")
+        raise BadRequest("invalid signature", status=403)
     try:
         sent = datetime.strptime(params.get("timestamp", ""), "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
     except ValueError:
-        raise BadRequest(403, "invalid timestamp (YYYY-MM-DD HH:MM:SS, China time)")
+        raise BadRequest("invalid timestamp (YYYY-MM-DD HH:MM:SS, China time)", status=403)
     if abs(((now or datetime.now(SHANGHAI)) - sent).total_seconds()) > TIMESTAMP_TOLERANCE_SECONDS:
-        raise BadRequest(403, "timestamp more than 10 minutes off")
+        raise BadRequest("timestamp more than 10 minutes off", status=403)
 
 
 def buyer_of(params: Dict[str, str]) -> Tuple[str, str]:
@@ -119,21 +111,21 @@ def buyer_of(params: Dict[str, str]) -> Tuple[str, str]:
         value = params.get(field, "").strip()
         if value:
             if len(value) > MAX_BUYER_CHARS:
-                raise BadRequest(400, f"{field} longer than {MAX_BUYER_CHARS} characters")
+                raise BadRequest(f"{field} longer than {MAX_BUYER_CHARS} characters")
             return value, kind
-    raise BadRequest(400, "missing buyer_nick or buyer_open_uid")
+    raise BadRequest("missing buyer_nick or buyer_open_uid")
 
 
 def check_message(params: Dict[str, str]) -> None:
     if not params.get("msg_id", "").strip():
-        raise BadRequest(400, "missing msg_id")
+        raise BadRequest("missing msg_id")
     if "content" not in params:
-        raise BadRequest(400, "missing content")
+        raise BadRequest("missing content")
     if params.get("msg_time"):
         try:
             datetime.strptime(params["msg_time"], "%Y-%m-%d %H:%M:%S")
         except ValueError:
-            raise BadRequest(400, "msg_time must be YYYY-MM-DD HH:MM:SS")
+            raise BadRequest("msg_time must be YYYY-MM-DD HH:MM:SS")
 
 
 class TaobaoOutput(OutputChannel):
@@ -156,7 +148,7 @@ class TaobaoOutput(OutputChannel):
         logger.debug("%s: custom message to %s not sent", self.name(), recipient_id)
 
 
-class TaobaoInput(InputChannel):
+class TaobaoInput(PlatformChannel):
     @classmethod
     def name(cls) -> Text:
         return "taobao"
@@ -172,10 +164,16 @@ class TaobaoInput(InputChannel):
         ))
 
     def __init__(self, config: TopConfig) -> None:
+        super().__init__()
         self.config = config
         self.api = TopAPI(config)
-        self.store = ThreadedSessions()  # the desk database, shared by every server process
         self._routes: Dict[str, str] = {}
+
+    @property
+    def claims(self) -> str:
+        # One namespace for taobao and tmall: the same signed message replayed
+        # to the other route is a duplicate, not a second turn.
+        return DEDUP_CHANNEL
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         return TaobaoOutput(self) if self.config.configured else None
@@ -205,14 +203,11 @@ class TaobaoInput(InputChannel):
         return kind, seller
 
     async def send(self, sender_id: str, buyer: str, text: str, kind: str = "nick", seller: str = "") -> bool:
-        text = check_outgoing(text, self.name(), sender_id)
-        try:
-            await self.api.send_chat(buyer, text, seller=seller, id_kind=kind)
-            return True
-        except Exception as exc:  # refused or unreachable: kept for an agent, never dropped
-            logger.warning("%s send to %s failed: %s", self.name(), sender_id, exc)
-            await self.store.run(record_undelivered, self.name(), sender_id, text, str(exc) or repr(exc))
-            return False
+        return await self.send_or_keep(
+            sender_id, text, lambda checked: self.api.send_chat(buyer, checked, seller=seller, id_kind=kind))
+
+    def undelivered_reason(self, exc: Exception) -> str:
+        return str(exc) or repr(exc)  # the gateway's codes and message; repr for an error without text
 
     # -- inbound -------------------------------------------------------------
     async def handle_message(self, params: Dict[str, str], on_new_message) -> HTTPResponse:
@@ -220,87 +215,74 @@ class TaobaoInput(InputChannel):
         buyer, kind = buyer_of(params)
         seller = params.get("seller_nick", "").strip()
         msg_id = params["msg_id"].strip()
-        # One namespace for taobao and tmall: the same signed message replayed
-        # to the other route is a duplicate, not a second turn.
-        claim = await self.store.run(claim_delivery, DEDUP_CHANNEL, msg_id)
+        sender_id = f"{self.name()}:{buyer}"
+        try:
+            claim, reply = await self.answer_once(
+                msg_id, lambda: self.answer(params, msg_id, sender_id, buyer, kind, seller, on_new_message))
+        except TurnFailed:
+            # Released: the platform's retry runs the turn again (a ticket is
+            # still made once per message id).
+            logger.exception("%s message %s from %s failed", self.name(), msg_id, sender_id)
+            raise KefuError("processing failed, please retry") from None
         if claim is Claim.done:
             return response.json({"success": True, "duplicate": True})
         if claim is Claim.in_flight:  # another server is answering it (or died doing so)
-            return response.json({"error": "this message is being answered; retry later"}, status=503)
-        sender_id = f"{self.name()}:{buyer}"
+            raise Unavailable(BEING_ANSWERED)
+        assert reply is not None  # Claim.new: answered here
+        return reply
+
+    async def answer(self, params: Dict[str, str], msg_id: str, sender_id: str, buyer: str, kind: str,
+                     seller: str, on_new_message) -> HTTPResponse:
         await self.remember_route(buyer, kind, seller)
         text = params["content"].strip()
         if not text:
-            texts: List[str] = [EMPTY_TEXT_REPLY]
+            texts: List[str] = [EMPTY_MESSAGE_REPLY]
         elif len(text) > MAX_TEXT_CHARS:
             # Said, not cut: the end of a cut message may be what mattered.
             texts = [TOO_LONG_REPLY]
         else:
-            collector = CollectingOutputChannel()
-            try:
-                await on_new_message(UserMessage(
-                    text, collector, sender_id, input_channel=self.name(),
-                    message_id=f"{self.name()}-{msg_id}",
-                    metadata={"msg_id": msg_id, "seller_nick": seller, "msg_time": params.get("msg_time", "")},
-                ))
-            except Exception:
-                # Let the platform's retry run the turn again (a ticket is
-                # still made once per message id).
-                logger.exception("%s message %s from %s failed", self.name(), msg_id, sender_id)
-                await self.store.run(release_delivery, DEDUP_CHANNEL, msg_id)
-                return response.json({"error": "processing failed, please retry"}, status=500)
+            messages = await run_turn(
+                on_new_message, self.name(), text, sender_id, message_id=f"{self.name()}-{msg_id}",
+                metadata={"msg_id": msg_id, "seller_nick": seller, "msg_time": params.get("msg_time", "")})
             # Nothing collected while the conversation is with a human (paused).
-            texts = [m["text"] for m in collector.messages if m.get("text")]
+            texts = texts_of(messages)
         sent = [await self.send(sender_id, buyer, t, kind, seller) for t in texts]
-        await self.store.run(finish_delivery, DEDUP_CHANNEL, msg_id)
         return response.json({"success": True, "replies": len(texts), "undelivered": sent.count(False)})
 
     async def handle_tmc(self, params: Dict[str, str]) -> HTTPResponse:
         try:
             event = parse_tmc(params)
         except BadTradeEvent as exc:
-            return response.json({"error": f"bad trade event: {exc}"}, status=400)
+            raise BadRequest(f"bad trade event: {exc}") from None
         try:
             order = await self.store.run(apply_event, event)
         except Exception:  # not committed: a 500 makes the pusher retry
             logger.exception("applying TMC message %s failed", params.get("msg_id", "?"))
-            return response.json({"error": "could not store the event, please retry"}, status=500)
+            raise KefuError("could not store the event, please retry") from None
         return response.json({"success": True, "platform": order.platform, "order_id": order.order_id,
                               "status": order.status})
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        bp = Blueprint(f"{self.name()}_webhook", __name__)
+        bp = channel_blueprint(f"{self.name()}_webhook", __name__)
 
         @bp.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok" if self.config.configured else "not configured"})
 
         async def signed(request: Request) -> Dict[str, str]:
+            if not self.config.configured:
+                raise Unavailable(f"{self.name()} channel is not configured (TAOBAO_APP_KEY, TAOBAO_APP_SECRET)")
             params = parse_params(request.body or b"", request.headers.get("content-type", ""))
             check_signed(params, self.config.app_key, self.config.app_secret)
             return params
 
-        def not_configured() -> HTTPResponse:
-            return response.json({"error": f"{self.name()} channel is not configured "
-                                           "(TAOBAO_APP_KEY, TAOBAO_APP_SECRET)"}, status=503)
-
         @bp.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:
-            if not self.config.configured:
-                return not_configured()
-            try:
-                return await self.handle_message(await signed(request), on_new_message)
-            except BadRequest as exc:
-                return response.json({"error": str(exc)}, status=exc.status)
+            return await self.handle_message(await signed(request), on_new_message)
 
         @bp.route("/tmc", methods=["POST"])
         async def tmc(request: Request) -> HTTPResponse:
-            if not self.config.configured:
-                return not_configured()
-            try:
-                return await self.handle_tmc(await signed(request))
-            except BadRequest as exc:
-                return response.json({"error": str(exc)}, status=exc.status)
+            return await self.handle_tmc(await signed(request))
 
         return bp
 

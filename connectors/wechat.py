@@ -17,8 +17,7 @@ from datetime import timedelta
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, Optional, Set, Text
 
-from rasa.core.channels.channel import (CollectingOutputChannel, InputChannel, OutputChannel,
-                                       UserMessage)
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -28,12 +27,13 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
-from connectors.rest import SYSTEM_BUSY_REPLY as BUSY_REPLY
+from connectors.base import (BEING_ANSWERED, SYSTEM_BUSY_REPLY, BadRequest, PlatformChannel, channel_blueprint,
+                             run_turn, texts_of)
 from kefu.clients.wechat_api import OUTSIDE_WINDOW, WeChatAPI, WeChatAPIError
-from kefu.text.ad_law import check_outgoing
 from kefu.core.conversations import close_open_conversations
-from kefu.core.db import ThreadedSessions
-from kefu.core.deliveries import Claim, claim_delivery, finish_delivery, record_undelivered
+from kefu.core.deliveries import Claim
+from kefu.core.errors import Unavailable
+from kefu.text.ad_law import check_outgoing
 from kefu.text.received import MAX_TEXT_CHARS, TOO_LONG_REPLY, InvalidInput, check_text, decode_utf8
 
 logger = logging.getLogger(__name__)
@@ -52,12 +52,6 @@ NON_TEXT_REPLIES = {
     "link": "您好，链接已收到。请问需要咨询什么呢？需要人工查看请回复“转人工”。",
 }
 FALLBACK_NON_TEXT = "您好，这类消息暂时无法处理，请发送文字消息，或回复“转人工”。"
-
-
-class BadRequest(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -93,14 +87,14 @@ def refuse_dtd(xml) -> None:
     external entities before any parser sees the XML."""
     lowered = (xml.encode() if isinstance(xml, str) else xml).lower()
     if b"<!doctype" in lowered or b"<!entity" in lowered:
-        raise BadRequest(400, "XML with a DTD or entities is refused")
+        raise BadRequest("XML with a DTD or entities is refused")
 
 
 def check_body(body: bytes) -> None:
     if len(body) > MAX_BODY_BYTES:
-        raise BadRequest(413, "body larger than 1 MiB")
+        raise BadRequest("body larger than 1 MiB", status=413)
     if not body.strip().startswith(b"<"):
-        raise BadRequest(400, "body must be XML")
+        raise BadRequest("body must be XML")
     check_utf8(body, "body")
     refuse_dtd(body)
 
@@ -111,7 +105,7 @@ def check_utf8(xml, field: str) -> None:
     try:
         check_text(xml, field) if isinstance(xml, str) else decode_utf8(xml, field)
     except InvalidInput as exc:
-        raise BadRequest(400, str(exc)) from None
+        raise BadRequest(str(exc)) from None
 
 
 def dedup_key(message) -> str:
@@ -136,7 +130,7 @@ class WeChatOutput(OutputChannel):
             await self.channel.send(recipient_id, openid, part)
 
 
-class WeChatInput(InputChannel):
+class WeChatInput(PlatformChannel):
     @classmethod
     def name(cls) -> Text:
         return "wechat"
@@ -146,12 +140,18 @@ class WeChatInput(InputChannel):
         return cls(WeChatConfig.from_credentials(credentials or {}))
 
     def __init__(self, config: WeChatConfig) -> None:
+        super().__init__()
         self.config = config
         self.crypto = (WeChatCrypto(config.token, config.aes_key, config.appid)
                        if config.aes_key else None)
         self.api = WeChatAPI(config.api_base, config.appid, config.secret)
-        self.store = ThreadedSessions()  # the desk database, shared by every server process
         self._background: Set[asyncio.Task] = set()
+
+    @property
+    def claim_stale_after(self) -> timedelta:  # type: ignore[override]
+        # A live server answers within the reply budget; a claim older
+        # than that belongs to a server that died mid-turn.
+        return timedelta(seconds=self.config.reply_budget + 1)
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         return WeChatOutput(self) if self.config.token else None
@@ -163,36 +163,36 @@ class WeChatInput(InputChannel):
         try:
             check_signature(self.config.token, args["signature"], args["timestamp"], args["nonce"])
         except InvalidSignatureException:
-            raise BadRequest(403, "invalid signature")
+            raise BadRequest("invalid signature", status=403)
         if self.config.timestamp_tolerance > 0:
             try:
                 age = abs(time.time() - int(args["timestamp"]))
             except ValueError:
-                raise BadRequest(403, "invalid timestamp")
+                raise BadRequest("invalid timestamp", status=403)
             if age > self.config.timestamp_tolerance:
-                raise BadRequest(403, "timestamp too old")
+                raise BadRequest("timestamp too old", status=403)
         return args
 
     def decode(self, body: bytes, args: Dict[str, str]):
         xml: Any = body
         if args["encrypt_type"] == "aes":
             if self.crypto is None:
-                raise BadRequest(400, "encrypted message but no EncodingAESKey configured")
+                raise BadRequest("encrypted message but no EncodingAESKey configured")
             try:
                 xml = self.crypto.decrypt_message(body, args["msg_signature"], args["timestamp"],
                                                   args["nonce"])
             except (InvalidSignatureException, InvalidAppIdException):
-                raise BadRequest(403, "invalid message signature")
+                raise BadRequest("invalid message signature", status=403)
             except Exception:  # broken base64/padding/XML from the outside
-                raise BadRequest(400, "cannot decrypt message")
+                raise BadRequest("cannot decrypt message")
             check_utf8(xml, "decrypted message")
             refuse_dtd(xml)  # the decrypted XML is parsed too
         try:
             message = parse_message(xml)
         except Exception:
-            raise BadRequest(400, "malformed message XML")
+            raise BadRequest("malformed message XML")
         if message is None or not getattr(message, "source", None):
-            raise BadRequest(400, "malformed message XML")
+            raise BadRequest("malformed message XML")
         return message
 
     def render(self, message, text: Optional[str], args: Dict[str, str]) -> HTTPResponse:
@@ -205,28 +205,25 @@ class WeChatInput(InputChannel):
         return response.text(xml, content_type="application/xml")
 
     # -- delivery ------------------------------------------------------------
-    async def deliver_later(self, sender_id: str, openid: str, task: asyncio.Task,
-                            collector: CollectingOutputChannel) -> None:
+    async def deliver_later(self, sender_id: str, openid: str, turn: asyncio.Task) -> None:
         try:
-            await task
+            messages = await turn
         except (Exception, SystemExit):  # a SystemExit here would end the whole server
             # WeChat was told "success" already and will not retry: without a
             # word the customer would wait for an answer that never comes.
             logger.exception("wechat message from %s failed", sender_id)
-            await self.send(sender_id, openid, BUSY_REPLY)
+            await self.send(sender_id, openid, SYSTEM_BUSY_REPLY)
             return
-        for text in [m.get("text") for m in collector.messages if m.get("text")]:
+        for text in texts_of(messages):
             await self.send(sender_id, openid, text)
 
     async def send(self, sender_id: str, openid: str, text: str) -> None:
-        text = check_outgoing(text, self.name(), sender_id)
-        try:
-            await self.api.send_text(openid, text)
-        except WeChatAPIError as exc:
-            reason = "outside_48h_window" if exc.errcode == OUTSIDE_WINDOW else str(exc)
-            await self.store.run(record_undelivered, self.name(), sender_id, text, reason)
-        except Exception as exc:  # network: keep the text for an agent
-            await self.store.run(record_undelivered, self.name(), sender_id, text, repr(exc))
+        await self.send_or_keep(sender_id, text, lambda checked: self.api.send_text(openid, checked))
+
+    def undelivered_reason(self, exc: Exception) -> str:
+        if isinstance(exc, WeChatAPIError):
+            return "outside_48h_window" if exc.errcode == OUTSIDE_WINDOW else str(exc)
+        return repr(exc)  # network: the text is kept for an agent
 
     async def answer(self, message, on_new_message, args: Dict[str, str]) -> HTTPResponse:
         sender_id = f"wechat:{message.source}"
@@ -249,29 +246,26 @@ class WeChatInput(InputChannel):
             # Said, not cut: the end of a cut message may be what mattered.
             return self.render(message, TOO_LONG_REPLY, args)
 
-        collector = CollectingOutputChannel()
-        task = asyncio.create_task(on_new_message(UserMessage(
-            text, collector, sender_id, input_channel=self.name(),
-            message_id=f"wechat-{message.id}", metadata={"wechat_msg_id": str(message.id)},
-        )))
+        turn = asyncio.create_task(run_turn(on_new_message, self.name(), text, sender_id,
+                                            message_id=f"wechat-{message.id}",
+                                            metadata={"wechat_msg_id": str(message.id)}))
         try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=self.config.reply_budget)
+            messages = await asyncio.wait_for(asyncio.shield(turn), timeout=self.config.reply_budget)
         except asyncio.TimeoutError:
             # Past the budget WeChat would give up on us: acknowledge now and
             # send the bot's answer through the 客服消息 API when it is ready.
-            later = asyncio.create_task(self.deliver_later(sender_id, message.source, task, collector))
+            later = asyncio.create_task(self.deliver_later(sender_id, message.source, turn))
             self._background.add(later)
             later.add_done_callback(self._background.discard)
             return response.text("success")
         except Exception:
             logger.exception("wechat message from %s failed", sender_id)
-            return self.render(message, BUSY_REPLY, args)
-        texts = [m.get("text") for m in collector.messages if m.get("text")]
+            return self.render(message, SYSTEM_BUSY_REPLY, args)
         # A passive reply carries one message; several bot texts become one.
-        return self.render(message, "\n\n".join(texts), args)
+        return self.render(message, "\n\n".join(texts_of(messages)), args)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        bp = Blueprint("wechat_webhook", __name__)
+        bp = channel_blueprint("wechat_webhook", __name__)
 
         @bp.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -280,31 +274,23 @@ class WeChatInput(InputChannel):
         @bp.route("/webhook", methods=["GET", "POST"])
         async def webhook(request: Request) -> HTTPResponse:
             if not self.config.token:
-                return response.json({"error": "wechat channel is not configured (WECHAT_TOKEN)"},
-                                     status=503)
-            try:
-                args = self.verify_query(request)
-                if request.method == "GET":
-                    return response.text(args["echostr"])
-                body = request.body or b""
-                check_body(body)
-                message = self.decode(body, args)
-                key = dedup_key(message)
-                # A live server answers within the reply budget; a claim older
-                # than that belongs to a server that died mid-turn.
-                stale = timedelta(seconds=self.config.reply_budget + 1)
-                claim = await self.store.run(claim_delivery, self.name(), key, None, stale)
-                if claim is Claim.done:
-                    return response.text("success")  # a retry of an answered message
-                if claim is Claim.in_flight:
-                    # Not "success": WeChat would stop retrying, and if that
-                    # server died the message would never be answered.
-                    return response.json({"error": "this message is being answered; retry later"}, status=503)
-                reply = await self.answer(message, on_new_message, args)
-                await self.store.run(finish_delivery, self.name(), key)
-                return reply
-            except BadRequest as exc:
-                return response.json({"error": str(exc)}, status=exc.status)
+                raise Unavailable("wechat channel is not configured (WECHAT_TOKEN)")
+            args = self.verify_query(request)
+            if request.method == "GET":
+                return response.text(args["echostr"])
+            body = request.body or b""
+            check_body(body)
+            message = self.decode(body, args)
+            claim, reply = await self.answer_once(dedup_key(message),
+                                                  lambda: self.answer(message, on_new_message, args))
+            if claim is Claim.done:
+                return response.text("success")  # a retry of an answered message
+            if claim is Claim.in_flight:
+                # Not "success": WeChat would stop retrying, and if that
+                # server died the message would never be answered.
+                raise Unavailable(BEING_ANSWERED)
+            assert reply is not None  # Claim.new: answered here
+            return reply
 
         return bp
 

@@ -17,8 +17,7 @@ from datetime import timedelta
 from typing import Any, Awaitable, Callable, Dict, Optional, Set, Text
 
 import xmltodict
-from rasa.core.channels.channel import (CollectingOutputChannel, InputChannel, OutputChannel,
-                                       UserMessage)
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -26,14 +25,13 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 
-from connectors.wechat import BadRequest, check_body, refuse_dtd
+from connectors.base import BadRequest, PlatformChannel, channel_blueprint, run_turn
+from connectors.wechat import check_body, refuse_dtd
 from kefu.clients.wecom_api import WeComAPI, WeComAPIError
-from kefu.text.ad_law import check_outgoing
-from kefu.core.db import ThreadedSessions
-from kefu.core.deliveries import (Claim, claim_delivery, finish_delivery, read_cursor, record_undelivered,
-                             release_delivery, save_cursor, take_over_stale)
-from kefu.text.received import INVALID_TEXT_REPLY, MAX_TEXT_CHARS, TOO_LONG_REPLY, is_valid_text
+from kefu.core.deliveries import read_cursor, save_cursor, take_over_stale
+from kefu.core.errors import Unavailable
 from kefu.core.handoff import HANDOFF_MARKER
+from kefu.text.received import INVALID_TEXT_REPLY, MAX_TEXT_CHARS, TOO_LONG_REPLY, is_valid_text
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +64,9 @@ class WeComOutput(OutputChannel):
         await self.channel.send(recipient_id, self.channel.kf_account.get(external, ""), external, text)
 
 
-class WeComInput(InputChannel):
+class WeComInput(PlatformChannel):
+    claim_stale_after = CLAIM_STALE
+
     @classmethod
     def name(cls) -> Text:
         return "wecom"
@@ -78,12 +78,12 @@ class WeComInput(InputChannel):
                    aes_key=c.get("encoding_aes_key", ""), api_base=c.get("api_base") or DEFAULT_API_BASE)
 
     def __init__(self, corpid: str, secret: str, token: str, aes_key: str, api_base: str) -> None:
+        super().__init__()
         self.configured = bool(corpid and token and aes_key)
         self.crypto = WeChatCrypto(token, aes_key, corpid) if self.configured else None
         self.api = WeComAPI(api_base, corpid, secret)
         # Last kf account each customer wrote to (for agent replies).
         self.kf_account: Dict[str, str] = {}
-        self.store = ThreadedSessions()  # the desk database, shared by every server process
         self._locks: Dict[str, asyncio.Lock] = {}
         self._background: Set[asyncio.Task] = set()
 
@@ -91,19 +91,16 @@ class WeComInput(InputChannel):
         return WeComOutput(self) if self.configured else None
 
     async def send(self, sender_id: str, open_kfid: str, external_userid: str, text: str) -> None:
-        text = check_outgoing(text, self.name(), sender_id)
-        try:
-            await self.api.send_text(open_kfid, external_userid, text)
-        except Exception as exc:  # kept for an agent, never dropped silently
-            await self.store.run(record_undelivered, self.name(), sender_id, text, repr(exc)[:255])
+        await self.send_or_keep(sender_id, text,
+                                lambda checked: self.api.send_text(open_kfid, external_userid, checked))
 
     async def sync(self, open_kfid: str, callback_token: str, on_new_message) -> None:
         lock = self._locks.setdefault(open_kfid, asyncio.Lock())
         async with lock:
             # Messages a server claimed and died with: WeCom will not send
             # them again, so whichever server syncs next answers them.
-            for payload in await self.store.run(take_over_stale, self.name(), None, CLAIM_STALE):
-                await self.answer_claimed(json.loads(payload), on_new_message)
+            for payload in await self.store.run(take_over_stale, self.claims, None, self.claim_stale_after):
+                await self.answer_taken_over(json.loads(payload), on_new_message)
             cursor = await self.store.run(read_cursor, self.name(), open_kfid)
             while True:
                 page = await self.api.sync_msg(open_kfid, cursor, callback_token)
@@ -124,15 +121,12 @@ class WeComInput(InputChannel):
         # Another sync (any server may run one) is answering it, or it is
         # answered: skip. A claim its server died with is taken over by a
         # later sync (sync() above), from the message kept in the claim.
-        claim = await self.store.run(claim_delivery, self.name(), msgid, None, CLAIM_STALE,
-                                     kept_copy(item)) if msgid else None
-        if claim is Claim.new:
-            await self.answer_claimed(item, on_new_message)
+        if msgid:
+            await self.answer_once(msgid, lambda: self._answer(item, msgid, on_new_message), kept_copy(item))
 
-    async def answer_claimed(self, item: Dict[str, Any], on_new_message) -> None:
+    async def answer_taken_over(self, item: Dict[str, Any], on_new_message) -> None:
         msgid = str(item.get("msgid") or "")
-        await self._answer(item, msgid, on_new_message)
-        await self.store.run(finish_delivery, self.name(), msgid)
+        await self.answer_claimed(msgid, lambda: self._answer(item, msgid, on_new_message))
 
     async def _answer(self, item: Dict[str, Any], msgid: str, on_new_message) -> None:
         if item.get("origin") != ORIGIN_CUSTOMER or item.get("msgtype") != "text":
@@ -157,16 +151,12 @@ class WeComInput(InputChannel):
         if len(text) > MAX_TEXT_CHARS:
             await self.send(sender_id, open_kfid, external, TOO_LONG_REPLY)
             return
-        collector = CollectingOutputChannel()
-        try:
-            await on_new_message(UserMessage(text, collector, sender_id, input_channel=self.name(),
-                                             message_id=f"wecom-{msgid}", metadata={"open_kfid": open_kfid}))
-        except Exception:
-            # Not lost: the claim goes and the cursor stays, so the next sync
-            # reads it again (a ticket is still made once per message id).
-            await self.store.run(release_delivery, self.name(), msgid)
-            raise
-        for message in collector.messages:
+        # A failed turn (TurnFailed) is not lost: the claim goes and the
+        # cursor stays, so the next sync reads it again (a ticket is still
+        # made once per message id).
+        messages = await run_turn(on_new_message, self.name(), text, sender_id,
+                                  message_id=f"wecom-{msgid}", metadata={"open_kfid": open_kfid})
+        for message in messages:
             if message.get("text"):
                 await self.send(sender_id, open_kfid, external, message["text"])
             elif (message.get("custom") or {}).get(HANDOFF_MARKER):
@@ -176,7 +166,7 @@ class WeComInput(InputChannel):
                     logger.exception("moving %s to the human queue failed", sender_id)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        bp = Blueprint("wecom_webhook", __name__)
+        bp = channel_blueprint("wecom_webhook", __name__)
 
         @bp.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -185,36 +175,33 @@ class WeComInput(InputChannel):
         @bp.route("/webhook", methods=["GET", "POST"])
         async def webhook(request: Request) -> HTTPResponse:
             if not self.configured:
-                return response.json({"error": "wecom channel is not configured (WECOM_*)"}, status=503)
+                raise Unavailable("wecom channel is not configured (WECOM_*)")
             args = {k: request.args.get(k, "") for k in ("msg_signature", "timestamp", "nonce", "echostr")}
-            try:
-                if request.method == "GET":
-                    try:
-                        echo = self.crypto.check_signature(args["msg_signature"], args["timestamp"],
-                                                           args["nonce"], args["echostr"])
-                    except (InvalidSignatureException, InvalidCorpIdException):
-                        raise BadRequest(403, "invalid signature")
-                    except Exception:
-                        raise BadRequest(400, "cannot decrypt echostr")
-                    return response.text(echo if isinstance(echo, str) else echo.decode())
-                body = request.body or b""
-                check_body(body)
+            if request.method == "GET":
                 try:
-                    xml = self.crypto.decrypt_message(body, args["msg_signature"], args["timestamp"],
-                                                      args["nonce"])
+                    echo = self.crypto.check_signature(args["msg_signature"], args["timestamp"],
+                                                       args["nonce"], args["echostr"])
                 except (InvalidSignatureException, InvalidCorpIdException):
-                    raise BadRequest(403, "invalid message signature")
+                    raise BadRequest("invalid signature", status=403)
                 except Exception:
-                    raise BadRequest(400, "cannot decrypt message")
-                refuse_dtd(xml)
-                try:
-                    event = xmltodict.parse(xml)["xml"]
-                except Exception:
-                    raise BadRequest(400, "malformed message XML")
-                if not isinstance(event, dict):  # <xml>text</xml> parses to a string
-                    raise BadRequest(400, "malformed message XML")
-            except BadRequest as exc:
-                return response.json({"error": str(exc)}, status=exc.status)
+                    raise BadRequest("cannot decrypt echostr")
+                return response.text(echo if isinstance(echo, str) else echo.decode())
+            body = request.body or b""
+            check_body(body)
+            try:
+                xml = self.crypto.decrypt_message(body, args["msg_signature"], args["timestamp"],
+                                                  args["nonce"])
+            except (InvalidSignatureException, InvalidCorpIdException):
+                raise BadRequest("invalid message signature", status=403)
+            except Exception:
+                raise BadRequest("cannot decrypt message")
+            refuse_dtd(xml)
+            try:
+                event = xmltodict.parse(xml)["xml"]
+            except Exception:
+                raise BadRequest("malformed message XML")
+            if not isinstance(event, dict):  # <xml>text</xml> parses to a string
+                raise BadRequest("malformed message XML")
             if event.get("Event") == "kf_msg_or_event" and event.get("OpenKfId"):
                 task = asyncio.create_task(self._sync_logged(event["OpenKfId"], event.get("Token") or "",
                                                              on_new_message))
