@@ -14,11 +14,12 @@ from typing import Dict, List, Optional, Tuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kefu.core.errors import BadRequest
 from kefu.core.models import SHANGHAI, Agent, Survey, Ticket
 from kefu.text.spreadsheet import safe_cell
 
 
-class BadWeek(ValueError):
+class BadWeek(BadRequest, ValueError):
     pass
 
 
