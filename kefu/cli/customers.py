@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from kefu.core import customer_data
 from kefu.core.settings import PROJECT_ROOT, load_settings
 from kefu.core.db import make_engine, upgrade
-from kefu.desk.history import conversation_url
+from kefu.desk.rasa_client import conversation_url
 
 
 def _tracker_url(customer_id: str, tail: str = "") -> str:
