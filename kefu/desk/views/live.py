@@ -36,7 +36,7 @@ class Watch:
 
 
 async def live_updates(request: web.Request) -> web.StreamResponse:
-    # Cookies come with a cross-site handshake too (same_origin).
+    # A cross-site handshake carries the agent's cookie too (see same_origin).
     if not same_origin(request):
         raise Forbidden("cross-origin websocket refused")
     ws = web.WebSocketResponse(heartbeat=20)
