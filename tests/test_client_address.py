@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp.test_utils import make_mocked_request
 
-from kefu.desk.app import SETTINGS, client_address
+from kefu.desk.requests import SETTINGS, client_address
 from kefu.core.settings import Settings
 
 

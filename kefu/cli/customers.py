@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from kefu.core import customer_data
 from kefu.core.settings import Settings, TrackerSettings, load_settings, load_tracker_settings
 from kefu.core.db import make_engine, upgrade
-from kefu.desk.history import conversation_url
+from kefu.desk.rasa_client import conversation_url
 
 
 def _tracker_url(settings: Settings, customer_id: str, tail: str = "") -> str:

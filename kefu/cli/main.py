@@ -6,6 +6,8 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kefu.core.permissions import ROLES, Role  # light: an enum, no database
+
     parser = argparse.ArgumentParser(prog="kefu", description="Kefu customer-service assistant")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -22,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     agent_sub = agent.add_subparsers(dest="agent_command", required=True)
     add = agent_sub.add_parser("add", help="create an agent and print a one-time password")
     add.add_argument("name")
-    add.add_argument("--role", choices=["agent", "supervisor"], default="agent")
+    add.add_argument("--role", choices=ROLES, default=Role.agent.value)
     for command, help_text in (
             ("passwd", "give an agent a new one-time password (their sessions end)"),
             ("disable", "an agent can no longer sign in (their sessions end)"),

@@ -19,9 +19,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kefu.core.errors import BadRequest, Conflict, Forbidden
 from kefu.core.models import Agent, AgentToken, Conversation, ConversationStatus, utcnow
+from kefu.core.permissions import ROLES, Role
 
-ROLES = ("agent", "supervisor")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 MAX_NAME_CHARS = 64
 MIN_PASSWORD_CHARS, MAX_PASSWORD_CHARS = 10, 128
@@ -32,7 +33,7 @@ _INVISIBLE_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 _BLANK_LETTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
 
 
-class AgentExists(Exception):
+class AgentExists(Conflict):
     def __init__(self, name: str, existing: Optional[str] = None) -> None:
         if existing is None or existing == name:
             super().__init__(f"agent {name!r} already exists")
@@ -41,15 +42,15 @@ class AgentExists(Exception):
         self.name = name
 
 
-class BadAgentName(ValueError):
+class BadAgentName(BadRequest, ValueError):
     pass
 
 
-class BadPassword(ValueError):
+class BadPassword(BadRequest, ValueError):
     pass
 
 
-class AgentDisabled(Exception):
+class AgentDisabled(Forbidden):
     def __init__(self) -> None:
         super().__init__("this account is disabled; ask a supervisor")
 
@@ -105,10 +106,11 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-def add_agent(session: Session, name: str, role: str = "agent") -> Tuple[Agent, str]:
+def add_agent(session: Session, name: str, role: str = Role.agent.value) -> Tuple[Agent, str]:
     """Create an agent; returns it with its one-time password (shown once)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    role = Role(role).value  # the plain text, also when given a Role
     name = normalize_name(name)
     folded = name.casefold()
     for existing in session.execute(select(Agent.name)).scalars():

@@ -8,6 +8,7 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kefu.core.errors import BadRequest
 from kefu.core.models import CannedReply, utcnow
 from kefu.text.ad_law import check_outgoing
 
@@ -15,7 +16,7 @@ DATA_FILE = Path(__file__).resolve().parent / "data" / "canned_replies.yml"
 MAX_TITLE, MAX_TEXT = 32, 1000
 
 
-class BadCannedReply(ValueError):
+class BadCannedReply(BadRequest, ValueError):
     pass
 
 

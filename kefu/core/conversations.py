@@ -7,6 +7,7 @@ import yaml
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
+from kefu.core.errors import Conflict
 from kefu.core.models import Conversation, ConversationStatus, Priority, local_iso, utcnow
 from kefu.core.settings import IMPORTANT_CUSTOMERS_FILE, important_customers_file
 
@@ -160,20 +161,22 @@ def close_conversation(session: Session, conversation_id: int) -> Conversation |
     return conversation
 
 
-class ConversationTaken(Exception):
+class ConversationTaken(Conflict):
     def __init__(self, conversation_id: int, assignee_id: int) -> None:
-        super().__init__(f"conversation {conversation_id} is handled by agent {assignee_id}")
+        super().__init__(f"conversation {conversation_id} is handled by agent {assignee_id}", code="taken")
         self.assignee_id = assignee_id
 
 
-class NotInDesk(Exception):
+class NotInDesk(Conflict):
     """The conversation is with the bot (handed back) or closed: Rasa is not
     paused for it, so an agent's answer would mark it served while the bot
     keeps answering."""
 
     def __init__(self, conversation_id: int, status: str) -> None:
-        super().__init__(f"conversation {conversation_id} is {status}, not waiting for an agent")
-        self.status = status
+        super().__init__(f"conversation {conversation_id} is {status}, not waiting for an agent",
+                         code="not_in_desk")
+        # Not `status`: that is the HTTP status of the refusal (409).
+        self.conversation_status = status
 
 
 DESK_STATUSES = (ConversationStatus.waiting.value, ConversationStatus.assigned.value)

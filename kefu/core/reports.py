@@ -13,11 +13,12 @@ from statistics import mean
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kefu.core.errors import BadRequest
 from kefu.core.models import SHANGHAI, Agent, Survey, Ticket
 from kefu.text.spreadsheet import safe_cell
 
 
-class BadWeek(ValueError):
+class BadWeek(BadRequest, ValueError):
     pass
 
 

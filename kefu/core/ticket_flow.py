@@ -12,7 +12,9 @@ from typing import List, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kefu.core.errors import KefuError
 from kefu.core.models import Agent, FollowUp, Ticket, TicketEvent, TicketStatus, local_iso, utcnow
+from kefu.core.permissions import can_act_on_followup, can_move_ticket
 
 S = TicketStatus
 ALLOWED = {
@@ -25,10 +27,11 @@ ALLOWED = {
 FOLLOW_UP_AFTER = timedelta(hours=24)
 
 
-class TicketMoveRefused(Exception):
+class TicketMoveRefused(KefuError):
+    """404, 409 or 403: the HTTP status is the refusal's kind."""
+
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status=status)
 
 
 def record(session: Session, ticket: Ticket, agent_id: Optional[int], to: Optional[str], note: str = "") -> None:
@@ -42,9 +45,9 @@ def move(session: Session, ticket_id: int, agent: Agent, to: str, note: str = ""
         raise TicketMoveRefused(404, "no such ticket")
     if to not in ALLOWED.get(ticket.status, set()):
         raise TicketMoveRefused(409, f"a {ticket.status} ticket cannot become {to}")
-    if ticket.owner_id is None and agent.role != "supervisor":
-        raise TicketMoveRefused(409, "take the ticket first")
-    if ticket.owner_id not in (None, agent.id) and agent.role != "supervisor":
+    if not can_move_ticket(agent, ticket.owner_id):
+        if ticket.owner_id is None:
+            raise TicketMoveRefused(409, "take the ticket first")
         raise TicketMoveRefused(403, "only the ticket's owner or a supervisor may move it")
     now = utcnow()
     record(session, ticket, agent.id, to, note)
@@ -80,7 +83,7 @@ def complete_followup(session: Session, followup_id: int, agent: Agent, note: st
     followup = session.get(FollowUp, followup_id)
     if followup is None:
         return None
-    if agent.role != "supervisor" and session.get(Ticket, followup.ticket_id).owner_id != agent.id:
+    if not can_act_on_followup(agent, session.get(Ticket, followup.ticket_id).owner_id):
         raise TicketMoveRefused(403, "only the ticket's owner or a supervisor may complete its follow-up")
     if followup.done_at is None:
         followup.done_at, followup.done_by, followup.note = utcnow(), agent.id, note or None

@@ -8,10 +8,11 @@ from sqlalchemy import case, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kefu.core.errors import Conflict
 from kefu.core.models import Priority, Ticket, TicketEvent, TicketStatus, local_iso, utcnow
 
 
-class TicketAlreadyOwned(Exception):
+class TicketAlreadyOwned(Conflict):
     def __init__(self, ticket_id: int, owner_id: int | None) -> None:
         super().__init__(f"ticket {ticket_id} is already owned by agent {owner_id}" if owner_id is not None
                          else f"ticket {ticket_id} was reopened for a supervisor to take")

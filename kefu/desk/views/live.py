@@ -12,16 +12,17 @@ once a second while the page is connected.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
-from typing import Any, Awaitable, Callable, Dict, Optional
-from urllib.parse import urlparse
+from typing import Any, Dict, Optional
 
 from aiohttp import WSMsgType, web
 
 from kefu.core import conversations
-from kefu.desk.history import HistoryUnavailable, read_history
+from kefu.core.errors import Forbidden, KefuError
+from kefu.desk.rasa_client import RasaClient, RasaUnavailable
+from kefu.desk.requests import RASA, in_db, same_origin
+from kefu.desk.views.conversations import agent_reply
 from kefu.text.received import InvalidInput, parse_json, whole_number
 
 log = logging.getLogger(__name__)
@@ -34,21 +35,14 @@ class Watch:
         self.after = 0.0
 
 
-def same_origin(request: web.Request) -> bool:
-    """Browsers send cookies on cross-site websocket handshakes too (no CSRF
-    header possible there), so the page must come from the desk itself."""
-    origin = request.headers.get("Origin")
-    return origin is None or urlparse(origin).netloc == request.host
-
-
-async def live(request: web.Request, in_db: Callable[..., Awaitable[Any]], http, settings,
-               reply: Callable[[web.Request, int, Any], Awaitable[web.Response]]) -> web.StreamResponse:
+async def live_updates(request: web.Request) -> web.StreamResponse:
+    # A cross-site handshake carries the agent's cookie too (see same_origin).
     if not same_origin(request):
-        return web.json_response({"error": "cross-origin websocket refused"}, status=403)
+        raise Forbidden("cross-origin websocket refused")
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     watch = Watch()
-    pusher = asyncio.create_task(push(ws, watch, in_db, http, settings))
+    pusher = asyncio.create_task(push(ws, watch, lambda fn: in_db(request, fn), request.app[RASA]))
     # If the pusher ever stops, close the socket: the page reconnects and
     # catches up, instead of looking online while nothing arrives.
     pusher.add_done_callback(lambda _task: asyncio.ensure_future(ws.close()))
@@ -60,7 +54,7 @@ async def live(request: web.Request, in_db: Callable[..., Awaitable[Any]], http,
             if msg.type != WSMsgType.TEXT:
                 continue  # a text frame that is not UTF-8 closes the socket (1007) in aiohttp itself
             try:
-                answer = await handle(msg.data, watch, request, reply)
+                answer = await handle(msg.data, watch, request)
             except InvalidInput as exc:
                 # The same checks as the HTTP API's bodies: a lone surrogate or
                 # a deep nesting gets an error frame, and the socket stays open.
@@ -75,8 +69,7 @@ async def live(request: web.Request, in_db: Callable[..., Awaitable[Any]], http,
     return ws
 
 
-async def handle(text: str, watch: Watch, request: web.Request,
-                 reply: Callable[[web.Request, int, Any], Awaitable[web.Response]]) -> Optional[dict]:
+async def handle(text: str, watch: Watch, request: web.Request) -> Optional[dict]:
     """One message from the page; the frame to answer with, if any."""
     data = parse_json(text.encode("utf-8", "surrogatepass"), "message")
     if not isinstance(data, dict):
@@ -89,8 +82,12 @@ async def handle(text: str, watch: Watch, request: web.Request,
     # agent's screen, never whatever the socket watched last.
     if watch.conversation_id is None or data.get("conversation") != watch.conversation_id:
         return {"type": "error", "status": 409, "error": "the reply's conversation is not the one being watched"}
-    resp = await reply(request, watch.conversation_id, data["reply"])
-    return {"type": "sent" if resp.status == 200 else "error", "status": resp.status, **json.loads(resp.text)}
+    # Sent or refused, the frame carries what `POST .../reply` would answer.
+    try:
+        sent = await agent_reply(request, watch.conversation_id, data["reply"])
+    except KefuError as exc:
+        return {"type": "error", "status": exc.status, **exc.as_json()}
+    return {"type": "sent", "status": 200, **sent}
 
 
 def watched(data: Dict[str, Any]) -> tuple:
@@ -104,7 +101,7 @@ def watched(data: Dict[str, Any]) -> tuple:
     return cid, float(after)
 
 
-async def push(ws: web.WebSocketResponse, watch: Watch, in_db, http, settings) -> None:
+async def push(ws: web.WebSocketResponse, watch: Watch, in_db, rasa: RasaClient) -> None:
     last_queue = None
     while not ws.closed:
         try:
@@ -119,12 +116,12 @@ async def push(ws: web.WebSocketResponse, watch: Watch, in_db, http, settings) -
                 watched = next((c for c in queue if c["id"] == cid), None)
                 customer = watched["customer_id"] if watched else await in_db(
                     lambda s: getattr(s.get(conversations.Conversation, cid), "customer_id", None))
-                new = await read_history(http, settings, customer, after) if customer else []
+                new = await rasa.history(customer, after) if customer else []
                 # The page may have switched conversations meanwhile: then these are stale.
                 if new and watch.conversation_id == cid and watch.after == after:
                     await ws.send_json({"type": "messages", "conversation": cid, "messages": new})
                     watch.after = max(m["timestamp"] for m in new)
-        except HistoryUnavailable as exc:
+        except RasaUnavailable as exc:
             log.warning("live history: %s", exc)
         except (ConnectionResetError, RuntimeError):
             return  # the page went away
