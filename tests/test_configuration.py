@@ -19,10 +19,7 @@ NOT_SCANNED = {"tests", "bench", ".venv", "venv", "models", "var", "node_modules
 # Read by the web desk, which is being restructured in parallel; the values are
 # already fields of kefu.core.settings.Settings (public_rasa_url, secure_cookies).
 # Remove each entry once the desk takes them from its settings.
-ALLOWED_READERS = {
-    "kefu/desk/app.py": "KEFU_PUBLIC_RASA_URL, until the desk uses Settings.public_rasa_url",
-    "kefu/desk/auth.py": "KEFU_DESK_SECURE_COOKIES, until the desk uses Settings.secure_cookies",
-}
+ALLOWED_READERS: dict = {}
 ENV_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from typing import Optional, Tuple
 
 from aiohttp import web
@@ -40,10 +39,10 @@ def csrf_ok(request: web.Request, token: str) -> bool:
     return hmac.compare_digest(sent, csrf_token(token).encode())
 
 
-def set_session(response: web.StreamResponse, token: str, max_age: int) -> None:
+def set_session(response: web.StreamResponse, token: str, max_age: int, secure: bool) -> None:
     # Secure only where the desk is served over HTTPS (KEFU_DESK_SECURE_COOKIES=1).
     response.set_cookie(SESSION_COOKIE, token, max_age=max_age, path="/", httponly=True,
-                        samesite="Strict", secure=os.environ.get("KEFU_DESK_SECURE_COOKIES") == "1")
+                        samesite="Strict", secure=secure)
 
 
 def clear_session(response: web.StreamResponse) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from aiohttp import web
@@ -35,7 +34,7 @@ async def widget_demo(request: web.Request) -> web.Response:
     """A page with the widget, to try it (and for the browser tests)."""
     # Empty (the scaled profile): the widget connects to the page's own origin,
     # the load balancer's public port.
-    server = os.environ.get("KEFU_PUBLIC_RASA_URL", request.app[SETTINGS].rasa_url) or None
+    server = request.app[SETTINGS].public_rasa_url
     nonce = security_headers.new_nonce()
     html = ((STATIC / "widget-demo.html").read_text().replace("{{SERVER}}", json.dumps(server))
             .replace("{{NONCE}}", nonce))

@@ -44,7 +44,7 @@ async def login(request: web.Request) -> web.Response:
         raise Unauthorized("wrong name or password")
     await in_db(request, login_limit.clear, counted_as, ip)
     response = web.json_response({"token": token, "csrf_token": web_auth.csrf_token(token)})
-    web_auth.set_session(response, token, ttl_hours * 3600)
+    web_auth.set_session(response, token, ttl_hours * 3600, request.app[SETTINGS].secure_cookies)
     return response
 
 
