@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 import urllib.parse
 import uuid
+from typing import Optional
 
 import xmltodict
 from wechatpy.enterprise.crypto import WeChatCrypto
@@ -52,16 +53,20 @@ def claims(stack: Stack, msgids: list) -> tuple:
     return tuple(found.get(m) for m in msgids)
 
 
-def wait_quiet(stack: Stack, wechat_api, kf: str, msgids: list, customers: list, last_cursor: str) -> None:
+def wait_quiet(stack: Stack, wechat_api, kf: str, msgids: list, customers: list,
+               last_cursor: Optional[str] = None) -> None:
     """Until the syncs of kf are done: every message answered (its claim is
-    finished only after the answer went out), a later sync has read past all
-    of them (a request with the final cursor), and nothing was sent for a
-    second. "Exactly once" is counted after this."""
+    finished only after the answer and any transfer went out), a later sync
+    has read past all of them (a request with last_cursor, if given), and
+    nothing was sent or transferred for a second. "Exactly once" is counted
+    after this."""
     def snapshot():
         cursors = [s["cursor"] for s in wechat_api.kf_syncs if s["open_kfid"] == kf]
-        return (claims(stack, msgids), cursors, [len(wechat_api.kf_sent_to(c)) for c in customers])
+        transfers = [t for t in wechat_api.kf_transfers if t["open_kfid"] == kf]
+        return (claims(stack, msgids), cursors, [len(wechat_api.kf_sent_to(c)) for c in customers], transfers)
 
-    wait_until_quiet(snapshot, idle=lambda snap: all(f is True for f in snap[0]) and last_cursor in snap[1],
+    wait_until_quiet(snapshot, idle=lambda snap: all(f is True for f in snap[0])
+                     and (last_cursor is None or last_cursor in snap[1]),
                      settle=1.0, timeout=60, message=f"syncs of {kf} finished")
 
 
@@ -100,9 +105,11 @@ def test_customer_messages_are_synced_answered_once_and_cursor_kept(stack: Stack
 def test_handoff_moves_session_to_human_queue(stack: Stack, wechat_api):
     kf = f"wk{uuid.uuid4().hex[:10]}"
     carol = f"wmC{uuid.uuid4().hex[:8]}"
-    wechat_api.queue_kf(kf, customer_text(carol, "转人工"))
+    item = customer_text(carol, "转人工")
+    wechat_api.queue_kf(kf, item)
     callback(stack, kf)
     assert wait_for(lambda: any(t["external_userid"] == carol for t in wechat_api.kf_transfers))
+    wait_quiet(stack, wechat_api, kf, [item["msgid"]], [carol])
     [transfer] = [t for t in wechat_api.kf_transfers if t["external_userid"] == carol]
     assert transfer == {"open_kfid": kf, "external_userid": carol, "service_state": 2}
     assert "转接人工" in wechat_api.kf_sent_to(carol)[0]["text"]["content"]
