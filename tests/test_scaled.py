@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -27,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 from tests.support.stack import http, new_sender, wait_for
 from tests.support.scaled_stack import PG_ADMIN_URL, STARTUP_TIMEOUT, Scaled, free_port, healthy, scaled_stack
+from tests.support.waiting import wait_until
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 SYSTEM_BUSY = "系统暂时"
@@ -198,17 +200,25 @@ def test_widget_messages_are_answered_one_at_a_time_in_the_order_typed(scaled):
     async def customer(session_id: str) -> int:
         client = socketio.AsyncClient()
         answers: List[dict] = []
+        confirmed = asyncio.Event()
         client.on("bot_uttered", lambda data: answers.append(data))
+        client.on("session_confirm", lambda data: confirmed.set())
         await client.connect(f"{scaled.public_url}/?kefu_sender={session_id}", socketio_path="/socket.io",
                              transports=["polling"])
         await client.emit("session_request", {"session_id": session_id})
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(confirmed.wait(), 30)  # the session's room is joined
         for t in texts:
             await client.emit("user_uttered", {"message": t, "session_id": session_id})
+
+        def all_turns_done() -> bool:
+            # The fourth message answered and its events saved: the tracker
+            # is back to listening after the last user message.
+            shape = turn_shape(scaled, session_id)
+            return len(answers) >= len(texts) and shape.count("U") >= len(texts) and shape[-1:] == ["L"]
+
         deadline = time.monotonic() + 120
-        while len(user_texts(scaled, session_id)) < len(texts) and time.monotonic() < deadline:
+        while not all_turns_done() and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
-        await asyncio.sleep(1)  # the last answer's events are saved
         await client.disconnect()
         return len(answers)
 
@@ -225,35 +235,76 @@ def test_widget_messages_are_answered_one_at_a_time_in_the_order_typed(scaled):
         assert whole_turns(turn_shape(scaled, session_id)), turn_shape(scaled, session_id)
 
 
+def access_lines(stack: Scaled, path: str) -> Dict[str, List[tuple]]:
+    """Each customer's requests to path in nginx's log, in order: (status, [servers tried])."""
+    lines: Dict[str, List[tuple]] = defaultdict(list)
+    pattern = re.compile(rf" (\d+) \S+ {re.escape(path)} sender=(\S+) upstream=(.+?) time=")
+    for line in stack.access_log.read_text().splitlines():
+        match = pattern.search(line)
+        if match:
+            lines[match.group(2)].append((int(match.group(1)), [u.strip() for u in match.group(3).split(",")]))
+    return lines
+
+
 def test_killing_a_rasa_server_and_an_action_server_under_load_loses_no_message(scaled):
     """50 conversations at once; one Rasa server and one action server get
-    SIGKILL in the middle. Every message is answered (nginx tries the other
-    server; a client retries with the same message_id), no ticket is opened
-    twice, and the killed processes come back."""
+    SIGKILL while turns are provably running on them (after 60 answers, with
+    at least 5 turns of its customers outstanding). Every message is answered
+    (nginx tries the other server; a client retries with the same
+    message_id), the turns that were running on the killed server are
+    retried and their conversations move to the other server, no ticket is
+    opened twice, and the killed processes come back."""
     prefix = f"kill{uuid.uuid4().hex[:6]}-"
     senders = [f"{prefix}{i:02d}" for i in range(50)]
     script = ["您好", "快递一个星期了还没到，物流太慢了，我要投诉", "请问现货几天能发货", "好的谢谢", "拜拜"]
     answers: Dict[tuple, List[str]] = {}
     retries: List[tuple] = []
+    outstanding: Dict[str, int] = {}  # sender -> turn whose request has been sent, not yet answered
+    lock = threading.Lock()
+    webhook = "/webhooks/rest/webhook"
+    killed_server = scaled.rasa_urls[0].split("://", 1)[1]   # rasa1, as nginx logs it (host:port)
+    other_server = scaled.rasa_urls[1].split("://", 1)[1]
 
     def converse(sender: str) -> None:
         for n, message in enumerate(script):
             message_id = f"{sender}-{n}"
             for attempt in range(4):
+                with lock:
+                    outstanding[sender] = n
                 try:
                     status, replies = scaled.post(sender, message, message_id)
                 except OSError as exc:
                     status, replies = 0, repr(exc)
+                finally:
+                    with lock:
+                        outstanding.pop(sender, None)
                 if status == 200:
                     answers[(sender, n)] = [r.get("text", "") for r in replies]
                     break
                 retries.append((sender, n, status, str(replies)[:100]))
-                time.sleep(1)
+                time.sleep(1)  # a client's back-off before it retries
+
+    def running_on_killed_server() -> Dict[str, int]:
+        """Turns sent and not yet answered, of customers nginx routes to rasa1
+        (known from their earlier answers in its log), but not their last turn:
+        each of them has a later request that must go to the other server."""
+        if len(answers) < 60:
+            return {}
+        served_by = routes(scaled, webhook)
+        with lock:
+            running = {s: n for s, n in outstanding.items()
+                       if n < len(script) - 1 and served_by.get(s) == {killed_server}}
+        return running if len(running) >= 5 else {}
 
     before = scaled.pids()
     with ThreadPoolExecutor(len(senders)) as pool:
         futures = [pool.submit(converse, s) for s in senders]
-        time.sleep(4)  # the load is running
+        in_flight = wait_until(running_on_killed_server, timeout=120, interval=0.02,
+                               message="60 answers and 5 turns outstanding on rasa1")
+        # Where each of those customers' log stood: their next line is the
+        # request that was running when the server died (or, had rasa1 just
+        # finished it, the next turn, which cannot reach rasa1 any more).
+        seen_before_kill = {s: len(access_lines(scaled, webhook).get(s, [])) for s in in_flight}
         os.kill(before["rasa1"], signal.SIGKILL)
         os.kill(before["actions1"], signal.SIGKILL)
         for f in futures:
@@ -263,6 +314,22 @@ def test_killing_a_rasa_server_and_an_action_server_under_load_loses_no_message(
     assert not missing, (missing[:10], retries[:10])
     silent = [k for k, texts in answers.items() if not any(t.strip() for t in texts)]
     assert not silent, silent[:10]
+
+    # The turns that were running on rasa1 moved: the first request of each of
+    # those customers that nginx finished after the kill was served by rasa2.
+    lines = access_lines(scaled, webhook)
+    first_after = {s: lines[s][seen_before_kill[s]] for s in in_flight}
+    not_moved = {s: line for s, line in first_after.items() if line[1][-1] != other_server}
+    assert not not_moved, (killed_server, other_server, not_moved)
+    # And they were retried, not merely answered later: nginx tried rasa1 and
+    # then rasa2 for the same request, or the client sent the turn again. (A
+    # turn whose answer rasa1 had written just before it died needs neither:
+    # hence at least half of them, not all.)
+    client_retried = {(s, n) for s, n, _, _ in retries}
+    retried = {s for s, line in first_after.items()
+               if (line[1][:1] == [killed_server] and len(line[1]) > 1) or (s, in_flight[s]) in client_retried}
+    assert len(retried) >= max(1, len(in_flight) // 2), (in_flight, first_after, retries[:10])
+
     # Each conversation made exactly one complaint: exactly one ticket each.
     tickets = tickets_by_customer(scaled, prefix)
     assert sorted(tickets) == senders, sorted(set(senders) - set(tickets))
@@ -281,7 +348,8 @@ def test_killing_a_rasa_server_and_an_action_server_under_load_loses_no_message(
     assert after["rasa2"] == before["rasa2"] and after["actions2"] == before["actions2"]
     moved = sum(1 for line in scaled.access_log.read_text().splitlines()
                 if f"sender={prefix}" in line and re.search(r"upstream=\S+, ", line))
-    print(f"\n50 conversations, {len(answers)} answers, {len(retries)} client retries, "
+    print(f"\n50 conversations, {len(answers)} answers, {len(in_flight)} turns running on rasa1 when it died, "
+          f"{len(retried)} of them retried; {len(retries)} client retries, "
           f"{moved} turns retried by nginx on another server")
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 import time
 import urllib.parse
 import uuid
+from typing import Optional
 
 import xmltodict
 from wechatpy.enterprise.crypto import WeChatCrypto
 
 from tests.support.platforms import WECOM_AES_KEY, WECOM_CORPID, WECOM_TOKEN
 from tests.support.stack import Stack, http, wait_for
+from tests.support.waiting import wait_until_quiet
 
 CRYPTO = WeChatCrypto(WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORPID)
 
@@ -34,6 +36,41 @@ def customer_text(external: str, text: str, origin: int = 3) -> dict:
             "origin": origin, "msgtype": "text", "text": {"content": text}}
 
 
+def claims(stack: Stack, msgids: list) -> tuple:
+    """Each message's claim: None (not claimed), False (being answered), True (answered)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from kefu.core.db import make_engine
+    from kefu.core.models import ChannelDelivery
+
+    engine = make_engine(stack.database_url)
+    try:
+        with Session(engine) as session:
+            found = dict(session.execute(select(ChannelDelivery.dedup_key, ChannelDelivery.finished).where(
+                ChannelDelivery.channel == "wecom", ChannelDelivery.dedup_key.in_(msgids))).all())
+    finally:
+        engine.dispose()
+    return tuple(found.get(m) for m in msgids)
+
+
+def wait_quiet(stack: Stack, wechat_api, kf: str, msgids: list, customers: list,
+               last_cursor: Optional[str] = None) -> None:
+    """Until the syncs of kf are done: every message answered (its claim is
+    finished only after the answer and any transfer went out), a later sync
+    has read past all of them (a request with last_cursor, if given), and
+    nothing was sent or transferred for a second. "Exactly once" is counted
+    after this."""
+    def snapshot():
+        cursors = [s["cursor"] for s in wechat_api.kf_syncs if s["open_kfid"] == kf]
+        transfers = [t for t in wechat_api.kf_transfers if t["open_kfid"] == kf]
+        return (claims(stack, msgids), cursors, [len(wechat_api.kf_sent_to(c)) for c in customers], transfers)
+
+    wait_until_quiet(snapshot, idle=lambda snap: all(f is True for f in snap[0])
+                     and (last_cursor is None or last_cursor in snap[1]),
+                     settle=1.0, timeout=60, message=f"syncs of {kf} finished")
+
+
 def test_verification_decrypts_echostr(stack: Stack):
     ts, nonce = str(int(time.time())), "n1"
     encrypted = xmltodict.parse(CRYPTO.encrypt_message("echo-4711", nonce, ts))["xml"]
@@ -47,13 +84,14 @@ def test_verification_decrypts_echostr(stack: Stack):
 def test_customer_messages_are_synced_answered_once_and_cursor_kept(stack: Stack, wechat_api):
     kf = f"wk{uuid.uuid4().hex[:10]}"
     alice, bob = f"wmA{uuid.uuid4().hex[:8]}", f"wmB{uuid.uuid4().hex[:8]}"
-    wechat_api.queue_kf(kf, customer_text(alice, "你好"))
-    wechat_api.queue_kf(kf, customer_text(alice, "请问您这边需要什么", origin=5))  # a human servicer
-    wechat_api.queue_kf(kf, customer_text(bob, "物业费在哪里交"))
+    items = [customer_text(alice, "你好"), customer_text(alice, "请问您这边需要什么", origin=5),  # a human servicer
+             customer_text(bob, "物业费在哪里交")]
+    for item in items:
+        wechat_api.queue_kf(kf, item)
     assert callback(stack, kf) == (200, "success")
     assert callback(stack, kf) == (200, "success")  # a second notification: nothing twice
     assert wait_for(lambda: wechat_api.kf_sent_to(alice) and wechat_api.kf_sent_to(bob))
-    time.sleep(1.5)
+    wait_quiet(stack, wechat_api, kf, [i["msgid"] for i in items], [alice, bob], last_cursor="3")
     assert ["您好" in m["text"]["content"] for m in wechat_api.kf_sent_to(alice)] == [True]
     assert len(wechat_api.kf_sent_to(bob)) == 1 and "生活缴费" in wechat_api.kf_sent_to(bob)[0]["text"]["content"]
     # The fake is shared by every test of the session: only this test's customers.
@@ -68,9 +106,11 @@ def test_customer_messages_are_synced_answered_once_and_cursor_kept(stack: Stack
 def test_handoff_moves_session_to_human_queue(stack: Stack, wechat_api):
     kf = f"wk{uuid.uuid4().hex[:10]}"
     carol = f"wmC{uuid.uuid4().hex[:8]}"
-    wechat_api.queue_kf(kf, customer_text(carol, "转人工"))
+    item = customer_text(carol, "转人工")
+    wechat_api.queue_kf(kf, item)
     callback(stack, kf)
     assert wait_for(lambda: any(t["external_userid"] == carol for t in wechat_api.kf_transfers))
+    wait_quiet(stack, wechat_api, kf, [item["msgid"]], [carol])
     [transfer] = [t for t in wechat_api.kf_transfers if t["external_userid"] == carol]
     assert transfer == {"open_kfid": kf, "external_userid": carol, "service_state": 2}
     assert "转接人工" in wechat_api.kf_sent_to(carol)[0]["text"]["content"]
@@ -104,7 +144,8 @@ def test_a_message_whose_server_died_mid_turn_is_answered_by_the_next_sync(stack
         session.add(ChannelDelivery(channel="wecom", dedup_key=item["msgid"], finished=False,
                                     claimed_at=utcnow() - timedelta(minutes=2), payload=json.dumps(item)))
         session.commit()
-    wechat_api.queue_kf(kf, customer_text(other, "你好"))  # somebody writes: a sync runs
+    other_item = customer_text(other, "你好")
+    wechat_api.queue_kf(kf, other_item)  # somebody writes: a sync runs
     assert callback(stack, kf) == (200, "success")
     assert wait_for(lambda: wechat_api.kf_sent_to(lost) and wechat_api.kf_sent_to(other))
     assert "生活缴费" in wechat_api.kf_sent_to(lost)[0]["text"]["content"]
@@ -112,6 +153,11 @@ def test_a_message_whose_server_died_mid_turn_is_answered_by_the_next_sync(stack
         row = session.query(ChannelDelivery).filter_by(dedup_key=item["msgid"]).one()
         assert row.finished and row.payload is None  # the customer's words are not kept
     assert callback(stack, kf) == (200, "success")  # answered once, not again
-    time.sleep(1.5)
-    assert len(wechat_api.kf_sent_to(lost)) == 1
+    # The second sync starts after the first one's cursor ("1") and finds nothing new.
+    wait_until_quiet(lambda: ([s["cursor"] for s in wechat_api.kf_syncs if s["open_kfid"] == kf],
+                              claims(stack, [item["msgid"], other_item["msgid"]]),
+                              len(wechat_api.kf_sent_to(lost)), len(wechat_api.kf_sent_to(other))),
+                     idle=lambda snap: snap[0].count("1") >= 1 and all(f is True for f in snap[1]),
+                     settle=1.0, timeout=60, message=f"the second sync of {kf} finished")
+    assert len(wechat_api.kf_sent_to(lost)) == 1 and len(wechat_api.kf_sent_to(other)) == 1
     engine.dispose()
