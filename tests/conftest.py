@@ -41,14 +41,6 @@ FIXTURE_MARKS = {
     "scaled": ("e2e", "scaled"),
 }
 
-# Single tests in modules whose other tests are fast, marked here because
-# their modules are being reworked elsewhere (move the mark into the module
-# when that work is merged).
-E2E_TESTS = (
-    "tests/test_reminders.py::test_preview_list_and_bills_paid_commands",  # the `kefu` CLI as a subprocess
-    "tests/test_nlu.py::test_nlu_eval_command_prints_metrics",  # the trained model
-    "tests/test_nlu.py::test_nlu_eval_rejects_malformed_file",
-)
 
 
 def pytest_configure(config):
@@ -66,8 +58,6 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(config, items):
     for item in items:
         marks = {m for fixture in item.fixturenames for m in FIXTURE_MARKS.get(fixture, ())}
-        if item.nodeid.split("[")[0] in E2E_TESTS:
-            marks.add("e2e")
         if marks & {"browser", "scaled", "postgres"}:
             marks.add("e2e")
         for name in sorted(marks):

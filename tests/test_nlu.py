@@ -95,6 +95,7 @@ def test_score_counts_fallback_as_a_miss():
     assert result.macro_f1 == pytest.approx((2 / 3 + 0) / 2)
 
 
+@pytest.mark.e2e  # the trained model
 def test_nlu_eval_command_prints_metrics(tmp_path: Path):
     sample = tmp_path / "sample.jsonl"
     rows = [{"text": "你好", "intent": "greet"}, {"text": "卫生间漏水了快来修", "intent": "repair"},
@@ -108,6 +109,7 @@ def test_nlu_eval_command_prints_metrics(tmp_path: Path):
     assert accuracy == pytest.approx(1.0)
 
 
+@pytest.mark.e2e  # the trained model
 def test_nlu_eval_rejects_malformed_file(tmp_path: Path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "hi"}\n', encoding="utf-8")

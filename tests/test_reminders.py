@@ -269,6 +269,7 @@ def test_dead_workers_rows_claimed_go_back_sending_become_uncertain(sessions, to
 
 
 # -- the commands -------------------------------------------------------------------
+@pytest.mark.e2e  # the `kefu` CLI as a subprocess
 def test_preview_list_and_bills_paid_commands(tmp_path):
     import subprocess
     import sys

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
+from tests.support.waiting import NotReached, wait_until
 from tests.support.scaled_stack import (PG_ADMIN_URL, free_port, http, pg_database, stop,  # noqa: F401
                                         wait_ready, with_token)
 
@@ -53,13 +53,13 @@ class Stack:
 
 
 def wait_for(predicate, timeout: float = 30) -> bool:
-    """Poll until predicate() is true (deliveries happen in the background)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return bool(predicate())
+    """Poll until predicate() is true (deliveries happen in the background);
+    False if it never is, for `assert wait_for(...)`."""
+    try:
+        wait_until(predicate, timeout=timeout, interval=0.2)
+    except NotReached:
+        return False
+    return True
 
 
 def new_sender(prefix: str = "test") -> str:
