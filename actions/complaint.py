@@ -1,24 +1,25 @@
 """Complaints: apologise first, classify, open a ticket, promise the reply time."""
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.outage import polite_on_outage
 from actions.tickets import open_ticket, promise_text
 from actions.turn import current_turn
-from actions.outage import polite_on_outage
 from kefu.core.categories import default_categories
 from kefu.core.tickets import ticket_number
 
 
 class ActionHandleComplaint(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_handle_complaint"
 
     @polite_on_outage
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
         turn = current_turn(tracker)
         book = default_categories()
         category = book.classify_complaint(turn.text)

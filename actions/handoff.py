@@ -1,36 +1,31 @@
 """Handing a conversation to a human agent, and the low-confidence fallback."""
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, FollowupAction, SessionStarted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orders import order_answer
+from actions.outage import OUTAGE_ERRORS, polite_on_outage
 from actions.store import in_db
 from actions.survey import survey_reply
 from actions.turn import Turn, current_turn
-from actions.outage import OUTAGE_ERRORS, polite_on_outage
 from kefu.core.conversations import in_handoff, record_handoff
 from kefu.core.handoff import HANDOFF_MARKER
 
-HANDOFF_TEXT = (
-    "好的，正在为您转接人工客服，请您稍候。人工客服接入前，您可以继续留言，"
-    "我们会尽快查看并回复您。"
-)
-FALLBACK_TEXT = (
-    "抱歉，我没有完全理解您的意思🙏 麻烦您换个说法再描述一下好吗？"
-    "如需人工服务，请回复“转人工”。"
-)
+HANDOFF_TEXT = "好的，正在为您转接人工客服，请您稍候。人工客服接入前，您可以继续留言，我们会尽快查看并回复您。"
+FALLBACK_TEXT = "抱歉，我没有完全理解您的意思🙏 麻烦您换个说法再描述一下好吗？如需人工服务，请回复“转人工”。"
 # Two misunderstandings in a row are enough: the customer should not have to
 # fight the bot a third time.
 logger = logging.getLogger(__name__)
 FALLBACKS_BEFORE_HANDOFF = 2
 
 
-async def hand_off(dispatcher: CollectingDispatcher, turn: Turn, reason: str) -> List[Dict[Text, Any]]:
+async def hand_off(dispatcher: CollectingDispatcher, turn: Turn, reason: str) -> list[dict[str, Any]]:
     """Queue the conversation for the desk, tell the customer, pause the bot."""
     await in_db(
         record_handoff,
@@ -50,11 +45,11 @@ async def hand_off(dispatcher: CollectingDispatcher, turn: Turn, reason: str) ->
 
 
 class ActionHandoff(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_handoff"
 
     @polite_on_outage
-    async def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+    async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
         return await hand_off(dispatcher, current_turn(tracker), reason="customer_request")
 
 
@@ -75,11 +70,11 @@ def consecutive_fallbacks(tracker: Tracker) -> int:
 
 
 class ActionFallback(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_fallback"
 
     @polite_on_outage
-    async def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+    async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
         turn = current_turn(tracker)
         # "5" answering a satisfaction survey; an order number alone on a shop
         # chat (that order's status): both understood, whatever the NLU said.
@@ -105,16 +100,17 @@ class ActionSessionStart(Action):
     the agent. The desk's record says whether a person is responsible.
     """
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_session_start"
 
-    async def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
-        events: List[Dict[Text, Any]] = [SessionStarted()]
+    async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = [SessionStarted()]
         try:
             paused = await in_db(in_handoff, tracker.sender_id)
         except OUTAGE_ERRORS as exc:  # the session still starts; the next action answers politely
-            logger.error("desk database unreachable at session start for %s: %s", tracker.sender_id,
-                         exc.__class__.__name__)
+            logger.error(
+                "desk database unreachable at session start for %s: %s", tracker.sender_id, exc.__class__.__name__
+            )
             paused = False
         if paused:
             events.append(ConversationPaused())

@@ -1,16 +1,17 @@
 """Inquiries: answer from the FAQ, otherwise open a ticket for a person."""
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import best_answer, load_faq
 from actions.orders import is_order_question, order_answer
+from actions.outage import polite_on_outage
 from actions.tickets import open_ticket, promise_text
 from actions.turn import current_turn
-from actions.outage import polite_on_outage
 from kefu.core.categories import default_categories
 from kefu.core.tickets import ticket_number
 
@@ -18,11 +19,11 @@ INQUIRY_CATEGORY = "咨询"
 
 
 class ActionAnswerInquiry(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer_inquiry"
 
     @polite_on_outage
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
         turn = current_turn(tracker)
         own = await order_answer(turn) if is_order_question(turn) else None
         if own is not None:

@@ -4,17 +4,18 @@ Only orders whose buyer is the customer of this conversation are ever shown:
 an order id the customer names that is not theirs reads exactly like an
 unknown one, so nobody can probe other buyers' orders.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.outage import polite_on_outage
 from actions.store import in_db
 from actions.survey import survey_reply
 from actions.turn import Turn, current_turn
-from actions.outage import polite_on_outage
 from kefu.core.orders import orders_of
 
 SHOP_CHANNELS = ("taobao", "tmall")
@@ -24,8 +25,7 @@ HOW_TO_PAY = "请在淘宝App「我的淘宝-已买到的宝贝-待付款」中�
 
 
 def is_order_question(turn: Turn) -> bool:
-    return turn.channel in SHOP_CHANNELS and (
-        bool(turn.order_id) or any(word in turn.text for word in ORDER_WORDS))
+    return turn.channel in SHOP_CHANNELS and (bool(turn.order_id) or any(word in turn.text for word in ORDER_WORDS))
 
 
 def yuan(cents: int) -> str:
@@ -42,7 +42,7 @@ def describe(order) -> str:
     return f"订单 {order.order_id}{shop}已关闭，如仍需要，请您重新下单。"
 
 
-async def order_answer(turn: Turn) -> Optional[str]:
+async def order_answer(turn: Turn) -> str | None:
     """The answer about the customer's orders, or None when there is nothing
     of theirs to talk about (the caller answers as on any other channel)."""
     if turn.channel not in SHOP_CHANNELS:
@@ -52,13 +52,15 @@ async def order_answer(turn: Turn) -> Optional[str]:
     if turn.order_id:
         mine = [o for o in orders if o.order_id == turn.order_id]
         if not mine:
-            return (f"您好，在您的账号下没有查到订单 {turn.order_id}，请您核对一下订单号，"
-                    "或在「我的淘宝-已买到的宝贝」中查看。如需帮助，请回复“转人工”，谢谢！")
+            return (
+                f"您好，在您的账号下没有查到订单 {turn.order_id}，请您核对一下订单号，"
+                "或在「我的淘宝-已买到的宝贝」中查看。如需帮助，请回复“转人工”，谢谢！"
+            )
         return "您好，" + describe(mine[0])
     if not orders:
         return None
     # Unpaid first: that is what a buyer asking about paying needs.
-    listed: List = sorted(orders, key=lambda o: o.status != "unpaid")[:MAX_LISTED]
+    listed: list = sorted(orders, key=lambda o: o.status != "unpaid")[:MAX_LISTED]
     lines = "\n".join(describe(o) for o in listed)
     return f"您好，为您查到账号下的订单：\n{lines}\n如有其他问题，随时告诉我。"
 
@@ -68,11 +70,11 @@ class ActionAcknowledge(Action):
     satisfaction survey ("5", "满意"); on a shop chat a lone order number
     means "what about this order?", so it gets that order's status."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_acknowledge"
 
     @polite_on_outage
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
         turn = current_turn(tracker)
         answer = await survey_reply(turn)
         if answer is None and turn.order_id and turn.channel in SHOP_CHANNELS:

@@ -1,17 +1,18 @@
 """Payment matters: how to pay, and what the customer says about paying."""
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text, Tuple
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import best_answer, load_faq
 from actions.orders import SHOP_CHANNELS, order_answer
+from actions.outage import polite_on_outage
 from actions.store import in_db
 from actions.tickets import open_ticket, promise_text
 from actions.turn import current_turn
-from actions.outage import polite_on_outage
 from kefu.core.categories import default_categories
 from kefu.core.facts import FactKind, record_fact
 from kefu.core.tickets import ticket_number
@@ -24,23 +25,94 @@ GENERAL_GUIDE = (
 )
 
 # What the customer tells us, detected by words; several may apply at once.
-ALREADY_PAID = ("已经付", "已付", "付过", "付完", "已经交", "交过", "已交", "已缴", "缴过", "缴完",
-                "已经支付", "已支付", "已经转", "转过", "付了款", "交了", "付了", "已经缴")
-STOP = ("别催", "不要催", "不要再催", "别再催", "不要再发", "别再发", "别发了", "不要发了",
-        "骚扰", "烦死", "退订", "取消提醒", "关闭提醒")
-PAY_LATER = ("晚点", "晚几天", "晚些", "过几天", "过两天", "等几天", "下周", "下个月", "月底", "缓几天",
-             "缓一缓", "延期", "宽限", "发工资", "明天再", "回头再", "稍后", "迟几天", "分期")
-PROBLEM = ("失败", "扣了两次", "扣两次", "重复扣", "多扣", "扣了2次", "付不了", "付不上", "支付不了",
-           "交不了", "缴不了", "被拒", "扣款了", "扣了钱", "扣钱了", "没到账", "显示未付", "还是未付",
-           "报错", "付款异常", "error", "failed")
+ALREADY_PAID = (
+    "已经付",
+    "已付",
+    "付过",
+    "付完",
+    "已经交",
+    "交过",
+    "已交",
+    "已缴",
+    "缴过",
+    "缴完",
+    "已经支付",
+    "已支付",
+    "已经转",
+    "转过",
+    "付了款",
+    "交了",
+    "付了",
+    "已经缴",
+)
+STOP = (
+    "别催",
+    "不要催",
+    "不要再催",
+    "别再催",
+    "不要再发",
+    "别再发",
+    "别发了",
+    "不要发了",
+    "骚扰",
+    "烦死",
+    "退订",
+    "取消提醒",
+    "关闭提醒",
+)
+PAY_LATER = (
+    "晚点",
+    "晚几天",
+    "晚些",
+    "过几天",
+    "过两天",
+    "等几天",
+    "下周",
+    "下个月",
+    "月底",
+    "缓几天",
+    "缓一缓",
+    "延期",
+    "宽限",
+    "发工资",
+    "明天再",
+    "回头再",
+    "稍后",
+    "迟几天",
+    "分期",
+)
+PROBLEM = (
+    "失败",
+    "扣了两次",
+    "扣两次",
+    "重复扣",
+    "多扣",
+    "扣了2次",
+    "付不了",
+    "付不上",
+    "支付不了",
+    "交不了",
+    "缴不了",
+    "被拒",
+    "扣款了",
+    "扣了钱",
+    "扣钱了",
+    "没到账",
+    "显示未付",
+    "还是未付",
+    "报错",
+    "付款异常",
+    "error",
+    "failed",
+)
 
 
-def has_any(text: str, words: Tuple[str, ...]) -> bool:
+def has_any(text: str, words: tuple[str, ...]) -> bool:
     lowered = text.lower()
     return any(word.lower() in lowered for word in words)
 
 
-def detect_facts(text: str) -> List[FactKind]:
+def detect_facts(text: str) -> list[FactKind]:
     kinds = []
     if has_any(text, ALREADY_PAID):
         kinds.append(FactKind.already_paid)
@@ -52,11 +124,11 @@ def detect_facts(text: str) -> List[FactKind]:
 
 
 class ActionHandlePayment(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_handle_payment"
 
     @polite_on_outage
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
         turn = current_turn(tracker)
         kinds = detect_facts(turn.text)
         for kind in kinds:
@@ -104,8 +176,10 @@ class ActionHandlePayment(Action):
             # A shop buyer's payment question is about their own orders.
             own = await order_answer(turn) if turn.channel in SHOP_CHANNELS else None
             guide = best_answer(load_faq()["payment"], turn.text)
-            text = own if own is not None else (guide.answer if guide else GENERAL_GUIDE) + (
-                "\n如付款遇到问题，随时告诉我，我来帮您处理。"
+            text = (
+                own
+                if own is not None
+                else (guide.answer if guide else GENERAL_GUIDE) + ("\n如付款遇到问题，随时告诉我，我来帮您处理。")
             )
         dispatcher.utter_message(text=text)
         return []

@@ -1,4 +1,5 @@
 """The action server's access to the desk database."""
+
 from __future__ import annotations
 
 from kefu.core.db import ThreadedSessions

@@ -1,7 +1,6 @@
 """Opening a ticket from the current message and promising the reply time."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from actions.store import in_db
 from actions.turn import Turn
@@ -26,11 +25,11 @@ async def open_ticket(
     intent: str,
     category: str,
     summary: str,
-    reply_hours: Optional[float] = None,
+    reply_hours: float | None = None,
     priority: str = Priority.normal.value,
-    room: Optional[str] = None,
-    phone: Optional[str] = None,
-    order_id: Optional[str] = None,
+    room: str | None = None,
+    phone: str | None = None,
+    order_id: str | None = None,
 ) -> Ticket:
     """Create (once per incoming message) the ticket for this turn.
 

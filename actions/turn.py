@@ -1,9 +1,9 @@
 """What an action needs to know about the message it answers."""
+
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Optional
 
 from rasa_sdk import Tracker
 
@@ -14,11 +14,11 @@ class Turn:
     customer_id: str
     message_id: str
     text: str
-    intent: Optional[str]
+    intent: str | None
     # First value of each entity in the message (already normalised by NLU).
-    room: Optional[str] = None
-    phone: Optional[str] = None
-    order_id: Optional[str] = None
+    room: str | None = None
+    phone: str | None = None
+    order_id: str | None = None
 
 
 def current_turn(tracker: Tracker) -> Turn:

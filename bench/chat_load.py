@@ -20,6 +20,7 @@ figures are printed side by side with the ratio scaled/embedded.
 
     .venv/bin/python bench/chat_load.py --target scaled [--levels 50,200,500] [--think 5:15]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,6 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 import aiohttp
 
@@ -49,14 +49,15 @@ SCRIPT = [
 ]
 
 
-def percentile(values: List[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
     return ordered[index]
 
 
-async def paced_conversation(session: aiohttp.ClientSession, url: str, think: Tuple[float, float],
-                             latencies: List[float], failures: List[str]) -> None:
+async def paced_conversation(
+    session: aiohttp.ClientSession, url: str, think: tuple[float, float], latencies: list[float], failures: list[str]
+) -> None:
     """One customer at a human pace: starts at a random moment of the first
     think time, waits for each answer, then thinks before the next message."""
     sender = f"bench-{uuid.uuid4().hex[:12]}"
@@ -66,8 +67,9 @@ async def paced_conversation(session: aiohttp.ClientSession, url: str, think: Tu
         await asyncio.sleep(random.uniform(*think))
 
 
-async def send(session: aiohttp.ClientSession, url: str, sender: str, text: str,
-               latencies: List[float], failures: List[str]) -> None:
+async def send(
+    session: aiohttp.ClientSession, url: str, sender: str, text: str, latencies: list[float], failures: list[str]
+) -> None:
     """One message and its whole reply; a "system busy" answer is a failure."""
     started = time.perf_counter()
     try:
@@ -82,19 +84,18 @@ async def send(session: aiohttp.ClientSession, url: str, sender: str, text: str,
     latencies.append(time.perf_counter() - started)
 
 
-async def run_paced(url: str, customers: int, think: Tuple[float, float]) -> Dict[str, float]:
-    latencies: List[float] = []
-    failures: List[str] = []
+async def run_paced(url: str, customers: int, think: tuple[float, float]) -> dict[str, float]:
+    latencies: list[float] = []
+    failures: list[str] = []
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
         started = time.perf_counter()
-        await asyncio.gather(*(paced_conversation(session, url, think, latencies, failures)
-                               for _ in range(customers)))
+        await asyncio.gather(*(paced_conversation(session, url, think, latencies, failures) for _ in range(customers)))
         elapsed = time.perf_counter() - started
     return summary(customers, latencies, failures, elapsed)
 
 
-def summary(concurrency: int, latencies: List[float], failures: List[str], elapsed: float) -> Dict[str, float]:
+def summary(concurrency: int, latencies: list[float], failures: list[str], elapsed: float) -> dict[str, float]:
     return {
         "concurrency": concurrency,
         "messages": len(latencies),
@@ -105,28 +106,28 @@ def summary(concurrency: int, latencies: List[float], failures: List[str], elaps
     }
 
 
-async def conversation(session: aiohttp.ClientSession, url: str, rounds: int,
-                       latencies: List[float], failures: List[str]) -> None:
+async def conversation(
+    session: aiohttp.ClientSession, url: str, rounds: int, latencies: list[float], failures: list[str]
+) -> None:
     for _ in range(rounds):
         sender = f"bench-{uuid.uuid4().hex[:12]}"
         for text in SCRIPT:
             await send(session, url, sender, text, latencies, failures)
 
 
-async def run_level(url: str, concurrency: int, rounds: int) -> Dict[str, float]:
-    latencies: List[float] = []
-    failures: List[str] = []
+async def run_level(url: str, concurrency: int, rounds: int) -> dict[str, float]:
+    latencies: list[float] = []
+    failures: list[str] = []
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         started = time.perf_counter()
-        await asyncio.gather(*(conversation(session, url, rounds, latencies, failures)
-                               for _ in range(concurrency)))
+        await asyncio.gather(*(conversation(session, url, rounds, latencies, failures) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     return summary(concurrency, latencies, failures, elapsed)
 
 
-def peak_memory(pid_file: Path) -> Dict[str, float]:
+def peak_memory(pid_file: Path) -> dict[str, float]:
     """VmHWM (peak resident set) of each service process, in MiB."""
     peaks = {}
     if not pid_file.exists():
@@ -143,8 +144,9 @@ def peak_memory(pid_file: Path) -> Dict[str, float]:
     return peaks
 
 
-async def measure_profile(url: str, levels: List[int], think: Tuple[float, float],
-                          pid_file: Path) -> Dict[str, Dict[str, float]]:
+async def measure_profile(
+    url: str, levels: list[int], think: tuple[float, float], pid_file: Path
+) -> dict[str, dict[str, float]]:
     webhook = f"{url}/webhooks/rest/webhook"
     await run_level(webhook, 4, 1)  # warm-up: every server loads lazy parts of the model
     results = {}
@@ -157,12 +159,14 @@ async def measure_profile(url: str, levels: List[int], think: Tuple[float, float
     return results
 
 
-def fmt(r: Dict[str, float]) -> str:
-    return (f"{r['messages']} messages, {r['failures']} errors, {r['msg_per_s']:.1f} msg/s, "
-            f"p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms")
+def fmt(r: dict[str, float]) -> str:
+    return (
+        f"{r['messages']} messages, {r['failures']} errors, {r['msg_per_s']:.1f} msg/s, "
+        f"p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms"
+    )
 
 
-async def compare_profiles(levels: List[int], think: Tuple[float, float]) -> None:
+async def compare_profiles(levels: list[int], think: tuple[float, float]) -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     import stacks
 
@@ -180,8 +184,10 @@ async def compare_profiles(levels: List[int], think: Tuple[float, float]) -> Non
         single = await run_level(webhook, 50, 1)
         print(f"    50 customers without think time: {fmt(single)}", flush=True)
     emb, sca = measured["embedded"], measured["scaled"]
-    print(f"\nthink time {think[0]:g}-{think[1]:g} s; scaled = nginx + 2 Rasa + 2 action servers, "
-          "PostgreSQL + Redis; embedded = 1 of each, SQLite")
+    print(
+        f"\nthink time {think[0]:g}-{think[1]:g} s; scaled = nginx + 2 Rasa + 2 action servers, "
+        "PostgreSQL + Redis; embedded = 1 of each, SQLite"
+    )
     head = f"{'msg/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'err':>5}"
     print(f"{'load':>22} | {'embedded':^29} | {'scaled':^29} | {'scaled/embedded':^16}")
     print(f"{'':>22} | {head} | {head} | {'msg/s':>7} {'p99':>7}")
@@ -189,11 +195,15 @@ async def compare_profiles(levels: List[int], think: Tuple[float, float]) -> Non
         e, s = emb[key], sca[key]
         label = f"{key.split()[0]} customers" + (", no think" if key.endswith("closed") else "")
         row = lambda r: f"{r['msg_per_s']:>7.1f} {r['p50_ms']:>7.0f} {r['p99_ms']:>7.0f} {r['failures']:>5}"  # noqa: E731
-        print(f"{label:>22} | {row(e)} | {row(s)} | {s['msg_per_s'] / e['msg_per_s']:>7.2f} "
-              f"{s['p99_ms'] / e['p99_ms']:>7.2f}")
-    print(f"scaled, 50 customers without think time: 1 Rasa + 1 action server {single['msg_per_s']:.1f} msg/s, "
-          f"2 + 2 {sca['50 closed']['msg_per_s']:.1f} msg/s "
-          f"(the second pair adds {sca['50 closed']['msg_per_s'] - single['msg_per_s']:.1f} msg/s)")
+        print(
+            f"{label:>22} | {row(e)} | {row(s)} | {s['msg_per_s'] / e['msg_per_s']:>7.2f} "
+            f"{s['p99_ms'] / e['p99_ms']:>7.2f}"
+        )
+    print(
+        f"scaled, 50 customers without think time: 1 Rasa + 1 action server {single['msg_per_s']:.1f} msg/s, "
+        f"2 + 2 {sca['50 closed']['msg_per_s']:.1f} msg/s "
+        f"(the second pair adds {sca['50 closed']['msg_per_s'] - single['msg_per_s']:.1f} msg/s)"
+    )
     for name in ("embedded", "scaled"):
         memory = ", ".join(f"{k} {v:.0f}" for k, v in measured[name]["memory"].items())
         print(f"peak memory MiB, {name}: {memory}")
@@ -202,8 +212,12 @@ async def compare_profiles(levels: List[int], think: Tuple[float, float]) -> Non
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:5005")
-    parser.add_argument("--target", choices=["running", "scaled"], default="running",
-                        help="running: the stack at --url; scaled: start embedded and scaled, compare")
+    parser.add_argument(
+        "--target",
+        choices=["running", "scaled"],
+        default="running",
+        help="running: the stack at --url; scaled: start embedded and scaled, compare",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="conversations per simulated customer")
     parser.add_argument("--levels", help="concurrent customers (default 1,10,50; with --target scaled 50,200,500)")
     parser.add_argument("--think", default="5:15", help="seconds between a reply and the next message (scaled)")
@@ -219,8 +233,10 @@ async def main() -> None:
     print(f"{'concurrent':>10} {'messages':>8} {'fail':>5} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for level in (int(x) for x in (args.levels or "1,10,50").split(",")):
         r = await run_level(webhook, level, args.rounds)
-        print(f"{r['concurrency']:>10} {r['messages']:>8} {r['failures']:>5} {r['msg_per_s']:>8.1f} "
-              f"{r['p50_ms']:>8.0f} {r['p99_ms']:>8.0f}")
+        print(
+            f"{r['concurrency']:>10} {r['messages']:>8} {r['failures']:>5} {r['msg_per_s']:>8.1f} "
+            f"{r['p50_ms']:>8.0f} {r['p99_ms']:>8.0f}"
+        )
     for name, mib in peak_memory(Path(args.pids)).items():
         print(f"peak memory {name:>8}: {mib:7.0f} MiB")
 

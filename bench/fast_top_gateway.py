@@ -9,6 +9,7 @@ each receiver got, so duplicates are seen where they would be: at the platform.
     python bench/fast_top_gateway.py --port N [--secret top-secret]
     GET /stats -> {"sent", "receivers", "duplicates", "bad_signatures"}
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,6 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Dict
 from urllib.parse import parse_qsl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -31,7 +31,7 @@ class Counts:
         self.secret = secret
         self.sent = 0
         self.bad_signatures = 0
-        self.per_receiver: Dict[str, int] = {}
+        self.per_receiver: dict[str, int] = {}
 
     def handle(self, body: bytes) -> bytes:
         params = dict(parse_qsl(body.decode()))
@@ -45,9 +45,14 @@ class Counts:
         return OK
 
     def stats(self) -> bytes:
-        return json.dumps({"sent": self.sent, "receivers": len(self.per_receiver),
-                           "duplicates": sum(n - 1 for n in self.per_receiver.values() if n > 1),
-                           "bad_signatures": self.bad_signatures}).encode()
+        return json.dumps(
+            {
+                "sent": self.sent,
+                "receivers": len(self.per_receiver),
+                "duplicates": sum(n - 1 for n in self.per_receiver.values() if n > 1),
+                "bad_signatures": self.bad_signatures,
+            }
+        ).encode()
 
 
 class Http(asyncio.Protocol):
@@ -72,12 +77,14 @@ class Http(asyncio.Protocol):
                     length = int(value)
             if len(self.buffer) < head_end + 4 + length:
                 return
-            body = self.buffer[head_end + 4:head_end + 4 + length]
-            self.buffer = self.buffer[head_end + 4 + length:]
+            body = self.buffer[head_end + 4 : head_end + 4 + length]
+            self.buffer = self.buffer[head_end + 4 + length :]
             method, path = head[0].split(" ")[:2]
             reply = self.counts.stats() if path.startswith("/stats") else self.counts.handle(body)
-            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                 b"Content-Length: %d\r\n\r\n%s" % (len(reply), reply))
+            self.transport.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(reply), reply)
+            )
 
 
 def main() -> None:
@@ -87,11 +94,12 @@ def main() -> None:
     args = parser.parse_args()
     try:
         import uvloop
+
         loop = uvloop.new_event_loop()
     except ImportError:
         loop = asyncio.new_event_loop()
     counts = Counts(args.secret)
-    server = loop.run_until_complete(loop.create_server(lambda: Http(counts), "127.0.0.1", args.port))
+    loop.run_until_complete(loop.create_server(lambda: Http(counts), "127.0.0.1", args.port))
     print(f"http://127.0.0.1:{args.port}/router/rest", flush=True)
     loop.run_forever()
 

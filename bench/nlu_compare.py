@@ -14,6 +14,7 @@ Each Rasa model trains against its own empty training cache (RASA_CACHE_DIRECTOR
 in a temporary folder), so the training time is a full training, never a cache hit
 from an earlier `rasa train` in the same folder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,8 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -35,7 +36,7 @@ from kefu.cli.nlu_eval import EvalResult, read_examples, score  # noqa: E402
 Parser = Callable[[str], str]
 
 
-def training_examples() -> List[Tuple[str, str]]:
+def training_examples() -> list[tuple[str, str]]:
     from rasa.shared.nlu.training_data.loading import load_data
 
     data = load_data(str(ROOT / "data" / "nlu"))
@@ -43,8 +44,8 @@ def training_examples() -> List[Tuple[str, str]]:
 
 
 def default_recipe_with_jieba(path: Path) -> Path:
-    import yaml
     import rasa
+    import yaml
 
     source = Path(rasa.__file__).parent / "engine" / "recipes" / "config_files" / "default_config.yml"
     config = yaml.safe_load(source.read_text())
@@ -55,7 +56,7 @@ def default_recipe_with_jieba(path: Path) -> Path:
     return path
 
 
-def train_rasa(config: Path, out: Path) -> Tuple[Parser, float]:
+def train_rasa(config: Path, out: Path) -> tuple[Parser, float]:
     from rasa.core.agent import Agent
     from rasa.model_training import train_nlu
 
@@ -65,8 +66,12 @@ def train_rasa(config: Path, out: Path) -> Tuple[Parser, float]:
     cache.mkdir()
     os.environ["RASA_CACHE_DIRECTORY"] = str(cache)
     started = time.perf_counter()
-    model = train_nlu(config=str(config), nlu_data=str(ROOT / "data" / "nlu"), output=str(out),
-                      domain=str(ROOT / "bot" / "domain.yml"))
+    model = train_nlu(
+        config=str(config),
+        nlu_data=str(ROOT / "data" / "nlu"),
+        output=str(out),
+        domain=str(ROOT / "bot" / "domain.yml"),
+    )
     elapsed = time.perf_counter() - started
     agent = Agent.load(model)
     loop = asyncio.new_event_loop()
@@ -78,7 +83,7 @@ def train_rasa(config: Path, out: Path) -> Tuple[Parser, float]:
     return parse, elapsed
 
 
-def train_sklearn() -> Tuple[Parser, float]:
+def train_sklearn() -> tuple[Parser, float]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -94,15 +99,20 @@ def train_sklearn() -> Tuple[Parser, float]:
     return (lambda text: model.predict([text])[0]), elapsed
 
 
-def measure(name: str, parse: Parser, train_seconds: float, heldout: List[Tuple[str, str]]) -> dict:
+def measure(name: str, parse: Parser, train_seconds: float, heldout: list[tuple[str, str]]) -> dict:
     parse(heldout[0][0])  # warm-up outside the timing
     predicted, started = [], time.perf_counter()
     for text, _ in heldout:
         predicted.append(parse(text))
     latency_ms = (time.perf_counter() - started) / len(heldout) * 1000
     result: EvalResult = score([i for _, i in heldout], predicted, [t for t, _ in heldout])
-    return {"name": name, "accuracy": result.accuracy, "macro_f1": result.macro_f1,
-            "train_s": train_seconds, "parse_ms": latency_ms}
+    return {
+        "name": name,
+        "accuracy": result.accuracy,
+        "macro_f1": result.macro_f1,
+        "train_s": train_seconds,
+        "parse_ms": latency_ms,
+    }
 
 
 def main() -> None:

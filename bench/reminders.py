@@ -11,6 +11,7 @@ the workers' start until every reminder is settled (planning included),
 the planning time, duplicates (seen by the gateway), misses (due reminders
 that never reached it) and uncertain rows.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,16 +89,40 @@ def seed(url: str, orders: int, bills: int) -> None:
     due = date.today() + timedelta(days=2)
     with engine.begin() as conn:
         for start in range(0, orders, 10000):
-            conn.execute(insert(Order), [
-                {"platform": "taobao", "order_id": str(10**12 + n), "shop": "压测店", "buyer": f"o-{n}",
-                 "amount_cents": 1000 + n % 9000, "status": "unpaid", "created_at": created, "updated_at": created}
-                for n in range(start, min(orders, start + 10000))])
+            conn.execute(
+                insert(Order),
+                [
+                    {
+                        "platform": "taobao",
+                        "order_id": str(10**12 + n),
+                        "shop": "压测店",
+                        "buyer": f"o-{n}",
+                        "amount_cents": 1000 + n % 9000,
+                        "status": "unpaid",
+                        "created_at": created,
+                        "updated_at": created,
+                    }
+                    for n in range(start, min(orders, start + 10000))
+                ],
+            )
         for start in range(0, bills, 10000):
-            conn.execute(insert(Bill), [
-                {"customer_id": f"C{n}", "channel": "tmall", "address": f"b-{n}", "kind": "物业费",
-                 "amount_cents": 26850, "due_date": due, "period": "2026年11月", "status": "unpaid",
-                 "created_at": created}
-                for n in range(start, min(bills, start + 10000))])
+            conn.execute(
+                insert(Bill),
+                [
+                    {
+                        "customer_id": f"C{n}",
+                        "channel": "tmall",
+                        "address": f"b-{n}",
+                        "kind": "物业费",
+                        "amount_cents": 26850,
+                        "due_date": due,
+                        "period": "2026年11月",
+                        "status": "unpaid",
+                        "created_at": created,
+                    }
+                    for n in range(start, min(bills, start + 10000))
+                ],
+            )
     engine.dispose()
 
 
@@ -117,20 +142,38 @@ def run(workers: int, orders: int, bills: int, tmp: Path) -> dict:
     try:
         seed(url, orders, bills)
         port = free_port()
-        gateway = subprocess.Popen([sys.executable, str(ROOT / "bench" / "fast_top_gateway.py"), "--port", str(port)],
-                                   stdout=subprocess.PIPE, text=True)
+        gateway = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "fast_top_gateway.py"), "--port", str(port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         gateway_url = gateway.stdout.readline().strip()
         policy = tmp / "policy.yml"
         policy.write_text(POLICY, encoding="utf-8")
-        env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_REMINDER_POLICIES": str(policy),
-               "TAOBAO_APP_KEY": "bench", "TAOBAO_APP_SECRET": "top-secret", "TAOBAO_SESSION": "s",
-               "TAOBAO_API_BASE": gateway_url, "KEFU_TMC_PULL": "0", "KEFU_REMINDER_INTERVAL_SECONDS": "0.2"}
+        env = {
+            **os.environ,
+            "KEFU_DATABASE_URL": url,
+            "KEFU_REMINDER_POLICIES": str(policy),
+            "TAOBAO_APP_KEY": "bench",
+            "TAOBAO_APP_SECRET": "top-secret",
+            "TAOBAO_SESSION": "s",
+            "TAOBAO_API_BASE": gateway_url,
+            "KEFU_TMC_PULL": "0",
+            "KEFU_REMINDER_INTERVAL_SECONDS": "0.2",
+        }
         total = orders + bills
         engine = make_engine(url)
         started = time.monotonic()
-        worker_procs = [subprocess.Popen([sys.executable, "-m", "kefu.cli", "reminders", "run"], cwd=ROOT, env=env,
-                                         stdout=(tmp / f"w{workers}-{i}.log").open("w"), stderr=subprocess.STDOUT)
-                        for i in range(workers)]
+        worker_procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "kefu.cli", "reminders", "run"],
+                cwd=ROOT,
+                env=env,
+                stdout=(tmp / f"w{workers}-{i}.log").open("w"),
+                stderr=subprocess.STDOUT,
+            )
+            for i in range(workers)
+        ]
         planned_at = None
         while True:
             counts = outbox(url, engine)
@@ -144,14 +187,22 @@ def run(workers: int, orders: int, bills: int, tmp: Path) -> dict:
         elapsed = time.monotonic() - started
         seen = stats(gateway_url)
         engine.dispose()
-        return {"workers": workers, "reminders": total, "seconds": elapsed, "planning_seconds": planned_at,
-                "per_second": total / elapsed, "duplicates": seen["duplicates"],
-                "misses": total - seen["receivers"], "uncertain": counts.get("uncertain", 0),
-                "failed": counts.get("failed", 0), "bad_signatures": seen["bad_signatures"]}
+        return {
+            "workers": workers,
+            "reminders": total,
+            "seconds": elapsed,
+            "planning_seconds": planned_at,
+            "per_second": total / elapsed,
+            "duplicates": seen["duplicates"],
+            "misses": total - seen["receivers"],
+            "uncertain": counts.get("uncertain", 0),
+            "failed": counts.get("failed", 0),
+            "bad_signatures": seen["bad_signatures"],
+        }
     finally:
-        for proc in (worker_procs or []):
+        for proc in worker_procs or []:
             proc.send_signal(signal.SIGTERM)
-        for proc in (worker_procs or []):
+        for proc in worker_procs or []:
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -170,14 +221,19 @@ def main() -> None:
     parser.add_argument("--workers", default="1,4")
     args = parser.parse_args()
     print(f"{args.orders} unpaid orders + {args.bills} unpaid bills, PostgreSQL, fake TOP gateway on loopback")
-    print(f"{'workers':>7} {'reminders':>9} {'seconds':>8} {'planning s':>10} {'per second':>10} "
-          f"{'duplicates':>10} {'misses':>6} {'uncertain':>9} {'failed':>6}")
+    print(
+        f"{'workers':>7} {'reminders':>9} {'seconds':>8} {'planning s':>10} {'per second':>10} "
+        f"{'duplicates':>10} {'misses':>6} {'uncertain':>9} {'failed':>6}"
+    )
     with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
         for workers in (int(w) for w in args.workers.split(",")):
             r = run(workers, args.orders, args.bills, Path(tmp))
-            print(f"{r['workers']:>7} {r['reminders']:>9} {r['seconds']:>8.1f} {r['planning_seconds']:>10.1f} "
-                  f"{r['per_second']:>10.0f} {r['duplicates']:>10} {r['misses']:>6} {r['uncertain']:>9} "
-                  f"{r['failed']:>6}", flush=True)
+            print(
+                f"{r['workers']:>7} {r['reminders']:>9} {r['seconds']:>8.1f} {r['planning_seconds']:>10.1f} "
+                f"{r['per_second']:>10.0f} {r['duplicates']:>10} {r['misses']:>6} {r['uncertain']:>9} "
+                f"{r['failed']:>6}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 profiles on free loopback ports for a benchmark, each on throw-away stores:
 a temporary SQLite directory, or (tests/support/scaled_stack.py) its own PostgreSQL
 databases and Redis key prefix."""
+
 from __future__ import annotations
 
 import os
@@ -9,10 +10,10 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List
 
 from tests.support.scaled_stack import free_port, scaled_stack, stop, wait_ready
 
@@ -21,15 +22,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass
 class Running:
-    url: str            # where customers' messages go
+    url: str  # where customers' messages go
     pid_file: Path
-    health: List[str]   # every process's health URL
+    health: list[str]  # every process's health URL
 
 
 @contextmanager
-def _process(env: Dict[str, str], args: List[str], running: Running, log: Path) -> Iterator[Running]:
-    proc = subprocess.Popen([sys.executable, "-m", "kefu.cli", "run", *args], cwd=ROOT, env=env,
-                            stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+def _process(env: dict[str, str], args: list[str], running: Running, log: Path) -> Iterator[Running]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kefu.cli", "run", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_ready(proc, running.health, log)
         yield running
@@ -41,25 +48,37 @@ def _process(env: Dict[str, str], args: List[str], running: Running, log: Path) 
 def embedded() -> Iterator[Running]:
     with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
         ports = {n: free_port() for n in ("rasa", "actions", "desk")}
-        env = {**os.environ,
-               "KEFU_RASA_PORT": str(ports["rasa"]), "KEFU_ACTIONS_PORT": str(ports["actions"]),
-               "KEFU_DESK_PORT": str(ports["desk"]), "KEFU_DATABASE_URL": f"sqlite:///{tmp}/kefu.db",
-               "KEFU_TRACKER_DB": f"{tmp}/tracker.db", "KEFU_PID_FILE": f"{tmp}/kefu.pids",
-               "KEFU_REMINDER_WORKERS": "0",
-               # Not the project's var/rasa_token: a benchmark leaves nothing behind.
-               "KEFU_RASA_TOKEN": uuid.uuid4().hex}
+        env = {
+            **os.environ,
+            "KEFU_RASA_PORT": str(ports["rasa"]),
+            "KEFU_ACTIONS_PORT": str(ports["actions"]),
+            "KEFU_DESK_PORT": str(ports["desk"]),
+            "KEFU_DATABASE_URL": f"sqlite:///{tmp}/kefu.db",
+            "KEFU_TRACKER_DB": f"{tmp}/tracker.db",
+            "KEFU_PID_FILE": f"{tmp}/kefu.pids",
+            "KEFU_REMINDER_WORKERS": "0",
+            # Not the project's var/rasa_token: a benchmark leaves nothing behind.
+            "KEFU_RASA_TOKEN": uuid.uuid4().hex,
+        }
         for name in ("KEFU_TRACKER_URL", "KEFU_REDIS_URL"):
             env.pop(name, None)
-        running = Running(url=f"http://127.0.0.1:{ports['rasa']}", pid_file=Path(tmp) / "kefu.pids",
-                          health=[f"http://127.0.0.1:{ports['rasa']}/webhooks/rest/",
-                                  f"http://127.0.0.1:{ports['actions']}/health",
-                                  f"http://127.0.0.1:{ports['desk']}/healthz"])
+        running = Running(
+            url=f"http://127.0.0.1:{ports['rasa']}",
+            pid_file=Path(tmp) / "kefu.pids",
+            health=[
+                f"http://127.0.0.1:{ports['rasa']}/webhooks/rest/",
+                f"http://127.0.0.1:{ports['actions']}/health",
+                f"http://127.0.0.1:{ports['desk']}/healthz",
+            ],
+        )
         with _process(env, [], running, Path(tmp) / "stack.log") as up:
             yield up
 
 
 @contextmanager
 def scaled(rasa_servers: int = 2, action_servers: int = 2) -> Iterator[Running]:
-    with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp, \
-            scaled_stack(Path(tmp), rasa_servers, action_servers) as up:
+    with (
+        tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp,
+        scaled_stack(Path(tmp), rasa_servers, action_servers) as up,
+    ):
         yield Running(url=up.public_url, pid_file=up.pid_file, health=up.health_urls())

@@ -13,11 +13,13 @@
   kept for an agent (undelivered) if the platform refuses it or cannot be
   reached, never dropped.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple, TypeVar
+from typing import Any, TypeVar
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -68,23 +70,28 @@ class TurnFailed(Exception):
     of its answer was sent. Raised from the original error."""
 
 
-async def run_turn(on_new_message: Callable[[UserMessage], Awaitable[Any]], channel: str, text: str,
-                   sender_id: str, message_id: Optional[str] = None,
-                   metadata: Optional[Dict[Text, Any]] = None) -> List[Dict[Text, Any]]:
+async def run_turn(
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    channel: str,
+    text: str,
+    sender_id: str,
+    message_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     """One turn of the bot; its messages, or TurnFailed. What a failed turn
     collected is dropped: the customer gets a busy reply or a retry, not half
     an answer. A SystemExit passes unchanged (the caller decides)."""
     collector = CollectingOutputChannel()
     try:
-        await on_new_message(UserMessage(text, collector, sender_id, input_channel=channel,
-                                         message_id=message_id, metadata=metadata))
+        await on_new_message(
+            UserMessage(text, collector, sender_id, input_channel=channel, message_id=message_id, metadata=metadata)
+        )
     except Exception as exc:
-        raise TurnFailed(f"{channel} message {message_id} from {sender_id} failed "
-                         f"({type(exc).__name__})") from exc
+        raise TurnFailed(f"{channel} message {message_id} from {sender_id} failed ({type(exc).__name__})") from exc
     return collector.messages
 
 
-def texts_of(messages: List[Dict[Text, Any]]) -> List[str]:
+def texts_of(messages: list[dict[str, Any]]) -> list[str]:
     """The texts among a turn's messages (images, buttons, custom JSON are not sent as text)."""
     return [m["text"] for m in messages if m.get("text")]
 
@@ -108,8 +115,9 @@ class PlatformChannel(InputChannel):
         return self.name()
 
     # -- claim → answer → finish -------------------------------------------
-    async def answer_once(self, key: str, answer: Callable[[], Awaitable[T]],
-                          payload: Optional[str] = None) -> Tuple[Claim, Optional[T]]:
+    async def answer_once(
+        self, key: str, answer: Callable[[], Awaitable[T]], payload: str | None = None
+    ) -> tuple[Claim, T | None]:
         """Claim `key` and, if this server won it, answer and finish it.
         Claim.done (a retry of an answered message) and Claim.in_flight
         (another server is answering it) come back without an answer.

@@ -12,12 +12,14 @@ With `KEFU_REST_TOKEN` set (credentials.yml `token`), every message needs
 (`wechat:…`, `taobao:…`, the widget's `web-…`) are refused whatever the
 token: those conversations belong to signed platforms or to one browser.
 """
+
 from __future__ import annotations
 
 import hmac
 import logging
 import re
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -51,7 +53,7 @@ class TokenRequired(Unauthorized):
 OTHER_CHANNELS = ("wechat", "wecom", "taobao", "tmall", "sms", "socketio")
 # The web widget's ids (connectors/socketio.py): one browser's conversation.
 WIDGET_PREFIX = "web-"
-USAGE = "send JSON in UTF-8: {\"sender\": \"...\", \"message\": \"...\"}"
+USAGE = 'send JSON in UTF-8: {"sender": "...", "message": "..."}'
 
 
 def is_other_channels_id(sender: str) -> bool:
@@ -90,7 +92,7 @@ def parse_body(raw: bytes) -> dict:
     return {"sender": sender, "message": message, "metadata": metadata, "message_id": message_id}
 
 
-def message_id_of(body: dict, request_id: Optional[str]) -> Optional[str]:
+def message_id_of(body: dict, request_id: str | None) -> str | None:
     """The client's own id for this message, else the load balancer's request
     id (the same on an attempt retried on another server): tickets are keyed by
     it, so a retried message opens no second ticket. None: Rasa picks one."""
@@ -103,11 +105,11 @@ def message_id_of(body: dict, request_id: Optional[str]) -> Optional[str]:
 
 class KefuRestInput(RestInput):
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "rest"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "KefuRestInput":
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> KefuRestInput:
         return cls(token=str((credentials or {}).get("token") or ""))
 
     def __init__(self, token: str = "") -> None:
@@ -138,25 +140,34 @@ class KefuRestInput(RestInput):
                 return response.json([{"recipient_id": sender, "text": EMPTY_MESSAGE_REPLY}])
             if len(text) > MAX_MESSAGE_LENGTH:
                 raise BadRequest(f"'message' is longer than {MAX_MESSAGE_LENGTH} characters", status=413)
-            return await self._handle(on_new_message, request, sender, text, body["metadata"],
-                                      message_id_of(body, request.headers.get("X-Request-ID")))
+            return await self._handle(
+                on_new_message,
+                request,
+                sender,
+                text,
+                body["metadata"],
+                message_id_of(body, request.headers.get("X-Request-ID")),
+            )
 
         return checked
 
-    async def _handle(self, on_new_message, request: Request, sender: str, text: str,
-                      metadata: Optional[dict], message_id: Optional[str]) -> HTTPResponse:
+    async def _handle(
+        self, on_new_message, request: Request, sender: str, text: str, metadata: dict | None, message_id: str | None
+    ) -> HTTPResponse:
         collector = CollectingOutputChannel()
         try:
             await on_new_message(
-                UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata,
-                            message_id=message_id)
+                UserMessage(
+                    text, collector, sender, input_channel=self.name(), metadata=metadata, message_id=message_id
+                )
             )
         except Exception as exc:
             # Tell the customer rather than answering with silence. The first
             # line names the cause (LockError: Redis, ConversationStoreUnavailable:
             # PostgreSQL …); the traceback follows.
-            logger.exception("rest message from %s failed (%s: %s)", sender, type(exc).__name__,
-                             " ".join(str(exc).split())[:200])
+            logger.exception(
+                "rest message from %s failed (%s: %s)", sender, type(exc).__name__, " ".join(str(exc).split())[:200]
+            )
             collector.messages.append({"recipient_id": sender, "text": SYSTEM_BUSY_REPLY})
         for message in collector.messages:
             if message.get("text"):

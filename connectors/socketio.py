@@ -15,12 +15,14 @@ line. Engine.IO packets are capped well below its 1 MB default, so a client
 cannot make the server parse 100,000-character messages while other
 customers wait; an oversized packet closes that client's connection, logged.
 """
+
 from __future__ import annotations
 
 import logging
 import re
 import uuid
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from engineio.async_drivers.sanic import WebSocket as EngineIOWebSocket
 from rasa.core.channels.channel import UserMessage
@@ -28,8 +30,16 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from connectors.base import SYSTEM_BUSY_REPLY, BadRequest
-from kefu.text.received import (INVALID_TEXT_REPLY, MAX_METADATA_BYTES, MAX_TEXT_CHARS, TOO_LONG_REPLY,
-                             InvalidInput, check_metadata, is_valid_text, parse_json)
+from kefu.text.received import (
+    INVALID_TEXT_REPLY,
+    MAX_METADATA_BYTES,
+    MAX_TEXT_CHARS,
+    TOO_LONG_REPLY,
+    InvalidInput,
+    check_metadata,
+    is_valid_text,
+    parse_json,
+)
 
 logger = logging.getLogger(__name__)
 WIDGET_ID = re.compile(r"^web-[0-9a-z]{16,64}$")
@@ -43,7 +53,7 @@ class Refused(BadRequest):
     customer why. Not an HTTP answer: it arrives over an open socket, so the
     refusal is logged and the reply emitted to that connection."""
 
-    def __init__(self, reason: str, reply: Optional[str]) -> None:
+    def __init__(self, reason: str, reply: str | None) -> None:
         super().__init__(reason)
         self.reply = reply
 
@@ -56,8 +66,12 @@ class _SizeLoggedWebSocket(EngineIOWebSocket):
         data = await super().wait()
         if len(data) > self.server.max_http_buffer_size:
             request = self.environ["sanic.request"]
-            logger.warning("socket.io packet of %d characters refused (limit %d) from %s; connection closed",
-                           len(data), self.server.max_http_buffer_size, request.ip)
+            logger.warning(
+                "socket.io packet of %d characters refused (limit %d) from %s; connection closed",
+                len(data),
+                self.server.max_http_buffer_size,
+                request.ip,
+            )
         return data
 
 
@@ -65,17 +79,22 @@ def _size_logged_polling(original, limit: int):
     """The long-polling side of the same limit: engine.io answers an
     oversized POST 400 and drops the session, again without a log line.
     (Set before the blueprint is registered: the route takes this handler.)"""
+
     async def handle_request(request, *args, **kwargs):
         length = request.headers.get("content-length", "")
         if request.method == "POST" and length.isdigit() and int(length) > limit:
-            logger.warning("socket.io polling packet of %s bytes refused (limit %d) from %s; session closed",
-                           length, limit, request.ip)
+            logger.warning(
+                "socket.io polling packet of %s bytes refused (limit %d) from %s; session closed",
+                length,
+                limit,
+                request.ip,
+            )
         return await original(request, *args, **kwargs)
 
     return handle_request
 
 
-def widget_message(data: Any, metadata_key: str) -> Dict[str, Any]:
+def widget_message(data: Any, metadata_key: str) -> dict[str, Any]:
     """The session id, text and metadata of a `user_uttered` event, checked."""
     if not isinstance(data, dict):
         raise Refused(f"payload is a {type(data).__name__}, not an object", SYSTEM_BUSY_REPLY)
@@ -114,7 +133,7 @@ class KefuSocketIOInput(SocketIOInput):
 
         # Registered again under the same events: these replace Rasa's handlers.
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Any = None) -> None:
+        async def session_request(sid: str, data: Any = None) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
             if isinstance(requested, str) and WIDGET_ID.match(requested):
                 session_id = requested
@@ -122,15 +141,16 @@ class KefuSocketIOInput(SocketIOInput):
                 # Rasa would take any id (and join its room); a client without
                 # a widget id gets a new one, as widget.js would make.
                 if requested is not None:
-                    logger.warning("socket.io session request for a non-widget id %s; a new id is given",
-                                   ascii(requested)[:80])
+                    logger.warning(
+                        "socket.io session request for a non-widget id %s; a new id is given", ascii(requested)[:80]
+                    )
                 session_id = f"web-{uuid.uuid4().hex}"
             if self.session_persistence:
                 sio.enter_room(sid, session_id)
             await sio.emit("session_confirm", session_id, room=sid)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: Text, data: Any = None) -> None:
+        async def handle_message(sid: str, data: Any = None) -> None:
             output = SocketIOOutput(sio, self.bot_message_evt)
             try:
                 checked = widget_message(data, self.metadata_key)
@@ -140,8 +160,9 @@ class KefuSocketIOInput(SocketIOInput):
                     await output.send_text_message(sid, refused.reply)  # this connection only
                 return
             sender = checked["session_id"] if self.session_persistence else sid
-            message = UserMessage(checked["text"], output, sender, input_channel=self.name(),
-                                  metadata=checked["metadata"])
+            message = UserMessage(
+                checked["text"], output, sender, input_channel=self.name(), metadata=checked["metadata"]
+            )
             try:
                 await on_new_message(message)
             except (Exception, SystemExit):

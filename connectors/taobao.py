@@ -26,12 +26,14 @@ wrong app_key, wrong signature, timestamp more than 10 minutes off → 403.
 A text over 5,000 characters is not cut: the buyer is asked to send it in
 parts. Customers are `taobao:<buyer>` / `tmall:<buyer>`.
 """
+
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
+from typing import Any
 from urllib.parse import parse_qsl
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -39,8 +41,16 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.base import (BEING_ANSWERED, EMPTY_MESSAGE_REPLY, BadRequest, PlatformChannel, TurnFailed,
-                             channel_blueprint, run_turn, texts_of)
+from connectors.base import (
+    BEING_ANSWERED,
+    EMPTY_MESSAGE_REPLY,
+    BadRequest,
+    PlatformChannel,
+    TurnFailed,
+    channel_blueprint,
+    run_turn,
+    texts_of,
+)
 from kefu.clients.top_api import DEFAULT_API_BASE, DEFAULT_CHAT_METHOD, TopAPI, TopConfig
 from kefu.clients.top_sign import verify_top_sign
 from kefu.core.deliveries import Claim, read_cursor, save_cursor
@@ -57,7 +67,7 @@ MAX_BUYER_CHARS = 128  # the reply-route table's key length
 TIMESTAMP_TOLERANCE_SECONDS = 600  # the gateway's own ±10 minutes
 
 
-def parse_params(body: bytes, content_type: str) -> Dict[str, str]:
+def parse_params(body: bytes, content_type: str) -> dict[str, str]:
     """A flat dict of strings from a form or JSON body (the signed parameters)."""
     if len(body) > MAX_BODY_BYTES:
         raise BadRequest("body larger than 1 MiB", status=413)
@@ -92,7 +102,7 @@ def parse_params(body: bytes, content_type: str) -> Dict[str, str]:
     return params
 
 
-def check_signed(params: Dict[str, str], app_key: str, secret: str, now: Optional[datetime] = None) -> None:
+def check_signed(params: dict[str, str], app_key: str, secret: str, now: datetime | None = None) -> None:
     if params.get("app_key") != app_key:
         raise BadRequest("unknown app_key", status=403)
     if not verify_top_sign(params, secret):
@@ -105,7 +115,7 @@ def check_signed(params: Dict[str, str], app_key: str, secret: str, now: Optiona
         raise BadRequest("timestamp more than 10 minutes off", status=403)
 
 
-def buyer_of(params: Dict[str, str]) -> Tuple[str, str]:
+def buyer_of(params: dict[str, str]) -> tuple[str, str]:
     """(buyer id, id kind for send_chat): the nick when the platform gives it."""
     for field, kind in (("buyer_nick", "nick"), ("buyer_open_uid", "open_uid")):
         value = params.get(field, "").strip()
@@ -116,7 +126,7 @@ def buyer_of(params: Dict[str, str]) -> Tuple[str, str]:
     raise BadRequest("missing buyer_nick or buyer_open_uid")
 
 
-def check_message(params: Dict[str, str]) -> None:
+def check_message(params: dict[str, str]) -> None:
     if not params.get("msg_id", "").strip():
         raise BadRequest("missing msg_id")
     if "content" not in params:
@@ -131,43 +141,47 @@ def check_message(params: Dict[str, str]) -> None:
 class TaobaoOutput(OutputChannel):
     """Texts outside an inbound turn (an agent's answer from the desk)."""
 
-    def __init__(self, channel: "TaobaoInput") -> None:
+    def __init__(self, channel: TaobaoInput) -> None:
         self.channel = channel
 
-    def name(self) -> Text:  # type: ignore[override]
+    def name(self) -> str:  # type: ignore[override]
         return self.channel.name()
 
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         prefix = f"{self.channel.name()}:"
-        buyer = recipient_id[len(prefix):] if recipient_id.startswith(prefix) else recipient_id
+        buyer = recipient_id[len(prefix) :] if recipient_id.startswith(prefix) else recipient_id
         kind, seller = await self.channel.route_of(buyer)
         await self.channel.send(recipient_id, buyer, text, kind, seller)
 
-    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
         # Rasa's default would send the JSON as chat text (e.g. the handoff marker).
         logger.debug("%s: custom message to %s not sent", self.name(), recipient_id)
 
 
 class TaobaoInput(PlatformChannel):
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "taobao"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         c = {k: ("" if v is None else str(v)) for k, v in (credentials or {}).items()}
-        return cls(TopConfig(
-            app_key=c.get("app_key", ""), app_secret=c.get("app_secret", ""),
-            session=c.get("session", ""), api_base=c.get("api_base") or DEFAULT_API_BASE,
-            sign_method=c.get("sign_method") or "md5",
-            chat_method=c.get("chat_method") or DEFAULT_CHAT_METHOD,
-        ))
+        return cls(
+            TopConfig(
+                app_key=c.get("app_key", ""),
+                app_secret=c.get("app_secret", ""),
+                session=c.get("session", ""),
+                api_base=c.get("api_base") or DEFAULT_API_BASE,
+                sign_method=c.get("sign_method") or "md5",
+                chat_method=c.get("chat_method") or DEFAULT_CHAT_METHOD,
+            )
+        )
 
     def __init__(self, config: TopConfig) -> None:
         super().__init__()
         self.config = config
         self.api = TopAPI(config)
-        self._routes: Dict[str, str] = {}
+        self._routes: dict[str, str] = {}
 
     @property
     def claims(self) -> str:
@@ -175,7 +189,7 @@ class TaobaoInput(PlatformChannel):
         # to the other route is a duplicate, not a second turn.
         return DEDUP_CHANNEL
 
-    def get_output_channel(self) -> Optional[OutputChannel]:
+    def get_output_channel(self) -> OutputChannel | None:
         return TaobaoOutput(self) if self.config.configured else None
 
     # -- how to reach a buyer again (agent replies) -------------------------
@@ -195,7 +209,7 @@ class TaobaoInput(PlatformChannel):
         except Exception:  # a racing insert of the same route is harmless
             logger.warning("could not store the reply route of %s", buyer, exc_info=True)
 
-    async def route_of(self, buyer: str) -> Tuple[str, str]:
+    async def route_of(self, buyer: str) -> tuple[str, str]:
         route = self._routes.get(buyer) or await self.store.run(read_cursor, self._route_table, buyer)
         if not route:
             return "nick", ""
@@ -204,13 +218,14 @@ class TaobaoInput(PlatformChannel):
 
     async def send(self, sender_id: str, buyer: str, text: str, kind: str = "nick", seller: str = "") -> bool:
         return await self.send_or_keep(
-            sender_id, text, lambda checked: self.api.send_chat(buyer, checked, seller=seller, id_kind=kind))
+            sender_id, text, lambda checked: self.api.send_chat(buyer, checked, seller=seller, id_kind=kind)
+        )
 
     def undelivered_reason(self, exc: Exception) -> str:
         return str(exc) or repr(exc)  # the gateway's codes and message; repr for an error without text
 
     # -- inbound -------------------------------------------------------------
-    async def handle_message(self, params: Dict[str, str], on_new_message) -> HTTPResponse:
+    async def handle_message(self, params: dict[str, str], on_new_message) -> HTTPResponse:
         check_message(params)
         buyer, kind = buyer_of(params)
         seller = params.get("seller_nick", "").strip()
@@ -218,7 +233,8 @@ class TaobaoInput(PlatformChannel):
         sender_id = f"{self.name()}:{buyer}"
         try:
             claim, reply = await self.answer_once(
-                msg_id, lambda: self.answer(params, msg_id, sender_id, buyer, kind, seller, on_new_message))
+                msg_id, lambda: self.answer(params, msg_id, sender_id, buyer, kind, seller, on_new_message)
+            )
         except TurnFailed:
             # Released: the platform's retry runs the turn again (a ticket is
             # still made once per message id).
@@ -231,25 +247,31 @@ class TaobaoInput(PlatformChannel):
         assert reply is not None  # Claim.new: answered here
         return reply
 
-    async def answer(self, params: Dict[str, str], msg_id: str, sender_id: str, buyer: str, kind: str,
-                     seller: str, on_new_message) -> HTTPResponse:
+    async def answer(
+        self, params: dict[str, str], msg_id: str, sender_id: str, buyer: str, kind: str, seller: str, on_new_message
+    ) -> HTTPResponse:
         await self.remember_route(buyer, kind, seller)
         text = params["content"].strip()
         if not text:
-            texts: List[str] = [EMPTY_MESSAGE_REPLY]
+            texts: list[str] = [EMPTY_MESSAGE_REPLY]
         elif len(text) > MAX_TEXT_CHARS:
             # Said, not cut: the end of a cut message may be what mattered.
             texts = [TOO_LONG_REPLY]
         else:
             messages = await run_turn(
-                on_new_message, self.name(), text, sender_id, message_id=f"{self.name()}-{msg_id}",
-                metadata={"msg_id": msg_id, "seller_nick": seller, "msg_time": params.get("msg_time", "")})
+                on_new_message,
+                self.name(),
+                text,
+                sender_id,
+                message_id=f"{self.name()}-{msg_id}",
+                metadata={"msg_id": msg_id, "seller_nick": seller, "msg_time": params.get("msg_time", "")},
+            )
             # Nothing collected while the conversation is with a human (paused).
             texts = texts_of(messages)
         sent = [await self.send(sender_id, buyer, t, kind, seller) for t in texts]
         return response.json({"success": True, "replies": len(texts), "undelivered": sent.count(False)})
 
-    async def handle_tmc(self, params: Dict[str, str]) -> HTTPResponse:
+    async def handle_tmc(self, params: dict[str, str]) -> HTTPResponse:
         try:
             event = parse_tmc(params)
         except BadTradeEvent as exc:
@@ -259,8 +281,9 @@ class TaobaoInput(PlatformChannel):
         except Exception:  # not committed: a 500 makes the pusher retry
             logger.exception("applying TMC message %s failed", params.get("msg_id", "?"))
             raise KefuError("could not store the event, please retry") from None
-        return response.json({"success": True, "platform": order.platform, "order_id": order.order_id,
-                              "status": order.status})
+        return response.json(
+            {"success": True, "platform": order.platform, "order_id": order.order_id, "status": order.status}
+        )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = channel_blueprint(f"{self.name()}_webhook", __name__)
@@ -269,7 +292,7 @@ class TaobaoInput(PlatformChannel):
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok" if self.config.configured else "not configured"})
 
-        async def signed(request: Request) -> Dict[str, str]:
+        async def signed(request: Request) -> dict[str, str]:
             if not self.config.configured:
                 raise Unavailable(f"{self.name()} channel is not configured (TAOBAO_APP_KEY, TAOBAO_APP_SECRET)")
             params = parse_params(request.body or b"", request.headers.get("content-type", ""))
@@ -291,5 +314,5 @@ class TmallInput(TaobaoInput):
     """The same relay for a Tmall shop; customers are `tmall:<buyer>`."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "tmall"

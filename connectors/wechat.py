@@ -8,14 +8,16 @@ and delivered through the 客服消息 API. Every message is claimed once in the
 desk database, so retries (also to another server process) are not processed
 twice. Crypto, signatures, XML parsing and reply XML are wechatpy's.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, Optional, Set, Text
+from datetime import timedelta
+from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
@@ -27,8 +29,15 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
-from connectors.base import (BEING_ANSWERED, SYSTEM_BUSY_REPLY, BadRequest, PlatformChannel, channel_blueprint,
-                             run_turn, texts_of)
+from connectors.base import (
+    BEING_ANSWERED,
+    SYSTEM_BUSY_REPLY,
+    BadRequest,
+    PlatformChannel,
+    channel_blueprint,
+    run_turn,
+    texts_of,
+)
 from kefu.clients.wechat_api import OUTSIDE_WINDOW, WeChatAPI, WeChatAPIError
 from kefu.core.conversations import close_open_conversations
 from kefu.core.deliveries import Claim
@@ -41,8 +50,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 
-WELCOME = ("您好，欢迎关注！我是智能客服小服，咨询、报修、缴费、投诉都可以直接发消息给我；"
-           "需要人工服务请回复“转人工”。")
+WELCOME = "您好，欢迎关注！我是智能客服小服，咨询、报修、缴费、投诉都可以直接发消息给我；需要人工服务请回复“转人工”。"
 NON_TEXT_REPLIES = {
     "image": "您好，图片已收到。为了更快帮您处理，请再用文字简单描述一下问题；需要人工查看请回复“转人工”。",
     "video": "您好，视频已收到。请再用文字简单描述一下问题；需要人工查看请回复“转人工”。",
@@ -65,7 +73,7 @@ class WeChatConfig:
     timestamp_tolerance: int
 
     @classmethod
-    def from_credentials(cls, c: Dict[Text, Any]) -> "WeChatConfig":
+    def from_credentials(cls, c: dict[str, Any]) -> WeChatConfig:
         def text(key: str, default: str = "") -> str:
             value = c.get(key)
             return default if value in (None, "") else str(value)
@@ -118,13 +126,13 @@ class WeChatOutput(OutputChannel):
     """Messages outside a passive reply (an agent's answer from the desk)."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "wechat"
 
-    def __init__(self, channel: "WeChatInput") -> None:
+    def __init__(self, channel: WeChatInput) -> None:
         self.channel = channel
 
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         openid = recipient_id.split(":", 1)[1] if recipient_id.startswith("wechat:") else recipient_id
         for part in text.strip().split("\n\n"):
             await self.channel.send(recipient_id, openid, part)
@@ -132,20 +140,19 @@ class WeChatOutput(OutputChannel):
 
 class WeChatInput(PlatformChannel):
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "wechat"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         return cls(WeChatConfig.from_credentials(credentials or {}))
 
     def __init__(self, config: WeChatConfig) -> None:
         super().__init__()
         self.config = config
-        self.crypto = (WeChatCrypto(config.token, config.aes_key, config.appid)
-                       if config.aes_key else None)
+        self.crypto = WeChatCrypto(config.token, config.aes_key, config.appid) if config.aes_key else None
         self.api = WeChatAPI(config.api_base, config.appid, config.secret)
-        self._background: Set[asyncio.Task] = set()
+        self._background: set[asyncio.Task] = set()
 
     @property
     def claim_stale_after(self) -> timedelta:  # type: ignore[override]
@@ -153,13 +160,15 @@ class WeChatInput(PlatformChannel):
         # than that belongs to a server that died mid-turn.
         return timedelta(seconds=self.config.reply_budget + 1)
 
-    def get_output_channel(self) -> Optional[OutputChannel]:
+    def get_output_channel(self) -> OutputChannel | None:
         return WeChatOutput(self) if self.config.token else None
 
     # -- request checks ------------------------------------------------------
-    def verify_query(self, request: Request) -> Dict[str, str]:
-        args = {k: request.args.get(k, "") for k in
-                ("signature", "timestamp", "nonce", "echostr", "encrypt_type", "msg_signature")}
+    def verify_query(self, request: Request) -> dict[str, str]:
+        args = {
+            k: request.args.get(k, "")
+            for k in ("signature", "timestamp", "nonce", "echostr", "encrypt_type", "msg_signature")
+        }
         try:
             check_signature(self.config.token, args["signature"], args["timestamp"], args["nonce"])
         except InvalidSignatureException:
@@ -173,14 +182,13 @@ class WeChatInput(PlatformChannel):
                 raise BadRequest("timestamp too old", status=403)
         return args
 
-    def decode(self, body: bytes, args: Dict[str, str]):
+    def decode(self, body: bytes, args: dict[str, str]):
         xml: Any = body
         if args["encrypt_type"] == "aes":
             if self.crypto is None:
                 raise BadRequest("encrypted message but no EncodingAESKey configured")
             try:
-                xml = self.crypto.decrypt_message(body, args["msg_signature"], args["timestamp"],
-                                                  args["nonce"])
+                xml = self.crypto.decrypt_message(body, args["msg_signature"], args["timestamp"], args["nonce"])
             except (InvalidSignatureException, InvalidAppIdException):
                 raise BadRequest("invalid message signature", status=403)
             except Exception:  # broken base64/padding/XML from the outside
@@ -195,7 +203,7 @@ class WeChatInput(PlatformChannel):
             raise BadRequest("malformed message XML")
         return message
 
-    def render(self, message, text: Optional[str], args: Dict[str, str]) -> HTTPResponse:
+    def render(self, message, text: str | None, args: dict[str, str]) -> HTTPResponse:
         if not text:
             return response.text("success")
         text = check_outgoing(text, self.name(), f"wechat:{message.source}")
@@ -225,7 +233,7 @@ class WeChatInput(PlatformChannel):
             return "outside_48h_window" if exc.errcode == OUTSIDE_WINDOW else str(exc)
         return repr(exc)  # network: the text is kept for an agent
 
-    async def answer(self, message, on_new_message, args: Dict[str, str]) -> HTTPResponse:
+    async def answer(self, message, on_new_message, args: dict[str, str]) -> HTTPResponse:
         sender_id = f"wechat:{message.source}"
         if message.type == "event":
             event = getattr(message, "event", "")
@@ -246,9 +254,16 @@ class WeChatInput(PlatformChannel):
             # Said, not cut: the end of a cut message may be what mattered.
             return self.render(message, TOO_LONG_REPLY, args)
 
-        turn = asyncio.create_task(run_turn(on_new_message, self.name(), text, sender_id,
-                                            message_id=f"wechat-{message.id}",
-                                            metadata={"wechat_msg_id": str(message.id)}))
+        turn = asyncio.create_task(
+            run_turn(
+                on_new_message,
+                self.name(),
+                text,
+                sender_id,
+                message_id=f"wechat-{message.id}",
+                metadata={"wechat_msg_id": str(message.id)},
+            )
+        )
         try:
             messages = await asyncio.wait_for(asyncio.shield(turn), timeout=self.config.reply_budget)
         except asyncio.TimeoutError:
@@ -281,8 +296,9 @@ class WeChatInput(PlatformChannel):
             body = request.body or b""
             check_body(body)
             message = self.decode(body, args)
-            claim, reply = await self.answer_once(dedup_key(message),
-                                                  lambda: self.answer(message, on_new_message, args))
+            claim, reply = await self.answer_once(
+                dedup_key(message), lambda: self.answer(message, on_new_message, args)
+            )
             if claim is Claim.done:
                 return response.text("success")  # a retry of an answered message
             if claim is Claim.in_flight:
@@ -293,4 +309,3 @@ class WeChatInput(PlatformChannel):
             return reply
 
         return bp
-

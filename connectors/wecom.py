@@ -8,13 +8,15 @@ messages (origin 3) get the bot's answer through kf/send_msg, messages of a
 human servicer (origin 5) never do, and a handoff moves the session to the
 human queue with kf/service_state/trans.
 """
+
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Awaitable, Callable, Dict, Optional, Set, Text
+from typing import Any
 
 import xmltodict
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -42,7 +44,7 @@ DEFAULT_API_BASE = "https://qyapi.weixin.qq.com"
 CLAIM_STALE = timedelta(seconds=30)
 
 
-def kept_copy(item: Dict[str, Any]) -> str:
+def kept_copy(item: dict[str, Any]) -> str:
     """The message as its claim keeps it; \\u-escaped when it holds a lone
     surrogate, which no database accepts (the answer then tells the customer)."""
     kept = json.dumps(item, ensure_ascii=False)
@@ -53,13 +55,13 @@ class WeComOutput(OutputChannel):
     """An agent's answer from the desk, sent with kf/send_msg."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "wecom"
 
-    def __init__(self, channel: "WeComInput") -> None:
+    def __init__(self, channel: WeComInput) -> None:
         self.channel = channel
 
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         external = recipient_id.split(":", 1)[1] if recipient_id.startswith("wecom:") else recipient_id
         await self.channel.send(recipient_id, self.channel.kf_account.get(external, ""), external, text)
 
@@ -68,14 +70,19 @@ class WeComInput(PlatformChannel):
     claim_stale_after = CLAIM_STALE
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "wecom"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         c = {k: ("" if v is None else str(v)) for k, v in (credentials or {}).items()}
-        return cls(corpid=c.get("corpid", ""), secret=c.get("secret", ""), token=c.get("token", ""),
-                   aes_key=c.get("encoding_aes_key", ""), api_base=c.get("api_base") or DEFAULT_API_BASE)
+        return cls(
+            corpid=c.get("corpid", ""),
+            secret=c.get("secret", ""),
+            token=c.get("token", ""),
+            aes_key=c.get("encoding_aes_key", ""),
+            api_base=c.get("api_base") or DEFAULT_API_BASE,
+        )
 
     def __init__(self, corpid: str, secret: str, token: str, aes_key: str, api_base: str) -> None:
         super().__init__()
@@ -83,16 +90,17 @@ class WeComInput(PlatformChannel):
         self.crypto = WeChatCrypto(token, aes_key, corpid) if self.configured else None
         self.api = WeComAPI(api_base, corpid, secret)
         # Last kf account each customer wrote to (for agent replies).
-        self.kf_account: Dict[str, str] = {}
-        self._locks: Dict[str, asyncio.Lock] = {}
-        self._background: Set[asyncio.Task] = set()
+        self.kf_account: dict[str, str] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._background: set[asyncio.Task] = set()
 
-    def get_output_channel(self) -> Optional[OutputChannel]:
+    def get_output_channel(self) -> OutputChannel | None:
         return WeComOutput(self) if self.configured else None
 
     async def send(self, sender_id: str, open_kfid: str, external_userid: str, text: str) -> None:
-        await self.send_or_keep(sender_id, text,
-                                lambda checked: self.api.send_text(open_kfid, external_userid, checked))
+        await self.send_or_keep(
+            sender_id, text, lambda checked: self.api.send_text(open_kfid, external_userid, checked)
+        )
 
     async def sync(self, open_kfid: str, callback_token: str, on_new_message) -> None:
         lock = self._locks.setdefault(open_kfid, asyncio.Lock())
@@ -111,7 +119,7 @@ class WeComInput(PlatformChannel):
                 if not page.get("has_more"):
                     break
 
-    async def handle(self, item: Dict[str, Any], on_new_message) -> None:
+    async def handle(self, item: dict[str, Any], on_new_message) -> None:
         msgid = str(item.get("msgid") or "")
         if not is_valid_text(msgid):
             # No database stores it as a key: it could never be claimed, and
@@ -124,11 +132,11 @@ class WeComInput(PlatformChannel):
         if msgid:
             await self.answer_once(msgid, lambda: self._answer(item, msgid, on_new_message), kept_copy(item))
 
-    async def answer_taken_over(self, item: Dict[str, Any], on_new_message) -> None:
+    async def answer_taken_over(self, item: dict[str, Any], on_new_message) -> None:
         msgid = str(item.get("msgid") or "")
         await self.answer_claimed(msgid, lambda: self._answer(item, msgid, on_new_message))
 
-    async def _answer(self, item: Dict[str, Any], msgid: str, on_new_message) -> None:
+    async def _answer(self, item: dict[str, Any], msgid: str, on_new_message) -> None:
         if item.get("origin") != ORIGIN_CUSTOMER or item.get("msgtype") != "text":
             return  # servicer (5) and system (4) messages never get a bot reply
         external = str(item.get("external_userid") or "")
@@ -144,8 +152,9 @@ class WeComInput(PlatformChannel):
         # Said, not cut (nor a crash in the tracker store): a pulled message
         # has no HTTP answer to refuse it with, so the customer is told.
         if not is_valid_text(text):
-            logger.warning("wecom message %s from %s is not valid UTF-8 text; not passed to the bot",
-                           ascii(msgid)[:80], sender_id)
+            logger.warning(
+                "wecom message %s from %s is not valid UTF-8 text; not passed to the bot", ascii(msgid)[:80], sender_id
+            )
             await self.send(sender_id, open_kfid, external, INVALID_TEXT_REPLY)
             return
         if len(text) > MAX_TEXT_CHARS:
@@ -154,8 +163,9 @@ class WeComInput(PlatformChannel):
         # A failed turn (TurnFailed) is not lost: the claim goes and the
         # cursor stays, so the next sync reads it again (a ticket is still
         # made once per message id).
-        messages = await run_turn(on_new_message, self.name(), text, sender_id,
-                                  message_id=f"wecom-{msgid}", metadata={"open_kfid": open_kfid})
+        messages = await run_turn(
+            on_new_message, self.name(), text, sender_id, message_id=f"wecom-{msgid}", metadata={"open_kfid": open_kfid}
+        )
         for message in messages:
             if message.get("text"):
                 await self.send(sender_id, open_kfid, external, message["text"])
@@ -179,8 +189,9 @@ class WeComInput(PlatformChannel):
             args = {k: request.args.get(k, "") for k in ("msg_signature", "timestamp", "nonce", "echostr")}
             if request.method == "GET":
                 try:
-                    echo = self.crypto.check_signature(args["msg_signature"], args["timestamp"],
-                                                       args["nonce"], args["echostr"])
+                    echo = self.crypto.check_signature(
+                        args["msg_signature"], args["timestamp"], args["nonce"], args["echostr"]
+                    )
                 except (InvalidSignatureException, InvalidCorpIdException):
                     raise BadRequest("invalid signature", status=403)
                 except Exception:
@@ -189,8 +200,7 @@ class WeComInput(PlatformChannel):
             body = request.body or b""
             check_body(body)
             try:
-                xml = self.crypto.decrypt_message(body, args["msg_signature"], args["timestamp"],
-                                                  args["nonce"])
+                xml = self.crypto.decrypt_message(body, args["msg_signature"], args["timestamp"], args["nonce"])
             except (InvalidSignatureException, InvalidCorpIdException):
                 raise BadRequest("invalid message signature", status=403)
             except Exception:
@@ -203,8 +213,9 @@ class WeComInput(PlatformChannel):
             if not isinstance(event, dict):  # <xml>text</xml> parses to a string
                 raise BadRequest("malformed message XML")
             if event.get("Event") == "kf_msg_or_event" and event.get("OpenKfId"):
-                task = asyncio.create_task(self._sync_logged(event["OpenKfId"], event.get("Token") or "",
-                                                             on_new_message))
+                task = asyncio.create_task(
+                    self._sync_logged(event["OpenKfId"], event.get("Token") or "", on_new_message)
+                )
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
             return response.text("success")

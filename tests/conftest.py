@@ -7,6 +7,7 @@ the running stack, a trained model, a browser, PostgreSQL, Redis or nginx is
 `e2e`; tests are marked by the fixtures they use, and a fast test that starts
 a subprocess fails, so a missing mark is found rather than slowing the tier.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,7 @@ from tests.support.stack import PG_ADMIN_URL, ROOT, Stack, http, new_sender, pg_
 
 MARKERS = {
     "e2e": "needs the running stack, a trained model, subprocesses, a browser, PostgreSQL, Redis or nginx "
-           "(left out by `make test-fast`)",
+    "(left out by `make test-fast`)",
     "browser": "e2e through Debian's chromium (Playwright)",
     "scaled": "e2e on the scaled profile (PostgreSQL, Redis, nginx)",
     "postgres": "e2e on a PostgreSQL server",
@@ -40,7 +41,6 @@ FIXTURE_MARKS = {
     "browser": ("e2e", "browser"),
     "scaled": ("e2e", "scaled"),
 }
-
 
 
 def pytest_configure(config):
@@ -75,8 +75,9 @@ def _no_subprocess(self, args, *rest, **kwargs):
     program = args if isinstance(args, (str, bytes)) else args[0]
     if os.path.basename(os.fsdecode(program)) in LIBRARY_COMMANDS:
         return _execute_child(self, args, *rest, **kwargs)
-    raise RuntimeError(f"a fast test started a subprocess ({args!r}): mark the test e2e, "
-                       "or call the function in this process")
+    raise RuntimeError(
+        f"a fast test started a subprocess ({args!r}): mark the test e2e, or call the function in this process"
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -124,9 +125,10 @@ def top_api() -> FakeTopAPI:
 def stack(tmp_path_factory, wechat_api, top_api) -> Stack:
     # No reminder worker here: its 催付 to the tests' buyers would mix into
     # their conversations. tests/test_reminders_stack.py runs one end to end.
-    running = start_stack(tmp_path_factory.mktemp("stack"),
-                          {**wechat_env(wechat_api.url), **taobao_env(top_api.url),
-                           "KEFU_REMINDER_WORKERS": "0"})
+    running = start_stack(
+        tmp_path_factory.mktemp("stack"),
+        {**wechat_env(wechat_api.url), **taobao_env(top_api.url), "KEFU_REMINDER_WORKERS": "0"},
+    )
     yield running
     stop_stack(running)
 
@@ -135,8 +137,12 @@ def stack(tmp_path_factory, wechat_api, top_api) -> Stack:
 def agent_token(stack: Stack) -> str:
     name = new_sender("agent")
     out = subprocess.run(
-        [sys.executable, "-m", "kefu.cli", "agent", "add", name], cwd=ROOT, env=stack.env,
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-m", "kefu.cli", "agent", "add", name],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     password = out.split("one-time password:")[1].strip()
     status, body = http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})
@@ -157,8 +163,7 @@ def channels(tmp_path_factory, wechat_api, top_api) -> Channels:
     """Every channel of bot/credentials.yml in this process, configured as the
     stack's are (fake WeChat/WeCom/TOP gateways), answering through a Recorder."""
     env = {**wechat_env(wechat_api.url), **taobao_env(top_api.url)}
-    with running_channels(f"sqlite:///{tmp_path_factory.mktemp('channels') / 'kefu.db'}", env,
-                          Recorder()) as running:
+    with running_channels(f"sqlite:///{tmp_path_factory.mktemp('channels') / 'kefu.db'}", env, Recorder()) as running:
         yield running
 
 

@@ -1,4 +1,5 @@
 """极限词 are rewritten in every outgoing text; everyday phrases stay."""
+
 from kefu.text.ad_law import check_outgoing, default_filter
 
 
@@ -28,12 +29,14 @@ def test_changes_are_reported_and_logged(caplog):
 
 def test_bot_scripts_need_no_rewrite():
     """Our own etiquette scripts already avoid 极限词."""
-    import yaml
     from pathlib import Path
 
+    import yaml
+
     root = Path(__file__).resolve().parent.parent
-    texts = [r["text"] for rs in yaml.safe_load((root / "bot" / "domain.yml").read_text())["responses"].values()
-             for r in rs]
+    texts = [
+        r["text"] for rs in yaml.safe_load((root / "bot" / "domain.yml").read_text())["responses"].values() for r in rs
+    ]
     faq = yaml.safe_load((root / "actions" / "data" / "faq.yml").read_text())
     texts += [e["answer"] for section in faq.values() for e in section]
     assert [t for t in texts if default_filter().clean(t)[1]] == []

@@ -1,4 +1,5 @@
 """Agent accounts and the login limit on the real schema (SQLite and PostgreSQL)."""
+
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,4 +1,5 @@
 """Bad input on the REST channel gets a clear answer and never breaks the server."""
+
 from __future__ import annotations
 
 from tests.support.stack import Stack, http, new_sender
@@ -51,8 +52,12 @@ def test_wrong_json_is_a_clear_400(stack: Stack):
 
 
 def test_missing_or_bad_sender_is_a_clear_400(stack: Stack):
-    for body in ({"message": "你好"}, {"sender": "", "message": "你好"},
-                 {"sender": 42, "message": "你好"}, {"sender": "x" * 300, "message": "你好"}):
+    for body in (
+        {"message": "你好"},
+        {"sender": "", "message": "你好"},
+        {"sender": 42, "message": "你好"},
+        {"sender": "x" * 300, "message": "你好"},
+    ):
         status, reply = http("POST", webhook(stack), body)
         assert status == 400 and "sender" in reply["error"], (body, reply)
 
@@ -70,6 +75,6 @@ def test_rest_cannot_write_as_a_platform_customer(stack: Stack):
     for sender in ("taobao:someone", "wechat:o123", "tmall:x", "socketio:y"):
         status, body = http("POST", webhook(stack), {"sender": sender, "message": "转人工"})
         assert status == 400 and "another channel" in body["error"], (sender, body)
-    assert stack.rasa_api("GET", "/conversations/taobao:someone/tracker")[1]["events"] in ([], None) or \
-        not [e for e in stack.rasa_api("GET", "/conversations/taobao:someone/tracker")[1]["events"]
-             if e["event"] == "user"]
+    assert stack.rasa_api("GET", "/conversations/taobao:someone/tracker")[1]["events"] in ([], None) or not [
+        e for e in stack.rasa_api("GET", "/conversations/taobao:someone/tracker")[1]["events"] if e["event"] == "user"
+    ]

@@ -1,4 +1,5 @@
 """`kefu bills import`: every row checked, all rows or none, safe to repeat."""
+
 from __future__ import annotations
 
 import csv
@@ -9,16 +10,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.support.cli import Result, kefu
 from kefu.core.db import make_engine
 from kefu.core.models import Bill
 from kefu.text.spreadsheet import safe_cell
+from tests.support.cli import Result, kefu
 
 HEADER = "customer_id,channel,address,kind,amount,due_date,period\n"
-GOOD = (HEADER
-        + "wechat:oA1,wechat,oA1,物业费,268.50,2026-12-10,2026-12\n"
-        + "sms:13812345678,sms,138 1234 5678,水电费,86,2026-12-15,2026-11\n"
-        + "taobao:tb_buyer,taobao,tb_buyer,租金,3200.00,2026-12-01,2026-12\n")
+GOOD = (
+    HEADER
+    + "wechat:oA1,wechat,oA1,物业费,268.50,2026-12-10,2026-12\n"
+    + "sms:13812345678,sms,138 1234 5678,水电费,86,2026-12-15,2026-11\n"
+    + "taobao:tb_buyer,taobao,tb_buyer,租金,3200.00,2026-12-01,2026-12\n"
+)
 
 
 @pytest.fixture()
@@ -32,8 +35,10 @@ def run_import(db_url: str, path) -> Result:
 
 def bills(db_url: str) -> list:
     with Session(make_engine(db_url)) as session:
-        return [(b.customer_id, b.address, b.amount_cents, str(b.due_date), b.status)
-                for b in session.execute(select(Bill).order_by(Bill.id)).scalars()]
+        return [
+            (b.customer_id, b.address, b.amount_cents, str(b.due_date), b.status)
+            for b in session.execute(select(Bill).order_by(Bill.id)).scalars()
+        ]
 
 
 def test_good_file_imports_every_bill_once(db_url, tmp_path):
@@ -54,11 +59,14 @@ def test_good_file_imports_every_bill_once(db_url, tmp_path):
 
 def test_bad_rows_are_reported_by_line_and_nothing_is_imported(db_url, tmp_path):
     path = tmp_path / "bad.csv"
-    path.write_text(HEADER
-                    + "wechat:oA1,wechat,oA1,物业费,268.50,2026-12-10,2026-12\n"
-                    + "wechat:oB2,fax,oB2,物业费,100,2026-12-10,2026-12\n"
-                    + "sms:x,sms,12345,水电费,abc,2026-13-01,2026-11\n"
-                    + "wechat:oA1,wechat,oA1,物业费,268.50,2026-12-10,2026-12\n", encoding="utf-8")
+    path.write_text(
+        HEADER
+        + "wechat:oA1,wechat,oA1,物业费,268.50,2026-12-10,2026-12\n"
+        + "wechat:oB2,fax,oB2,物业费,100,2026-12-10,2026-12\n"
+        + "sms:x,sms,12345,水电费,abc,2026-13-01,2026-11\n"
+        + "wechat:oA1,wechat,oA1,物业费,268.50,2026-12-10,2026-12\n",
+        encoding="utf-8",
+    )
     result = run_import(db_url, path)
     assert result.returncode == 1
     assert "line 3: channel 'fax'" in result.stderr
@@ -74,8 +82,9 @@ def test_conflicting_reimport_changes_nothing(db_url, tmp_path):
     path.write_text(GOOD, encoding="utf-8")
     assert run_import(db_url, path).returncode == 0
     changed = tmp_path / "changed.csv"
-    changed.write_text(GOOD.replace("268.50", "300.00") + "wechat:oC3,wechat,oC3,停车费,150,2026-12-05,2026-12\n",
-                       encoding="utf-8")
+    changed.write_text(
+        GOOD.replace("268.50", "300.00") + "wechat:oC3,wechat,oC3,停车费,150,2026-12-05,2026-12\n", encoding="utf-8"
+    )
     result = run_import(db_url, changed)
     assert result.returncode == 1 and "line 2: a different bill" in result.stderr
     assert len(bills(db_url)) == 3 and bills(db_url)[0][2] == 26850  # oC3 not half-imported
@@ -95,16 +104,20 @@ def test_wrong_header_and_encoding_are_clear_errors(db_url, tmp_path):
 
 def test_only_plain_decimal_amounts_and_no_crash_on_odd_cells(db_url, tmp_path):
     path = tmp_path / "odd.csv"
-    path.write_bytes((HEADER
-                      + "wechat:oA1,wechat,oA1,物业费,1e20,2026-12-10,2026-12\n"
-                      + "wechat:oA2,wechat,oA2,物业费,Infinity,2026-12-10,2026-12\n"
-                      + "wechat:oA3,wechat,oA3,物业费,1e3,2026-12-10,2026-12\n"
-                      + "wechat:oA4,wechat,oA4,物业费,２６８.５０,2026-12-10,2026-12\n"
-                      + "wechat:oA5,wechat,oA5,物业费,NaN,2026-12-10,2026-12\n"
-                      + "wechat:oA6,wechat,oA6,物业费,100000000,2026-12-10,2026-12\n"
-                      + "wechat:oA7,wechat,oA7,物\x00业费,100,2026-12-10,2026-12\n"
-                      + "wechat:oA8,wechat,oA8,物业费,100,2026-12-10,2026-12,surplus\n"
-                      + "wechat:oA9,wechat,oA9,物业费,268.50,2026-12-10,2026-12\n").encode())
+    path.write_bytes(
+        (
+            HEADER
+            + "wechat:oA1,wechat,oA1,物业费,1e20,2026-12-10,2026-12\n"
+            + "wechat:oA2,wechat,oA2,物业费,Infinity,2026-12-10,2026-12\n"
+            + "wechat:oA3,wechat,oA3,物业费,1e3,2026-12-10,2026-12\n"
+            + "wechat:oA4,wechat,oA4,物业费,２６８.５０,2026-12-10,2026-12\n"
+            + "wechat:oA5,wechat,oA5,物业费,NaN,2026-12-10,2026-12\n"
+            + "wechat:oA6,wechat,oA6,物业费,100000000,2026-12-10,2026-12\n"
+            + "wechat:oA7,wechat,oA7,物\x00业费,100,2026-12-10,2026-12\n"
+            + "wechat:oA8,wechat,oA8,物业费,100,2026-12-10,2026-12,surplus\n"
+            + "wechat:oA9,wechat,oA9,物业费,268.50,2026-12-10,2026-12\n"
+        ).encode()
+    )
     result = run_import(db_url, path)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
@@ -129,8 +142,10 @@ def test_undecodable_argument_is_refused_with_exit_code_2(db_url, tmp_path):
 def test_formula_cells_round_trip_through_the_apostrophe(db_url, tmp_path):
     from kefu.core.reports import to_csv
 
-    rows = [["=HYPERLINK(\"http://x\")", "wechat", "=HYPERLINK(\"http://x\")", "+物业费", "12.00", "2026-12-10", "-1"],
-            ["@SUM(A1)", "wechat", "@SUM(A1)", "\t停车费", "15.00", "2026-12-10", "2026-12"]]
+    rows = [
+        ['=HYPERLINK("http://x")', "wechat", '=HYPERLINK("http://x")', "+物业费", "12.00", "2026-12-10", "-1"],
+        ["@SUM(A1)", "wechat", "@SUM(A1)", "\t停车费", "15.00", "2026-12-10", "2026-12"],
+    ]
     exported = tmp_path / "exported.csv"
     with exported.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
@@ -141,15 +156,30 @@ def test_formula_cells_round_trip_through_the_apostrophe(db_url, tmp_path):
     result = run_import(db_url, exported)
     assert result.returncode == 0, result.stderr
     with Session(make_engine(db_url)) as session:
-        stored = [(b.customer_id, b.address, b.kind, b.period) for b in session.execute(select(Bill).order_by(Bill.id)).scalars()]
+        stored = [
+            (b.customer_id, b.address, b.kind, b.period)
+            for b in session.execute(select(Bill).order_by(Bill.id)).scalars()
+        ]
     # Each cell comes back as it was exported, the tab the apostrophe protected included.
-    assert stored == [("=HYPERLINK(\"http://x\")", "=HYPERLINK(\"http://x\")", "+物业费", "-1"),
-                      ("@SUM(A1)", "@SUM(A1)", "\t停车费", "2026-12")]
+    assert stored == [
+        ('=HYPERLINK("http://x")', '=HYPERLINK("http://x")', "+物业费", "-1"),
+        ("@SUM(A1)", "@SUM(A1)", "\t停车费", "2026-12"),
+    ]
 
-    report = {"week": "2026-W49", "tickets": 1, "resolved": 0, "answered_within_promise": None,
-              "avg_first_response_minutes": -3.5, "avg_resolution_hours": None, "csat": None, "surveys_answered": 0,
-              "by_category": {"=cmd|' /C calc'!A0": 1}, "by_channel": {"rest": 1}, "by_status": {"new": 1},
-              "agents": []}
+    report = {
+        "week": "2026-W49",
+        "tickets": 1,
+        "resolved": 0,
+        "answered_within_promise": None,
+        "avg_first_response_minutes": -3.5,
+        "avg_resolution_hours": None,
+        "csat": None,
+        "surveys_answered": 0,
+        "by_category": {"=cmd|' /C calc'!A0": 1},
+        "by_channel": {"rest": 1},
+        "by_status": {"new": 1},
+        "agents": [],
+    }
     cells = [cell for row in csv.reader(io.StringIO(to_csv(report).lstrip("\ufeff"))) for cell in row]
     assert "'=cmd|' /C calc'!A0" in cells and "-3.5" in cells
     assert not [c for c in cells if c.startswith(("=", "+", "@", "\t", "\r")) or (c.startswith("-") and c != "-3.5")]

@@ -4,18 +4,19 @@ same limits, and no single request ends the process (issue 11, items 1, 8, 14).
 The stack is the real one (`kefu run`); the platforms are the fake WeChat /
 WeCom / TOP servers of the other channel tests.
 """
+
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from typing import Any, List
+from typing import Any
 
 import pytest
 import websockets
 
-from tests.support.stack import Stack, http, new_sender, wait_for
 from kefu.text.received import INVALID_TEXT_REPLY, MAX_TEXT_CHARS, TOO_LONG_REPLY, is_valid_text
+from tests.support.stack import Stack, http, new_sender, wait_for
 
 # The lone surrogate of issue 11: valid JSON, but not a character.
 SURROGATE_BODY = b'{"sender": "\\udfff", "message": "hi"}'
@@ -26,7 +27,7 @@ def webhook(stack: Stack) -> str:
     return f"{stack.rasa_url}/webhooks/rest/webhook"
 
 
-def user_texts(stack: Stack, sender: str) -> List[str]:
+def user_texts(stack: Stack, sender: str) -> list[str]:
     return [e["text"] for e in stack.tracker(sender)["events"] if e["event"] == "user"]
 
 
@@ -37,13 +38,16 @@ def assert_still_serving(stack: Stack) -> None:
 
 # -- item 1: one request never ends the process ------------------------------
 
+
 def test_lone_surrogate_on_rest_is_a_400_and_rasa_keeps_serving(stack: Stack):
     sender = new_sender()
-    for raw in (SURROGATE_BODY,
-                json.dumps({"sender": sender, "message": "\udfff你好"}).encode(),
-                json.dumps({"sender": sender, "message": "你好", "metadata": {"\udfff": 1}}).encode(),
-                b'{"sender": "' + sender.encode() + b'", "message": "\xed\xbf\xbf"}',   # a UTF-8-encoded surrogate
-                b'{"sender": "' + sender.encode() + b'", "message": "\xff\xfe"}'):     # not UTF-8 at all
+    for raw in (
+        SURROGATE_BODY,
+        json.dumps({"sender": sender, "message": "\udfff你好"}).encode(),
+        json.dumps({"sender": sender, "message": "你好", "metadata": {"\udfff": 1}}).encode(),
+        b'{"sender": "' + sender.encode() + b'", "message": "\xed\xbf\xbf"}',  # a UTF-8-encoded surrogate
+        b'{"sender": "' + sender.encode() + b'", "message": "\xff\xfe"}',
+    ):  # not UTF-8 at all
         status, body = http("POST", webhook(stack), raw=raw)
         assert status == 400, (raw, status, body)
         assert "UTF-8" in body["error"], body
@@ -56,8 +60,9 @@ def test_a_lone_surrogate_reaching_the_tracker_store_fails_one_call_not_the_serv
     database session (UnicodeEncodeError is one) into sys.exit(1). Here the
     text reaches the store through Rasa's API, past every channel check."""
     sender = new_sender()
-    status, body = stack.rasa_api("POST", f"/conversations/{sender}/tracker/events",
-                                  [{"event": "action", "name": "\udfff"}])
+    status, body = stack.rasa_api(
+        "POST", f"/conversations/{sender}/tracker/events", [{"event": "action", "name": "\udfff"}]
+    )
     assert status == 500, (status, body)  # the call failed in the store, not at a door
     assert_still_serving(stack)
     assert any("您好" in r for r in stack.say(sender, "你好"))  # and that conversation goes on
@@ -66,14 +71,19 @@ def test_a_lone_surrogate_reaching_the_tracker_store_fails_one_call_not_the_serv
 def test_lone_surrogate_in_a_signed_platform_body_is_a_400(stack: Stack):
     # Taobao: JSON bodies are parsed before the signature is checked; the
     # signature check itself would fail encoding the surrogate.
-    raw = (b'{"app_key": "12345678", "timestamp": "2026-01-01 00:00:00", "sign_method": "md5", '
-           b'"sign": "00", "msg_id": "1", "buyer_nick": "x", "content": "\\udfff"}')
+    raw = (
+        b'{"app_key": "12345678", "timestamp": "2026-01-01 00:00:00", "sign_method": "md5", '
+        b'"sign": "00", "msg_id": "1", "buyer_nick": "x", "content": "\\udfff"}'
+    )
     for channel in ("taobao", "tmall"):
         status, body = http("POST", f"{stack.rasa_url}/webhooks/{channel}/webhook", raw=raw)
         assert status == 400 and "UTF-8" in body["error"], (channel, status, body)
-    status, body = http("POST", f"{stack.rasa_url}/webhooks/taobao/webhook",
-                        raw=b"app_key=12345678&content=%ED%BF%BF",
-                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    status, body = http(
+        "POST",
+        f"{stack.rasa_url}/webhooks/taobao/webhook",
+        raw=b"app_key=12345678&content=%ED%BF%BF",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert status == 400 and "UTF-8" in body["error"], body
     # WeChat / WeCom: bytes that are not UTF-8 never reach the XML parser.
     from test_wechat import post, text_xml
@@ -85,6 +95,7 @@ def test_lone_surrogate_in_a_signed_platform_body_is_a_400(stack: Stack):
 
 # -- item 14: the REST channel is for trusted integrations -------------------
 
+
 def test_rest_refuses_widget_ids(stack: Stack):
     for sender in (f"web-{uuid.uuid4().hex}", "web-x"):
         status, body = http("POST", webhook(stack), {"sender": sender, "message": "转人工"})
@@ -94,21 +105,25 @@ def test_rest_refuses_widget_ids(stack: Stack):
 
 # -- item 8: the same limits on every channel ---------------------------------
 
+
 def test_rest_metadata_is_capped_at_16_kib(stack: Stack):
     sender = new_sender()
-    status, body = http("POST", webhook(stack), {"sender": sender, "message": "你好",
-                                                 "metadata": {"note": "x" * (16 * 1024 + 1)}})
+    status, body = http(
+        "POST", webhook(stack), {"sender": sender, "message": "你好", "metadata": {"note": "x" * (16 * 1024 + 1)}}
+    )
     assert status == 400 and "16 KiB" in body["error"], body
     # A body far beyond any accepted message is refused before it is parsed.
-    status, body = http("POST", webhook(stack), {"sender": sender, "message": "你好",
-                                                 "metadata": {"note": "x" * (2 * 1024 * 1024)}})
+    status, body = http(
+        "POST", webhook(stack), {"sender": sender, "message": "你好", "metadata": {"note": "x" * (2 * 1024 * 1024)}}
+    )
     assert status == 413 and "KiB" in body["error"], body
     for metadata in ([1, 2], "text"):
         status, body = http("POST", webhook(stack), {"sender": sender, "message": "你好", "metadata": metadata})
         assert status == 400 and "metadata" in body["error"], body
     assert user_texts(stack, sender) == []
-    status, replies = http("POST", webhook(stack), {"sender": sender, "message": "你好",
-                                                    "metadata": {"note": "x" * 1000}})
+    status, replies = http(
+        "POST", webhook(stack), {"sender": sender, "message": "你好", "metadata": {"note": "x" * 1000}}
+    )
     assert status == 200 and replies
     assert user_texts(stack, sender) == ["你好"]
 
@@ -120,7 +135,7 @@ def test_wechat_says_the_limit_instead_of_cutting(stack: Stack):
     status, reply = post(stack, text_xml(openid, TOO_LONG))
     assert status == 200 and reply["Content"] == TOO_LONG_REPLY
     assert user_texts(stack, f"wechat:{openid}") == []
-    status, reply = post(stack, text_xml(openid, "我" * MAX_TEXT_CHARS))   # at the limit: a normal turn
+    status, reply = post(stack, text_xml(openid, "我" * MAX_TEXT_CHARS))  # at the limit: a normal turn
     assert status == 200 and reply["Content"] != TOO_LONG_REPLY
     assert [len(t) for t in user_texts(stack, f"wechat:{openid}")] == [MAX_TEXT_CHARS]
 
@@ -154,6 +169,7 @@ def test_taobao_says_the_limit_instead_of_cutting(stack: Stack, top_api):
 
 # -- socket.io (the widget's transport: websocket) ---------------------------
 
+
 def socketio_frame(event: str, data: Any) -> str:
     """A socket.io EVENT packet in an engine.io MESSAGE, as a browser sends it
     (raw UTF-8; escaped only where a lone surrogate has no raw form)."""
@@ -161,19 +177,20 @@ def socketio_frame(event: str, data: Any) -> str:
     return "42" + (encoded if is_valid_text(encoded) else json.dumps([event, data]))
 
 
-def widget_session(stack: Stack, payloads: List[Any], wanted: int, timeout: float = 60) -> dict:
+def widget_session(stack: Stack, payloads: list[Any], wanted: int, timeout: float = 60) -> dict:
     """One widget connection over a plain websocket (engine.io 4 / socket.io 5
     framing; python-socketio's own websocket client needs a newer aiohttp):
     send `user_uttered` payloads, collect `wanted` bot texts or time out, and
     note whether the server closed the connection."""
+
     async def run() -> dict:
         url = stack.rasa_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         session_id = f"web-{uuid.uuid4().hex}"
-        texts: List[str] = []
+        texts: list[str] = []
         closed = False
         async with websockets.connect(url, max_size=None) as ws:
-            assert (await ws.recv()).startswith("0")          # engine.io OPEN
-            await ws.send("40")                               # socket.io CONNECT
+            assert (await ws.recv()).startswith("0")  # engine.io OPEN
+            await ws.send("40")  # socket.io CONNECT
             assert (await ws.recv()).startswith("40")
             await ws.send(socketio_frame("session_request", {"session_id": session_id}))
             # Bot answers go to the session's room: joined once confirmed.
@@ -193,7 +210,7 @@ def widget_session(stack: Stack, payloads: List[Any], wanted: int, timeout: floa
                 except websockets.ConnectionClosed:
                     closed = True
                     break
-                if frame == "2":                              # engine.io PING
+                if frame == "2":  # engine.io PING
                     await ws.send("3")
                 elif frame.startswith("42"):
                     event, *args = json.loads(frame[2:])
@@ -205,21 +222,29 @@ def widget_session(stack: Stack, payloads: List[Any], wanted: int, timeout: floa
 
 
 def test_socketio_too_long_or_unreadable_text_gets_a_polite_answer(stack: Stack):
-    result = widget_session(stack, [
-        lambda sid: {"message": TOO_LONG, "session_id": sid},
-        lambda sid: {"message": "你好\udfff", "session_id": sid},
-    ], wanted=2)
+    result = widget_session(
+        stack,
+        [
+            lambda sid: {"message": TOO_LONG, "session_id": sid},
+            lambda sid: {"message": "你好\udfff", "session_id": sid},
+        ],
+        wanted=2,
+    )
     assert sorted(result["texts"]) == sorted([TOO_LONG_REPLY, INVALID_TEXT_REPLY]), result
     assert user_texts(stack, result["session_id"]) == []
 
 
-@pytest.mark.parametrize("payload", [
-    "just a string",
-    ["a", "list"],
-    lambda sid: {"message": 42, "session_id": sid},
-    lambda sid: {"message": "你好", "session_id": sid, "customData": {"note": "x" * (16 * 1024 + 1)}},
-    lambda sid: {"message": "你好", "session_id": sid, "customData": "{not json"},
-], ids=["string", "list", "number-text", "metadata-over-16KiB", "metadata-not-json"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "just a string",
+        ["a", "list"],
+        lambda sid: {"message": 42, "session_id": sid},
+        lambda sid: {"message": "你好", "session_id": sid, "customData": {"note": "x" * (16 * 1024 + 1)}},
+        lambda sid: {"message": "你好", "session_id": sid, "customData": "{not json"},
+    ],
+    ids=["string", "list", "number-text", "metadata-over-16KiB", "metadata-not-json"],
+)
 def test_socketio_payload_of_the_wrong_kind_gets_the_busy_answer(stack: Stack, payload):
     result = widget_session(stack, [payload], wanted=1)
     assert result["texts"] and "稍后再发送" in result["texts"][0], result
@@ -272,8 +297,13 @@ def test_a_handler_that_calls_sys_exit_ends_its_request_not_the_server(tmp_path)
 
     port = free_port()
     log = tmp_path / "app.log"
-    proc = subprocess.Popen([sys.executable, "-c", CONTAINED_APP, str(port)], cwd=ROOT,
-                            stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CONTAINED_APP, str(port)],
+        cwd=ROOT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_ready(proc, [f"http://127.0.0.1:{port}/ok"], log, timeout=120)
         assert http("GET", f"http://127.0.0.1:{port}/exit")[0] == 500

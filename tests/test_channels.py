@@ -1,13 +1,13 @@
 """Every channel over HTTP without Rasa (fast tier): the channel's parsing,
 signature checks, claims in the desk database and replies are its own; the
 bot is a Recorder with canned answers (tests/support/channels.py)."""
+
 from __future__ import annotations
 
 import json
 import time
 import urllib.parse
 import uuid
-from typing import Dict, Optional
 
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
@@ -16,14 +16,22 @@ from wechatpy.utils import WeChatSigner
 from kefu.clients.top_api import top_timestamp
 from kefu.clients.top_sign import top_sign
 from tests.support.channels import Channels
-from tests.support.platforms import (TAOBAO_APP_KEY, TAOBAO_APP_SECRET, WECHAT_AES_KEY, WECHAT_APPID, WECHAT_TOKEN,
-                                     WECOM_AES_KEY, WECOM_CORPID, WECOM_TOKEN)
+from tests.support.platforms import (
+    TAOBAO_APP_KEY,
+    TAOBAO_APP_SECRET,
+    WECHAT_AES_KEY,
+    WECHAT_APPID,
+    WECHAT_TOKEN,
+    WECOM_AES_KEY,
+    WECOM_CORPID,
+    WECOM_TOKEN,
+)
 from tests.support.stack import http, new_sender, wait_for
 
 # -- rest -------------------------------------------------------------------------
 
 
-def rest(channels: Channels, body=None, raw: Optional[bytes] = None, headers: Optional[Dict[str, str]] = None):
+def rest(channels: Channels, body=None, raw: bytes | None = None, headers: dict[str, str] | None = None):
     return http("POST", f"{channels.rasa_url}/webhooks/rest/webhook", body, raw=raw, headers=headers)
 
 
@@ -32,8 +40,10 @@ def test_rest_message_reaches_the_bot_and_its_texts_come_back(channels: Channels
     channels.recorder.answer(sender, "您好，这里是物业客服。", "请问有什么可以帮您？")
     status, replies = rest(channels, {"sender": sender, "message": "你好", "metadata": {"page": "a"}})
     assert status == 200
-    assert replies == [{"recipient_id": sender, "text": "您好，这里是物业客服。"},
-                       {"recipient_id": sender, "text": "请问有什么可以帮您？"}]
+    assert replies == [
+        {"recipient_id": sender, "text": "您好，这里是物业客服。"},
+        {"recipient_id": sender, "text": "请问有什么可以帮您？"},
+    ]
     [message] = [m for m in channels.recorder.messages if m.sender_id == sender]
     assert (message.text, message.input_channel, message.metadata) == ("你好", "rest", {"page": "a"})
 
@@ -70,33 +80,52 @@ def wechat_signature(timestamp: str, nonce: str, token: str = WECHAT_TOKEN) -> s
 
 
 def wechat_text(openid: str, text: str, msg_id: int) -> str:
-    return (f"<xml><ToUserName><![CDATA[gh_kefu]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId></xml>")
+    return (
+        f"<xml><ToUserName><![CDATA[gh_kefu]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+    )
 
 
 def wechat_post(channels: Channels, xml: str, token: str = WECHAT_TOKEN):
     """Encrypted (safe mode) as WeChat posts it; (status, decrypted reply or text)."""
     timestamp, nonce = str(int(time.time())), uuid.uuid4().hex[:8]
     encrypted = WECHAT.encrypt_message(xml, nonce, timestamp)
-    query = urllib.parse.urlencode({
-        "signature": wechat_signature(timestamp, nonce, token), "timestamp": timestamp, "nonce": nonce,
-        "encrypt_type": "aes", "msg_signature": xmltodict.parse(encrypted)["xml"]["MsgSignature"]})
-    status, reply = http("POST", f"{channels.rasa_url}/webhooks/wechat/webhook?{query}", raw=encrypted.encode(),
-                         headers={"Content-Type": "text/xml"})
+    query = urllib.parse.urlencode(
+        {
+            "signature": wechat_signature(timestamp, nonce, token),
+            "timestamp": timestamp,
+            "nonce": nonce,
+            "encrypt_type": "aes",
+            "msg_signature": xmltodict.parse(encrypted)["xml"]["MsgSignature"],
+        }
+    )
+    status, reply = http(
+        "POST",
+        f"{channels.rasa_url}/webhooks/wechat/webhook?{query}",
+        raw=encrypted.encode(),
+        headers={"Content-Type": "text/xml"},
+    )
     if status == 200 and isinstance(reply, str) and reply.startswith("<xml>"):
         outer = xmltodict.parse(reply)["xml"]
-        reply = xmltodict.parse(WECHAT.decrypt_message(reply, outer["MsgSignature"], outer["TimeStamp"],
-                                                       outer["Nonce"]))["xml"]
+        reply = xmltodict.parse(
+            WECHAT.decrypt_message(reply, outer["MsgSignature"], outer["TimeStamp"], outer["Nonce"])
+        )["xml"]
     return status, reply
 
 
 def test_wechat_url_verification_needs_the_signature(channels: Channels):
     timestamp, nonce = str(int(time.time())), "n1"
-    query = {"signature": wechat_signature(timestamp, nonce), "timestamp": timestamp, "nonce": nonce,
-             "echostr": "echo-42"}
-    assert http("GET", f"{channels.rasa_url}/webhooks/wechat/webhook?{urllib.parse.urlencode(query)}") == \
-        (200, "echo-42")
+    query = {
+        "signature": wechat_signature(timestamp, nonce),
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "echostr": "echo-42",
+    }
+    assert http("GET", f"{channels.rasa_url}/webhooks/wechat/webhook?{urllib.parse.urlencode(query)}") == (
+        200,
+        "echo-42",
+    )
     forged = {**query, "signature": wechat_signature(timestamp, nonce, token="other")}
     assert http("GET", f"{channels.rasa_url}/webhooks/wechat/webhook?{urllib.parse.urlencode(forged)}")[0] == 403
 
@@ -130,8 +159,9 @@ def test_wecom_verification_decrypts_echostr_and_forgeries_are_refused(channels:
     url = f"{channels.rasa_url}/webhooks/wecom/webhook"
     ts, nonce = str(int(time.time())), "n1"
     encrypted = xmltodict.parse(WECOM.encrypt_message("echo-4711", nonce, ts))["xml"]
-    query = urllib.parse.urlencode({"msg_signature": encrypted["MsgSignature"], "timestamp": ts,
-                                    "nonce": nonce, "echostr": encrypted["Encrypt"]})
+    query = urllib.parse.urlencode(
+        {"msg_signature": encrypted["MsgSignature"], "timestamp": ts, "nonce": nonce, "echostr": encrypted["Encrypt"]}
+    )
     assert http("GET", f"{url}?{query}") == (200, "echo-4711")
     assert http("GET", f"{url}?{query.replace(encrypted['MsgSignature'], '0' * 40)}")[0] == 403
     body = WECOM.encrypt_message("<xml><Event>kf_msg_or_event</Event></xml>", "n", ts)
@@ -142,17 +172,31 @@ def test_wecom_verification_decrypts_echostr_and_forgeries_are_refused(channels:
 
 def test_wecom_callback_syncs_and_answers_each_customer_message(channels: Channels, wechat_api):
     kf, customer = f"wk{uuid.uuid4().hex[:10]}", f"wm{uuid.uuid4().hex[:8]}"
-    wechat_api.queue_kf(kf, {"msgid": uuid.uuid4().hex, "external_userid": customer, "send_time": int(time.time()),
-                             "origin": 3, "msgtype": "text", "text": {"content": "物业费在哪里交"}})
+    wechat_api.queue_kf(
+        kf,
+        {
+            "msgid": uuid.uuid4().hex,
+            "external_userid": customer,
+            "send_time": int(time.time()),
+            "origin": 3,
+            "msgtype": "text",
+            "text": {"content": "物业费在哪里交"},
+        },
+    )
     ts, nonce = str(int(time.time())), uuid.uuid4().hex[:8]
-    xml = (f"<xml><ToUserName><![CDATA[{WECOM_CORPID}]]></ToUserName><CreateTime>{ts}</CreateTime>"
-           f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[kf_msg_or_event]]></Event>"
-           f"<Token><![CDATA[cbtoken]]></Token><OpenKfId><![CDATA[{kf}]]></OpenKfId></xml>")
+    xml = (
+        f"<xml><ToUserName><![CDATA[{WECOM_CORPID}]]></ToUserName><CreateTime>{ts}</CreateTime>"
+        f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[kf_msg_or_event]]></Event>"
+        f"<Token><![CDATA[cbtoken]]></Token><OpenKfId><![CDATA[{kf}]]></OpenKfId></xml>"
+    )
     encrypted = WECOM.encrypt_message(xml, nonce, ts)
-    query = urllib.parse.urlencode({"msg_signature": xmltodict.parse(encrypted)["xml"]["MsgSignature"],
-                                    "timestamp": ts, "nonce": nonce})
-    assert http("POST", f"{channels.rasa_url}/webhooks/wecom/webhook?{query}", raw=encrypted.encode()) == \
-        (200, "success")
+    query = urllib.parse.urlencode(
+        {"msg_signature": xmltodict.parse(encrypted)["xml"]["MsgSignature"], "timestamp": ts, "nonce": nonce}
+    )
+    assert http("POST", f"{channels.rasa_url}/webhooks/wecom/webhook?{query}", raw=encrypted.encode()) == (
+        200,
+        "success",
+    )
     assert wait_for(lambda: wechat_api.kf_sent_to(customer), timeout=15)
     [sent] = wechat_api.kf_sent_to(customer)
     assert sent["open_kfid"] == kf and sent["text"]["content"] == channels.recorder.replies[0]
@@ -162,21 +206,30 @@ def test_wecom_callback_syncs_and_answers_each_customer_message(channels: Channe
 # -- taobao / tmall -----------------------------------------------------------------
 
 
-def top_signed(params: Dict[str, str], method: str = "md5", secret: str = TAOBAO_APP_SECRET) -> Dict[str, str]:
+def top_signed(params: dict[str, str], method: str = "md5", secret: str = TAOBAO_APP_SECRET) -> dict[str, str]:
     body = {"app_key": TAOBAO_APP_KEY, "timestamp": top_timestamp(), "sign_method": method, **params}
     body["sign"] = top_sign(body, secret, method)
     return body
 
 
-def top_message(buyer: str, text: str, buyer_field: str = "buyer_nick") -> Dict[str, str]:
-    return {buyer_field: buyer, "seller_nick": "好物小店", "content": text,
-            "msg_id": str(uuid.uuid4().int % 10**18), "msg_time": top_timestamp()}
+def top_message(buyer: str, text: str, buyer_field: str = "buyer_nick") -> dict[str, str]:
+    return {
+        buyer_field: buyer,
+        "seller_nick": "好物小店",
+        "content": text,
+        "msg_id": str(uuid.uuid4().int % 10**18),
+        "msg_time": top_timestamp(),
+    }
 
 
-def top_post(channels: Channels, channel: str, params: Dict[str, str], as_json: bool = False):
+def top_post(channels: Channels, channel: str, params: dict[str, str], as_json: bool = False):
     raw = (json.dumps(params, ensure_ascii=False) if as_json else urllib.parse.urlencode(params)).encode()
-    return http("POST", f"{channels.rasa_url}/webhooks/{channel}/webhook", raw=raw, headers={
-        "Content-Type": "application/json" if as_json else "application/x-www-form-urlencoded"})
+    return http(
+        "POST",
+        f"{channels.rasa_url}/webhooks/{channel}/webhook",
+        raw=raw,
+        headers={"Content-Type": "application/json" if as_json else "application/x-www-form-urlencoded"},
+    )
 
 
 def test_taobao_signed_message_is_answered_through_the_gateway_once(channels: Channels, top_api):
@@ -195,8 +248,9 @@ def test_taobao_signed_message_is_answered_through_the_gateway_once(channels: Ch
 
 def test_tmall_json_body_with_open_uid_is_its_own_customer(channels: Channels, top_api):
     open_uid = "AAH" + uuid.uuid4().hex[:20]
-    status, body = top_post(channels, "tmall", top_signed(top_message(open_uid, "你好", "buyer_open_uid"), "hmac"),
-                            as_json=True)
+    status, body = top_post(
+        channels, "tmall", top_signed(top_message(open_uid, "你好", "buyer_open_uid"), "hmac"), as_json=True
+    )
     assert status == 200, body
     assert channels.recorder.texts_from(f"tmall:{open_uid}") == ["你好"]
     assert channels.recorder.texts_from(f"taobao:{open_uid}") == []

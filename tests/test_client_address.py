@@ -1,17 +1,19 @@
 """Behind the scaled profile's nginx the desk's login limit must count the
 client's address, and nobody else may choose the address it counts."""
+
 from __future__ import annotations
 
 from aiohttp.test_utils import make_mocked_request
 
-from kefu.desk.requests import SETTINGS, client_address
 from kefu.core.settings import Settings
+from kefu.desk.requests import SETTINGS, client_address
 
 
 def request(peer: str, trusted: frozenset, real_ip: str = "203.0.113.9"):
     settings = Settings(database_url="sqlite://", rasa_url="http://x", desk_port=0, trusted_proxies=trusted)
-    return make_mocked_request("POST", "/api/login", headers={"X-Real-IP": real_ip},
-                              app={SETTINGS: settings}, transport=_Transport(peer))
+    return make_mocked_request(
+        "POST", "/api/login", headers={"X-Real-IP": real_ip}, app={SETTINGS: settings}, transport=_Transport(peer)
+    )
 
 
 class _Transport:

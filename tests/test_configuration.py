@@ -1,12 +1,12 @@
 """Configuration: kefu/core/settings.py declares every environment variable,
 docs/configuration.md shows exactly those, and nothing else reads the
 environment. Fast: no stack, nothing started."""
+
 from __future__ import annotations
 
 import ast
 import re
 from pathlib import Path
-from typing import Dict, List
 
 from kefu.core import settings
 from kefu.core.settings import BY_NAME, CREDENTIALS_VARIABLES, PROJECT_ROOT, VARIABLES, default
@@ -23,10 +23,10 @@ ALLOWED_READERS: dict = {}
 ENV_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
 
 
-def documented_rows() -> Dict[str, str]:
+def documented_rows() -> dict[str, str]:
     text = DOC.read_text(encoding="utf-8")
     assert BEGIN in text and END in text, f"{DOC}: the generated table's markers are missing"
-    block = text[text.index(BEGIN):text.index(END)]
+    block = text[text.index(BEGIN) : text.index(END)]
     rows = {}
     for line in block.splitlines():
         found = re.match(r"\| `([A-Za-z0-9_]+)` \|", line)
@@ -41,10 +41,12 @@ def test_the_documented_table_lists_exactly_the_declared_variables():
     declared = {v.name for v in VARIABLES}
     fix = "regenerate it: python -m kefu.core.settings"
     assert not declared - documented.keys(), (
-        f"declared in kefu/core/settings.py but not in {DOC.name}: {sorted(declared - documented.keys())}; {fix}")
+        f"declared in kefu/core/settings.py but not in {DOC.name}: {sorted(declared - documented.keys())}; {fix}"
+    )
     assert not documented.keys() - declared, (
         f"in {DOC.name} but not declared in kefu/core/settings.py: {sorted(documented.keys() - declared)}; "
-        "declare them in VARIABLES (or remove them from the doc)")
+        "declare them in VARIABLES (or remove them from the doc)"
+    )
     generated = {re.match(r"\| `([A-Za-z0-9_]+)`", row).group(1): row for row in settings.table_rows()}
     differ = [name for name in declared if documented[name] != generated[name]]
     assert not differ, f"{DOC.name} shows another default, meaning or reader for {sorted(differ)}; {fix}"
@@ -53,7 +55,7 @@ def test_the_documented_table_lists_exactly_the_declared_variables():
 
 def test_every_placeholder_in_rasas_files_is_declared():
     """Rasa substitutes ${VAR} from its environment: those are variables too."""
-    placeholders: Dict[str, set] = {}
+    placeholders: dict[str, set] = {}
     for name in RASA_FILES:
         placeholders[name] = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", (PROJECT_ROOT / name).read_text("utf-8")))
     undeclared = {n: sorted(p - BY_NAME.keys()) for n, p in placeholders.items() if p - BY_NAME.keys()}
@@ -63,7 +65,7 @@ def test_every_placeholder_in_rasas_files_is_declared():
     assert all(default(n) is not None for n in CREDENTIALS_VARIABLES)
 
 
-def env_uses(path: Path) -> List[str]:
+def env_uses(path: Path) -> list[str]:
     """Each place in path that touches the process environment through os."""
     source = path.read_text(encoding="utf-8")
     if not any(name in source for name in ENV_NAMES):  # parsing every file is the slow part
@@ -77,14 +79,18 @@ def env_uses(path: Path) -> List[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "os":
             found += [f"line {node.lineno}: from os import {a.name}" for a in node.names if a.name in ENV_NAMES]
-        elif (isinstance(node, ast.Attribute) and node.attr in ENV_NAMES
-              and isinstance(node.value, ast.Name) and node.value.id in os_names):
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr in ENV_NAMES
+            and isinstance(node.value, ast.Name)
+            and node.value.id in os_names
+        ):
             found.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
     return found
 
 
-def product_sources() -> List[Path]:
-    found: List[Path] = []
+def product_sources() -> list[Path]:
+    found: list[Path] = []
     for top in PROJECT_ROOT.iterdir():
         if top.name.startswith(".") or top.name in NOT_SCANNED:
             continue
@@ -104,10 +110,11 @@ def test_only_the_settings_module_reads_the_environment():
         uses = env_uses(path)
         if uses and rel not in ALLOWED_READERS:
             readers[rel] = uses
-    assert not readers, ("read the environment outside kefu/core/settings.py (declare the variable there, "
-                         f"load it once with the process's settings and pass it in): {readers}")
-    stale = [rel for rel in ALLOWED_READERS
-             if not (PROJECT_ROOT / rel).exists() or not env_uses(PROJECT_ROOT / rel)]
+    assert not readers, (
+        "read the environment outside kefu/core/settings.py (declare the variable there, "
+        f"load it once with the process's settings and pass it in): {readers}"
+    )
+    stale = [rel for rel in ALLOWED_READERS if not (PROJECT_ROOT / rel).exists() or not env_uses(PROJECT_ROOT / rel)]
     assert not stale, f"no longer read the environment: remove them from ALLOWED_READERS: {stale}"
 
 
@@ -149,10 +156,21 @@ def test_settings_are_read_from_the_mapping_given():
     env = {"KEFU_RASA_TOKEN": "t"}  # no token file read
     desk = settings.load_settings(env)
     assert (desk.database_url, desk.rasa_url, desk.desk_port, desk.desk_host) == (
-        settings.DEFAULT_DATABASE_URL, "http://127.0.0.1:5005", 8000, "0.0.0.0")
+        settings.DEFAULT_DATABASE_URL,
+        "http://127.0.0.1:5005",
+        8000,
+        "0.0.0.0",
+    )
     assert desk.public_rasa_url == desk.rasa_url and desk.secure_cookies is False
-    desk = settings.load_settings({**env, "KEFU_RASA_PORT": "6005", "KEFU_PUBLIC_RASA_URL": "",
-                                   "KEFU_DESK_SECURE_COOKIES": "1", "KEFU_TRUSTED_PROXIES": " 10.0.0.1, ,"})
+    desk = settings.load_settings(
+        {
+            **env,
+            "KEFU_RASA_PORT": "6005",
+            "KEFU_PUBLIC_RASA_URL": "",
+            "KEFU_DESK_SECURE_COOKIES": "1",
+            "KEFU_TRUSTED_PROXIES": " 10.0.0.1, ,",
+        }
+    )
     assert desk.rasa_url == "http://127.0.0.1:6005" and desk.public_rasa_url is None
     assert desk.secure_cookies is True and desk.trusted_proxies == frozenset({"10.0.0.1"})
 
@@ -166,8 +184,9 @@ def test_settings_are_read_from_the_mapping_given():
     tracker = settings.load_tracker_settings({"KEFU_REDIS_URL": "redis://r", "KEFU_REDIS_PREFIX": ""})
     assert tracker.dialect == "sqlite" and tracker.redis_prefix == "" and not tracker.shared
 
-    supervisor = settings.load_supervisor_settings({"KEFU_RASA_PORTS": "7001,7002", "KEFU_ACTION_SERVERS": "3",
-                                                    "KEFU_ACTIONS_PORT": "6000"}, scaled=True)
+    supervisor = settings.load_supervisor_settings(
+        {"KEFU_RASA_PORTS": "7001,7002", "KEFU_ACTION_SERVERS": "3", "KEFU_ACTIONS_PORT": "6000"}, scaled=True
+    )
     assert supervisor.scaled.rasa_ports == (7001, 7002) and supervisor.scaled.action_ports == (6000, 6001, 6002)
     assert supervisor.crash_loop_window_seconds == 120.0 and supervisor.reminder_workers == 1
 

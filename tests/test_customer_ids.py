@@ -3,6 +3,7 @@ Chinese nicks, spaces, `/ % # ? < > "` and `:` reach the desk queue, the
 history, the agent's reply, the hand-back and the customer's export and
 deletion exactly as the channel stored them, and a deleted customer leaves
 no copy in any database file."""
+
 from __future__ import annotations
 
 import json
@@ -13,13 +14,14 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
-from tests.support.stack import ROOT, Stack, auth, http
 from test_taobao import say as taobao_say
+from tests.support.stack import ROOT, Stack, auth, http
 
 
 def kefu(stack: Stack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kefu.cli", *args], cwd=ROOT, env=stack.env,
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "kefu.cli", *args], cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=180
+    )
 
 
 def waiting(stack: Stack, token: str, customer_id: str) -> dict:
@@ -30,12 +32,10 @@ def waiting(stack: Stack, token: str, customer_id: str) -> dict:
 
 
 def conversation_texts(stack: Stack, customer_id: str) -> list:
-    return [(e["event"], e.get("text")) for e in stack.tracker(customer_id)["events"]
-            if e["event"] in ("user", "bot")]
+    return [(e["event"], e.get("text")) for e in stack.tracker(customer_id)["events"] if e["event"] in ("user", "bot")]
 
 
-def test_odd_ids_go_through_queue_take_over_history_reply_hand_back_close_export_delete(
-        stack: Stack, agent_token: str):
+def test_odd_ids_go_through_queue_take_over_history_reply_hand_back_close_export_delete(stack: Stack, agent_token: str):
     tail = uuid.uuid4().hex[:8]
     for customer_id in (f"中文客户{tail}", f' 小明 {tail}/a%2Fb#c?d<e>f"g:h '):
         desk = f"{stack.desk_url}/api/conversations"
@@ -68,8 +68,12 @@ def test_odd_ids_go_through_queue_take_over_history_reply_hand_back_close_export
         exported = kefu(stack, "customer", "export", customer_id)
         assert exported.returncode == 0, exported.stderr
         data = json.loads(exported.stdout)
-        assert [e["text"] for e in data["conversation_events"] if e["event"] == "user"] == \
-            ["转人工", "你好", "转人工", "你好"]
+        assert [e["text"] for e in data["conversation_events"] if e["event"] == "user"] == [
+            "转人工",
+            "你好",
+            "转人工",
+            "你好",
+        ]
         assert data["conversations"] and {c["customer_id"] for c in data["conversations"]} == {customer_id}
 
         deleted = kefu(stack, "customer", "delete", customer_id, "--yes")

@@ -1,6 +1,7 @@
 """Platform-message claims (kefu/core/deliveries.py): one server answers each
 message; a claim left by a server that died mid-turn is taken over, never
 left to lose the message. SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -34,10 +35,10 @@ def test_first_claim_wins_and_retries_wait_until_it_is_finished(migrated_databas
 
 def test_a_claim_its_server_never_finished_is_taken_over_once(migrated_database_url):
     engine = make_engine(migrated_database_url)
-    assert claim(engine, "msg:2") is Claim.new          # this server dies now
-    assert claim(engine, "msg:2") is Claim.in_flight    # a retry at once: wait
+    assert claim(engine, "msg:2") is Claim.new  # this server dies now
+    assert claim(engine, "msg:2") is Claim.in_flight  # a retry at once: wait
     later = utcnow() + STALE + timedelta(seconds=1)
-    with ThreadPoolExecutor(3) as pool:                 # retries after the claim went stale
+    with ThreadPoolExecutor(3) as pool:  # retries after the claim went stale
         claims = list(pool.map(lambda _: claim(engine, "msg:2", later), range(3)))
     assert claims.count(Claim.new) == 1, claims
     assert claim(engine, "msg:2", later) is Claim.in_flight
@@ -47,7 +48,7 @@ def test_a_released_claim_can_be_claimed_again(migrated_database_url):
     engine = make_engine(migrated_database_url)
     assert claim(engine, "msg:3") is Claim.new
     with Session(engine) as session:
-        release_delivery(session, "wechat", "msg:3")    # processing failed cleanly
+        release_delivery(session, "wechat", "msg:3")  # processing failed cleanly
     assert claim(engine, "msg:3") is Claim.new
 
 
@@ -68,4 +69,4 @@ def test_pulled_messages_left_by_a_dead_server_are_handed_to_one_taker(migrated_
 
     with ThreadPoolExecutor(3) as pool:
         taken = [p for payloads in pool.map(take, range(3)) for p in payloads]
-    assert taken == ['{"msgid": "m-dead"}']   # not the finished one, not the fresh one, once
+    assert taken == ['{"msgid": "m-dead"}']  # not the finished one, not the fresh one, once

@@ -2,36 +2,39 @@
 lock an agent out, passwords can be changed, supervisors disable accounts,
 names have no look-alikes, a conversation back with the bot is not answered
 by an agent, and a 回访 is completed by its owner or a supervisor."""
+
 from __future__ import annotations
 
 import http.client
 import json
 import subprocess
 import sys
-from typing import Optional, Tuple
 
-from tests.support.stack import ROOT, Stack, auth, http as call, new_sender
+from tests.support.stack import ROOT, Stack, auth, new_sender
+from tests.support.stack import http as call
 
 
 def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kefu.cli", "agent", *args], cwd=ROOT, env=stack.env,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "kefu.cli", "agent", *args], cwd=ROOT, env=stack.env, capture_output=True, text=True
+    )
 
 
-def new_agent(stack: Stack, role: str = "agent", name: Optional[str] = None) -> Tuple[str, str]:
+def new_agent(stack: Stack, role: str = "agent", name: str | None = None) -> tuple[str, str]:
     name = name or new_sender("acct")
     result = cli(stack, "add", name, "--role", role)
     assert result.returncode == 0, result.stderr
     return name, result.stdout.split("one-time password:")[1].strip()
 
 
-def login_from(stack: Stack, address: str, name: str, password: str) -> Tuple[int, dict]:
+def login_from(stack: Stack, address: str, name: str, password: str) -> tuple[int, dict]:
     """POST /api/login from a given loopback address (the desk listens on all)."""
     port = int(stack.desk_url.rsplit(":", 1)[1])
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60, source_address=(address, 0))
     try:
-        conn.request("POST", "/api/login", json.dumps({"name": name, "password": password}),
-                     {"Content-Type": "application/json"})
+        conn.request(
+            "POST", "/api/login", json.dumps({"name": name, "password": password}), {"Content-Type": "application/json"}
+        )
         resp = conn.getresponse()
         return resp.status, json.loads(resp.read())
     finally:
@@ -59,8 +62,10 @@ def test_guessing_from_one_address_does_not_lock_the_agent_out_elsewhere(stack: 
     boss, boss_password = new_agent(stack, role="supervisor")
     boss_token = token_of(stack, boss, boss_password)
     agent_id = call("GET", f"{stack.desk_url}/api/me", headers=auth(token_of(stack, name, password)))[1]["id"]
-    assert call("POST", f"{stack.desk_url}/api/agents/{agent_id}/unlock",
-                headers=auth(token_of(stack, name, password)))[0] == 403        # not for agents
+    assert (
+        call("POST", f"{stack.desk_url}/api/agents/{agent_id}/unlock", headers=auth(token_of(stack, name, password)))[0]
+        == 403
+    )  # not for agents
     assert call("POST", f"{stack.desk_url}/api/agents/{agent_id}/unlock", headers=auth(boss_token))[0] == 200
     assert login_from(stack, attacker, name, password)[0] == 200
     # So does an administrator on the server.
@@ -75,7 +80,7 @@ def test_guessing_from_one_address_does_not_lock_the_agent_out_elsewhere(stack: 
 def test_one_address_guessing_many_names_is_stopped(stack: Stack):
     name, password = new_agent(stack)
     address = "127.0.0.3"
-    for i in range(20):
+    for _ in range(20):
         assert login_from(stack, address, new_sender("nobody"), "guess")[0] == 401
     assert login_from(stack, address, name, password)[0] == 429
     assert login_from(stack, "127.0.0.1", name, password)[0] == 200
@@ -119,7 +124,7 @@ def test_supervisors_disable_agents_who_then_cannot_sign_in(stack: Stack):
     # The customer they were serving is back in the queue, for another agent.
     waiting = call("GET", f"{stack.desk_url}/api/conversations?status=waiting", headers=auth(boss_token))[1]
     assert [c["assignee_id"] for c in waiting["conversations"] if c["id"] == served["id"]] == [None]
-    assert call("GET", f"{stack.desk_url}/api/me", headers=auth(token))[0] == 401      # signed out at once
+    assert call("GET", f"{stack.desk_url}/api/me", headers=auth(token))[0] == 401  # signed out at once
     status, body = call("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})
     assert status == 403 and "disabled" in body["error"]
     # A wrong password learns nothing about the account (guessed from another
@@ -137,11 +142,11 @@ def test_supervisors_disable_agents_who_then_cannot_sign_in(stack: Stack):
 
 def test_agent_names_have_no_look_alikes(stack: Stack):
     suffix = new_sender("")[1:]
-    name, password = new_agent(stack, name=f"ｌｉ-{suffix}")              # full-width letters
+    name, password = new_agent(stack, name=f"ｌｉ-{suffix}")  # full-width letters
     assert name != f"li-{suffix}"
     status, me = call("GET", f"{stack.desk_url}/api/me", headers=auth(token_of(stack, f"li-{suffix}", password)))
-    assert status == 200 and me["name"] == f"li-{suffix}"                   # stored as NFKC
-    assert token_of(stack, name, password)                                  # and found by either spelling
+    assert status == 200 and me["name"] == f"li-{suffix}"  # stored as NFKC
+    assert token_of(stack, name, password)  # and found by either spelling
     for look_alike in (f"li-{suffix}\u200b", f"l\u200di-{suffix}", f"li-{suffix}\u3164", f"\u202eli-{suffix}"):
         result = cli(stack, "add", look_alike)
         assert result.returncode == 2 and "invisible" in result.stderr, (look_alike, result.stderr)
@@ -196,5 +201,7 @@ def test_a_followup_is_completed_by_the_tickets_owner_or_a_supervisor(stack: Sta
     status, body = call("POST", done_url, {"note": "已回访"}, headers=auth(other_token))
     assert status == 403 and "owner" in body["error"]
     assert call("GET", f"{stack.desk_url}/api/followups", headers=auth(owner_token))[1]["followups"] == followups
-    status, body = call("POST", done_url, {"note": "业主表示已修好"}, headers=auth(token_of(stack, boss, boss_password)))
+    status, body = call(
+        "POST", done_url, {"note": "业主表示已修好"}, headers=auth(token_of(stack, boss, boss_password))
+    )
     assert status == 200 and body["followup"]["done_at"]

@@ -1,4 +1,5 @@
 """Desk API: agents, login, bearer tokens."""
+
 from __future__ import annotations
 
 from tests.support.cli import kefu
@@ -46,8 +47,18 @@ def test_ticket_fields_and_filters(stack: Stack, agent_token: str):
     status, body = http("GET", f"{stack.desk_url}/api/tickets?customer_id={sender}", headers=auth(agent_token))
     assert status == 200
     [ticket] = body["tickets"]
-    assert {"id", "channel", "customer_id", "intent", "category", "priority", "status",
-            "created_at", "due_at", "summary"} <= set(ticket)
+    assert {
+        "id",
+        "channel",
+        "customer_id",
+        "intent",
+        "category",
+        "priority",
+        "status",
+        "created_at",
+        "due_at",
+        "summary",
+    } <= set(ticket)
     assert ticket["created_at"].endswith("+08:00")
     assert http("GET", f"{stack.desk_url}/api/tickets?status=bogus", headers=auth(agent_token))[0] == 400
     status, taken = http("POST", f"{stack.desk_url}/api/tickets/{ticket['id']}/take", headers=auth(agent_token))

@@ -1,6 +1,7 @@
 """Whatever a client sends to the desk API (odd ids, deep or mistyped JSON,
 broken text, over HTTP or the live websocket) ends as a 4xx with a clear
 message: never a 500, and the desk and Rasa keep running."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +11,6 @@ import sys
 from urllib.parse import quote
 
 import pytest
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,23 +21,41 @@ from tests.support.stack import ROOT, Stack, auth, http, new_sender
 def boss_token(stack: Stack) -> str:
     """A supervisor's: the supervisors' routes check their input too."""
     name = new_sender("input-boss")
-    out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", name, "--role", "supervisor"],
-                         cwd=ROOT, env=stack.env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "kefu.cli", "agent", "add", name, "--role", "supervisor"],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     password = out.split("one-time password:")[1].strip()
     return http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})[1]["token"]
 
+
 HUGE_IDS = [str(2**63), str(2**64 + 1), "9" * 40, "9" * 5000, str(2**31), "0", "-1", "²", "١٢", "1e3", "%E4%B8%AD"]
 ID_ROUTES = [
-    ("POST", "/api/conversations/{}/take"), ("GET", "/api/conversations/{}/messages"),
-    ("POST", "/api/conversations/{}/reply"), ("POST", "/api/conversations/{}/resume"),
-    ("POST", "/api/conversations/{}/close"), ("GET", "/api/tickets/{}"), ("POST", "/api/tickets/{}/take"),
-    ("POST", "/api/tickets/{}/status"), ("POST", "/api/followups/{}/done"),
-    ("PUT", "/api/canned-replies/{}"), ("DELETE", "/api/canned-replies/{}"),
-    ("POST", "/api/agents/{}/disable"), ("POST", "/api/agents/{}/unlock"),
+    ("POST", "/api/conversations/{}/take"),
+    ("GET", "/api/conversations/{}/messages"),
+    ("POST", "/api/conversations/{}/reply"),
+    ("POST", "/api/conversations/{}/resume"),
+    ("POST", "/api/conversations/{}/close"),
+    ("GET", "/api/tickets/{}"),
+    ("POST", "/api/tickets/{}/take"),
+    ("POST", "/api/tickets/{}/status"),
+    ("POST", "/api/followups/{}/done"),
+    ("PUT", "/api/canned-replies/{}"),
+    ("DELETE", "/api/canned-replies/{}"),
+    ("POST", "/api/agents/{}/disable"),
+    ("POST", "/api/agents/{}/unlock"),
 ]
 BODY_ROUTES = [
-    ("POST", "/api/conversations/1/reply"), ("POST", "/api/tickets/1/status"), ("POST", "/api/followups/1/done"),
-    ("POST", "/api/canned-replies"), ("PUT", "/api/canned-replies/1"), ("POST", "/api/me/password"),
+    ("POST", "/api/conversations/1/reply"),
+    ("POST", "/api/tickets/1/status"),
+    ("POST", "/api/followups/1/done"),
+    ("POST", "/api/canned-replies"),
+    ("PUT", "/api/canned-replies/1"),
+    ("POST", "/api/me/password"),
 ]
 
 
@@ -56,8 +74,9 @@ def test_ids_out_of_range_or_not_numbers_are_a_clear_400_on_every_route(stack: S
     agent_token = boss_token
     for method, route in ID_ROUTES:
         for bad in HUGE_IDS:
-            body = {"text": "您好", "status": "resolved", "note": "", "title": "t"} if method in ("POST", "PUT") \
-                else None
+            body = (
+                {"text": "您好", "status": "resolved", "note": "", "title": "t"} if method in ("POST", "PUT") else None
+            )
             url = f"{stack.desk_url}{route.format(quote(bad, safe='%'))}"
             status, answer = http(method, url, body, headers=auth(agent_token))
             assert_clear_400(status, answer, (method, route, bad))
@@ -79,24 +98,36 @@ def test_deep_mistyped_and_broken_bodies_are_a_clear_400(stack: Stack, boss_toke
     agent_token = boss_token
     deep_list = b"[" * 100_000 + b"]" * 100_000
     deep_object = json.dumps(json.loads('{"a":' * 40 + "1" + "}" * 40)).encode()
-    lone_surrogate = b'{"text": "\\udfff", "status": "\\ud800", "note": "\\udfff", "title": "\\udfff", ' \
-                     b'"old": "\\udfff", "new": "\\udfff"}'
+    lone_surrogate = (
+        b'{"text": "\\udfff", "status": "\\ud800", "note": "\\udfff", "title": "\\udfff", '
+        b'"old": "\\udfff", "new": "\\udfff"}'
+    )
     not_utf8 = '{"text": "您好"}'.encode("gb18030")
     for method, route in BODY_ROUTES:
-        for what, raw in (("deep list", deep_list), ("deep object", deep_object), ("surrogate", lone_surrogate),
-                          ("gb18030", not_utf8), ("not json", b"{oops"), ("array", b"[1, 2]"), ("empty", b"")):
+        for what, raw in (
+            ("deep list", deep_list),
+            ("deep object", deep_object),
+            ("surrogate", lone_surrogate),
+            ("gb18030", not_utf8),
+            ("not json", b"{oops"),
+            ("array", b"[1, 2]"),
+            ("empty", b""),
+        ):
             status, answer = http(method, f"{stack.desk_url}{route}", raw=raw, headers=auth(agent_token))
             assert_clear_400(status, answer, (route, what))
     # Fields of the wrong type: `"status": []` made a TypeError (500).
-    for route, body in (("/api/tickets/1/status", {"status": []}), ("/api/tickets/1/status", {"status": {}}),
-                        ("/api/tickets/1/status", {"status": "resolved", "note": ["x"]}),
-                        ("/api/followups/1/done", {"note": {"a": 1}}), ("/api/conversations/1/reply", {"text": []}),
-                        ("/api/me/password", {"old": ["x"], "new": "a-new-password"})):
+    for route, body in (
+        ("/api/tickets/1/status", {"status": []}),
+        ("/api/tickets/1/status", {"status": {}}),
+        ("/api/tickets/1/status", {"status": "resolved", "note": ["x"]}),
+        ("/api/followups/1/done", {"note": {"a": 1}}),
+        ("/api/conversations/1/reply", {"text": []}),
+        ("/api/me/password", {"old": ["x"], "new": "a-new-password"}),
+    ):
         status, answer = http("POST", f"{stack.desk_url}{route}", body, headers=auth(agent_token))
         assert_clear_400(status, answer, (route, body))
     for body in ({"name": [], "password": "x"}, {"name": "x", "password": {"a": 1}}, {"name": "\udfff"}):
-        status, answer = http("POST", f"{stack.desk_url}/api/login",
-                              raw=json.dumps(body).encode(), headers={})
+        status, answer = http("POST", f"{stack.desk_url}/api/login", raw=json.dumps(body).encode(), headers={})
         assert_clear_400(status, answer, body)
     assert_still_running(stack, agent_token)
 
@@ -124,11 +155,13 @@ def test_header_bytes_that_are_not_utf8_are_refused_not_crashed(stack: Stack, bo
     assert status == 401 and body["error"]
     # A real session cookie with a CSRF header that is not ASCII: a refusal (403), not a TypeError.
     cookie = f"kefu_session={boss_token}".encode()
-    status, body = send("POST", "/api/conversations/1/take",
-                        {"Cookie": cookie, "X-CSRF-Token": "令牌".encode(), "Content-Length": b"2"})
+    status, body = send(
+        "POST", "/api/conversations/1/take", {"Cookie": cookie, "X-CSRF-Token": "令牌".encode(), "Content-Length": b"2"}
+    )
     assert status == 403 and "CSRF" in body["error"]
-    status, body = send("POST", "/api/conversations/1/take",
-                        {"Cookie": cookie, "X-CSRF-Token": b"\xff", "Content-Length": b"2"})
+    status, body = send(
+        "POST", "/api/conversations/1/take", {"Cookie": cookie, "X-CSRF-Token": b"\xff", "Content-Length": b"2"}
+    )
     assert status == 403 and "CSRF" in body["error"]
     assert_still_running(stack, boss_token)
 
@@ -143,16 +176,24 @@ def test_unknown_routes_and_methods_answer_json(stack: Stack, agent_token: str):
 json_like = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=12)
-field_values = st.dictionaries(st.sampled_from(["text", "status", "note", "title", "old", "new", "name"]),
-                               json_like, max_size=4)
+    max_leaves=12,
+)
+field_values = st.dictionaries(
+    st.sampled_from(["text", "status", "note", "title", "old", "new", "name"]), json_like, max_size=4
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(route=st.sampled_from(BODY_ROUTES), body=st.one_of(json_like, field_values),
-       # No id that may name a real row: other tests' conversations stay theirs.
-       ident=st.one_of(st.integers(min_value=10**7, max_value=2**70).map(str), st.integers(max_value=0).map(str),
-                       st.text(min_size=1, max_size=6).filter(lambda t: not t.isdigit() and t not in (".", ".."))))
+@given(
+    route=st.sampled_from(BODY_ROUTES),
+    body=st.one_of(json_like, field_values),
+    # No id that may name a real row: other tests' conversations stay theirs.
+    ident=st.one_of(
+        st.integers(min_value=10**7, max_value=2**70).map(str),
+        st.integers(max_value=0).map(str),
+        st.text(min_size=1, max_size=6).filter(lambda t: not t.isdigit() and t not in (".", "..")),
+    ),
+)
 def test_no_body_or_id_makes_the_desk_fail(stack: Stack, agent_token: str, route, body, ident):
     method, path = route
     raw = json.dumps(body).encode()
@@ -162,14 +203,26 @@ def test_no_body_or_id_makes_the_desk_fail(stack: Stack, agent_token: str, route
     assert isinstance(answer, dict) and ("error" in answer) == (status >= 400), answer
 
 
-QUERY_ROUTES = ["/api/tickets", "/api/conversations", "/api/undelivered", "/api/reminders", "/api/reports/weekly",
-                "/api/followups", "/api/canned-replies", "/api/agents", "/api/customers/{}/orders"]
+QUERY_ROUTES = [
+    "/api/tickets",
+    "/api/conversations",
+    "/api/undelivered",
+    "/api/reminders",
+    "/api/reports/weekly",
+    "/api/followups",
+    "/api/canned-replies",
+    "/api/agents",
+    "/api/customers/{}/orders",
+]
 QUERY_KEYS = ["customer_id", "status", "category", "channel", "owner_id", "overdue", "limit", "week", "format"]
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(route=st.sampled_from(QUERY_ROUTES), segment=st.text(min_size=1, max_size=12),
-       params=st.dictionaries(st.sampled_from(QUERY_KEYS), st.text(max_size=12) | st.integers().map(str), max_size=4))
+@given(
+    route=st.sampled_from(QUERY_ROUTES),
+    segment=st.text(min_size=1, max_size=12),
+    params=st.dictionaries(st.sampled_from(QUERY_KEYS), st.text(max_size=12) | st.integers().map(str), max_size=4),
+)
 def test_no_query_makes_the_desk_fail(stack: Stack, boss_token: str, route, segment, params):
     from urllib.parse import urlencode
 
@@ -184,25 +237,31 @@ def test_live_websocket_answers_broken_frames_with_an_error_and_stays_open(stack
     ws_url = stack.desk_url.replace("http://", "ws://") + "/api/live"
 
     async def scenario():
-        async with aiohttp.ClientSession(headers=auth(agent_token)) as client:
-            async with client.ws_connect(ws_url) as ws:
-                answers = []
-                for frame in ('{"reply": "\\udfff", "conversation": 1}', '{"watch": "\\ud800"}',
-                              '{"watch": 1, "after": [1]}', '{"watch": [1]}', '{"watch": 99999999999999999999}',
-                              '{"watch": 1, "after": "NaN"}', "[" * 5000 + "]" * 5000, "not json"):
-                    await ws.send_str(frame)
-                    while True:
-                        data = json.loads((await asyncio.wait_for(ws.receive(), 20)).data)
-                        if data["type"] == "error":
-                            answers.append(data)
-                            break
-                # Still open and working: a valid watch gets no error.
-                await ws.send_json({"watch": None})
-                await ws.send_str('{"reply": "x", "conversation": 1}')
+        async with aiohttp.ClientSession(headers=auth(agent_token)) as client, client.ws_connect(ws_url) as ws:
+            answers = []
+            for frame in (
+                '{"reply": "\\udfff", "conversation": 1}',
+                '{"watch": "\\ud800"}',
+                '{"watch": 1, "after": [1]}',
+                '{"watch": [1]}',
+                '{"watch": 99999999999999999999}',
+                '{"watch": 1, "after": "NaN"}',
+                "[" * 5000 + "]" * 5000,
+                "not json",
+            ):
+                await ws.send_str(frame)
                 while True:
                     data = json.loads((await asyncio.wait_for(ws.receive(), 20)).data)
                     if data["type"] == "error":
-                        return answers, data
+                        answers.append(data)
+                        break
+            # Still open and working: a valid watch gets no error.
+            await ws.send_json({"watch": None})
+            await ws.send_str('{"reply": "x", "conversation": 1}')
+            while True:
+                data = json.loads((await asyncio.wait_for(ws.receive(), 20)).data)
+                if data["type"] == "error":
+                    return answers, data
 
     answers, last = asyncio.run(scenario())
     assert [a["status"] for a in answers] == [400] * 8, answers
@@ -218,19 +277,18 @@ def test_live_websocket_refuses_binary_and_non_utf8_frames_and_the_desk_keeps_ru
     ws_url = stack.desk_url.replace("http://", "ws://") + "/api/live"
 
     async def scenario():
-        async with aiohttp.ClientSession(headers=auth(agent_token)) as client:
-            async with client.ws_connect(ws_url) as ws:
-                await ws.send_bytes(b'{"watch": 1}')
-                while True:
-                    data = json.loads((await asyncio.wait_for(ws.receive(), 20)).data)
-                    if data["type"] == "error":
-                        break
-                # A text frame whose bytes are not UTF-8 (a client's own encoder would refuse to make one).
-                await ws._writer.send(b'{"reply": "\xff\xfe"}', binary=False)
-                while True:
-                    msg = await asyncio.wait_for(ws.receive(), 20)
-                    if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING):
-                        return data, ws.close_code
+        async with aiohttp.ClientSession(headers=auth(agent_token)) as client, client.ws_connect(ws_url) as ws:
+            await ws.send_bytes(b'{"watch": 1}')
+            while True:
+                data = json.loads((await asyncio.wait_for(ws.receive(), 20)).data)
+                if data["type"] == "error":
+                    break
+            # A text frame whose bytes are not UTF-8 (a client's own encoder would refuse to make one).
+            await ws._writer.send(b'{"reply": "\xff\xfe"}', binary=False)
+            while True:
+                msg = await asyncio.wait_for(ws.receive(), 20)
+                if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING):
+                    return data, ws.close_code
 
     error, close_code = asyncio.run(scenario())
     assert error["status"] == 400 and "text" in error["error"]

@@ -4,6 +4,7 @@ takes it over and replies, the bot stays silent, the agent returns it to the
 bot and the bot answers again. Every page works under its Content-Security-Policy
 (the browser reports no violation), the widget works on another site's page,
 and the desk cannot be framed by one."""
+
 from __future__ import annotations
 
 import os
@@ -13,7 +14,6 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import List
 
 import pytest
 
@@ -22,8 +22,15 @@ from tests.support.stack import ROOT, Stack, new_sender, wait_for
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # As the machine notes say: without these, chromium keeps trying to reach
 # Google's hosts from a machine with no internet.
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -59,23 +66,29 @@ def widget_say(page, text: str) -> None:
     page.press(".kefu-form input", "Enter")
 
 
-def csp_violations(context) -> List[str]:
+def csp_violations(context) -> list[str]:
     """Chromium logs every Content-Security-Policy refusal on the console."""
-    found: List[str] = []
+    found: list[str] = []
     context.on("console", lambda msg: found.append(msg.text) if "Content Security Policy" in msg.text else None)
     return found
 
 
 def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, browser, shots: Path):
     name = new_sender("browser-agent")
-    out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", name], cwd=ROOT, env=stack.env,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "kefu.cli", "agent", "add", name],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     password = out.split("one-time password:")[1].strip()
 
     page = browser.new_page(locale="zh-CN", viewport={"width": 1200, "height": 800})
     violations = csp_violations(page.context)
     page.goto(f"{stack.desk_url}/desk")
-    page.wait_for_url("**/login")                      # not signed in yet
+    page.wait_for_url("**/login")  # not signed in yet
     page.fill("input[name=name]", "nobody")
     page.fill("input[name=password]", "wrong")
     page.click("button[type=submit]")
@@ -97,7 +110,7 @@ def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, bro
     page.wait_for_selector("#messages li.customer >> text=厨房的水管漏水了")
     page.click("#take")
     page.wait_for_selector("text=已接入")
-    page.click("#canned button >> text=问候")          # 快捷回复 from the seed's etiquette
+    page.click("#canned button >> text=问候")  # 快捷回复 from the seed's etiquette
     assert "欢迎光临" in page.input_value("#reply textarea")
     page.fill("#reply textarea", "您好，我是客服，马上为您安排维修师傅，请问您的房号是多少？")
     page.keyboard.press("Enter")
@@ -118,8 +131,14 @@ def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, bro
 
 def login(browser, stack: Stack, role: str = "agent"):
     name = new_sender(f"browser-{role}")
-    out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", name, "--role", role], cwd=ROOT,
-                         env=stack.env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "kefu.cli", "agent", "add", name, "--role", role],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     password = out.split("one-time password:")[1].strip()
     desk = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 800}).new_page()
     desk.violations = csp_violations(desk.context)
@@ -182,7 +201,7 @@ def test_supervisor_pages_tickets_and_weekly_report(stack: Stack, browser, shots
     page, _ = login(browser, stack, role="supervisor")
     page.goto(f"{stack.desk_url}/tickets")
     page.wait_for_selector("#tickets tbody tr")
-    assert "剩余" in page.inner_text("#tickets tbody")               # SLA countdown
+    assert "剩余" in page.inner_text("#tickets tbody")  # SLA countdown
     page.locator("#tickets tbody tr").first.click()
     page.wait_for_selector("#moves button")
     page.screenshot(path=str(shots / "tickets.png"))

@@ -1,34 +1,36 @@
 """The desk in a browser's terms: pages, session cookie, CSRF, login limit,
 one-click take-over (exactly one agent wins) and the conversation history."""
+
 from __future__ import annotations
 
 import json
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, Optional, Union
 
 from tests.support.cli import kefu
 from tests.support.desk import Desk
 from tests.support.stack import Stack, auth, http, new_sender
 
 
-def new_agent(stack: Union[Stack, Desk], role: str = "agent") -> tuple:
+def new_agent(stack: Stack | Desk, role: str = "agent") -> tuple:
     name = new_sender("web-agent")
     result = kefu("agent", "add", name, "--role", role, env=stack.env)
     assert result.returncode == 0, result.stderr
     return name, result.stdout.split("one-time password:")[1].strip()
 
 
-def call(method: str, url: str, body=None, headers: Optional[Dict[str, str]] = None):
+def call(method: str, url: str, body=None, headers: dict[str, str] | None = None):
     """(status, json body, response headers), without following redirects."""
+
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):
             return None
 
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     opener = urllib.request.build_opener(NoRedirect)
     try:
         with opener.open(req, timeout=60) as resp:
@@ -42,7 +44,7 @@ def call(method: str, url: str, body=None, headers: Optional[Dict[str, str]] = N
     return status, payload, got
 
 
-def browser_login(stack: Union[Stack, Desk], name: str, password: str):
+def browser_login(stack: Stack | Desk, name: str, password: str):
     status, body, headers = call("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})
     assert status == 200, body
     cookie = headers["Set-Cookie"]
@@ -75,8 +77,12 @@ def test_session_cookie_is_httponly_strict_and_state_changes_need_csrf(desk: Des
     ok = {**session, "X-CSRF-Token": csrf}
     assert call("POST", f"{desk.desk_url}/api/conversations/999999/take", headers=ok)[0] == 404
     # A login posted from another site's page is refused (login CSRF).
-    status, _, _ = call("POST", f"{desk.desk_url}/api/login", {"name": name, "password": password},
-                        headers={"Origin": "http://evil.example"})
+    status, _, _ = call(
+        "POST",
+        f"{desk.desk_url}/api/login",
+        {"name": name, "password": password},
+        headers={"Origin": "http://evil.example"},
+    )
     assert status == 403
     # Signing out ends the session.
     assert call("POST", f"{desk.desk_url}/api/logout", headers=ok)[0] == 200
@@ -119,8 +125,9 @@ def test_concurrent_take_over_exactly_one_agent_wins(stack: Stack):
 
 def test_history_shows_customer_and_bot_turns(stack: Stack, agent_token: str):
     conversation = waiting_conversation(stack, agent_token)
-    status, body = http("GET", f"{stack.desk_url}/api/conversations/{conversation['id']}/messages",
-                        headers=auth(agent_token))
+    status, body = http(
+        "GET", f"{stack.desk_url}/api/conversations/{conversation['id']}/messages", headers=auth(agent_token)
+    )
     assert status == 200, body
     sides = [(m["from"], m["text"]) for m in body["messages"]]
     assert ("customer", "你好，我要报修，楼道灯坏了") in sides and ("customer", "转人工") in sides
@@ -142,6 +149,7 @@ def test_live_websocket_loses_nothing_across_a_reconnect_and_takes_replies(stack
     async def collect(ws, want: str, timeout: float = 20) -> list:
         """Messages received until one turn contains `want`."""
         got = []
+
         async def read():
             async for msg in ws:
                 data = json.loads(msg.data)
@@ -149,6 +157,7 @@ def test_live_websocket_loses_nothing_across_a_reconnect_and_takes_replies(stack
                     got.extend(data["messages"])
                     if any(want in m["text"] for m in data["messages"]):
                         return
+
         await asyncio.wait_for(read(), timeout)
         return got
 
@@ -166,21 +175,21 @@ def test_live_websocket_loses_nothing_across_a_reconnect_and_takes_replies(stack
                 missed = await collect(ws, "第二条")
                 await ws.send_json({"reply": "不该发出", "conversation": conversation["id"] + 1})
                 await ws.send_json({"reply": "您好，已安排电工今天下午上门。", "conversation": conversation["id"]})
+
                 async def outcome():
                     async for msg in ws:
                         data = json.loads(msg.data)
                         if data["type"] in ("sent", "error"):
                             return data
+
                 wrong = await asyncio.wait_for(outcome(), 20)
                 answer = await asyncio.wait_for(outcome(), 20)
             # Cross-site pages cannot open it with the agent's cookie; no cookie, no socket.
             with_origin = {**session, "Origin": "http://evil.example"}
-            async with aiohttp.ClientSession(headers=with_origin) as evil:
-                async with evil.get(ws_url) as resp:
-                    refused = resp.status
-            async with aiohttp.ClientSession() as anonymous:
-                async with anonymous.get(ws_url) as resp:
-                    anonymous_status = resp.status
+            async with aiohttp.ClientSession(headers=with_origin) as evil, evil.get(ws_url) as resp:
+                refused = resp.status
+            async with aiohttp.ClientSession() as anonymous, anonymous.get(ws_url) as resp:
+                anonymous_status = resp.status
         return first, missed, wrong, answer, refused, anonymous_status
 
     first, missed, wrong, answer, refused, anonymous_status = asyncio.run(scenario())
@@ -208,8 +217,15 @@ def test_canned_replies_from_the_seed_editable_by_supervisors_only(desk: Desk):
     url = f"{desk.desk_url}/api/canned-replies/{reply_id}"
     assert http("PUT", url, {"title": "x", "text": "y"}, headers=auth(agent_token))[0] == 403
     assert http("PUT", url, {"title": "", "text": "y"}, headers=auth(boss_token))[0] == 400
-    assert http("PUT", url, {"title": "物业费缴纳", "text": "您好，物业费可在「生活缴费」中缴纳。"},
-                headers=auth(boss_token))[0] == 200
+    assert (
+        http(
+            "PUT",
+            url,
+            {"title": "物业费缴纳", "text": "您好，物业费可在「生活缴费」中缴纳。"},
+            headers=auth(boss_token),
+        )[0]
+        == 200
+    )
     assert http("DELETE", url, headers=auth(agent_token))[0] == 403
     assert http("DELETE", url, headers=auth(boss_token))[0] == 200
     assert http("DELETE", url, headers=auth(boss_token))[0] == 404
@@ -227,16 +243,28 @@ def test_conversation_view_lists_the_customers_own_orders(desk: Desk):
     buyer, other = new_sender("desk-buyer"), new_sender("desk-other")
     with Session(make_engine(desk.database_url), future=True) as s:
         for order_id, who in (("3870000000000000001", buyer), ("3870000000000000002", other)):
-            s.add(Order(platform="tmall", order_id=order_id + buyer[-4:], shop="好物小店", buyer=who,
-                        amount_cents=12850, status="unpaid", created_at=datetime.now(timezone.utc),
-                        updated_at=datetime.now(timezone.utc)))
+            s.add(
+                Order(
+                    platform="tmall",
+                    order_id=order_id + buyer[-4:],
+                    shop="好物小店",
+                    buyer=who,
+                    amount_cents=12850,
+                    status="unpaid",
+                    created_at=datetime.now(timezone.utc),
+                    updated_at=datetime.now(timezone.utc),
+                )
+            )
         s.commit()
     status, body = http("GET", f"{desk.desk_url}/api/customers/taobao:{buyer}/orders", headers=auth(agent_token))
     assert status == 200
-    assert [(o["order_id"][:19], o["status"], o["amount"]) for o in body["orders"]] == \
-        [("3870000000000000001", "unpaid", "128.50")]
-    assert http("GET", f"{desk.desk_url}/api/customers/wechat:{buyer}/orders",
-                headers=auth(agent_token))[1]["orders"] == []
+    assert [(o["order_id"][:19], o["status"], o["amount"]) for o in body["orders"]] == [
+        ("3870000000000000001", "unpaid", "128.50")
+    ]
+    assert (
+        http("GET", f"{desk.desk_url}/api/customers/wechat:{buyer}/orders", headers=auth(agent_token))[1]["orders"]
+        == []
+    )
 
 
 def test_weekly_report_is_for_supervisors_and_downloads_as_csv(stack: Stack, agent_token: str):
@@ -250,8 +278,7 @@ def test_weekly_report_is_for_supervisors_and_downloads_as_csv(stack: Stack, age
     assert status == 200 and report["tickets"] == before["tickets"] + 1
     assert report["by_category"].get("服务态度", 0) == before["by_category"].get("服务态度", 0) + 1
     assert http("GET", f"{stack.desk_url}/api/reports/weekly?week=W99", headers=auth(boss_token))[0] == 400
-    status, csv_text, headers = call("GET", f"{stack.desk_url}/api/reports/weekly?format=csv",
-                                     headers=auth(boss_token))
+    status, csv_text, headers = call("GET", f"{stack.desk_url}/api/reports/weekly?format=csv", headers=auth(boss_token))
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     assert "attachment" in headers["Content-Disposition"] and "服务态度" in csv_text
 
@@ -294,7 +321,7 @@ def test_closing_a_conversation_leaves_the_desk_and_the_bot_answers_again(stack:
     conversation = waiting_conversation(stack, agent_token)
     url = f"{stack.desk_url}/api/conversations/{conversation['id']}"
     assert http("POST", f"{url}/take", headers=auth(agent_token))[0] == 200
-    assert http("POST", f"{url}/close", headers=auth(other_token))[0] == 403       # not theirs
+    assert http("POST", f"{url}/close", headers=auth(other_token))[0] == 403  # not theirs
     status, body = http("POST", f"{url}/close", headers=auth(agent_token))
     assert status == 200 and body["conversation"]["status"] == "closed"
     listed = http("GET", f"{stack.desk_url}/api/conversations?status=assigned", headers=auth(agent_token))[1]
@@ -317,8 +344,10 @@ def test_desk_pages_send_security_headers_and_the_widget_script_stays_embeddable
     status, page, headers = call("GET", f"{desk.desk_url}/widget-demo")
     policy = headers["Content-Security-Policy"]
     nonce = policy.split("'nonce-")[1].split("'")[0]
-    assert f'<script nonce="{nonce}">' in page and call("GET", f"{desk.desk_url}/widget-demo")[2][
-        "Content-Security-Policy"] != policy
+    assert (
+        f'<script nonce="{nonce}">' in page
+        and call("GET", f"{desk.desk_url}/widget-demo")[2]["Content-Security-Policy"] != policy
+    )
     rasa_host = desk.rasa_url.split("://")[1]
     assert f"http://{rasa_host}" in policy and f"ws://{rasa_host}" in policy
     # Shops load the widget from their own pages: no frame or page policy on it.

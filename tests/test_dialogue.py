@@ -1,4 +1,5 @@
 """Every dialogue path through the real model, over the REST channel."""
+
 from __future__ import annotations
 
 import re
@@ -9,8 +10,7 @@ TICKET_NO = re.compile(r"工单号：(KF\d{6})")
 
 
 def tickets_of(stack: Stack, token: str, customer_id: str) -> list:
-    status, body = http("GET", f"{stack.desk_url}/api/tickets?customer_id={customer_id}",
-                        headers=auth(token))
+    status, body = http("GET", f"{stack.desk_url}/api/tickets?customer_id={customer_id}", headers=auth(token))
     assert status == 200, body
     return body["tickets"]
 
@@ -69,6 +69,7 @@ def test_house_quality_complaint_gets_24_hour_promise(stack: Stack, agent_token:
     assert ticket["category"] == "房屋质量"
     # due_at is 24 h after created_at (ISO 8601 with a timezone)
     from datetime import datetime
+
     created = datetime.fromisoformat(ticket["created_at"])
     due = datetime.fromisoformat(ticket["due_at"])
     assert created.tzinfo is not None
@@ -117,9 +118,10 @@ def test_payment_question_gets_payment_guide(stack: Stack, agent_token: str):
 
 
 def test_already_paid_is_recorded_and_verified(stack: Stack, agent_token: str):
+    from sqlalchemy.orm import Session
+
     from kefu.core.db import make_engine
     from kefu.core.facts import facts_for
-    from sqlalchemy.orm import Session
 
     sender = new_sender()
     text = "\n".join(stack.say(sender, "我物业费上周已经交过了，怎么还在催缴？"))
@@ -132,9 +134,10 @@ def test_already_paid_is_recorded_and_verified(stack: Stack, agent_token: str):
 
 
 def test_pay_later_and_stop_are_recorded(stack: Stack):
+    from sqlalchemy.orm import Session
+
     from kefu.core.db import make_engine
     from kefu.core.facts import facts_for
-    from sqlalchemy.orm import Session
 
     sender = new_sender()
     later = "\n".join(stack.say(sender, "这个月手头紧，物业费能晚几天交吗"))
@@ -153,17 +156,14 @@ def test_request_human_pauses_bot_until_desk_resumes(stack: Stack, agent_token: 
     # While paused the bot says nothing, whatever the customer writes.
     assert stack.say(sender, "你好") == []
     assert stack.say(sender, "我要投诉") == []
-    status, body = http("GET", f"{stack.desk_url}/api/conversations?status=waiting",
-                        headers=auth(agent_token))
+    status, body = http("GET", f"{stack.desk_url}/api/conversations?status=waiting", headers=auth(agent_token))
     assert status == 200
     [conv] = [c for c in body["conversations"] if c["customer_id"] == sender]
     assert conv["channel"] == "rest" and conv["handoff_reason"] == "customer_request"
     # The complaint sent while paused opened no ticket.
-    status, tickets = http("GET", f"{stack.desk_url}/api/tickets?customer_id={sender}",
-                           headers=auth(agent_token))
+    status, tickets = http("GET", f"{stack.desk_url}/api/tickets?customer_id={sender}", headers=auth(agent_token))
     assert tickets["tickets"] == []
-    status, body = http("POST", f"{stack.desk_url}/api/conversations/{conv['id']}/resume",
-                        headers=auth(agent_token))
+    status, body = http("POST", f"{stack.desk_url}/api/conversations/{conv['id']}/resume", headers=auth(agent_token))
     assert status == 200, body
     assert body["conversation"]["status"] == "bot"
     assert any("您好" in r for r in stack.say(sender, "你好")), "bot silent after resume"
@@ -175,8 +175,7 @@ def test_two_fallbacks_in_a_row_hand_off(stack: Stack, agent_token: str):
     assert "换个说法" in first and "转人工" in first, first
     second = "\n".join(stack.say(sender, "qpwoeiru mnbv"))
     assert "转接人工客服" in second, second
-    status, body = http("GET", f"{stack.desk_url}/api/conversations?status=waiting",
-                        headers=auth(agent_token))
+    status, body = http("GET", f"{stack.desk_url}/api/conversations?status=waiting", headers=auth(agent_token))
     [conv] = [c for c in body["conversations"] if c["customer_id"] == sender]
     assert conv["handoff_reason"] == "repeated_fallback"
     assert stack.say(sender, "在吗") == []
@@ -223,13 +222,14 @@ def test_a_handed_off_customer_stays_with_the_agent_after_the_session_expires(st
     stack.say(sender, "你好")
     assert any("转接" in t for t in stack.say(sender, "转人工"))
     events = stack.tracker(sender)["events"]
-    for event in events:                        # the whole conversation two hours ago
+    for event in events:  # the whole conversation two hours ago
         event["timestamp"] = event["timestamp"] - 7200
     status, _ = stack.rasa_api("PUT", f"/conversations/{sender}/tracker/events", events)
     assert status == 200
     assert stack.say(sender, "还有人吗？") == []
     latest = stack.tracker(sender)["events"]
-    assert any(e["event"] == "session_started" and e["timestamp"] > events[-1]["timestamp"] + 3600
-               for e in latest)
-    assert stack.tracker(sender).get("paused") is True or \
-        [e["event"] for e in latest if e["event"] in ("pause", "resume")][-1] == "pause"
+    assert any(e["event"] == "session_started" and e["timestamp"] > events[-1]["timestamp"] + 3600 for e in latest)
+    assert (
+        stack.tracker(sender).get("paused") is True
+        or [e["event"] for e in latest if e["event"] in ("pause", "resume")][-1] == "pause"
+    )

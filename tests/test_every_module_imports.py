@@ -1,6 +1,7 @@
 """The fast tier reaches every module: each one under kefu/, connectors/,
 actions/ and bot/components/ imports in this process (an import error, or a
 module no test loads, would otherwise only show in the end-to-end tier)."""
+
 from __future__ import annotations
 
 import importlib

@@ -1,4 +1,5 @@
 """NLU quality on held-out messages the model was never trained on."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import DATA, ROOT, Stack
 from kefu.cli.nlu_eval import evaluate, format_report, read_examples, score
+from tests.support.stack import DATA, ROOT, Stack
 
 HELDOUT = DATA / "nlu_heldout.jsonl"
 ENTITIES = DATA / "entities_heldout.jsonl"
@@ -58,7 +59,7 @@ def test_training_data_has_sixty_examples_per_core_intent():
     for path in (ROOT / "data" / "nlu").glob("*.yml"):
         for block in yaml.safe_load(path.read_text(encoding="utf-8"))["nlu"]:
             if "intent" in block:
-                lines = [l for l in block["examples"].splitlines() if l.strip()]
+                lines = [line for line in block["examples"].splitlines() if line.strip()]
                 counts[block["intent"]] = counts.get(block["intent"], 0) + len(lines)
     for intent in CORE:
         assert counts.get(intent, 0) >= 60, (intent, counts.get(intent))
@@ -98,11 +99,19 @@ def test_score_counts_fallback_as_a_miss():
 @pytest.mark.e2e  # the trained model
 def test_nlu_eval_command_prints_metrics(tmp_path: Path):
     sample = tmp_path / "sample.jsonl"
-    rows = [{"text": "你好", "intent": "greet"}, {"text": "卫生间漏水了快来修", "intent": "repair"},
-            {"text": "物业费怎么交", "intent": "payment_reminder"}]
+    rows = [
+        {"text": "你好", "intent": "greet"},
+        {"text": "卫生间漏水了快来修", "intent": "repair"},
+        {"text": "物业费怎么交", "intent": "payment_reminder"},
+    ]
     sample.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "kefu.cli", "nlu-eval", str(sample)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "kefu.cli", "nlu-eval", str(sample)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "accuracy" in out.stdout and "macro-F1" in out.stdout and "confusion" in out.stdout
     accuracy = float(out.stdout.split("accuracy")[1].split()[0])
@@ -113,6 +122,7 @@ def test_nlu_eval_command_prints_metrics(tmp_path: Path):
 def test_nlu_eval_rejects_malformed_file(tmp_path: Path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "hi"}\n', encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "kefu.cli", "nlu-eval", str(bad)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "kefu.cli", "nlu-eval", str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert out.returncode != 0 and "bad.jsonl:1" in out.stderr

@@ -1,4 +1,5 @@
 """Trade events become orders idempotently, in any order, per buyer."""
+
 from __future__ import annotations
 
 import json
@@ -31,6 +32,7 @@ def test_create_pay_close_in_order(session):
     # 10:00 in Shanghai is 02:00 UTC, also after a round trip through the database
     session.expire_all()
     from datetime import datetime, timezone
+
     assert order.created_at == datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)
     assert order.created_at.tzinfo is not None
     order = apply_event(session, parse_tmc(tmc("taobao_trade_TradeBuyerPay", "2026-11-27 10:05:00")))
@@ -58,19 +60,22 @@ def test_buyers_only_see_their_own_orders(session):
     assert [o.order_id for o in orders_of(session, "tmall", "小明")] == [TID]
 
 
-@pytest.mark.parametrize("message", [
-    {"topic": "taobao_refund_RefundCreate", "content": "{}"},
-    {"topic": "taobao_trade_TradeCreate", "content": "not json"},
-    {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "abc"})},
-    {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "1", "payment": "x"})},
-    {"topic": "taobao_trade_TradeCreate", "content": "[1]"},
-    {"topic": "taobao_trade_TradeCreate", "content": "null"},
-    {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "1", "payment": "NaN"})},
-    {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "1", "payment": "Infinity"})},
-    {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "1", "payment": "1e30"})},
-    {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "12²"})},
-    {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "9" * 40})},
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"topic": "taobao_refund_RefundCreate", "content": "{}"},
+        {"topic": "taobao_trade_TradeCreate", "content": "not json"},
+        {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "abc"})},
+        {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "1", "payment": "x"})},
+        {"topic": "taobao_trade_TradeCreate", "content": "[1]"},
+        {"topic": "taobao_trade_TradeCreate", "content": "null"},
+        {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "1", "payment": "NaN"})},
+        {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "1", "payment": "Infinity"})},
+        {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "1", "payment": "1e30"})},
+        {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "12²"})},
+        {"topic": "taobao_trade_TradeCreate", "content": json.dumps({"tid": "9" * 40})},
+    ],
+)
 def test_bad_events_are_refused_clearly(message):
     with pytest.raises(BadTradeEvent):
         parse_tmc(message)
@@ -85,8 +90,12 @@ def test_one_trade_on_both_topic_prefixes_is_one_order(session):
 
 
 def test_a_buyer_known_only_by_open_uid(session):
-    message = {"topic": "taobao_trade_TradeCreate", "pub_time": "2026-11-27 10:00:00",
-               "content": json.dumps({"tid": "3847261950384726199", "buyer_open_uid": "AAHk5d-EAAeGwJedwSHpg8bT",
-                                      "payment": "9.90"})}
+    message = {
+        "topic": "taobao_trade_TradeCreate",
+        "pub_time": "2026-11-27 10:00:00",
+        "content": json.dumps(
+            {"tid": "3847261950384726199", "buyer_open_uid": "AAHk5d-EAAeGwJedwSHpg8bT", "payment": "9.90"}
+        ),
+    }
     apply_event(session, parse_tmc(message))
     assert [o.amount_cents for o in orders_of(session, "taobao", "AAHk5d-EAAeGwJedwSHpg8bT")] == [990]

@@ -1,4 +1,5 @@
 """Personal data: masked in every log line; exported and deleted on request."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,8 @@ import logging
 import subprocess
 import sys
 
-from tests.support.stack import ROOT, Stack, auth, http, new_sender
 from kefu.text.pii import install, mask
+from tests.support.stack import ROOT, Stack, auth, http, new_sender
 
 
 def test_phone_numbers_and_rooms_are_masked():
@@ -16,7 +17,7 @@ def test_phone_numbers_and_rooms_are_masked():
     assert mask("3栋2单元501室漏水") == "3栋2单元***室漏水"
     assert mask("12号楼803") == "12号楼***"
     assert mask("7-2-301") == "7-2-***"
-    assert mask("订单3847261950384726153") == "订单3847261950384726153"   # order ids stay readable
+    assert mask("订单3847261950384726153") == "订单3847261950384726153"  # order ids stay readable
     assert mask("2026-11-27 10:00") == "2026-11-27 10:00"
 
 
@@ -36,8 +37,9 @@ def test_every_log_record_is_masked_after_install():
 
 
 def kefu(stack: Stack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kefu.cli", *args], cwd=ROOT, env=stack.env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "kefu.cli", *args], cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_customer_export_then_delete(stack: Stack, agent_token: str):
@@ -47,9 +49,11 @@ def test_customer_export_then_delete(stack: Stack, agent_token: str):
     assert exported.returncode == 0, exported.stderr
     data = json.loads(exported.stdout)
     assert data["customer_id"] == sender and len(data["tickets"]) == 1
-    assert any(e.get("text", "").startswith("物业态度太差了") for e in data["conversation_events"] if e["event"] == "user")
+    assert any(
+        e.get("text", "").startswith("物业态度太差了") for e in data["conversation_events"] if e["event"] == "user"
+    )
 
-    assert kefu(stack, "customer", "delete", sender).returncode == 1          # asks, and nothing typed
+    assert kefu(stack, "customer", "delete", sender).returncode == 1  # asks, and nothing typed
     deleted = kefu(stack, "customer", "delete", sender, "--yes")
     assert deleted.returncode == 0 and "tickets 1" in deleted.stdout, deleted.stdout + deleted.stderr
     again = json.loads(kefu(stack, "customer", "export", sender).stdout)

@@ -1,6 +1,7 @@
 """The reminder engine on a real database (SQLite and PostgreSQL) against the
 fake TOP gateway and fake WeChat API: planning, quiet hours, stop conditions,
 exactly-once bookkeeping and lease recovery."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +14,6 @@ from sqlalchemy.orm import sessionmaker
 
 from kefu.clients.top_api import TopAPI, TopConfig
 from kefu.clients.wechat_api import WeChatAPI
-from tests.support.stack import new_sender
 from kefu.core.bills import mark_paid
 from kefu.core.conversations import record_handoff
 from kefu.core.db import make_engine
@@ -24,6 +24,7 @@ from kefu.reminders.plan import decide
 from kefu.reminders.policy import DATA_FILE, PolicyError, QuietHours, load_policies, parse_policies
 from kefu.reminders.send import Senders
 from kefu.reminders.worker import ReminderWorker, WorkerSettings
+from tests.support.stack import new_sender
 
 MORNING = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
 
@@ -50,11 +51,19 @@ class Clock:
         return self.now
 
 
-def add_order(sessions, order_id: str, buyer: str, minutes_ago: int, now=MORNING, shop="小米粒旗舰店",
-              cents=9950) -> int:
+def add_order(
+    sessions, order_id: str, buyer: str, minutes_ago: int, now=MORNING, shop="小米粒旗舰店", cents=9950
+) -> int:
     with sessions() as s:
-        order = Order(platform="taobao", order_id=order_id, shop=shop, buyer=buyer, amount_cents=cents,
-                      status="unpaid", created_at=now - timedelta(minutes=minutes_ago))
+        order = Order(
+            platform="taobao",
+            order_id=order_id,
+            shop=shop,
+            buyer=buyer,
+            amount_cents=cents,
+            status="unpaid",
+            created_at=now - timedelta(minutes=minutes_ago),
+        )
         s.add(order)
         s.commit()
         return order.id
@@ -70,14 +79,16 @@ def rows(sessions, **where):
 
 def run_worker(sessions, top, clock, policies=None, wechat_url=None, **settings):
     async def go():
-        senders = Senders(top=TopAPI(TopConfig("app", top.secret, "sess", top.url)),
-                          wechat=WeChatAPI(wechat_url, "wxapp", "secret") if wechat_url else None)
-        worker = ReminderWorker(sessions, senders, policies or load_policies(),
-                                WorkerSettings(**settings), clock=clock)
+        senders = Senders(
+            top=TopAPI(TopConfig("app", top.secret, "sess", top.url)),
+            wechat=WeChatAPI(wechat_url, "wxapp", "secret") if wechat_url else None,
+        )
+        worker = ReminderWorker(sessions, senders, policies or load_policies(), WorkerSettings(**settings), clock=clock)
         try:
             return await worker.run_round()
         finally:
             await senders.close()
+
     return asyncio.run(go())
 
 
@@ -96,13 +107,21 @@ def test_quiet_hours_wrap_midnight_in_china_time():
 
 def test_policy_file_errors_name_the_place(tmp_path: Path):
     with pytest.raises(PolicyError, match="quiet_hours"):
-        parse_policies({"orders": {"default": {"max_reminders": 1, "min_gap_minutes": 1, "templates": {},
-                                               "quiet_hours": "late"}},
-                        "bills": {"default": {"max_reminders": 1, "min_gap_minutes": 1, "templates": {}}}})
+        parse_policies(
+            {
+                "orders": {
+                    "default": {"max_reminders": 1, "min_gap_minutes": 1, "templates": {}, "quiet_hours": "late"}
+                },
+                "bills": {"default": {"max_reminders": 1, "min_gap_minutes": 1, "templates": {}}},
+            }
+        )
     with pytest.raises(PolicyError, match="unknown key"):
-        parse_policies({"orders": {"default": {"max_reminders": 1, "min_gap_minutes": 1, "templates": {},
-                                               "max_reminder": 3}},
-                        "bills": {"default": {"max_reminders": 1, "min_gap_minutes": 1, "templates": {}}}})
+        parse_policies(
+            {
+                "orders": {"default": {"max_reminders": 1, "min_gap_minutes": 1, "templates": {}, "max_reminder": 3}},
+                "bills": {"default": {"max_reminders": 1, "min_gap_minutes": 1, "templates": {}}},
+            }
+        )
     policies = load_policies()
     assert policies.for_order("示例旗舰店").max_reminders == 1
     assert policies.for_order("别的店").name == "orders.default"
@@ -113,7 +132,7 @@ def test_policy_file_errors_name_the_place(tmp_path: Path):
 # -- planning and sending ---------------------------------------------------------
 def test_unpaid_order_gets_one_polite_reminder_once(sessions, top):
     add_order(sessions, "3001", "买家-once", minutes_ago=40)
-    add_order(sessions, "3002", "买家-fresh", minutes_ago=10)   # too early
+    add_order(sessions, "3002", "买家-fresh", minutes_ago=10)  # too early
     report = run_worker(sessions, top, Clock(MORNING))
     assert report.planned == 1 and report.sent == 1
     [message] = top.sent_to("买家-once")
@@ -148,7 +167,7 @@ def test_a_row_claimed_just_before_quiet_hours_waits_for_the_morning(sessions, t
     evening = datetime(2026, 11, 26, 21, 59, tzinfo=SHANGHAI)
     add_order(sessions, "3111", "买家-edge", minutes_ago=45, now=evening)
     clock = Clock(evening)
-    run_worker(sessions, top, clock, batch=0)          # planned at 21:59, nothing claimed
+    run_worker(sessions, top, clock, batch=0)  # planned at 21:59, nothing claimed
     clock.now = datetime(2026, 11, 26, 22, 0, 5, tzinfo=SHANGHAI)
     report = run_worker(sessions, top, clock)
     assert report.held == 1 and top.sent_to("买家-edge") == []
@@ -161,20 +180,30 @@ def test_stop_conditions_between_planning_and_sending(sessions, top, what):
     buyer = f"买家-{what}"
     order_pk = add_order(sessions, f"32{len(what)}0", buyer, minutes_ago=40)
     clock = Clock(MORNING)
-    run_worker(sessions, top, clock, batch=0)          # queued, not sent yet
+    run_worker(sessions, top, clock, batch=0)  # queued, not sent yet
     assert len(rows(sessions, customer_id=f"taobao:{buyer}", status="pending")) == 1
     with sessions() as s:
         if what in ("paid", "closed"):
             s.execute(update(Order).where(Order.id == order_pk).values(status=what))
             s.commit()
         elif what == "handoff":
-            record_handoff(s, channel="taobao", customer_id=f"taobao:{buyer}", intent="request_human",
-                           reason="asked", last_message="转人工")
+            record_handoff(
+                s,
+                channel="taobao",
+                customer_id=f"taobao:{buyer}",
+                intent="request_human",
+                reason="asked",
+                last_message="转人工",
+            )
         else:
-            kind = {"already_paid": FactKind.already_paid, "stop": FactKind.stop_reminders,
-                    "pay_later": FactKind.pay_later}[what]
-            record_fact(s, channel="taobao", customer_id=f"taobao:{buyer}", kind=kind, text="…",
-                        source_message_id=f"m-{what}")
+            kind = {
+                "already_paid": FactKind.already_paid,
+                "stop": FactKind.stop_reminders,
+                "pay_later": FactKind.pay_later,
+            }[what]
+            record_fact(
+                s, channel="taobao", customer_id=f"taobao:{buyer}", kind=kind, text="…", source_message_id=f"m-{what}"
+            )
     report = run_worker(sessions, top, clock)
     assert report.cancelled == 1 and top.sent_to(buyer) == []
     [row] = rows(sessions, customer_id=f"taobao:{buyer}")
@@ -189,8 +218,14 @@ def test_pay_later_pauses_then_reminders_resume(sessions, top):
     now = datetime.now(SHANGHAI)
     add_order(sessions, "3301", "买家-later", minutes_ago=40, now=now)
     with sessions() as s:
-        record_fact(s, channel="taobao", customer_id="taobao:买家-later", kind=FactKind.pay_later,
-                    text="晚点付", source_message_id="m-later")
+        record_fact(
+            s,
+            channel="taobao",
+            customer_id="taobao:买家-later",
+            kind=FactKind.pay_later,
+            text="晚点付",
+            source_message_id="m-later",
+        )
         [d] = [d for d in decide(s, load_policies(), now) if d.label == "3301"]
         assert not d.plan and "pay later" in d.reason
         [d] = [d for d in decide(s, load_policies(), now + timedelta(hours=25)) if d.label == "3301"]
@@ -200,10 +235,28 @@ def test_pay_later_pauses_then_reminders_resume(sessions, top):
 def test_fee_bill_reminder_before_due_date_on_wechat(sessions, top, wechat_api):
     one, two = new_sender("openid-bill"), new_sender("openid-bill")  # the fake API is shared
     with sessions() as s:
-        s.add(Bill(customer_id="A-1201", channel="wechat", address=one, kind="物业费",
-                   amount_cents=26850, due_date=date(2026, 11, 29), period="2026年11月"))
-        s.add(Bill(customer_id="A-1202", channel="wechat", address=two, kind="物业费",
-                   amount_cents=100, due_date=date(2026, 12, 20), period="2026年11月"))
+        s.add(
+            Bill(
+                customer_id="A-1201",
+                channel="wechat",
+                address=one,
+                kind="物业费",
+                amount_cents=26850,
+                due_date=date(2026, 11, 29),
+                period="2026年11月",
+            )
+        )
+        s.add(
+            Bill(
+                customer_id="A-1202",
+                channel="wechat",
+                address=two,
+                kind="物业费",
+                amount_cents=100,
+                due_date=date(2026, 12, 20),
+                period="2026年11月",
+            )
+        )
         s.commit()
     run_worker(sessions, top, Clock(MORNING), wechat_url=wechat_api.url)
     [call] = wechat_api.sent_to(one)
@@ -232,8 +285,9 @@ def test_refused_by_the_platform_is_retried_then_failed(sessions, top):
 
 def test_template_passes_the_advertising_law_filter(sessions, top, tmp_path, monkeypatch):
     policy_file = tmp_path / "policies.yml"
-    policy_file.write_text(DATA_FILE.read_text(encoding="utf-8").replace(
-        "宝贝已为您预留", "全网最低价的宝贝已为您预留"), encoding="utf-8")
+    policy_file.write_text(
+        DATA_FILE.read_text(encoding="utf-8").replace("宝贝已为您预留", "全网最低价的宝贝已为您预留"), encoding="utf-8"
+    )
     monkeypatch.setenv("KEFU_REMINDER_POLICIES", str(policy_file))
     add_order(sessions, "3501", "买家-adlaw", minutes_ago=40)
     run_worker(sessions, top, Clock(MORNING), policies=load_policies())
@@ -254,7 +308,7 @@ def test_dead_workers_rows_claimed_go_back_sending_become_uncertain(sessions, to
         b = claim(s, "dead-b", clock(), 2, timedelta(seconds=30))
         mark_sending(s, "dead-b", [r.id for r in b], clock(), timedelta(seconds=30))
     assert len(a) == 2 and len(b) == 2
-    run_worker(sessions, top, clock)                 # leases still valid: nothing to do
+    run_worker(sessions, top, clock)  # leases still valid: nothing to do
     assert sum(len(top.sent_to(f"买家-lease-{n}")) for n in range(4)) == 0
     clock.now += timedelta(seconds=31)
     report = run_worker(sessions, top, clock)
@@ -274,24 +328,43 @@ def test_preview_list_and_bills_paid_commands(tmp_path):
     import subprocess
     import sys
 
-    from tests.support.stack import ROOT
     from kefu.core.db import upgrade
+    from tests.support.stack import ROOT
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     upgrade(url)
     engine = make_engine(url)
     now = datetime.now(SHANGHAI)
     with sessionmaker(engine, future=True)() as s:
-        s.add(Order(platform="tmall", order_id="778899", shop="小店", buyer="买家-cli", amount_cents=5000,
-                    status="unpaid", created_at=now - timedelta(minutes=45)))
-        s.add(Bill(customer_id="B-0808", channel="sms", address="13900001111", kind="停车费", amount_cents=30000,
-                   due_date=now.date() + timedelta(days=1), period="2026年12月"))
+        s.add(
+            Order(
+                platform="tmall",
+                order_id="778899",
+                shop="小店",
+                buyer="买家-cli",
+                amount_cents=5000,
+                status="unpaid",
+                created_at=now - timedelta(minutes=45),
+            )
+        )
+        s.add(
+            Bill(
+                customer_id="B-0808",
+                channel="sms",
+                address="13900001111",
+                kind="停车费",
+                amount_cents=30000,
+                due_date=now.date() + timedelta(days=1),
+                period="2026年12月",
+            )
+        )
         s.commit()
     env = {**__import__("os").environ, "KEFU_DATABASE_URL": url}
 
     def kefu(*args):
-        return subprocess.run([sys.executable, "-m", "kefu.cli", *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "kefu.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True
+        )
 
     out = kefu("reminders", "preview").stdout
     assert "2 reminder(s) would be queued" in out, out
@@ -312,8 +385,13 @@ def test_preview_list_and_bills_paid_commands(tmp_path):
     bad.write_bytes("orders: {default: {templates: {taobao: 亲}}}\n".encode("gbk"))
     broken = kefu("reminders", "preview")
     assert broken.returncode == 2 and "not UTF-8" in broken.stderr and "Traceback" not in broken.stderr
-    broken = subprocess.run([sys.executable, "-m", "kefu.cli", "reminders", "list", "--status", b"sent\xff"],
-                            cwd=ROOT, env=env, capture_output=True, text=True)
+    broken = subprocess.run(
+        [sys.executable, "-m", "kefu.cli", "reminders", "list", "--status", b"sent\xff"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert broken.returncode == 2 and "status is not valid UTF-8" in broken.stderr, broken.stderr
 
 
@@ -323,10 +401,10 @@ def test_a_worker_that_stalled_past_its_lease_does_not_send_what_another_took_ov
     run_worker(sessions, top, clock, batch=0)
     with sessions() as s:
         [row] = claim(s, "stalled", clock(), 10, timedelta(seconds=30))
-    clock.now += timedelta(seconds=31)               # its lease runs out ...
-    run_worker(sessions, top, clock)                 # ... another worker recovers and sends it
+    clock.now += timedelta(seconds=31)  # its lease runs out ...
+    run_worker(sessions, top, clock)  # ... another worker recovers and sends it
     assert len(top.sent_to("买家-stall")) == 1
-    with sessions() as s:                            # the stalled worker wakes up
+    with sessions() as s:  # the stalled worker wakes up
         assert mark_sending(s, "stalled", [row.id], clock(), timedelta(seconds=30)) == set()
     assert [r.status for r in rows(sessions, customer_id="taobao:买家-stall")] == ["sent"]
 

@@ -1,6 +1,7 @@
 """Several `kefu reminders run` processes on the real PostgreSQL, one of them
 killed with SIGKILL in the middle of a batch: no customer gets a reminder
 twice, and every due reminder ends `sent` or `uncertain`."""
+
 from __future__ import annotations
 
 import os
@@ -16,9 +17,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.support.stack import ROOT, wait_for
 from kefu.core.db import make_engine, upgrade
 from kefu.core.models import Order, Reminder, utcnow
+from tests.support.stack import ROOT, wait_for
 
 ORDERS = 1500
 POLICY = """
@@ -51,22 +52,49 @@ def seed(url: str, count: int) -> None:
     upgrade(url)
     created = utcnow() - timedelta(minutes=10)
     with Session(make_engine(url), future=True) as session:
-        session.add_all(Order(platform="taobao", order_id=str(900000 + n), shop="测试店", buyer=f"buyer-{n}",
-                              amount_cents=1000 + n, status="unpaid", created_at=created) for n in range(count))
+        session.add_all(
+            Order(
+                platform="taobao",
+                order_id=str(900000 + n),
+                shop="测试店",
+                buyer=f"buyer-{n}",
+                amount_cents=1000 + n,
+                status="unpaid",
+                created_at=created,
+            )
+            for n in range(count)
+        )
         session.commit()
 
 
 def start_workers(n: int, url: str, gateway, tmp_path: Path):
     policy = tmp_path / "policy.yml"
     policy.write_text(POLICY, encoding="utf-8")
-    env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_REMINDER_POLICIES": str(policy),
-           "TAOBAO_APP_KEY": "app", "TAOBAO_APP_SECRET": gateway.secret, "TAOBAO_SESSION": "s",
-           "TAOBAO_API_BASE": gateway.url, "KEFU_TMC_PULL": "0",
-           "KEFU_REMINDER_LEASE_SECONDS": "4", "KEFU_REMINDER_INTERVAL_SECONDS": "0.5",
-           "KEFU_REMINDER_PLAN_SECONDS": "1", "KEFU_REMINDER_BATCH": "40", "KEFU_REMINDER_CONCURRENCY": "8"}
-    return [subprocess.Popen([sys.executable, "-m", "kefu.cli", "reminders", "run"], cwd=ROOT, env=env,
-                             stdout=(tmp_path / f"worker{i}.log").open("w"), stderr=subprocess.STDOUT)
-            for i in range(n)]
+    env = {
+        **os.environ,
+        "KEFU_DATABASE_URL": url,
+        "KEFU_REMINDER_POLICIES": str(policy),
+        "TAOBAO_APP_KEY": "app",
+        "TAOBAO_APP_SECRET": gateway.secret,
+        "TAOBAO_SESSION": "s",
+        "TAOBAO_API_BASE": gateway.url,
+        "KEFU_TMC_PULL": "0",
+        "KEFU_REMINDER_LEASE_SECONDS": "4",
+        "KEFU_REMINDER_INTERVAL_SECONDS": "0.5",
+        "KEFU_REMINDER_PLAN_SECONDS": "1",
+        "KEFU_REMINDER_BATCH": "40",
+        "KEFU_REMINDER_CONCURRENCY": "8",
+    }
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "kefu.cli", "reminders", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=(tmp_path / f"worker{i}.log").open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        for i in range(n)
+    ]
 
 
 def statuses(url: str) -> dict:
@@ -81,8 +109,11 @@ def settled(url: str) -> bool:
 
 def sending_rows_of(url: str, pid: int) -> int:
     with Session(make_engine(url), future=True) as session:
-        return session.execute(select(func.count()).select_from(Reminder).where(
-            Reminder.status == "sending", Reminder.lease_owner.like(f"%-{pid}-%"))).scalar()
+        return session.execute(
+            select(func.count())
+            .select_from(Reminder)
+            .where(Reminder.status == "sending", Reminder.lease_owner.like(f"%-{pid}-%"))
+        ).scalar()
 
 
 def frozen_mid_batch(proc: subprocess.Popen, url: str, timeout: float) -> bool:
@@ -131,8 +162,7 @@ def test_three_workers_one_killed_mid_batch_no_duplicates_nothing_lost(postgres_
     try:
         victim = workers[0]
         # Kill it exactly while it has a batch marked `sending`, i.e. mid-call.
-        assert frozen_mid_batch(victim, postgres_url, timeout=60), \
-            (tmp_path / "worker0.log").read_text()[-3000:]
+        assert frozen_mid_batch(victim, postgres_url, timeout=60), (tmp_path / "worker0.log").read_text()[-3000:]
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         assert wait_for(lambda: settled(postgres_url), timeout=120), statuses(postgres_url)

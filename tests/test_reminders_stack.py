@@ -1,16 +1,17 @@
 """Reminders end to end on the running system (`kefu run` with its worker):
 a Taobao trade event comes in, the buyer gets one 催付, asks the bot to stop,
 and gets no more; a paid order is never chased."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 import pytest
 
-from tests.support.platforms import taobao_env
-from tests.support.stack import start_stack, stop_stack, wait_for
 from kefu.core.models import SHANGHAI
 from test_taobao import new_buyer, new_tid, post, say, signed, texts_to, tmc_content
+from tests.support.platforms import taobao_env
+from tests.support.stack import start_stack, stop_stack, wait_for
 from tests.support.waiting import wait_until_quiet
 
 pytestmark = pytest.mark.e2e  # starts its own stack
@@ -43,9 +44,16 @@ def gateway():
 def running(tmp_path_factory, gateway):
     tmp = tmp_path_factory.mktemp("reminders-stack")
     (tmp / "policy.yml").write_text(POLICY, encoding="utf-8")
-    stack = start_stack(tmp, {**taobao_env(gateway.url), "KEFU_REMINDER_POLICIES": str(tmp / "policy.yml"),
-                              "KEFU_REMINDER_INTERVAL_SECONDS": "0.5", "KEFU_REMINDER_PLAN_SECONDS": "1",
-                              "KEFU_TMC_PULL": "0"})
+    stack = start_stack(
+        tmp,
+        {
+            **taobao_env(gateway.url),
+            "KEFU_REMINDER_POLICIES": str(tmp / "policy.yml"),
+            "KEFU_REMINDER_INTERVAL_SECONDS": "0.5",
+            "KEFU_REMINDER_PLAN_SECONDS": "1",
+            "KEFU_TMC_PULL": "0",
+        },
+    )
     yield stack
     stop_stack(stack)
 
@@ -53,8 +61,13 @@ def running(tmp_path_factory, gateway):
 def trade(stack, topic: str, tid: str, buyer: str, minutes_ago: int = 5) -> None:
     pub = (datetime.now(SHANGHAI) - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%d %H:%M:%S")
     import json
-    status, body = post(stack, "taobao", "tmc", signed({
-        "topic": topic, "content": json.dumps(tmc_content(tid, buyer), ensure_ascii=False), "pub_time": pub}))
+
+    status, body = post(
+        stack,
+        "taobao",
+        "tmc",
+        signed({"topic": topic, "content": json.dumps(tmc_content(tid, buyer), ensure_ascii=False), "pub_time": pub}),
+    )
     assert status == 200, body
 
 
@@ -69,8 +82,11 @@ def outbox(stack) -> dict:
     engine = make_engine(stack.database_url)
     try:
         with Session(engine) as session:
-            rows = session.execute(select(Order.order_id, Reminder.status).join(
-                Reminder, (Reminder.subject_type == "order") & (Reminder.subject_id == Order.id))).all()
+            rows = session.execute(
+                select(Order.order_id, Reminder.status).join(
+                    Reminder, (Reminder.subject_type == "order") & (Reminder.subject_id == Order.id)
+                )
+            ).all()
     finally:
         engine.dispose()
     found: dict = {}
@@ -109,9 +125,13 @@ def test_one_reminder_then_the_buyer_says_stop_and_paid_orders_are_left_alone(ru
     open_states = {"pending", "claimed", "sending"}
     quiet = wait_until_quiet(
         lambda: (outbox(running), len(texts_to(gateway, chased)), len(texts_to(gateway, control))),
-        idle=lambda snap: snap[0].get(controlled) == ["sent"]
-        and not any(open_states & set(states) for states in snap[0].values()),
-        settle=2.0, timeout=60, message="the reminder outbox is quiet")
+        idle=lambda snap: (
+            snap[0].get(controlled) == ["sent"] and not any(open_states & set(states) for states in snap[0].values())
+        ),
+        settle=2.0,
+        timeout=60,
+        message="the reminder outbox is quiet",
+    )
     assert second not in quiet[0], quiet[0]  # never planned: the buyer asked to stop
     assert len(texts_to(gateway, chased)) == sent_before
     assert texts_to(gateway, payer) == []

@@ -1,5 +1,6 @@
 """`kefu run` (what `make run` starts): one signal stops all; a dead process
 is started again, a crash loop stops all."""
+
 from __future__ import annotations
 
 import os
@@ -51,9 +52,17 @@ def test_postgres_desk_database_rasa_token_and_sigterm_stops_everything(tmp_path
         assert http("GET", f"{stack.rasa_url}/conversations/{sender}/tracker?token=s3cret-token")[0] == 200
         import subprocess
         import sys
+
         from tests.support.stack import ROOT
-        out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", new_sender("a")],
-                             cwd=ROOT, env=stack.env, capture_output=True, text=True, check=True).stdout
+
+        out = subprocess.run(
+            [sys.executable, "-m", "kefu.cli", "agent", "add", new_sender("a")],
+            cwd=ROOT,
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         name = out.split()[1]
         password = out.split("one-time password:")[1].strip()
         token = http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})[1]["token"]
@@ -106,9 +115,16 @@ def test_a_dead_action_server_is_restarted_and_customers_are_answered(tmp_path):
         # waiting in its socket; killed then, the call fails mid-request.
         os.kill(first, signal.SIGSTOP)
         answer = {}
-        turn = threading.Thread(target=lambda: answer.update(reply=http(
-            "POST", f"{stack.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": "快递太慢了，我要投诉"},
-            timeout=300)))
+        turn = threading.Thread(
+            target=lambda: answer.update(
+                reply=http(
+                    "POST",
+                    f"{stack.rasa_url}/webhooks/rest/webhook",
+                    {"sender": sender, "message": "快递太慢了，我要投诉"},
+                    timeout=300,
+                )
+            )
+        )
         turn.start()
         assert wait_for(lambda: pending_request_to(port), timeout=120), "the action call never reached the server"
         os.kill(first, signal.SIGKILL)
@@ -127,7 +143,9 @@ def test_a_dead_action_server_is_restarted_and_customers_are_answered(tmp_path):
         for _ in range(2):
             pid = service_pids(pid_file)["actions"]
             os.kill(pid, signal.SIGKILL)
-            wait_for(lambda: service_pids(pid_file)["actions"] != pid or stack.proc.poll() is not None, timeout=30)
+            wait_for(
+                lambda pid=pid: service_pids(pid_file)["actions"] != pid or stack.proc.poll() is not None, timeout=30
+            )
         pids = service_pids(pid_file)
         stack.proc.wait(timeout=60)
         assert stack.proc.returncode != 0
@@ -153,8 +171,11 @@ def test_supervision_restarts_a_dead_process_but_not_a_crash_loop(tmp_path, monk
 
     monkeypatch.setenv("KEFU_PID_FILE", str(tmp_path / "pids"))
     starts = tmp_path / "starts"
-    crashing = [sys.executable, "-c",
-                f"open({str(starts)!r}, 'a').write('x'); import time; time.sleep(0.5); raise SystemExit(3)"]
+    crashing = [
+        sys.executable,
+        "-c",
+        f"open({str(starts)!r}, 'a').write('x'); import time; time.sleep(0.5); raise SystemExit(3)",
+    ]
     steady = [sys.executable, "-c", "import time; time.sleep(60)"]
     started = time.monotonic()
     code = kefu_run.supervise({"steady": steady, "crashing": crashing}, dict(os.environ))

@@ -5,6 +5,7 @@ One stack for the module, on its own PostgreSQL databases and its own Redis
 server (a private redis-server on a free port, so that the Redis outage test
 stops nobody else's Redis).
 """
+
 from __future__ import annotations
 
 import os
@@ -17,17 +18,17 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.support.stack import http, new_sender, wait_for
 from tests.support.scaled_stack import PG_ADMIN_URL, STARTUP_TIMEOUT, Scaled, free_port, healthy, scaled_stack
+from tests.support.stack import http, new_sender, wait_for
 from tests.support.waiting import wait_until
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -40,7 +41,7 @@ class RedisServer:
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
         self.workdir = workdir
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
@@ -48,9 +49,22 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         assert wait_for(lambda: _port_open(self.port), 10), "redis-server did not start"
 
     def stop(self) -> None:
@@ -65,9 +79,9 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def routes(stack: Scaled, path: str) -> Dict[str, set]:
+def routes(stack: Scaled, path: str) -> dict[str, set]:
     """Which Rasa servers each customer's requests to path went to (nginx's log)."""
-    seen: Dict[str, set] = defaultdict(set)
+    seen: dict[str, set] = defaultdict(set)
     pattern = re.compile(rf" {re.escape(path)} sender=(\S+) upstream=(.+?) time=")
     for line in stack.access_log.read_text().splitlines():
         match = pattern.search(line)
@@ -91,19 +105,21 @@ def scaled(tmp_path_factory, redis) -> Iterator[Scaled]:
         yield stack
 
 
-def user_texts(stack: Scaled, sender: str) -> List[str]:
+def user_texts(stack: Scaled, sender: str) -> list[str]:
     engine = create_engine(stack.tracker_url, future=True)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"),
-                                {"s": sender}).all()
+            rows = conn.execute(
+                text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"), {"s": sender}
+            ).all()
     finally:
         engine.dispose()
     import json
+
     return [json.loads(data).get("text") for kind, data in rows if kind == "user"]
 
 
-def turn_shape(stack: Scaled, sender: str) -> List[str]:
+def turn_shape(stack: Scaled, sender: str) -> list[str]:
     """The tracker as a string of U (user), B (bot) and L (action_listen)."""
     status, tracker = stack.rasa_api("GET", f"/conversations/{sender}/tracker")
     assert status == 200, tracker
@@ -118,15 +134,17 @@ def turn_shape(stack: Scaled, sender: str) -> List[str]:
     return shape
 
 
-def tickets_by_customer(stack: Scaled, prefix: str) -> Dict[str, List[tuple]]:
+def tickets_by_customer(stack: Scaled, prefix: str) -> dict[str, list[tuple]]:
     engine = create_engine(stack.database_url, future=True)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT customer_id, source_message_id FROM tickets "
-                                     "WHERE customer_id LIKE :p"), {"p": f"{prefix}%"}).all()
+            rows = conn.execute(
+                text("SELECT customer_id, source_message_id FROM tickets WHERE customer_id LIKE :p"),
+                {"p": f"{prefix}%"},
+            ).all()
     finally:
         engine.dispose()
-    found: Dict[str, List[tuple]] = defaultdict(list)
+    found: dict[str, list[tuple]] = defaultdict(list)
     for customer, source in rows:
         found[customer].append(source)
     return found
@@ -140,8 +158,9 @@ def test_the_public_port_serves_the_desk_the_widget_and_the_channels(scaled):
     status, bundle = http("GET", f"{scaled.public_url}/widget.js")
     assert status == 200 and "kefu_sender" in bundle
     # socket.io's handshake reaches a Rasa server through nginx.
-    status, handshake = http("GET", f"{scaled.public_url}/socket.io/?EIO=4&transport=polling&kefu_sender=web-"
-                             + "a" * 16)
+    status, handshake = http(
+        "GET", f"{scaled.public_url}/socket.io/?EIO=4&transport=polling&kefu_sender=web-" + "a" * 16
+    )
     assert status == 200 and "sid" in str(handshake)
     # Rasa's HTTP API and the action servers are not on the public port.
     status, _ = http("GET", f"{scaled.public_url}/conversations/x/tracker")
@@ -149,7 +168,7 @@ def test_the_public_port_serves_the_desk_the_widget_and_the_channels(scaled):
     assert "工单号" in "\n".join(scaled.say(new_sender("pub"), "快递太慢了，我要投诉"))
 
 
-def whole_turns(shape: List[str]) -> bool:
+def whole_turns(shape: list[str]) -> bool:
     """Every user message followed by the bot's answer and a return to
     listening before the next one: no turn ran inside another."""
     return re.fullmatch(r"(?:L?UB+L)+", "".join(shape).replace("LL", "L")) is not None
@@ -164,7 +183,7 @@ def test_rest_turns_of_one_conversation_stay_on_one_server_and_never_overlap(sca
     senders = [new_sender("rest-seq") for _ in range(12)]
     texts = ["你好", "请问几天能发货", "物业费在哪里交", "谢谢"]
 
-    def fire(sender: str) -> List[int]:
+    def fire(sender: str) -> list[int]:
         with ThreadPoolExecutor(len(texts)) as pool:
             futures = []
             for t in texts:
@@ -199,12 +218,13 @@ def test_widget_messages_are_answered_one_at_a_time_in_the_order_typed(scaled):
 
     async def customer(session_id: str) -> int:
         client = socketio.AsyncClient()
-        answers: List[dict] = []
+        answers: list[dict] = []
         confirmed = asyncio.Event()
         client.on("bot_uttered", lambda data: answers.append(data))
         client.on("session_confirm", lambda data: confirmed.set())
-        await client.connect(f"{scaled.public_url}/?kefu_sender={session_id}", socketio_path="/socket.io",
-                             transports=["polling"])
+        await client.connect(
+            f"{scaled.public_url}/?kefu_sender={session_id}", socketio_path="/socket.io", transports=["polling"]
+        )
         await client.emit("session_request", {"session_id": session_id})
         await asyncio.wait_for(confirmed.wait(), 30)  # the session's room is joined
         for t in texts:
@@ -222,7 +242,7 @@ def test_widget_messages_are_answered_one_at_a_time_in_the_order_typed(scaled):
         await client.disconnect()
         return len(answers)
 
-    async def everyone() -> List[int]:
+    async def everyone() -> list[int]:
         return await asyncio.gather(*(customer(i) for i in ids))
 
     answered = asyncio.run(everyone())
@@ -235,9 +255,9 @@ def test_widget_messages_are_answered_one_at_a_time_in_the_order_typed(scaled):
         assert whole_turns(turn_shape(scaled, session_id)), turn_shape(scaled, session_id)
 
 
-def access_lines(stack: Scaled, path: str) -> Dict[str, List[tuple]]:
+def access_lines(stack: Scaled, path: str) -> dict[str, list[tuple]]:
     """Each customer's requests to path in nginx's log, in order: (status, [servers tried])."""
-    lines: Dict[str, List[tuple]] = defaultdict(list)
+    lines: dict[str, list[tuple]] = defaultdict(list)
     pattern = re.compile(rf" (\d+) \S+ {re.escape(path)} sender=(\S+) upstream=(.+?) time=")
     for line in stack.access_log.read_text().splitlines():
         match = pattern.search(line)
@@ -257,18 +277,18 @@ def test_killing_a_rasa_server_and_an_action_server_under_load_loses_no_message(
     prefix = f"kill{uuid.uuid4().hex[:6]}-"
     senders = [f"{prefix}{i:02d}" for i in range(50)]
     script = ["您好", "快递一个星期了还没到，物流太慢了，我要投诉", "请问现货几天能发货", "好的谢谢", "拜拜"]
-    answers: Dict[tuple, List[str]] = {}
-    retries: List[tuple] = []
-    outstanding: Dict[str, int] = {}  # sender -> turn whose request has been sent, not yet answered
+    answers: dict[tuple, list[str]] = {}
+    retries: list[tuple] = []
+    outstanding: dict[str, int] = {}  # sender -> turn whose request has been sent, not yet answered
     lock = threading.Lock()
     webhook = "/webhooks/rest/webhook"
-    killed_server = scaled.rasa_urls[0].split("://", 1)[1]   # rasa1, as nginx logs it (host:port)
+    killed_server = scaled.rasa_urls[0].split("://", 1)[1]  # rasa1, as nginx logs it (host:port)
     other_server = scaled.rasa_urls[1].split("://", 1)[1]
 
     def converse(sender: str) -> None:
         for n, message in enumerate(script):
             message_id = f"{sender}-{n}"
-            for attempt in range(4):
+            for _attempt in range(4):
                 with lock:
                     outstanding[sender] = n
                 try:
@@ -284,7 +304,7 @@ def test_killing_a_rasa_server_and_an_action_server_under_load_loses_no_message(
                 retries.append((sender, n, status, str(replies)[:100]))
                 time.sleep(1)  # a client's back-off before it retries
 
-    def running_on_killed_server() -> Dict[str, int]:
+    def running_on_killed_server() -> dict[str, int]:
         """Turns sent and not yet answered, of customers nginx routes to rasa1
         (known from their earlier answers in its log), but not their last turn:
         each of them has a later request that must go to the other server."""
@@ -292,15 +312,17 @@ def test_killing_a_rasa_server_and_an_action_server_under_load_loses_no_message(
             return {}
         served_by = routes(scaled, webhook)
         with lock:
-            running = {s: n for s, n in outstanding.items()
-                       if n < len(script) - 1 and served_by.get(s) == {killed_server}}
+            running = {
+                s: n for s, n in outstanding.items() if n < len(script) - 1 and served_by.get(s) == {killed_server}
+            }
         return running if len(running) >= 5 else {}
 
     before = scaled.pids()
     with ThreadPoolExecutor(len(senders)) as pool:
         futures = [pool.submit(converse, s) for s in senders]
-        in_flight = wait_until(running_on_killed_server, timeout=120, interval=0.02,
-                               message="60 answers and 5 turns outstanding on rasa1")
+        in_flight = wait_until(
+            running_on_killed_server, timeout=120, interval=0.02, message="60 answers and 5 turns outstanding on rasa1"
+        )
         # Where each of those customers' log stood: their next line is the
         # request that was running when the server died (or, had rasa1 just
         # finished it, the next turn, which cannot reach rasa1 any more).
@@ -326,8 +348,11 @@ def test_killing_a_rasa_server_and_an_action_server_under_load_loses_no_message(
     # turn whose answer rasa1 had written just before it died needs neither:
     # hence at least half of them, not all.)
     client_retried = {(s, n) for s, n, _, _ in retries}
-    retried = {s for s, line in first_after.items()
-               if (line[1][:1] == [killed_server] and len(line[1]) > 1) or (s, in_flight[s]) in client_retried}
+    retried = {
+        s
+        for s, line in first_after.items()
+        if (line[1][:1] == [killed_server] and len(line[1]) > 1) or (s, in_flight[s]) in client_retried
+    }
     assert len(retried) >= max(1, len(in_flight) // 2), (in_flight, first_after, retries[:10])
 
     # Each conversation made exactly one complaint: exactly one ticket each.
@@ -341,16 +366,23 @@ def test_killing_a_rasa_server_and_an_action_server_under_load_loses_no_message(
         stored = user_texts(scaled, sender)
         assert [t for t in script if t in stored] == script, (sender, stored)
     # The supervisor started the killed processes again; the rest kept going.
-    assert wait_for(lambda: healthy(f"{scaled.rasa_urls[0]}/webhooks/rest/")
-                    and healthy(f"{scaled.action_urls[0]}/health"), STARTUP_TIMEOUT), scaled.log_path.read_text()[-3000:]
+    assert wait_for(
+        lambda: healthy(f"{scaled.rasa_urls[0]}/webhooks/rest/") and healthy(f"{scaled.action_urls[0]}/health"),
+        STARTUP_TIMEOUT,
+    ), scaled.log_path.read_text()[-3000:]
     after = scaled.pids()
     assert after["rasa1"] != before["rasa1"] and after["actions1"] != before["actions1"]
     assert after["rasa2"] == before["rasa2"] and after["actions2"] == before["actions2"]
-    moved = sum(1 for line in scaled.access_log.read_text().splitlines()
-                if f"sender={prefix}" in line and re.search(r"upstream=\S+, ", line))
-    print(f"\n50 conversations, {len(answers)} answers, {len(in_flight)} turns running on rasa1 when it died, "
-          f"{len(retried)} of them retried; {len(retries)} client retries, "
-          f"{moved} turns retried by nginx on another server")
+    moved = sum(
+        1
+        for line in scaled.access_log.read_text().splitlines()
+        if f"sender={prefix}" in line and re.search(r"upstream=\S+, ", line)
+    )
+    print(
+        f"\n50 conversations, {len(answers)} answers, {len(in_flight)} turns running on rasa1 when it died, "
+        f"{len(retried)} of them retried; {len(retries)} client retries, "
+        f"{moved} turns retried by nginx on another server"
+    )
 
 
 def test_redis_outage_gives_a_polite_busy_answer_and_recovers_by_itself(scaled, redis):
@@ -367,8 +399,10 @@ def test_redis_outage_gives_a_polite_busy_answer_and_recovers_by_itself(scaled, 
     assert wait_for(lambda: SYSTEM_BUSY not in "\n".join(scaled.say(sender, "物业费在哪里交")), 30)
     assert "工单号" in "\n".join(scaled.say(sender, "快递太慢了，我要投诉"))
     # One clear line names the customer and the cause.
-    assert re.search(rf"rest message from {sender} failed \(LockError: .*connecting to 127\.0\.0\.1:{redis.port}",
-                     scaled.log_path.read_text()), scaled.log_path.read_text()[-3000:]
+    assert re.search(
+        rf"rest message from {sender} failed \(LockError: .*connecting to 127\.0\.0\.1:{redis.port}",
+        scaled.log_path.read_text(),
+    ), scaled.log_path.read_text()[-3000:]
 
 
 @contextmanager
@@ -378,8 +412,12 @@ def database_unreachable(url: str) -> Iterator[None]:
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
     with admin.connect() as conn:
         conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'))
-        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"
+            ),
+            {"n": name},
+        )
     try:
         yield
     finally:

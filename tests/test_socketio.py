@@ -1,19 +1,22 @@
 """The web widget's socket.io channel reaches the same bot."""
+
 from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import socketio
 
-from tests.support.stack import Stack, http
+from tests.support.stack import Stack
 from tests.support.waiting import wait_until
 
 
-def widget(stack: Stack, act: Callable[[socketio.AsyncClient, str], Awaitable[None]],
-           done: Callable[[dict], bool]) -> list:
+def widget(
+    stack: Stack, act: Callable[[socketio.AsyncClient, str], Awaitable[None]], done: Callable[[dict], bool]
+) -> list:
     """Open a widget session, run `act`, collect bot messages until `done`."""
+
     async def converse() -> list:
         client = socketio.AsyncClient()
         replies: list = []
@@ -53,12 +56,15 @@ def test_socketio_session_gets_greeting(stack: Stack):
 def test_socketio_texts_pass_the_advertising_law_check(stack: Stack):
     """A bot text sent to a widget user (here injected through Rasa's API, as
     the desk does for agent replies) is rewritten like on every other channel."""
+
     async def inject(client, session_id):
         # widget() waited for session_confirm: the session's room is joined.
         status, body = await asyncio.to_thread(
-            stack.rasa_api, "POST", f"/conversations/{session_id}/tracker/events"
-            "?output_channel=socketio&execute_side_effects=true",
-            [{"event": "bot", "text": "这是全网最低价的套餐"}])
+            stack.rasa_api,
+            "POST",
+            f"/conversations/{session_id}/tracker/events?output_channel=socketio&execute_side_effects=true",
+            [{"event": "bot", "text": "这是全网最低价的套餐"}],
+        )
         assert status == 200, body
 
     texts = [r.get("text", "") for r in widget(stack, inject, lambda data: "套餐" in data.get("text", ""))]
@@ -75,8 +81,13 @@ def test_a_session_id_that_is_not_a_widget_id_never_reaches_the_bot(stack: Stack
     async def impersonate(client, session_id):
         await client.emit("user_uttered", {"message": "转人工", "session_id": victim})
         # The server has handled (and refused) it before the tracker is read below.
-        await asyncio.to_thread(wait_until, lambda: refused in stack.log_path.read_text(errors="replace"),
-                                30, 0.1, "the impersonating message refused in the server's log")
+        await asyncio.to_thread(
+            wait_until,
+            lambda: refused in stack.log_path.read_text(errors="replace"),
+            30,
+            0.1,
+            "the impersonating message refused in the server's log",
+        )
         await client.emit("user_uttered", {"message": "你好", "session_id": session_id})
 
     # Ends on the reply to the second, legitimate message.

@@ -4,6 +4,7 @@ Inbound requests are signed here with kefu.clients.top_sign (tested against the
 published vector); replies are checked at the fake TOP gateway, which
 verifies the channel's own signatures.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -12,39 +13,53 @@ import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Dict, Optional
 
 import pytest
 from sqlalchemy.orm import Session
 
-from tests.support.platforms import TAOBAO_APP_KEY, TAOBAO_APP_SECRET
-from tests.support.stack import Stack, auth, http, wait_for
 from kefu.clients.top_api import TopAPI, TopConfig, top_timestamp
 from kefu.clients.top_sign import top_sign
 from kefu.core.db import ThreadedSessions, make_engine, upgrade
 from kefu.core.models import SHANGHAI
 from kefu.core.orders import orders_of
+from tests.support.platforms import TAOBAO_APP_KEY, TAOBAO_APP_SECRET
+from tests.support.stack import Stack, auth, http, wait_for
 
 
-def signed(params: Dict[str, str], method: str = "md5", secret: str = TAOBAO_APP_SECRET,
-           app_key: str = TAOBAO_APP_KEY, timestamp: Optional[str] = None) -> Dict[str, str]:
+def signed(
+    params: dict[str, str],
+    method: str = "md5",
+    secret: str = TAOBAO_APP_SECRET,
+    app_key: str = TAOBAO_APP_KEY,
+    timestamp: str | None = None,
+) -> dict[str, str]:
     body = {"app_key": app_key, "timestamp": timestamp or top_timestamp(), "sign_method": method, **params}
     body["sign"] = top_sign(body, secret, method)
     return body
 
 
-def post(stack: Stack, channel: str, route: str, params: Optional[Dict[str, str]] = None,
-         raw: Optional[bytes] = None, as_json: bool = False):
+def post(
+    stack: Stack,
+    channel: str,
+    route: str,
+    params: dict[str, str] | None = None,
+    raw: bytes | None = None,
+    as_json: bool = False,
+):
     if raw is None:
         raw = (json.dumps(params, ensure_ascii=False) if as_json else urllib.parse.urlencode(params)).encode()
     content_type = "application/json" if as_json else "application/x-www-form-urlencoded"
-    return http("POST", f"{stack.rasa_url}/webhooks/{channel}/{route}", raw=raw,
-                headers={"Content-Type": content_type})
+    return http("POST", f"{stack.rasa_url}/webhooks/{channel}/{route}", raw=raw, headers={"Content-Type": content_type})
 
 
-def message(buyer: str, text: str, msg_id: Optional[str] = None, buyer_field: str = "buyer_nick") -> Dict[str, str]:
-    return {buyer_field: buyer, "seller_nick": "好物小店", "content": text,
-            "msg_id": msg_id or str(uuid.uuid4().int % 10**18), "msg_time": top_timestamp()}
+def message(buyer: str, text: str, msg_id: str | None = None, buyer_field: str = "buyer_nick") -> dict[str, str]:
+    return {
+        buyer_field: buyer,
+        "seller_nick": "好物小店",
+        "content": text,
+        "msg_id": msg_id or str(uuid.uuid4().int % 10**18),
+        "msg_time": top_timestamp(),
+    }
 
 
 def say(stack: Stack, buyer: str, text: str, channel: str = "taobao", **kwargs):
@@ -84,6 +99,7 @@ def stored_orders(database_url: str, platform: str, buyer: str):
 
 # -- buyer messages -------------------------------------------------------------
 
+
 def test_signed_message_is_answered_through_the_gateway(stack: Stack, top_api):
     buyer = new_buyer()
     bad_before = top_api.bad_signatures
@@ -117,9 +133,21 @@ def test_empty_text_gets_a_polite_prompt_without_a_bot_turn(stack: Stack, top_ap
     assert user_events(stack, f"taobao:{buyer}") == []
 
 
-@pytest.mark.parametrize("case", ["wrong_signature", "wrong_app_key", "stale_timestamp", "future_timestamp",
-                                  "unsigned", "broken_body", "json_list", "missing_msg_id",
-                                  "missing_buyer", "too_big"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "wrong_signature",
+        "wrong_app_key",
+        "stale_timestamp",
+        "future_timestamp",
+        "unsigned",
+        "broken_body",
+        "json_list",
+        "missing_msg_id",
+        "missing_buyer",
+        "too_big",
+    ],
+)
 def test_bad_input_is_refused_without_reaching_the_bot(stack: Stack, top_api, case: str):
     buyer = new_buyer()
     good = message(buyer, "你好")
@@ -168,8 +196,9 @@ def test_refused_reply_is_kept_for_the_desk(stack: Stack, top_api, agent_token: 
     buyer = new_buyer("refuse-")
     status, body = say(stack, buyer, "你好")
     assert status == 200 and body["undelivered"] >= 1
-    status, body = http("GET", f"{stack.desk_url}/api/undelivered?customer_id=taobao:{buyer}",
-                        headers=auth(agent_token))
+    status, body = http(
+        "GET", f"{stack.desk_url}/api/undelivered?customer_id=taobao:{buyer}", headers=auth(agent_token)
+    )
     assert status == 200 and body["undelivered"]
     assert "isv.buyer-refused" in body["undelivered"][0]["error"]
     assert "您好" in body["undelivered"][0]["text"]
@@ -177,14 +206,17 @@ def test_refused_reply_is_kept_for_the_desk(stack: Stack, top_api, agent_token: 
 
 # -- advertising law and handoff ------------------------------------------------
 
+
 def test_bot_text_is_checked_for_ad_law_words(stack: Stack, top_api):
     """A bot text sent through the channel's output (as Rasa sends any bot
     event) passes the channel's own check, not only the desk's."""
     buyer = new_buyer()
     assert say(stack, buyer, "你好")[0] == 200
-    status, _ = stack.rasa_api("POST", f"/conversations/taobao:{buyer}/tracker/events"
-                               "?output_channel=taobao&execute_side_effects=true",
-                               [{"event": "bot", "text": "您好，这款是全网最低价，绝对正品"}])
+    status, _ = stack.rasa_api(
+        "POST",
+        f"/conversations/taobao:{buyer}/tracker/events?output_channel=taobao&execute_side_effects=true",
+        [{"event": "bot", "text": "您好，这款是全网最低价，绝对正品"}],
+    )
     assert status == 200
     assert wait_for(lambda: len(top_api.sent_to(buyer)) == 2)
     assert texts_to(top_api, buyer)[1] == "您好，这款是优惠价，确实正品"
@@ -199,8 +231,12 @@ def test_handoff_silence_and_agent_reply_reach_the_buyer(stack: Stack, top_api, 
     assert len(top_api.sent_to(buyer)) == 1
     status, body = http("GET", f"{stack.desk_url}/api/conversations?status=waiting", headers=auth(agent_token))
     [conv] = [c for c in body["conversations"] if c["customer_id"] == f"tmall:{buyer}"]
-    status, body = http("POST", f"{stack.desk_url}/api/conversations/{conv['id']}/reply",
-                        {"text": "您好，我是客服小李，这是我们最好的款式。"}, headers=auth(agent_token))
+    status, body = http(
+        "POST",
+        f"{stack.desk_url}/api/conversations/{conv['id']}/reply",
+        {"text": "您好，我是客服小李，这是我们最好的款式。"},
+        headers=auth(agent_token),
+    )
     assert status == 200, body
     assert wait_for(lambda: len(top_api.sent_to(buyer)) == 2)
     assert texts_to(top_api, buyer)[1] == "您好，我是客服小李，这是我们很好的款式。"
@@ -208,15 +244,19 @@ def test_handoff_silence_and_agent_reply_reach_the_buyer(stack: Stack, top_api, 
 
 # -- order events ---------------------------------------------------------------
 
+
 def test_tmc_push_creates_and_updates_an_order(stack: Stack):
     buyer, tid = new_buyer(), new_tid()
-    create = {"topic": "taobao_trade_TradeCreate", "pub_time": "2026-11-27 10:00:00", "msg_id": "9001",
-              "content": json.dumps(tmc_content(tid, buyer), ensure_ascii=False)}
+    create = {
+        "topic": "taobao_trade_TradeCreate",
+        "pub_time": "2026-11-27 10:00:00",
+        "msg_id": "9001",
+        "content": json.dumps(tmc_content(tid, buyer), ensure_ascii=False),
+    }
     status, body = post(stack, "taobao", "tmc", signed(create))
     assert (status, body["status"], body["order_id"]) == (200, "unpaid", tid), body
     assert stored_orders(stack.database_url, "taobao", buyer) == [(tid, "unpaid", 12850)]
-    status, body = post(stack, "tmall", "tmc", signed({**create, "topic": "taobao_trade_TradeBuyerPay"}),
-                        as_json=True)
+    status, body = post(stack, "tmall", "tmc", signed({**create, "topic": "taobao_trade_TradeBuyerPay"}), as_json=True)
     assert status == 200 and body["status"] == "paid"
     assert post(stack, "taobao", "tmc", signed(create))[1]["status"] == "paid"  # late repeat
     assert stored_orders(stack.database_url, "taobao", buyer) == [(tid, "paid", 12850)]
@@ -259,8 +299,10 @@ def test_pull_applies_and_confirms_only_what_was_committed(tmc_gateway, tmp_path
     url = f"sqlite:///{tmp_path / 'kefu.core.db'}"
     upgrade(url)
     buyer, first, second = new_buyer(), new_tid(), new_tid()
-    good = [tmc_gateway.push_tmc("taobao_trade_TradeCreate", tmc_content(first, buyer)),
-            tmc_gateway.push_tmc("taobao_trade_TradeCreate", tmc_content(second, buyer, "9.90"))]
+    good = [
+        tmc_gateway.push_tmc("taobao_trade_TradeCreate", tmc_content(first, buyer)),
+        tmc_gateway.push_tmc("taobao_trade_TradeCreate", tmc_content(second, buyer, "9.90")),
+    ]
     bad = tmc_gateway.push_tmc("taobao_trade_TradeCreate", {"tid": "not-a-number"})
 
     # A database without the schema: nothing committed, so no order is confirmed.
@@ -289,13 +331,23 @@ def test_pull_in_any_order_and_again_is_idempotent(tmc_gateway, tmp_path):
 
 # -- the bot answers with the buyer's own orders ----------------------------------
 
+
 def test_order_question_shows_own_unpaid_order_only(stack: Stack, top_api):
     me, other = new_buyer("me"), new_buyer("other")
     mine, theirs = new_tid(), new_tid()
     for tid, buyer, amount in ((mine, me, "128.50"), (theirs, other, "66.00")):
-        status, _ = post(stack, "taobao", "tmc", signed({
-            "topic": "taobao_trade_TradeCreate", "pub_time": top_timestamp(),
-            "content": json.dumps(tmc_content(tid, buyer, amount), ensure_ascii=False)}))
+        status, _ = post(
+            stack,
+            "taobao",
+            "tmc",
+            signed(
+                {
+                    "topic": "taobao_trade_TradeCreate",
+                    "pub_time": top_timestamp(),
+                    "content": json.dumps(tmc_content(tid, buyer, amount), ensure_ascii=False),
+                }
+            ),
+        )
         assert status == 200
 
     assert say(stack, me, "我的订单还没付款，要付多少钱")[0] == 200
@@ -321,9 +373,18 @@ def test_a_lone_order_number_gets_that_orders_status(stack: Stack, top_api):
     me, other = new_buyer("lone"), new_buyer("lone-other")
     mine, theirs = new_tid(), new_tid()
     for tid, buyer in ((mine, me), (theirs, other)):
-        status, _ = post(stack, "taobao", "tmc", signed({
-            "topic": "taobao_trade_TradeCreate", "pub_time": top_timestamp(),
-            "content": json.dumps(tmc_content(tid, buyer, "59.90"), ensure_ascii=False)}))
+        status, _ = post(
+            stack,
+            "taobao",
+            "tmc",
+            signed(
+                {
+                    "topic": "taobao_trade_TradeCreate",
+                    "pub_time": top_timestamp(),
+                    "content": json.dumps(tmc_content(tid, buyer, "59.90"), ensure_ascii=False),
+                }
+            ),
+        )
         assert status == 200
     assert say(stack, me, mine)[0] == 200
     answer = texts_to(top_api, me)[-1]
@@ -339,6 +400,7 @@ def test_a_lone_order_number_gets_that_orders_status(stack: Stack, top_api):
 
 
 # -- configuration ----------------------------------------------------------------
+
 
 def test_unconfigured_channel_answers_503(tmp_path):
     """Empty TAOBAO_APP_KEY/SECRET: both routes refuse clearly, nothing is processed."""
@@ -364,8 +426,9 @@ def test_unconfigured_channel_answers_503(tmp_path):
         try:
             async with aiohttp.ClientSession() as client:
                 for route in ("webhook", "tmc"):
-                    async with client.post(f"http://127.0.0.1:{port}/webhooks/taobao/{route}",
-                                           data=signed(message("x", "你好"))) as resp:
+                    async with client.post(
+                        f"http://127.0.0.1:{port}/webhooks/taobao/{route}", data=signed(message("x", "你好"))
+                    ) as resp:
                         results.append((resp.status, await resp.json()))
         finally:
             server.close()
@@ -379,14 +442,19 @@ def test_unconfigured_channel_answers_503(tmp_path):
 def test_credentials_register_both_channels(monkeypatch):
     from rasa.shared.utils.io import read_config_file
 
-    from tests.support.stack import ROOT
     from connectors.taobao import TaobaoInput, TmallInput
-
     from kefu.runtime.supervisor import CHANNEL_DEFAULTS
+    from tests.support.stack import ROOT
 
-    for name, value in {**CHANNEL_DEFAULTS, "TAOBAO_APP_KEY": "0123", "TAOBAO_APP_SECRET": "s", "TAOBAO_SESSION": "",
-                        "TAOBAO_API_BASE": "http://gw.invalid/router/rest", "TAOBAO_SIGN_METHOD": "hmac",
-                        "TAOBAO_CHAT_METHOD": "taobao.message.chatrobot.async"}.items():
+    for name, value in {
+        **CHANNEL_DEFAULTS,
+        "TAOBAO_APP_KEY": "0123",
+        "TAOBAO_APP_SECRET": "s",
+        "TAOBAO_SESSION": "",
+        "TAOBAO_API_BASE": "http://gw.invalid/router/rest",
+        "TAOBAO_SIGN_METHOD": "hmac",
+        "TAOBAO_CHAT_METHOD": "taobao.message.chatrobot.async",
+    }.items():
         monkeypatch.setenv(name, value)
     credentials = read_config_file(ROOT / "bot" / "credentials.yml")
     taobao = TaobaoInput.from_credentials(credentials["connectors.taobao.TaobaoInput"])

@@ -1,12 +1,20 @@
 """The input checks every entry point shares (kefu/text/received.py)."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from kefu.text.received import (MAX_JSON_DEPTH, MAX_METADATA_BYTES, InvalidInput, check_json_value,
-                             check_metadata, check_text, parse_json)
+from kefu.text.received import (
+    MAX_JSON_DEPTH,
+    MAX_METADATA_BYTES,
+    InvalidInput,
+    check_json_value,
+    check_metadata,
+    check_text,
+    parse_json,
+)
 
 
 def test_lone_surrogate_in_valid_json_is_refused():
@@ -32,15 +40,20 @@ def test_deep_nesting_is_refused_without_recursion_error():
     with pytest.raises(InvalidInput, match="nested"):
         parse_json(b"[" * 100_000 + b"]" * 100_000)
     with pytest.raises(InvalidInput, match="nested"):
-        parse_json(json.dumps([[[[]]]] * 1).encode().replace(b"[[[[]]]]", b"[" * (MAX_JSON_DEPTH + 2)
-                                                               + b"]" * (MAX_JSON_DEPTH + 2)))
+        parse_json(
+            json.dumps([[[[]]]] * 1)
+            .encode()
+            .replace(b"[[[[]]]]", b"[" * (MAX_JSON_DEPTH + 2) + b"]" * (MAX_JSON_DEPTH + 2))
+        )
 
 
 def test_real_chinese_emoji_and_mixed_text_pass():
     for text in ("卫生间漏水了", "亲，在吗😀", "order 123 还没发货", "小明2026"):
         assert check_text(text, "message") == text
     assert parse_json('{"sender": "中文客户", "message": "在吗🙂"}'.encode()) == {
-        "sender": "中文客户", "message": "在吗🙂"}
+        "sender": "中文客户",
+        "message": "在吗🙂",
+    }
 
 
 def test_metadata_must_be_a_small_object():

@@ -1,5 +1,6 @@
 """Ticket life cycle, timeline, 回访 after repairs, and the weekly report's
 figures, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -11,14 +12,32 @@ from kefu.core.agents import add_agent
 from kefu.core.models import SHANGHAI, Ticket
 from kefu.core.tickets import NewTicket, create_ticket, list_tickets, take_ticket, ticket_to_json
 
-MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)   # ISO week 2026-W48
+MONDAY = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)  # ISO week 2026-W48
 
 
-def ticket(session, n: int, intent: str = "repair", category: str = "报修", hours: float = 2,
-           channel: str = "wechat", at: datetime = MONDAY) -> Ticket:
-    created, _ = create_ticket(session, NewTicket(
-        channel=channel, customer_id=f"{channel}:c{n}", intent=intent, category=category,
-        summary=f"问题 {n}", opening_message=f"问题 {n}", source_message_id=f"m{n}", reply_hours=hours), now=at)
+def ticket(
+    session,
+    n: int,
+    intent: str = "repair",
+    category: str = "报修",
+    hours: float = 2,
+    channel: str = "wechat",
+    at: datetime = MONDAY,
+) -> Ticket:
+    created, _ = create_ticket(
+        session,
+        NewTicket(
+            channel=channel,
+            customer_id=f"{channel}:c{n}",
+            intent=intent,
+            category=category,
+            summary=f"问题 {n}",
+            opening_message=f"问题 {n}",
+            source_message_id=f"m{n}",
+            reply_hours=hours,
+        ),
+        now=at,
+    )
     return created
 
 
@@ -35,7 +54,7 @@ def test_life_cycle_owner_only_timeline_and_follow_up(session):
     assert refused.value.status == 403
     ticket_flow.move(session, t.id, owner, "waiting_customer", "已联系业主，等待确认上门时间")
     with pytest.raises(ticket_flow.TicketMoveRefused) as refused:
-        ticket_flow.move(session, t.id, owner, "closed")        # not from waiting_customer
+        ticket_flow.move(session, t.id, owner, "closed")  # not from waiting_customer
     assert refused.value.status == 409
     resolved = ticket_flow.move(session, t.id, owner, "resolved", "已更换水管")
     assert resolved.resolved_at is not None and resolved.taken_at is not None
@@ -46,8 +65,13 @@ def test_life_cycle_owner_only_timeline_and_follow_up(session):
     closed = ticket_flow.move(session, t.id, boss, "closed")  # a supervisor may move any ticket
     assert closed.closed_at is not None
     steps = [(e["from"], e["to"]) for e in ticket_flow.timeline(session, t.id)]
-    assert steps == [("new", "in_progress"), ("in_progress", "waiting_customer"),
-                     ("waiting_customer", "resolved"), ("resolved", None), ("resolved", "closed")]
+    assert steps == [
+        ("new", "in_progress"),
+        ("in_progress", "waiting_customer"),
+        ("waiting_customer", "resolved"),
+        ("resolved", None),
+        ("resolved", "closed"),
+    ]
     assert ticket_flow.timeline(session, t.id)[1]["agent"] == "王工"
     # A complaint resolved gets no 回访 task.
     c = ticket(session, 2, intent="complaint", category="服务态度")
@@ -58,7 +82,7 @@ def test_life_cycle_owner_only_timeline_and_follow_up(session):
 
 def test_filters_and_overdue(session):
     agent, _ = add_agent(session, "小周", "agent")
-    late = ticket(session, 3, at=datetime.now(SHANGHAI) - timedelta(hours=3))       # promised 2 h
+    late = ticket(session, 3, at=datetime.now(SHANGHAI) - timedelta(hours=3))  # promised 2 h
     fresh = ticket(session, 4, channel="taobao", category="物流", at=datetime.now(SHANGHAI))
     take_ticket(session, fresh.id, agent.id)
     assert [t.id for t in list_tickets(session, overdue=True)] == [late.id]
@@ -71,13 +95,16 @@ def test_filters_and_overdue(session):
 def test_weekly_report_figures_and_csv(session):
     a, _ = add_agent(session, "阿芳", "agent")
     b, _ = add_agent(session, "阿强", "agent")
-    t1 = ticket(session, 11, at=MONDAY)                                         # due 11:00
-    t2 = ticket(session, 12, intent="complaint", category="服务态度", hours=24, channel="taobao",
-                at=MONDAY + timedelta(days=1))
-    t3 = ticket(session, 13, at=MONDAY + timedelta(days=2))                     # never answered, overdue
-    ticket(session, 14, at=MONDAY + timedelta(days=7))                          # next week
-    for t, agent, taken, resolved in ((t1, a, timedelta(minutes=30), timedelta(hours=5)),
-                                      (t2, b, timedelta(hours=30), None)):
+    t1 = ticket(session, 11, at=MONDAY)  # due 11:00
+    t2 = ticket(
+        session, 12, intent="complaint", category="服务态度", hours=24, channel="taobao", at=MONDAY + timedelta(days=1)
+    )
+    ticket(session, 13, at=MONDAY + timedelta(days=2))  # never answered, overdue
+    ticket(session, 14, at=MONDAY + timedelta(days=7))  # next week
+    for t, agent, taken, resolved in (
+        (t1, a, timedelta(minutes=30), timedelta(hours=5)),
+        (t2, b, timedelta(hours=30), None),
+    ):
         take_ticket(session, t.id, agent.id)
         row = session.get(Ticket, t.id)
         row.taken_at = t.created_at + taken
@@ -92,16 +119,33 @@ def test_weekly_report_figures_and_csv(session):
     assert report["avg_first_response_minutes"] == pytest.approx((30 + 30 * 60) / 2, abs=0.1)
     assert report["avg_resolution_hours"] == 5.0 and report["csat"] is None  # no survey answered
     assert [(r["agent"], r["tickets"], r["answered_within_promise"]) for r in report["agents"]] in (
-        [("阿芳", 1, 1.0), ("阿强", 1, 0.0)], [("阿强", 1, 0.0), ("阿芳", 1, 1.0)])
+        [("阿芳", 1, 1.0), ("阿强", 1, 0.0)],
+        [("阿强", 1, 0.0), ("阿芳", 1, 1.0)],
+    )
     text = reports.to_csv(report)
     assert text.startswith("\ufeffweek,section,key,value") and "2026-W48,by_category,报修,2" in text
     with pytest.raises(reports.BadWeek):
         reports.week_bounds("48th week", MONDAY)
 
 
-@pytest.mark.parametrize("text,score", [("5", 5), ("4分", 4), (" 3 ", 3), ("1星", 1), ("非常满意", 5), ("满意", 4),
-                                        ("不满意", 2), ("非常不满意", 1), ("一般", 3), ("6", None), ("15", None),
-                                        ("满意度调查是什么", None), ("", None)])
+@pytest.mark.parametrize(
+    "text,score",
+    [
+        ("5", 5),
+        ("4分", 4),
+        (" 3 ", 3),
+        ("1星", 1),
+        ("非常满意", 5),
+        ("满意", 4),
+        ("不满意", 2),
+        ("非常不满意", 1),
+        ("一般", 3),
+        ("6", None),
+        ("15", None),
+        ("满意度调查是什么", None),
+        ("", None),
+    ],
+)
 def test_survey_scores_are_read_from_messy_answers(text, score):
     from kefu.core.surveys import parse_score
 
@@ -118,10 +162,10 @@ def test_survey_poor_score_reopens_for_a_supervisor_and_feeds_csat(session):
         ticket_flow.move(session, t.id, owner, "resolved")
         ticket_flow.move(session, t.id, owner, "closed")
         assert surveys.open_survey(session, session.get(Ticket, t.id)) is not None
-        assert surveys.open_survey(session, session.get(Ticket, t.id)) is None     # asked once
-    assert surveys.answer(session, good.customer_id, "在吗") is None               # not an answer
+        assert surveys.open_survey(session, session.get(Ticket, t.id)) is None  # asked once
+    assert surveys.answer(session, good.customer_id, "在吗") is None  # not an answer
     assert surveys.answer(session, good.customer_id, "5分") == (5, False)
-    assert surveys.answer(session, good.customer_id, "5") is None                  # already answered
+    assert surveys.answer(session, good.customer_id, "5") is None  # already answered
     assert surveys.answer(session, bad.customer_id, "1") == (1, True)
     reopened = session.get(Ticket, bad.id)
     assert (reopened.status, reopened.owner_id) == ("in_progress", None)

@@ -1,4 +1,5 @@
 """Ticket creation is idempotent per incoming message, also under races."""
+
 from __future__ import annotations
 
 import threading
@@ -18,9 +19,16 @@ def Session(engine):  # noqa: N802 - reads like SQLAlchemy's own
 
 
 def new_ticket(message_id: str = "m-1", customer: str = "rest:alice") -> NewTicket:
-    return NewTicket(channel="rest", customer_id=customer, intent="complaint", category="物流",
-                     summary="物流太慢", opening_message="物流太慢了", source_message_id=message_id,
-                     reply_hours=2)
+    return NewTicket(
+        channel="rest",
+        customer_id=customer,
+        intent="complaint",
+        category="物流",
+        summary="物流太慢",
+        opening_message="物流太慢了",
+        source_message_id=message_id,
+        reply_hours=2,
+    )
 
 
 @pytest.fixture()
@@ -108,15 +116,27 @@ def test_waiting_queue_follows_the_seed_order(migrated_database_url, tmp_path, m
     with S(make_engine(migrated_database_url), future=True, expire_on_commit=False) as s:
         # "often" asked three times before; each earlier conversation was closed.
         for _ in range(3):
-            c = record_handoff(s, channel="wechat", customer_id="wechat:often", intent="inquiry",
-                               reason="asked", last_message="?")
+            c = record_handoff(
+                s, channel="wechat", customer_id="wechat:often", intent="inquiry", reason="asked", last_message="?"
+            )
             return_to_bot(s, c.id)
             c.status = "closed"
             s.commit()
-        for customer, priority in (("wechat:often", "normal"), ("wechat:rare", "normal"),
-                                   ("wechat:vip", "normal"), ("wechat:fire", "urgent")):
-            record_handoff(s, channel="wechat", customer_id=customer, intent="repair", reason="asked",
-                           last_message="!", priority=priority)
+        for customer, priority in (
+            ("wechat:often", "normal"),
+            ("wechat:rare", "normal"),
+            ("wechat:vip", "normal"),
+            ("wechat:fire", "urgent"),
+        ):
+            record_handoff(
+                s,
+                channel="wechat",
+                customer_id=customer,
+                intent="repair",
+                reason="asked",
+                last_message="!",
+                priority=priority,
+            )
         order = [c.customer_id for c in list_conversations(s, "waiting")]
     assert order == ["wechat:fire", "wechat:vip", "wechat:rare", "wechat:often"]
 
@@ -142,11 +162,15 @@ def test_migration_0013_keeps_every_ticket_and_its_history(tmp_path):
     command.upgrade(alembic_config(url), "0011")
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO tickets (id, channel, customer_id, intent, category, priority, status, "
-                          "summary, opening_message, source_message_id, created_at, due_at, updated_at) "
-                          "VALUES (:id, 'rest', :customer, 'complaint', '物流', 'normal', 'new', 's', 'o', :id, "
-                          "'2026-11-30 00:00:00', '2026-11-30 02:00:00', '2026-11-30 00:00:00')"),
-                     [{"id": 1, "customer": "rest:kept"}, {"id": 7, "customer": "rest:leaving"}])
+        conn.execute(
+            text(
+                "INSERT INTO tickets (id, channel, customer_id, intent, category, priority, status, "
+                "summary, opening_message, source_message_id, created_at, due_at, updated_at) "
+                "VALUES (:id, 'rest', :customer, 'complaint', '物流', 'normal', 'new', 's', 'o', :id, "
+                "'2026-11-30 00:00:00', '2026-11-30 02:00:00', '2026-11-30 00:00:00')"
+            ),
+            [{"id": 1, "customer": "rest:kept"}, {"id": 7, "customer": "rest:leaving"}],
+        )
         conn.execute(text("INSERT INTO ticket_events (ticket_id, at, note) VALUES (7, '2026-11-30 01:00:00', '受理')"))
     upgrade(url)
     with engine.begin() as conn:

@@ -1,4 +1,5 @@
 """TOP signatures against the published vector."""
+
 import hashlib
 import hmac
 
@@ -7,9 +8,15 @@ import pytest
 from kefu.clients.top_sign import UnknownSignMethod, top_sign, verify_top_sign
 
 VECTOR = {
-    "method": "taobao.item.seller.get", "app_key": "12345678", "session": "test",
-    "timestamp": "2016-01-01 12:00:00", "format": "json", "v": "2.0", "sign_method": "md5",
-    "fields": "num_iid,title,nick,price,num", "num_iid": "11223344",
+    "method": "taobao.item.seller.get",
+    "app_key": "12345678",
+    "session": "test",
+    "timestamp": "2016-01-01 12:00:00",
+    "format": "json",
+    "v": "2.0",
+    "sign_method": "md5",
+    "fields": "num_iid,title,nick,price,num",
+    "num_iid": "11223344",
 }
 
 
@@ -25,8 +32,10 @@ def test_sign_and_empty_values_are_not_signed():
 def test_hmac_variants_follow_the_rule():
     joined = "".join(f"{k}{v}" for k, v in sorted(VECTOR.items())).encode()
     assert top_sign(VECTOR, "helloworld", "hmac") == hmac.new(b"helloworld", joined, hashlib.md5).hexdigest().upper()
-    assert top_sign(VECTOR, "helloworld", "hmac-sha256") == \
-        hmac.new(b"helloworld", joined, hashlib.sha256).hexdigest().upper()
+    assert (
+        top_sign(VECTOR, "helloworld", "hmac-sha256")
+        == hmac.new(b"helloworld", joined, hashlib.sha256).hexdigest().upper()
+    )
     assert top_sign(VECTOR, "helloworld", "hmac") != top_sign(VECTOR, "helloworld", "md5")
 
 

@@ -1,5 +1,6 @@
 """kefu/runtime/tracker_cache.py: the cache saves work, never changes what a
 conversation holds, whoever else writes to the store."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,8 +11,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from sqlalchemy import create_engine, text
 
-from tests.support.stack import ROOT
 from kefu.runtime.tracker_cache import CachedSQLTrackerStore
+from tests.support.stack import ROOT
 
 DOMAIN = Domain.load(str(ROOT / "bot" / "domain.yml"))
 
@@ -21,8 +22,11 @@ def run(coro):
 
 
 def turn(text_: str):
-    return [UserUttered(text_, {"name": "greet", "confidence": 1.0}),
-            BotUttered(f"answer to {text_}"), ActionExecuted("action_listen")]
+    return [
+        UserUttered(text_, {"name": "greet", "confidence": 1.0}),
+        BotUttered(f"answer to {text_}"),
+        ActionExecuted("action_listen"),
+    ]
 
 
 def texts(tracker) -> list:
@@ -56,7 +60,7 @@ def test_a_served_conversation_is_reused_and_equals_what_rasa_would_load(db):
         return first, again, plain
 
     first, again, plain = run(scenario())
-    assert again is first                       # no reload
+    assert again is first  # no reload
     assert texts(first) == texts(plain) == ["一", "二", "三"]
     assert [e.as_dict() for e in first.events] == [e.as_dict() for e in plain.events]
 
@@ -65,10 +69,10 @@ def test_another_server_writing_is_seen_at_once(db):
     async def scenario():
         a, b = store(db), store(db)
         await one_turn(a, "c2", "一")
-        await a.retrieve("c2")                  # a holds it
-        await one_turn(b, "c2", "二")           # failover: b serves a turn
+        await a.retrieve("c2")  # a holds it
+        await one_turn(b, "c2", "二")  # failover: b serves a turn
         seen_by_a = texts(await a.retrieve("c2"))
-        await one_turn(a, "c2", "三")           # back on a
+        await one_turn(a, "c2", "三")  # back on a
         return seen_by_a, await store(db, SQLTrackerStore).retrieve("c2")
 
     seen_by_a, stored = run(scenario())
@@ -92,15 +96,15 @@ def test_a_write_during_a_turn_loses_neither_side(db):
         a, b = store(db), store(db)
         await one_turn(a, "c4", "一")
         tracker = await a.retrieve("c4")
-        await one_turn(b, "c4", "二")           # written while a's turn runs
+        await one_turn(b, "c4", "二")  # written while a's turn runs
         for event in turn("三"):
             tracker.update(event)
         await a.save(tracker)
         return await store(db, SQLTrackerStore).retrieve("c4"), await a.retrieve("c4")
 
     stored, next_turn = run(scenario())
-    assert sorted(texts(stored)) == sorted(["一", "二", "三"])   # each once, none lost
-    assert texts(next_turn) == texts(stored)    # reloaded, not the stale copy
+    assert sorted(texts(stored)) == sorted(["一", "二", "三"])  # each once, none lost
+    assert texts(next_turn) == texts(stored)  # reloaded, not the stale copy
 
 
 def test_deleted_conversation_is_not_served_from_memory(db):

@@ -3,6 +3,7 @@
 Requests are signed and encrypted with wechatpy's own classes, posted over
 HTTP to the running Rasa server, and replies are decrypted the same way.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -11,7 +12,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional
 
 import pytest
 import xmltodict
@@ -35,41 +35,52 @@ def sign(timestamp: str, nonce: str, token: str = WECHAT_TOKEN) -> str:
     return signer.signature
 
 
-def text_xml(openid: str, text: str, msg_id: Optional[int] = None, msg_type: str = "text",
-             extra: str = "") -> str:
+def text_xml(openid: str, text: str, msg_id: int | None = None, msg_type: str = "text", extra: str = "") -> str:
     msg_id = msg_id or uuid.uuid4().int % 10**18
     content = f"<Content><![CDATA[{text}]]></Content>" if msg_type == "text" else ""
-    return (f"<xml><ToUserName><![CDATA[gh_kefu]]></ToUserName>"
-            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"
-            f"{content}{extra}<MsgId>{msg_id}</MsgId></xml>")
+    return (
+        f"<xml><ToUserName><![CDATA[gh_kefu]]></ToUserName>"
+        f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"
+        f"{content}{extra}<MsgId>{msg_id}</MsgId></xml>"
+    )
 
 
 def event_xml(openid: str, event: str) -> str:
-    return (f"<xml><ToUserName><![CDATA[gh_kefu]]></ToUserName>"
-            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-            f"<Event><![CDATA[{event}]]></Event></xml>")
+    return (
+        f"<xml><ToUserName><![CDATA[gh_kefu]]></ToUserName>"
+        f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        f"<Event><![CDATA[{event}]]></Event></xml>"
+    )
 
 
 def url(stack: Stack) -> str:
     return f"{stack.rasa_url}/webhooks/wechat/webhook"
 
 
-def post(stack: Stack, xml: str, encrypt: bool = True, timestamp: Optional[str] = None,
-         nonce: str = "nonce42", token: str = WECHAT_TOKEN, raw: Optional[bytes] = None):
+def post(
+    stack: Stack,
+    xml: str,
+    encrypt: bool = True,
+    timestamp: str | None = None,
+    nonce: str = "nonce42",
+    token: str = WECHAT_TOKEN,
+    raw: bytes | None = None,
+):
     """Post as WeChat would; returns (status, decrypted reply dict or raw text)."""
     import urllib.parse
+
     timestamp = timestamp or str(int(time.time()))
     params = {"signature": sign(timestamp, nonce, token), "timestamp": timestamp, "nonce": nonce}
     body = raw if raw is not None else xml.encode()
     if encrypt and raw is None:
         encrypted = CRYPTO.encrypt_message(xml, nonce, timestamp)
-        params.update(encrypt_type="aes",
-                      msg_signature=xmltodict.parse(encrypted)["xml"]["MsgSignature"])
+        params.update(encrypt_type="aes", msg_signature=xmltodict.parse(encrypted)["xml"]["MsgSignature"])
         body = encrypted.encode()
-    status, reply = http("POST", f"{url(stack)}?{urllib.parse.urlencode(params)}", raw=body,
-                         headers={"Content-Type": "text/xml"})
+    status, reply = http(
+        "POST", f"{url(stack)}?{urllib.parse.urlencode(params)}", raw=body, headers={"Content-Type": "text/xml"}
+    )
     if status == 200 and isinstance(reply, str) and reply.startswith("<xml>"):
         if encrypt:
             outer = xmltodict.parse(reply)["xml"]
@@ -89,6 +100,7 @@ def quiet_sent_to(stack: Stack, wechat_api, openid: str) -> list:
     turns are over (the tracker is back to listening after the last user
     message, so every answer has been handed to the sender) and no call has
     been added for a second. For "exactly once" checks."""
+
     def snapshot():
         status, tracker = stack.rasa_api("GET", f"/conversations/wechat:{openid}/tracker")
         events = tracker["events"] if status == 200 else []
@@ -96,8 +108,13 @@ def quiet_sent_to(stack: Stack, wechat_api, openid: str) -> list:
         listening = bool(events) and events[-1]["event"] == "action" and events[-1].get("name") == "action_listen"
         return len(wechat_api.sent_to(openid)), users, listening
 
-    wait_until_quiet(snapshot, idle=lambda snap: snap[1] >= 1 and snap[2], settle=1.0, timeout=60,
-                     message=f"turns of wechat:{openid} finished and 客服消息 calls settled")
+    wait_until_quiet(
+        snapshot,
+        idle=lambda snap: snap[1] >= 1 and snap[2],
+        settle=1.0,
+        timeout=60,
+        message=f"turns of wechat:{openid} finished and 客服消息 calls settled",
+    )
     return wechat_api.sent_to(openid)
 
 
@@ -137,8 +154,9 @@ def test_retried_message_is_answered_once(stack: Stack, agent_token: str):
     db = sqlite3.connect(stack.database_url.split("sqlite:///", 1)[1], timeout=30)
 
     def claim_state():
-        row = db.execute("SELECT finished FROM channel_deliveries WHERE channel = 'wechat' AND dedup_key = ?",
-                         (f"msg:{msg_id}",)).fetchone()
+        row = db.execute(
+            "SELECT finished FROM channel_deliveries WHERE channel = 'wechat' AND dedup_key = ?", (f"msg:{msg_id}",)
+        ).fetchone()
         return None if row is None else int(row[0])
 
     go = threading.Event()
@@ -154,8 +172,12 @@ def test_retried_message_is_answered_once(stack: Stack, agent_token: str):
             first = pool.submit(post, stack, xml)
             # WeChat's retries arrive while the first delivery is being
             # answered: its claim is there and unfinished.
-            wait_until(lambda: claim_state() == 0 or first.done(), timeout=60, interval=0.002,
-                       message="the first delivery is being answered")
+            wait_until(
+                lambda: claim_state() == 0 or first.done(),
+                timeout=60,
+                interval=0.002,
+                message="the first delivery is being answered",
+            )
             seen_in_flight = claim_state() == 0
             go.set()
             retries = [f.result() for f in retried]
@@ -177,23 +199,34 @@ def test_retried_message_is_answered_once(stack: Stack, agent_token: str):
     assert any(s == 503 for s, _ in retries), retries
     assert post(stack, xml) == (200, "success")  # a retry after the answer
     assert user_texts(stack, f"wechat:{openid}") == ["快递一直不到，物流太慢了，我要投诉"]
-    status, body = http("GET", f"{stack.desk_url}/api/tickets?customer_id=wechat:{openid}",
-                        headers=auth(agent_token))
+    status, body = http("GET", f"{stack.desk_url}/api/tickets?customer_id=wechat:{openid}", headers=auth(agent_token))
     assert len(body["tickets"]) == 1 and body["tickets"][0]["channel"] == "wechat"
 
 
 def test_subscribe_is_welcomed_and_media_answered_politely(stack: Stack):
     openid = new_openid()
     assert "欢迎关注" in post(stack, event_xml(openid, "subscribe"))[1]["Content"]
-    image = text_xml(openid, "", msg_type="image",
-                     extra="<PicUrl><![CDATA[http://example.invalid/a.jpg]]></PicUrl><MediaId><![CDATA[m1]]></MediaId>")
+    image = text_xml(
+        openid,
+        "",
+        msg_type="image",
+        extra="<PicUrl><![CDATA[http://example.invalid/a.jpg]]></PicUrl><MediaId><![CDATA[m1]]></MediaId>",
+    )
     assert "图片已收到" in post(stack, image)[1]["Content"]
-    location = text_xml(openid, "", msg_type="location",
-                        extra="<Location_X>23.1</Location_X><Location_Y>113.3</Location_Y><Scale>20</Scale><Label><![CDATA[x]]></Label>")
+    location = text_xml(
+        openid,
+        "",
+        msg_type="location",
+        extra="<Location_X>23.1</Location_X><Location_Y>113.3</Location_Y><Scale>20</Scale><Label><![CDATA[x]]></Label>",
+    )
     assert "位置已收到" in post(stack, location)[1]["Content"]
-    voice = text_xml(openid, "", msg_type="voice",
-                     extra="<MediaId><![CDATA[v1]]></MediaId><Format><![CDATA[amr]]></Format>"
-                           "<Recognition><![CDATA[你好]]></Recognition>")
+    voice = text_xml(
+        openid,
+        "",
+        msg_type="voice",
+        extra="<MediaId><![CDATA[v1]]></MediaId><Format><![CDATA[amr]]></Format>"
+        "<Recognition><![CDATA[你好]]></Recognition>",
+    )
     assert "您好" in post(stack, voice)[1]["Content"]
     assert user_texts(stack, f"wechat:{openid}") == ["你好"]  # only the recognised voice
 
@@ -206,15 +239,30 @@ def test_handoff_keeps_bot_silent_and_unsubscribe_closes(stack: Stack):
     assert post(stack, text_xml(openid, "你好"))[1] == "success"
     assert post(stack, event_xml(openid, "unsubscribe"))[1] == "success"
     from kefu.core.db import make_engine
+
     with Session(make_engine(stack.database_url)) as session:
-        statuses = session.execute(select(Conversation.status).where(
-            Conversation.customer_id == f"wechat:{openid}")).scalars().all()
+        statuses = (
+            session.execute(select(Conversation.status).where(Conversation.customer_id == f"wechat:{openid}"))
+            .scalars()
+            .all()
+        )
     assert statuses == ["closed"]
 
 
-@pytest.mark.parametrize("case", ["wrong_signature", "old_timestamp", "not_xml", "broken_xml",
-                                  "too_big", "entity_expansion", "encrypted_entity_expansion",
-                                  "external_entity", "bad_aes"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "wrong_signature",
+        "old_timestamp",
+        "not_xml",
+        "broken_xml",
+        "too_big",
+        "entity_expansion",
+        "encrypted_entity_expansion",
+        "external_entity",
+        "bad_aes",
+    ],
+)
 def test_bad_input_is_refused_without_reaching_the_bot(stack: Stack, case: str):
     openid = new_openid()
     xml = text_xml(openid, "你好")
@@ -234,27 +282,40 @@ def test_bad_input_is_refused_without_reaching_the_bot(stack: Stack, case: str):
         status, _ = post(stack, "", encrypt=False, raw=b"<xml>" + b"a" * (1024 * 1024 + 10) + b"</xml>")
         expected = 413
     elif case in ("entity_expansion", "encrypted_entity_expansion"):
-        bomb = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-                '<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
-                f'<xml><FromUserName>{openid}</FromUserName><MsgType>text</MsgType>'
-                '<Content>&lol2;</Content><MsgId>1</MsgId></xml>')
+        bomb = (
+            '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+            '<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+            f"<xml><FromUserName>{openid}</FromUserName><MsgType>text</MsgType>"
+            "<Content>&lol2;</Content><MsgId>1</MsgId></xml>"
+        )
         status, _ = post(stack, bomb, encrypt=case.startswith("encrypted"))
         expected = 400
     elif case == "external_entity":
-        xxe = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-               f'<xml><FromUserName>{openid}</FromUserName><MsgType>text</MsgType>'
-               '<Content>&e;</Content><MsgId>2</MsgId></xml>')
+        xxe = (
+            '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+            f"<xml><FromUserName>{openid}</FromUserName><MsgType>text</MsgType>"
+            "<Content>&e;</Content><MsgId>2</MsgId></xml>"
+        )
         status, _ = post(stack, xxe, encrypt=True)
         expected = 400
     else:  # bad_aes: valid signature over garbage ciphertext
         import urllib.parse
+
         ts, nonce, enc = str(int(time.time())), "n1", "bm90LWFlcw=="
         signer = WeChatSigner()
         signer.add_data(WECHAT_TOKEN, ts, nonce, enc)
-        params = {"signature": sign(ts, nonce), "timestamp": ts, "nonce": nonce,
-                  "encrypt_type": "aes", "msg_signature": signer.signature}
-        status, _ = http("POST", f"{url(stack)}?{urllib.parse.urlencode(params)}",
-                         raw=f"<xml><Encrypt><![CDATA[{enc}]]></Encrypt></xml>".encode())
+        params = {
+            "signature": sign(ts, nonce),
+            "timestamp": ts,
+            "nonce": nonce,
+            "encrypt_type": "aes",
+            "msg_signature": signer.signature,
+        }
+        status, _ = http(
+            "POST",
+            f"{url(stack)}?{urllib.parse.urlencode(params)}",
+            raw=f"<xml><Encrypt><![CDATA[{enc}]]></Encrypt></xml>".encode(),
+        )
         expected = 400
     assert status == expected
     status, tracker = stack.rasa_api("GET", f"/conversations/wechat:{openid}/tracker")
@@ -267,22 +328,28 @@ def test_bad_input_is_refused_without_reaching_the_bot(stack: Stack, case: str):
 def slow_stack(tmp_path_factory, wechat_api):
     """Reply budget far below any real turn, and no timestamp-age check so
     Tencent's recorded 2014 sample message is accepted."""
-    running = start_stack(tmp_path_factory.mktemp("wechat_slow"), wechat_env(
-        wechat_api.url, WECHAT_REPLY_BUDGET_SECONDS="0.001", WECHAT_TIMESTAMP_TOLERANCE_SECONDS="0"))
+    running = start_stack(
+        tmp_path_factory.mktemp("wechat_slow"),
+        wechat_env(wechat_api.url, WECHAT_REPLY_BUDGET_SECONDS="0.001", WECHAT_TIMESTAMP_TOLERANCE_SECONDS="0"),
+    )
     yield running
     stop_stack(running)
 
 
-TENCENT_ENCRYPT = (
-    "hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE="
-)
+TENCENT_ENCRYPT = "hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQHFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tEDYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZbGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE="
 
 
 def test_tencent_sample_vector_decrypts_through_the_channel(slow_stack: Stack, wechat_api):
     import urllib.parse
+
     ts, nonce = "1409735669", "1320562132"
-    params = {"signature": sign(ts, nonce), "timestamp": ts, "nonce": nonce, "encrypt_type": "aes",
-              "msg_signature": "5d197aaffba7e9b25a30732f161a50dee96bd5fa"}
+    params = {
+        "signature": sign(ts, nonce),
+        "timestamp": ts,
+        "nonce": nonce,
+        "encrypt_type": "aes",
+        "msg_signature": "5d197aaffba7e9b25a30732f161a50dee96bd5fa",
+    }
     body = f"<xml><ToUserName><![CDATA[wx2c2769f8efd9abc2]]></ToUserName><Encrypt><![CDATA[{TENCENT_ENCRYPT}]]></Encrypt></xml>"
     started = time.monotonic()
     status, reply = http("POST", f"{url(slow_stack)}?{urllib.parse.urlencode(params)}", raw=body.encode())
@@ -325,21 +392,33 @@ def test_outside_48h_window_is_kept_for_the_desk(slow_stack: Stack, wechat_api):
 
     def stored():
         with Session(make_engine(slow_stack.database_url)) as session:
-            return session.execute(select(UndeliveredMessage).where(
-                UndeliveredMessage.customer_id == f"wechat:{openid}")).scalars().all()
+            return (
+                session.execute(select(UndeliveredMessage).where(UndeliveredMessage.customer_id == f"wechat:{openid}"))
+                .scalars()
+                .all()
+            )
 
     assert wait_for(lambda: len(stored()) == 1)
     assert stored()[0].error == "outside_48h_window" and "生活缴费" in stored()[0].text
     # ... and the desk shows it
-    from tests.support.stack import ROOT
     import subprocess
     import sys
-    out = subprocess.run([sys.executable, "-m", "kefu.cli", "agent", "add", f"a{uuid.uuid4().hex[:6]}"],
-                         cwd=ROOT, env=slow_stack.env, capture_output=True, text=True, check=True).stdout
+
+    from tests.support.stack import ROOT
+
+    out = subprocess.run(
+        [sys.executable, "-m", "kefu.cli", "agent", "add", f"a{uuid.uuid4().hex[:6]}"],
+        cwd=ROOT,
+        env=slow_stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     name, password = out.split()[1], out.split("one-time password:")[1].strip()
     token = http("POST", f"{slow_stack.desk_url}/api/login", {"name": name, "password": password})[1]["token"]
-    status, body = http("GET", f"{slow_stack.desk_url}/api/undelivered?customer_id=wechat:{openid}",
-                        headers=auth(token))
+    status, body = http(
+        "GET", f"{slow_stack.desk_url}/api/undelivered?customer_id=wechat:{openid}", headers=auth(token)
+    )
     assert status == 200 and [u["error"] for u in body["undelivered"]] == ["outside_48h_window"]
 
 
@@ -348,9 +427,12 @@ def test_agent_reply_from_desk_reaches_wechat_customer(stack: Stack, agent_token
     post(stack, text_xml(openid, "转人工"))
     status, body = http("GET", f"{stack.desk_url}/api/conversations?status=waiting", headers=auth(agent_token))
     [conv] = [c for c in body["conversations"] if c["customer_id"] == f"wechat:{openid}"]
-    status, body = http("POST", f"{stack.desk_url}/api/conversations/{conv['id']}/reply",
-                        {"text": "您好，我是客服小李，我们的服务绝对是顶级的，马上为您处理。"},
-                        headers=auth(agent_token))
+    status, body = http(
+        "POST",
+        f"{stack.desk_url}/api/conversations/{conv['id']}/reply",
+        {"text": "您好，我是客服小李，我们的服务绝对是顶级的，马上为您处理。"},
+        headers=auth(agent_token),
+    )
     assert status == 200, body
     assert body["conversation"]["status"] == "assigned"
     # The advertising-law check rewrote the agent's 极限词 before sending.
@@ -360,18 +442,24 @@ def test_agent_reply_from_desk_reaches_wechat_customer(stack: Stack, agent_token
     assert wechat_api.sent_to(openid)[0]["body"]["text"]["content"] == expected
     # the customer's next message still does not wake the bot
     assert post(stack, text_xml(openid, "好的"))[1] == "success"
-    assert http("POST", f"{stack.desk_url}/api/conversations/{conv['id']}/reply", {"text": " "},
-                headers=auth(agent_token))[0] == 400
+    assert (
+        http(
+            "POST", f"{stack.desk_url}/api/conversations/{conv['id']}/reply", {"text": " "}, headers=auth(agent_token)
+        )[0]
+        == 400
+    )
 
 
-def test_retry_to_two_server_processes_is_answered_once(stack: Stack, tmp_path_factory, wechat_api,
-                                                        agent_token: str):
+def test_retry_to_two_server_processes_is_answered_once(stack: Stack, tmp_path_factory, wechat_api, agent_token: str):
     """A second `kefu run` sharing the desk database and tracker store."""
-    second = start_stack(tmp_path_factory.mktemp("second"), {
-        **wechat_env(wechat_api.url),
-        "KEFU_DATABASE_URL": stack.database_url,
-        "KEFU_TRACKER_DB": stack.env["KEFU_TRACKER_DB"],
-    })
+    second = start_stack(
+        tmp_path_factory.mktemp("second"),
+        {
+            **wechat_env(wechat_api.url),
+            "KEFU_DATABASE_URL": stack.database_url,
+            "KEFU_TRACKER_DB": stack.env["KEFU_TRACKER_DB"],
+        },
+    )
     try:
         openid = new_openid()
         xml = text_xml(openid, "发错货了还不给退，我要投诉", msg_id=uuid.uuid4().int % 10**18)
@@ -381,8 +469,9 @@ def test_retry_to_two_server_processes_is_answered_once(stack: Stack, tmp_path_f
         assert len([r for status, r in results if status == 200 and isinstance(r, dict)]) == 1
         assert post(second, xml) == (200, "success")
         assert user_texts(stack, f"wechat:{openid}") == ["发错货了还不给退，我要投诉"]
-        status, body = http("GET", f"{stack.desk_url}/api/tickets?customer_id=wechat:{openid}",
-                            headers=auth(agent_token))
+        status, body = http(
+            "GET", f"{stack.desk_url}/api/tickets?customer_id=wechat:{openid}", headers=auth(agent_token)
+        )
         assert len(body["tickets"]) == 1
     finally:
         stop_stack(second)
@@ -404,8 +493,7 @@ def test_a_message_whose_server_died_mid_turn_is_answered_on_a_retry(stack: Stac
     xml = text_xml(openid, "请问几天能发货", msg_id=msg_id)
     engine = make_engine(stack.database_url)
     with Session(engine) as session:
-        session.add(ChannelDelivery(channel="wechat", dedup_key=f"msg:{msg_id}", finished=False,
-                                    claimed_at=utcnow()))
+        session.add(ChannelDelivery(channel="wechat", dedup_key=f"msg:{msg_id}", finished=False, claimed_at=utcnow()))
         session.commit()
     assert post(stack, xml)[0] == 503
     assert user_texts(stack, f"wechat:{openid}") == []
@@ -413,8 +501,11 @@ def test_a_message_whose_server_died_mid_turn_is_answered_on_a_retry(stack: Stac
     # claim by that much instead of sleeping (the server compares claimed_at
     # with its clock; nothing else changes with time here).
     with Session(engine) as session:
-        session.execute(update(ChannelDelivery).where(ChannelDelivery.dedup_key == f"msg:{msg_id}").values(
-            claimed_at=utcnow() - timedelta(seconds=5.5)))
+        session.execute(
+            update(ChannelDelivery)
+            .where(ChannelDelivery.dedup_key == f"msg:{msg_id}")
+            .values(claimed_at=utcnow() - timedelta(seconds=5.5))
+        )
         session.commit()
     status, reply = post(stack, xml)
     assert status == 200 and isinstance(reply, dict) and reply["Content"], reply

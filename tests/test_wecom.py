@@ -1,10 +1,10 @@
 """WeCom 微信客服 channel against a fake kf API on loopback."""
+
 from __future__ import annotations
 
 import time
 import urllib.parse
 import uuid
-from typing import Optional
 
 import xmltodict
 from wechatpy.enterprise.crypto import WeChatCrypto
@@ -22,9 +22,11 @@ def url(stack: Stack) -> str:
 
 def callback(stack: Stack, open_kfid: str, token: str = "cbtoken") -> tuple:
     ts, nonce = str(int(time.time())), uuid.uuid4().hex[:8]
-    xml = (f"<xml><ToUserName><![CDATA[{WECOM_CORPID}]]></ToUserName><CreateTime>{ts}</CreateTime>"
-           f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[kf_msg_or_event]]></Event>"
-           f"<Token><![CDATA[{token}]]></Token><OpenKfId><![CDATA[{open_kfid}]]></OpenKfId></xml>")
+    xml = (
+        f"<xml><ToUserName><![CDATA[{WECOM_CORPID}]]></ToUserName><CreateTime>{ts}</CreateTime>"
+        f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[kf_msg_or_event]]></Event>"
+        f"<Token><![CDATA[{token}]]></Token><OpenKfId><![CDATA[{open_kfid}]]></OpenKfId></xml>"
+    )
     encrypted = CRYPTO.encrypt_message(xml, nonce, ts)
     signature = xmltodict.parse(encrypted)["xml"]["MsgSignature"]
     query = urllib.parse.urlencode({"msg_signature": signature, "timestamp": ts, "nonce": nonce})
@@ -32,8 +34,14 @@ def callback(stack: Stack, open_kfid: str, token: str = "cbtoken") -> tuple:
 
 
 def customer_text(external: str, text: str, origin: int = 3) -> dict:
-    return {"msgid": uuid.uuid4().hex, "external_userid": external, "send_time": int(time.time()),
-            "origin": origin, "msgtype": "text", "text": {"content": text}}
+    return {
+        "msgid": uuid.uuid4().hex,
+        "external_userid": external,
+        "send_time": int(time.time()),
+        "origin": origin,
+        "msgtype": "text",
+        "text": {"content": text},
+    }
 
 
 def claims(stack: Stack, msgids: list) -> tuple:
@@ -47,35 +55,47 @@ def claims(stack: Stack, msgids: list) -> tuple:
     engine = make_engine(stack.database_url)
     try:
         with Session(engine) as session:
-            found = dict(session.execute(select(ChannelDelivery.dedup_key, ChannelDelivery.finished).where(
-                ChannelDelivery.channel == "wecom", ChannelDelivery.dedup_key.in_(msgids))).all())
+            found = dict(
+                session.execute(
+                    select(ChannelDelivery.dedup_key, ChannelDelivery.finished).where(
+                        ChannelDelivery.channel == "wecom", ChannelDelivery.dedup_key.in_(msgids)
+                    )
+                ).all()
+            )
     finally:
         engine.dispose()
     return tuple(found.get(m) for m in msgids)
 
 
-def wait_quiet(stack: Stack, wechat_api, kf: str, msgids: list, customers: list,
-               last_cursor: Optional[str] = None) -> None:
+def wait_quiet(
+    stack: Stack, wechat_api, kf: str, msgids: list, customers: list, last_cursor: str | None = None
+) -> None:
     """Until the syncs of kf are done: every message answered (its claim is
     finished only after the answer and any transfer went out), a later sync
     has read past all of them (a request with last_cursor, if given), and
     nothing was sent or transferred for a second. "Exactly once" is counted
     after this."""
+
     def snapshot():
         cursors = [s["cursor"] for s in wechat_api.kf_syncs if s["open_kfid"] == kf]
         transfers = [t for t in wechat_api.kf_transfers if t["open_kfid"] == kf]
         return (claims(stack, msgids), cursors, [len(wechat_api.kf_sent_to(c)) for c in customers], transfers)
 
-    wait_until_quiet(snapshot, idle=lambda snap: all(f is True for f in snap[0])
-                     and (last_cursor is None or last_cursor in snap[1]),
-                     settle=1.0, timeout=60, message=f"syncs of {kf} finished")
+    wait_until_quiet(
+        snapshot,
+        idle=lambda snap: all(f is True for f in snap[0]) and (last_cursor is None or last_cursor in snap[1]),
+        settle=1.0,
+        timeout=60,
+        message=f"syncs of {kf} finished",
+    )
 
 
 def test_verification_decrypts_echostr(stack: Stack):
     ts, nonce = str(int(time.time())), "n1"
     encrypted = xmltodict.parse(CRYPTO.encrypt_message("echo-4711", nonce, ts))["xml"]
-    query = urllib.parse.urlencode({"msg_signature": encrypted["MsgSignature"], "timestamp": ts,
-                                    "nonce": nonce, "echostr": encrypted["Encrypt"]})
+    query = urllib.parse.urlencode(
+        {"msg_signature": encrypted["MsgSignature"], "timestamp": ts, "nonce": nonce, "echostr": encrypted["Encrypt"]}
+    )
     assert http("GET", f"{url(stack)}?{query}") == (200, "echo-4711")
     forged = query.replace(encrypted["MsgSignature"], "0" * 40)
     assert http("GET", f"{url(stack)}?{forged}")[0] == 403
@@ -84,8 +104,11 @@ def test_verification_decrypts_echostr(stack: Stack):
 def test_customer_messages_are_synced_answered_once_and_cursor_kept(stack: Stack, wechat_api):
     kf = f"wk{uuid.uuid4().hex[:10]}"
     alice, bob = f"wmA{uuid.uuid4().hex[:8]}", f"wmB{uuid.uuid4().hex[:8]}"
-    items = [customer_text(alice, "你好"), customer_text(alice, "请问您这边需要什么", origin=5),  # a human servicer
-             customer_text(bob, "物业费在哪里交")]
+    items = [
+        customer_text(alice, "你好"),
+        customer_text(alice, "请问您这边需要什么", origin=5),  # a human servicer
+        customer_text(bob, "物业费在哪里交"),
+    ]
     for item in items:
         wechat_api.queue_kf(kf, item)
     assert callback(stack, kf) == (200, "success")
@@ -141,8 +164,15 @@ def test_a_message_whose_server_died_mid_turn_is_answered_by_the_next_sync(stack
     item = {"open_kfid": kf, **customer_text(lost, "物业费在哪里交")}
     engine = make_engine(stack.database_url)
     with Session(engine) as session:
-        session.add(ChannelDelivery(channel="wecom", dedup_key=item["msgid"], finished=False,
-                                    claimed_at=utcnow() - timedelta(minutes=2), payload=json.dumps(item)))
+        session.add(
+            ChannelDelivery(
+                channel="wecom",
+                dedup_key=item["msgid"],
+                finished=False,
+                claimed_at=utcnow() - timedelta(minutes=2),
+                payload=json.dumps(item),
+            )
+        )
         session.commit()
     other_item = customer_text(other, "你好")
     wechat_api.queue_kf(kf, other_item)  # somebody writes: a sync runs
@@ -154,10 +184,17 @@ def test_a_message_whose_server_died_mid_turn_is_answered_by_the_next_sync(stack
         assert row.finished and row.payload is None  # the customer's words are not kept
     assert callback(stack, kf) == (200, "success")  # answered once, not again
     # The second sync starts after the first one's cursor ("1") and finds nothing new.
-    wait_until_quiet(lambda: ([s["cursor"] for s in wechat_api.kf_syncs if s["open_kfid"] == kf],
-                              claims(stack, [item["msgid"], other_item["msgid"]]),
-                              len(wechat_api.kf_sent_to(lost)), len(wechat_api.kf_sent_to(other))),
-                     idle=lambda snap: snap[0].count("1") >= 1 and all(f is True for f in snap[1]),
-                     settle=1.0, timeout=60, message=f"the second sync of {kf} finished")
+    wait_until_quiet(
+        lambda: (
+            [s["cursor"] for s in wechat_api.kf_syncs if s["open_kfid"] == kf],
+            claims(stack, [item["msgid"], other_item["msgid"]]),
+            len(wechat_api.kf_sent_to(lost)),
+            len(wechat_api.kf_sent_to(other)),
+        ),
+        idle=lambda snap: snap[0].count("1") >= 1 and all(f is True for f in snap[1]),
+        settle=1.0,
+        timeout=60,
+        message=f"the second sync of {kf} finished",
+    )
     assert len(wechat_api.kf_sent_to(lost)) == 1 and len(wechat_api.kf_sent_to(other)) == 1
     engine.dispose()

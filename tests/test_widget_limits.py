@@ -1,11 +1,12 @@
 """The widget takes what every channel takes (5,000 characters), never cuts
 a message, and tells the customer the limit when they go over (issue 11,
 item 8). Driven in a real browser against the real stack."""
+
 from __future__ import annotations
 
-from tests.support.stack import Stack, wait_for
 from kefu.text.received import MAX_TEXT_CHARS
 from test_desk_browser import browser, open_widget  # noqa: F401  (browser: the fixture)
+from tests.support.stack import Stack, wait_for
 
 
 def test_widget_sends_long_messages_whole_and_names_the_limit_when_over(stack: Stack, browser):  # noqa: F811

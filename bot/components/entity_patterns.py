@@ -1,7 +1,8 @@
 """Rasa entity extractor for order_id, phone and room (see kefu.text.entities)."""
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -14,28 +15,25 @@ from rasa.shared.nlu.training_data.message import Message
 from kefu.text.entities import find_entities
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
 class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
     """Adds normalised order_id / phone / room entities found by patterns."""
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "PatternEntityExtractor":
+    ) -> PatternEntityExtractor:
         return cls()
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
             extracted = [
-                {"entity": e.entity, "start": e.start, "end": e.end, "value": e.value}
-                for e in find_entities(text)
+                {"entity": e.entity, "start": e.start, "end": e.end, "value": e.value} for e in find_entities(text)
             ]
             message.set(
                 ENTITIES,

@@ -5,11 +5,13 @@ seen ("asdkjh qwe" -> thank, see rasa#4856). A message with no Chinese
 character and no word known from the training data cannot be understood,
 so it becomes nlu_fallback and the customer is asked to rephrase.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Set, Text
+from typing import Any
 
+import rasa.shared.utils.io
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -17,37 +19,44 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-import rasa.shared.utils.io
 
 FALLBACK_INTENT = "nlu_fallback"
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[a-z]+")
 
 
-def words(text: str) -> List[str]:
+def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class UnknownTextGuard(GraphComponent):
     FILE = "known_words.json"
 
-    def __init__(self, model_storage: ModelStorage, resource: Resource,
-                 known: Optional[Set[str]] = None) -> None:
+    def __init__(self, model_storage: ModelStorage, resource: Resource, known: set[str] | None = None) -> None:
         self._model_storage = model_storage
         self._resource = resource
         self.known = known or set()
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "UnknownTextGuard":
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> UnknownTextGuard:
         return cls(model_storage, resource)
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "UnknownTextGuard":
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> UnknownTextGuard:
         with model_storage.read_from(resource) as directory:
             known = set(rasa.shared.utils.io.read_json_file(directory / cls.FILE))
         return cls(model_storage, resource, known)
@@ -66,14 +75,15 @@ class UnknownTextGuard(GraphComponent):
         found = words(text)
         return bool(found) and not any(w in self.known for w in found)
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             if not self.is_unintelligible(message.get(TEXT) or ""):
                 continue
             ranking = message.get(INTENT_RANKING_KEY) or []
             message.set(INTENT, {"name": FALLBACK_INTENT, "confidence": 1.0}, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [{"name": FALLBACK_INTENT, "confidence": 1.0}] + ranking,
-                        add_to_output=True)
+            message.set(
+                INTENT_RANKING_KEY, [{"name": FALLBACK_INTENT, "confidence": 1.0}] + ranking, add_to_output=True
+            )
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -1,10 +1,10 @@
 """`kefu customer export|delete ID`: a customer's data from the desk database
 and their conversation in Rasa (through Rasa's HTTP API, when it runs)."""
+
 from __future__ import annotations
 
 import json
 import sys
-from typing import Optional
 import urllib.error
 import urllib.request
 from urllib.parse import quote
@@ -13,8 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from kefu.core import customer_data
-from kefu.core.settings import Settings, TrackerSettings, load_settings, load_tracker_settings
 from kefu.core.db import make_engine, upgrade
+from kefu.core.settings import Settings, TrackerSettings, load_settings, load_tracker_settings
 from kefu.desk.rasa_client import conversation_url
 
 
@@ -30,7 +30,7 @@ def _rasa(method: str, url: str, body=None):
         return json.loads(resp.read() or b"null")
 
 
-def tracker_store_url(tracker: TrackerSettings) -> Optional[str]:
+def tracker_store_url(tracker: TrackerSettings) -> str | None:
     """Where Rasa's SQL tracker store is (bot/endpoints.yml reads the same variables)."""
     if tracker.url:
         return tracker.url
@@ -66,14 +66,17 @@ def main(action: str, customer_id: str, yes: bool) -> int:
     leftovers = [url]
     tracker_db = tracker_store_url(load_tracker_settings())
     if tracker_db is None:
-        print("warning: the conversation history is in a tracker store this command cannot reach; "
-              "set KEFU_TRACKER_URL", file=sys.stderr)
+        print(
+            "warning: the conversation history is in a tracker store this command cannot reach; set KEFU_TRACKER_URL",
+            file=sys.stderr,
+        )
     else:
         # Rasa's API can only add events, so the rows go from its SQL store itself.
         engine = make_engine(tracker_db)
         with engine.begin() as conn:
             counts["conversation_events"] = conn.execute(
-                text("DELETE FROM events WHERE sender_id = :id"), {"id": customer_id}).rowcount
+                text("DELETE FROM events WHERE sender_id = :id"), {"id": customer_id}
+            ).rowcount
         engine.dispose()
         leftovers.append(tracker_db)
     print(f"deleted {customer_id}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))

@@ -1,4 +1,5 @@
 """The `kefu` command."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run_p = sub.add_parser("run", help="start Rasa, the action server and the desk (foreground)")
-    run_p.add_argument("--scaled", action="store_true",
-                       help="2 Rasa + 2 action servers on PostgreSQL + Redis behind nginx (docs/deploy.md)")
+    run_p.add_argument(
+        "--scaled",
+        action="store_true",
+        help="2 Rasa + 2 action servers on PostgreSQL + Redis behind nginx (docs/deploy.md)",
+    )
     sub.add_parser("desk", help="start only the desk")
     serve_p = sub.add_parser("serve", help="one process of one kind, for containers and systemd units")
     serve_p.add_argument("role", choices=["rasa", "actions", "desk", "reminders"])
@@ -26,16 +30,18 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("name")
     add.add_argument("--role", choices=ROLES, default=Role.agent.value)
     for command, help_text in (
-            ("passwd", "give an agent a new one-time password (their sessions end)"),
-            ("disable", "an agent can no longer sign in (their sessions end)"),
-            ("enable", "let a disabled agent sign in again"),
-            ("unlock", "forget the failed logins for an agent's name, from every address")):
+        ("passwd", "give an agent a new one-time password (their sessions end)"),
+        ("disable", "an agent can no longer sign in (their sessions end)"),
+        ("enable", "let a disabled agent sign in again"),
+        ("unlock", "forget the failed logins for an agent's name, from every address"),
+    ):
         agent_sub.add_parser(command, help=help_text).add_argument("name")
 
     bills = sub.add_parser("bills", help="fee bills (物业费, 水电费, 租金, 停车费)")
     bills_sub = bills.add_subparsers(dest="bills_command", required=True)
-    imp = bills_sub.add_parser("import", help="import a UTF-8 CSV: "
-                               "customer_id,channel,address,kind,amount,due_date,period")
+    imp = bills_sub.add_parser(
+        "import", help="import a UTF-8 CSV: customer_id,channel,address,kind,amount,due_date,period"
+    )
     imp.add_argument("file")
     paid = bills_sub.add_parser("paid", help="mark a bill paid (its reminders stop)")
     paid.add_argument("customer_id")
@@ -66,23 +72,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {refused} is not valid UTF-8 text", file=sys.stderr)
         return 2
     from kefu.text.pii import install
+
     install()  # every log line of every kefu process: phone numbers and addresses masked
     from kefu.core.settings import set_library_defaults
+
     set_library_defaults()  # TF_CPP_MIN_LOG_LEVEL, RASA_TELEMETRY_ENABLED, unless set
 
     if args.command == "run":
         from kefu.runtime.supervisor import run
+
         return run(scaled=args.scaled)
     if args.command == "serve":
         from kefu.runtime.supervisor import serve
+
         return serve(args.role)
     if args.command == "desk":
         from kefu.desk.app import main as desk_main
+
         desk_main()
         return 0
     if args.command == "db":
-        from kefu.core.settings import load_settings
         from kefu.core.db import upgrade
+        from kefu.core.settings import load_settings
+
         upgrade(load_settings().database_url)
         print("schema is up to date")
         return 0
@@ -96,12 +108,15 @@ def main(argv: list[str] | None = None) -> int:
         return import_bills(args.file)
     if args.command == "reminders":
         from kefu.cli import reminders as reminders_cli
+
         return reminders_cli.main(args)
     if args.command == "customer":
         from kefu.cli.customers import main as customer_main
+
         return customer_main(args.action, args.customer_id, args.yes)
     if args.command == "nlu-eval":
         from kefu.cli.nlu_eval import main as eval_main
+
         return eval_main(args.file, args.model)
     return 2
 
@@ -124,9 +139,10 @@ def undecodable_argument(args: argparse.Namespace) -> str | None:
 def add_agent(name: str, role: str) -> int:
     from sqlalchemy.orm import Session
 
-    from kefu.core.agents import AgentExists, BadAgentName, add_agent as create
-    from kefu.core.settings import load_settings
+    from kefu.core.agents import AgentExists, BadAgentName
+    from kefu.core.agents import add_agent as create
     from kefu.core.db import make_engine, upgrade
+    from kefu.core.settings import load_settings
 
     url = load_settings().database_url
     upgrade(url)
@@ -149,8 +165,8 @@ def manage_agent(command: str, name: str) -> int:
     from sqlalchemy.orm import Session
 
     from kefu.core import agents, login_limit
-    from kefu.core.settings import load_settings
     from kefu.core.db import make_engine, upgrade
+    from kefu.core.settings import load_settings
 
     url = load_settings().database_url
     upgrade(url)
@@ -177,8 +193,8 @@ def import_bills(file: str) -> int:
     from sqlalchemy.orm import Session
 
     from kefu.core.bills import BillFileError, BillFileNotText, import_file
-    from kefu.core.settings import load_settings
     from kefu.core.db import make_engine, upgrade
+    from kefu.core.settings import load_settings
 
     path = Path(file)
     if not path.is_file():
@@ -208,8 +224,8 @@ def mark_bill_paid(customer_id: str, kind: str, period: str) -> int:
     from sqlalchemy.orm import Session
 
     from kefu.core.bills import mark_paid
-    from kefu.core.settings import load_settings
     from kefu.core.db import make_engine, upgrade
+    from kefu.core.settings import load_settings
 
     url = load_settings().database_url
     upgrade(url)

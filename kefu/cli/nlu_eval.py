@@ -1,11 +1,12 @@
 """`kefu nlu-eval FILE.jsonl`: intent accuracy, macro-F1 and a confusion table."""
+
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Sequence, Tuple
 
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
@@ -14,12 +15,12 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 class EvalResult:
     accuracy: float
     macro_f1: float
-    labels: List[str]
-    matrix: List[List[int]]
-    errors: List[Tuple[str, str, str]]  # text, expected, predicted
+    labels: list[str]
+    matrix: list[list[int]]
+    errors: list[tuple[str, str, str]]  # text, expected, predicted
 
 
-def read_examples(path: Path) -> List[Tuple[str, str]]:
+def read_examples(path: Path) -> list[tuple[str, str]]:
     examples = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -28,7 +29,7 @@ def read_examples(path: Path) -> List[Tuple[str, str]]:
             row = json.loads(line)
             examples.append((str(row["text"]), str(row["intent"])))
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise SystemExit(f"error: {path}:{number}: expected {{\"text\", \"intent\"}} ({exc})")
+            raise SystemExit(f'error: {path}:{number}: expected {{"text", "intent"}} ({exc})')
     if not examples:
         raise SystemExit(f"error: {path} has no examples")
     return examples
@@ -44,7 +45,7 @@ def score(expected: Sequence[str], predicted: Sequence[str], texts: Sequence[str
         macro_f1=f1_score(expected, predicted, labels=gold_labels, average="macro", zero_division=0),
         labels=labels,
         matrix=confusion_matrix(expected, predicted, labels=labels).tolist(),
-        errors=[(t, e, p) for t, e, p in zip(texts, expected, predicted) if e != p],
+        errors=[(t, e, p) for t, e, p in zip(texts, expected, predicted, strict=True) if e != p],
     )
 
 
@@ -58,7 +59,7 @@ def format_report(result: EvalResult, show_errors: int = 30) -> str:
         "confusion (rows: expected, columns: predicted)",
         " " * width + " ".join(f"{s:>7}" for s in short),
     ]
-    for label, row in zip(result.labels, result.matrix):
+    for label, row in zip(result.labels, result.matrix, strict=True):
         lines.append(f"{label:<{width}}" + " ".join(f"{n:>7}" for n in row))
     if result.errors:
         lines += ["", f"errors ({len(result.errors)}, first {min(show_errors, len(result.errors))}):"]
@@ -66,7 +67,7 @@ def format_report(result: EvalResult, show_errors: int = 30) -> str:
     return "\n".join(lines)
 
 
-def rasa_parser(model_path: Path) -> Callable[[List[str]], List[str]]:
+def rasa_parser(model_path: Path) -> Callable[[list[str]], list[str]]:
     import logging
 
     from rasa.core.agent import Agent
@@ -82,28 +83,27 @@ def rasa_parser(model_path: Path) -> Callable[[List[str]], List[str]]:
 
     agent = Agent.load(str(model_path))
 
-    def parse(texts: List[str]) -> List[str]:
-        async def run() -> List[str]:
-            return [((await agent.parse_message(t)).get("intent") or {}).get("name") or "None"
-                    for t in texts]
+    def parse(texts: list[str]) -> list[str]:
+        async def run() -> list[str]:
+            return [((await agent.parse_message(t)).get("intent") or {}).get("name") or "None" for t in texts]
 
         return asyncio.run(run())
 
     return parse
 
 
-def evaluate(path: Path, parse: Callable[[List[str]], List[str]]) -> EvalResult:
+def evaluate(path: Path, parse: Callable[[list[str]], list[str]]) -> EvalResult:
     return evaluate_examples(read_examples(path), parse)
 
 
-def evaluate_examples(examples: List[Tuple[str, str]], parse: Callable[[List[str]], List[str]]) -> EvalResult:
+def evaluate_examples(examples: list[tuple[str, str]], parse: Callable[[list[str]], list[str]]) -> EvalResult:
     texts = [t for t, _ in examples]
     return score([i for _, i in examples], parse(texts), texts)
 
 
 def main(path: str, model: str | None) -> int:
-    from kefu.runtime.supervisor import latest_model
     from kefu.core.settings import PROJECT_ROOT
+    from kefu.runtime.supervisor import latest_model
 
     examples = read_examples(Path(path))  # a bad file fails before the slow model load
     model_path = Path(model) if model else latest_model(PROJECT_ROOT / "models")

@@ -1,4 +1,5 @@
 """`kefu reminders run|preview|list`."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,11 +10,16 @@ import sys
 
 from sqlalchemy.orm import sessionmaker
 
-from kefu.core.settings import (ChannelSettings, ReminderSettings, load_channel_settings, load_reminder_settings,
-                                load_settings)
 from kefu.core.db import ThreadedSessions, make_engine, upgrade
 from kefu.core.models import SHANGHAI, utcnow
 from kefu.core.reminder_outbox import counts, list_reminders
+from kefu.core.settings import (
+    ChannelSettings,
+    ReminderSettings,
+    load_channel_settings,
+    load_reminder_settings,
+    load_settings,
+)
 from kefu.reminders.plan import decide
 from kefu.reminders.policy import PolicyError, load_policies
 from kefu.reminders.send import Senders
@@ -33,6 +39,7 @@ def main(args) -> int:
     if args.reminders_command == "run":
         try:
             import uvloop  # comes with Rasa (sanic); halves the HTTP client's cost per reminder
+
             uvloop.install()
         except ImportError:
             pass
@@ -69,9 +76,11 @@ async def run(sessions, policies, reminders: ReminderSettings, channels: Channel
         # interrupted: leave now, as a crash would. Its transaction is rolled
         # back, and the leases give its batch back (rows mid-send become
         # `uncertain`, never sent twice).
-        log.warning("reminder worker %s still busy %.0f s after the stop request; stopping now",
-                    worker.worker_id, grace)
+        log.warning(
+            "reminder worker %s still busy %.0f s after the stop request; stopping now", worker.worker_id, grace
+        )
         import faulthandler
+
         faulthandler.dump_traceback(all_threads=True)
         logging.shutdown()
         os._exit(0)
@@ -106,8 +115,10 @@ def preview(sessions, policies, show_all: bool) -> int:
     with sessions() as session:
         decisions = list(decide(session, policies, now))
     queued = [d for d in decisions if d.plan]
-    print(f"now {now.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (China time): "
-          f"{len(queued)} reminder(s) would be queued, {len(decisions) - len(queued)} not")
+    print(
+        f"now {now.astimezone(SHANGHAI):%Y-%m-%d %H:%M} (China time): "
+        f"{len(queued)} reminder(s) would be queued, {len(decisions) - len(queued)} not"
+    )
     for d in decisions:
         if d.plan or show_all:
             mark = "SEND" if d.plan else "skip"
@@ -121,6 +132,8 @@ def show(sessions, status, limit: int) -> int:
     with sessions() as session:
         print("outbox:", ", ".join(f"{k} {v}" for k, v in sorted(counts(session).items())) or "empty")
         for row in list_reminders(session, status, limit):
-            print(f"{row.id} {row.status} {row.subject_type}#{row.subject_id} seq {row.seq} "
-                  f"{row.customer_id} {row.error or ''}")
+            print(
+                f"{row.id} {row.status} {row.subject_type}#{row.subject_id} seq {row.seq} "
+                f"{row.customer_id} {row.error or ''}"
+            )
     return 0

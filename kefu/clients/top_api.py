@@ -4,13 +4,15 @@ Used by the taobao/tmall channel (robot replies), the reminder worker and
 the TMC pull. The response of method `taobao.x.y` is under `x_y_response`,
 errors under `error_response`.
 """
+
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Mapping, Optional
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
@@ -62,13 +64,14 @@ class TopConfig:
         return bool(self.app_key and self.app_secret)
 
 
-def top_timestamp(now: Optional[datetime] = None) -> str:
+def top_timestamp(now: datetime | None = None) -> str:
     """TOP wants China time, to the second."""
     return (now or datetime.now(SHANGHAI)).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def signed_params(config: TopConfig, method: str, params: Mapping[str, Any],
-                  timestamp: Optional[str] = None) -> Dict[str, str]:
+def signed_params(
+    config: TopConfig, method: str, params: Mapping[str, Any], timestamp: str | None = None
+) -> dict[str, str]:
     body = {
         "method": method,
         "app_key": config.app_key,
@@ -88,7 +91,7 @@ def signed_params(config: TopConfig, method: str, params: Mapping[str, Any],
 
 
 def response_key(method: str) -> str:
-    name = method[len("taobao."):] if method.startswith("taobao.") else method
+    name = method[len("taobao.") :] if method.startswith("taobao.") else method
     return name.replace(".", "_") + "_response"
 
 
@@ -98,7 +101,7 @@ class TopAPI:
     def __init__(self, config: TopConfig, timeout: float = 10) -> None:
         self.config = config
         self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session: Optional[aiohttp.ClientSession] = None
+        self._session: aiohttp.ClientSession | None = None
         self._url = yarl.URL(config.api_base)
         self._stamp = (0, "")  # formatting the time is a visible cost at reminder volumes
 
@@ -112,11 +115,11 @@ class TopAPI:
         if self._session is None or self._session.closed:
             # No cookies to keep, and the URL parsed once: both show up per call at reminder volumes.
             self._session = aiohttp.ClientSession(
-                timeout=self.timeout, connector=aiohttp.TCPConnector(limit=64),
-                cookie_jar=aiohttp.DummyCookieJar())
+                timeout=self.timeout, connector=aiohttp.TCPConnector(limit=64), cookie_jar=aiohttp.DummyCookieJar()
+            )
         return self._session
 
-    async def call(self, method: str, **params: Any) -> Dict[str, Any]:
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
         client = await self._client()
         # Encoded here once: aiohttp's form builder costs more than the call itself at reminder volumes.
         body = urlencode(signed_params(self.config, method, params, self._timestamp())).encode()
@@ -131,19 +134,23 @@ class TopAPI:
             raise TopTransportError(f"gateway answered HTTP {status} with non-JSON")
         error = body.get("error_response")
         if error is not None:
-            raise TopAPIError(str(error.get("code", "")), str(error.get("msg", "")),
-                              str(error.get("sub_code", "")), str(error.get("sub_msg", "")))
+            raise TopAPIError(
+                str(error.get("code", "")),
+                str(error.get("msg", "")),
+                str(error.get("sub_code", "")),
+                str(error.get("sub_msg", "")),
+            )
         # With simplify=true the result is the body itself; without, under <name>_response.
         return body.get(response_key(method), body)
 
-    async def send_chat(self, buyer: str, text: str, seller: str = "",
-                        id_kind: str = "nick") -> Dict[str, Any]:
+    async def send_chat(self, buyer: str, text: str, seller: str = "", id_kind: str = "nick") -> dict[str, Any]:
         """One text to one buyer through the platform's robot channel.
 
         `id_kind` is "nick" or "open_uid": whichever the buyer was known by.
         """
-        return await self.call(self.config.chat_method, receivers=[{id_kind: buyer}], content=text,
-                               seller_nick=seller or None)
+        return await self.call(
+            self.config.chat_method, receivers=[{id_kind: buyer}], content=text, seller_nick=seller or None
+        )
 
     async def close(self) -> None:
         if self._session is not None:

@@ -5,6 +5,7 @@ Sort every parameter except `sign` by name, skip empty values, join
 hmac-sha256 = HMAC-SHA256(secret, s); upper-case hex over UTF-8. There is
 no maintained TOP SDK on PyPI, and the rule is this short.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,7 @@ class UnknownSignMethod(ValueError):
 
 def top_sign(params: Mapping[str, object], secret: str, method: str = "md5") -> str:
     joined = "".join(
-        f"{key}{value}" for key, value in sorted(params.items())
-        if key != "sign" and value not in (None, "")
+        f"{key}{value}" for key, value in sorted(params.items()) if key != "sign" and value not in (None, "")
     ).encode("utf-8")
     key = secret.encode("utf-8")
     if method == "md5":

@@ -1,4 +1,5 @@
 """The WeChat official-account 客服消息 API: access token and text sending."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +10,7 @@ from typing import Any
 import aiohttp
 
 TOKEN_ERRORS = {40001, 40014, 42001}  # invalid / expired access token
-OUTSIDE_WINDOW = 45015                # user silent for more than 48 hours
+OUTSIDE_WINDOW = 45015  # user silent for more than 48 hours
 
 
 class WeChatAPIError(Exception):
@@ -37,8 +38,9 @@ class WeChatAPI:
         async with self._token_lock:
             # Refresh five minutes early so a token never expires mid-call.
             if force or not self._token or time.time() > self._token_expires - 300:
-                body = await self._get(session, "/cgi-bin/token", grant_type="client_credential",
-                                       appid=self.appid, secret=self.secret)
+                body = await self._get(
+                    session, "/cgi-bin/token", grant_type="client_credential", appid=self.appid, secret=self.secret
+                )
                 if "access_token" not in body:
                     raise WeChatAPIError(int(body.get("errcode", -1)), str(body.get("errmsg", "")))
                 self._token = body["access_token"]
@@ -52,10 +54,12 @@ class WeChatAPI:
             for attempt in range(2):
                 token = await self.access_token(session, force=attempt > 0)
                 # As wechatpy does: raw UTF-8, not \\u escapes.
-                async with session.post(f"{self.base_url}/cgi-bin/message/custom/send",
-                                        params={"access_token": token},
-                                        data=json.dumps(payload, ensure_ascii=False).encode(),
-                                        headers={"Content-Type": "application/json"}) as resp:
+                async with session.post(
+                    f"{self.base_url}/cgi-bin/message/custom/send",
+                    params={"access_token": token},
+                    data=json.dumps(payload, ensure_ascii=False).encode(),
+                    headers={"Content-Type": "application/json"},
+                ) as resp:
                     body = await resp.json(content_type=None)
                 code = int(body.get("errcode", 0))
                 if code == 0:

@@ -3,6 +3,7 @@
 wechatpy 1.8 (the PyPI release) has no kf module, so these calls are made
 directly; crypto still comes from wechatpy.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,8 +35,9 @@ class WeComAPI:
     async def _token_for(self, session: aiohttp.ClientSession, force: bool) -> str:
         async with self._lock:
             if force or not self._token or time.time() > self._expires - 300:
-                async with session.get(f"{self.base_url}/cgi-bin/gettoken",
-                                       params={"corpid": self.corpid, "corpsecret": self.secret}) as resp:
+                async with session.get(
+                    f"{self.base_url}/cgi-bin/gettoken", params={"corpid": self.corpid, "corpsecret": self.secret}
+                ) as resp:
                     body = await resp.json(content_type=None)
                 if "access_token" not in body:
                     raise WeComAPIError(int(body.get("errcode", -1)), str(body.get("errmsg", "")))
@@ -48,9 +50,12 @@ class WeComAPI:
         async with aiohttp.ClientSession(timeout=self.timeout) as session:
             for attempt in range(2):
                 token = await self._token_for(session, force=attempt > 0)
-                async with session.post(f"{self.base_url}{path}", params={"access_token": token},
-                                        data=json.dumps(payload, ensure_ascii=False).encode(),
-                                        headers={"Content-Type": "application/json"}) as resp:
+                async with session.post(
+                    f"{self.base_url}{path}",
+                    params={"access_token": token},
+                    data=json.dumps(payload, ensure_ascii=False).encode(),
+                    headers={"Content-Type": "application/json"},
+                ) as resp:
                     body = await resp.json(content_type=None)
                 code = int(body.get("errcode", 0))
                 if code == 0:
@@ -65,9 +70,13 @@ class WeComAPI:
         return await self.call("/cgi-bin/kf/sync_msg", payload)
 
     async def send_text(self, open_kfid: str, external_userid: str, content: str) -> None:
-        await self.call("/cgi-bin/kf/send_msg", {"touser": external_userid, "open_kfid": open_kfid,
-                                                 "msgtype": "text", "text": {"content": content}})
+        await self.call(
+            "/cgi-bin/kf/send_msg",
+            {"touser": external_userid, "open_kfid": open_kfid, "msgtype": "text", "text": {"content": content}},
+        )
 
     async def transfer(self, open_kfid: str, external_userid: str, service_state: int) -> None:
-        await self.call("/cgi-bin/kf/service_state/trans", {
-            "open_kfid": open_kfid, "external_userid": external_userid, "service_state": service_state})
+        await self.call(
+            "/cgi-bin/kf/service_state/trans",
+            {"open_kfid": open_kfid, "external_userid": external_userid, "service_state": service_state},
+        )

@@ -4,6 +4,7 @@ Names are stored in Unicode NFKC form with no invisible characters, and
 two names that differ only in case are one name: a supervisor reading
 "ａｌｉｃｅ", "alice\u200b" or "Alice" next to "alice" cannot tell them apart.
 """
+
 from __future__ import annotations
 
 import base64
@@ -13,7 +14,6 @@ import secrets
 import unicodedata
 from datetime import timedelta
 from functools import lru_cache
-from typing import List, Optional, Tuple
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +34,7 @@ _BLANK_LETTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
 
 
 class AgentExists(Conflict):
-    def __init__(self, name: str, existing: Optional[str] = None) -> None:
+    def __init__(self, name: str, existing: str | None = None) -> None:
         if existing is None or existing == name:
             super().__init__(f"agent {name!r} already exists")
         else:
@@ -68,8 +68,11 @@ def normalize_name(name: str) -> str:
     if len(name) > MAX_NAME_CHARS:
         raise BadAgentName(f"agent name must be at most {MAX_NAME_CHARS} characters")
     for char in name:
-        if unicodedata.category(char) in _INVISIBLE_CATEGORIES or char in _BLANK_LETTERS \
-                or (char.isspace() and char != " "):
+        if (
+            unicodedata.category(char) in _INVISIBLE_CATEGORIES
+            or char in _BLANK_LETTERS
+            or (char.isspace() and char != " ")
+        ):
             raise BadAgentName(f"agent name contains an invisible character (U+{ord(char):04X})")
     if "  " in name:
         raise BadAgentName("agent name must not contain several spaces in a row")
@@ -100,13 +103,17 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     expected = base64.b64decode(digest)
     actual = hashlib.scrypt(
-        password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+        password.encode(),
+        salt=base64.b64decode(salt),
+        n=int(n),
+        r=int(r),
+        p=int(p),
         dklen=len(expected),
     )
     return hmac.compare_digest(actual, expected)
 
 
-def add_agent(session: Session, name: str, role: str = Role.agent.value) -> Tuple[Agent, str]:
+def add_agent(session: Session, name: str, role: str = Role.agent.value) -> tuple[Agent, str]:
     """Create an agent; returns it with its one-time password (shown once)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -132,15 +139,16 @@ def _dummy_hash() -> str:
     return hash_password("not-an-agent")
 
 
-def find_agent(session: Session, name: str) -> Optional[Agent]:
+def find_agent(session: Session, name: str) -> Agent | None:
     """By the NFKC form of the name; an account created before names were
     normalised is still found by its exact spelling."""
-    found = {a.name: a for a in session.execute(
-        select(Agent).where(Agent.name.in_({lookup_name(name), name}))).scalars()}
+    found = {
+        a.name: a for a in session.execute(select(Agent).where(Agent.name.in_({lookup_name(name), name}))).scalars()
+    }
     return found.get(lookup_name(name)) or found.get(name)
 
 
-def login(session: Session, name: str, password: str, ttl_hours: int) -> Optional[str]:
+def login(session: Session, name: str, password: str, ttl_hours: int) -> str | None:
     """A new bearer token for valid credentials, else None; AgentDisabled
     (only once the password is right) for a disabled account."""
     agent = find_agent(session, name)
@@ -155,15 +163,18 @@ def login(session: Session, name: str, password: str, ttl_hours: int) -> Optiona
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session.execute(delete(AgentToken).where(AgentToken.expires_at < now))
-    session.add(AgentToken(
-        token_hash=_token_hash(token), agent_id=agent.id,
-        expires_at=now + timedelta(hours=ttl_hours),
-    ))
+    session.add(
+        AgentToken(
+            token_hash=_token_hash(token),
+            agent_id=agent.id,
+            expires_at=now + timedelta(hours=ttl_hours),
+        )
+    )
     session.commit()
     return token
 
 
-def agent_for_token(session: Session, token: str) -> Optional[Agent]:
+def agent_for_token(session: Session, token: str) -> Agent | None:
     row = session.get(AgentToken, _token_hash(token))
     if row is None or row.expires_at < utcnow():
         return None
@@ -181,7 +192,7 @@ def logout(session: Session, token: str) -> None:
     session.commit()
 
 
-def end_sessions(session: Session, agent_id: int, keep_token: Optional[str] = None) -> None:
+def end_sessions(session: Session, agent_id: int, keep_token: str | None = None) -> None:
     """Sign the agent out everywhere (but in the session keep_token names)."""
     query = delete(AgentToken).where(AgentToken.agent_id == agent_id)
     if keep_token is not None:
@@ -222,16 +233,21 @@ def set_disabled(session: Session, agent: Agent, disabled: bool) -> Agent:
         if agent.disabled_at is None:
             agent.disabled_at = now
         end_sessions(session, agent.id)
-        session.execute(update(Conversation).where(
-            Conversation.assignee_id == agent.id, Conversation.status == ConversationStatus.assigned.value,
-        ).values(assignee_id=None, status=ConversationStatus.waiting.value, waiting_since=now, updated_at=now))
+        session.execute(
+            update(Conversation)
+            .where(
+                Conversation.assignee_id == agent.id,
+                Conversation.status == ConversationStatus.assigned.value,
+            )
+            .values(assignee_id=None, status=ConversationStatus.waiting.value, waiting_since=now, updated_at=now)
+        )
     else:
         agent.disabled_at = None
     session.commit()
     return agent
 
 
-def list_agents(session: Session) -> List[Agent]:
+def list_agents(session: Session) -> list[Agent]:
     return list(session.execute(select(Agent).order_by(Agent.id)).scalars())
 
 

@@ -7,6 +7,7 @@ decimals: no `1e3`, `Infinity`, full-width digits or thousands separators).
 A cell exported by Kefu with a leading apostrophe (kefu/text/spreadsheet.py) is
 read as the text it protects.
 """
+
 from __future__ import annotations
 
 import csv
@@ -77,16 +78,25 @@ def _row_to_bill(line: int, row: dict) -> tuple[Bill, list[str]]:
     try:
         cents = parse_amount(values["amount"])
     except ValueError:
-        errors.append(f"line {line}: amount {values['amount']!r} is not a positive number of yuan "
-                      f"up to {MAX_AMOUNT_CENTS // 100} with at most two decimals (e.g. 268.50)")
+        errors.append(
+            f"line {line}: amount {values['amount']!r} is not a positive number of yuan "
+            f"up to {MAX_AMOUNT_CENTS // 100} with at most two decimals (e.g. 268.50)"
+        )
     due = date.min
     try:
         due = date.fromisoformat(values["due_date"])
     except ValueError:
         errors.append(f"line {line}: due_date {values['due_date']!r} is not a date YYYY-MM-DD")
-    bill = Bill(customer_id=values["customer_id"], channel=values["channel"], address=address,
-                kind=values["kind"], amount_cents=cents, due_date=due, period=values["period"],
-                status="unpaid")
+    bill = Bill(
+        customer_id=values["customer_id"],
+        channel=values["channel"],
+        address=address,
+        kind=values["kind"],
+        amount_cents=cents,
+        due_date=due,
+        period=values["period"],
+        status="unpaid",
+    )
     return bill, errors
 
 
@@ -94,10 +104,11 @@ def read_bills(raw: bytes) -> tuple[list[tuple[int, Bill]], list[str]]:
     try:
         text = raw.decode("utf-8-sig")  # Excel writes a BOM
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
+        line = raw[: exc.start].count(b"\n") + 1
         raise BillFileNotText(f"line {line}: the file is not UTF-8 (save it as 'CSV UTF-8')")
-    errors = [f"line {n}: contains a NUL character" for n, content in enumerate(text.split("\n"), 1)
-              if "\x00" in content]
+    errors = [
+        f"line {n}: contains a NUL character" for n, content in enumerate(text.split("\n"), 1) if "\x00" in content
+    ]
     # The csv module cannot read NUL; the other problems are reported too.
     reader = csv.reader(io.StringIO(text.replace("\x00", "")))
     bills = []
@@ -110,8 +121,7 @@ def read_bills(raw: bytes) -> tuple[list[tuple[int, Bill]], list[str]]:
             if not any(c.strip() for c in cells):
                 continue  # blank line
             if len(cells) != len(HEADER):
-                errors.append(f"line {line}: {len(cells)} cells, but the header has {len(HEADER)} "
-                              f"({','.join(HEADER)})")
+                errors.append(f"line {line}: {len(cells)} cells, but the header has {len(HEADER)} ({','.join(HEADER)})")
                 continue
             bill, row_errors = _row_to_bill(line, dict(zip(HEADER, cells, strict=True)))
             errors += row_errors
@@ -138,18 +148,27 @@ def import_bills(session: Session, raw: bytes) -> ImportReport:
     if report.errors:
         return report
     for line, bill in bills:
-        existing = session.execute(select(Bill).where(
-            Bill.customer_id == bill.customer_id, Bill.kind == bill.kind, Bill.period == bill.period,
-        )).scalar_one_or_none()
+        existing = session.execute(
+            select(Bill).where(
+                Bill.customer_id == bill.customer_id,
+                Bill.kind == bill.kind,
+                Bill.period == bill.period,
+            )
+        ).scalar_one_or_none()
         if existing is None:
             session.add(bill)
             report.imported += 1
-        elif (existing.amount_cents, existing.due_date, existing.channel, existing.address) == \
-                (bill.amount_cents, bill.due_date, bill.channel, bill.address):
+        elif (existing.amount_cents, existing.due_date, existing.channel, existing.address) == (
+            bill.amount_cents,
+            bill.due_date,
+            bill.channel,
+            bill.address,
+        ):
             report.unchanged += 1
         else:
-            report.errors.append(f"line {line}: a different bill for {bill.customer_id} {bill.kind} "
-                                 f"{bill.period} is already imported")
+            report.errors.append(
+                f"line {line}: a different bill for {bill.customer_id} {bill.kind} {bill.period} is already imported"
+            )
     if report.errors:
         session.rollback()
         report.imported = report.unchanged = 0
@@ -164,8 +183,9 @@ def import_file(session: Session, path: Path) -> ImportReport:
 
 def mark_paid(session: Session, customer_id: str, kind: str, period: str) -> bool:
     """Paid bills get no more reminders (checked again right before sending)."""
-    bill = session.execute(select(Bill).where(
-        Bill.customer_id == customer_id, Bill.kind == kind, Bill.period == period)).scalar_one_or_none()
+    bill = session.execute(
+        select(Bill).where(Bill.customer_id == customer_id, Bill.kind == kind, Bill.period == period)
+    ).scalar_one_or_none()
     if bill is None:
         return False
     if bill.status != "paid":

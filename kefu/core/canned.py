@@ -1,5 +1,6 @@
 """快捷回复: canned replies, seeded from kefu/core/data/canned_replies.yml once and
 then edited by supervisors. Every text passes the advertising-law check."""
+
 from __future__ import annotations
 
 from pathlib import Path

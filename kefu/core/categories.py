@@ -1,4 +1,5 @@
 """Ticket categories, their reply promise and repair urgency, from data/categories.yml."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Conversation records: who is talking to the customer (bot, queue, agent)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -77,15 +78,19 @@ def important_customers(path: Path | None = None) -> frozenset:
         return frozenset()
 
 
-def list_conversations(session: Session, status: str | None = None,
-                       important: frozenset | None = None) -> list[Conversation]:
+def list_conversations(
+    session: Session, status: str | None = None, important: frozenset | None = None
+) -> list[Conversation]:
     """The seed's order for urgent requests: most urgent first, then important
     customers, then customers who rarely ask (fewest earlier conversations),
     then the longest wait."""
     important = important_customers() if important is None else important
-    earlier = (select(func.count()).select_from(Past)
-               .where(Past.customer_id == Conversation.customer_id, Past.id < Conversation.id)
-               .scalar_subquery())
+    earlier = (
+        select(func.count())
+        .select_from(Past)
+        .where(Past.customer_id == Conversation.customer_id, Past.id < Conversation.id)
+        .scalar_subquery()
+    )
     query = select(Conversation)
     if status is not None:
         query = query.where(Conversation.status == status)
@@ -129,11 +134,13 @@ def conversation_to_json(conversation: Conversation) -> dict:
 
 def close_open_conversations(session: Session, customer_id: str) -> int:
     """Close every open conversation of a customer (e.g. WeChat unsubscribe)."""
-    found = session.execute(
-        select(Conversation).where(
-            Conversation.customer_id == customer_id, Conversation.status.in_(OPEN_STATUSES)
+    found = (
+        session.execute(
+            select(Conversation).where(Conversation.customer_id == customer_id, Conversation.status.in_(OPEN_STATUSES))
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     now = utcnow()
     for conversation in found:
         conversation.status = ConversationStatus.closed.value
@@ -144,10 +151,17 @@ def close_open_conversations(session: Session, customer_id: str) -> int:
 
 def in_handoff(session: Session, customer_id: str) -> bool:
     """Is a person (or the queue) responsible for this customer right now?"""
-    return session.execute(select(Conversation.id).where(
-        Conversation.customer_id == customer_id,
-        Conversation.status.in_((ConversationStatus.waiting.value, ConversationStatus.assigned.value)),
-    ).limit(1)).first() is not None
+    return (
+        session.execute(
+            select(Conversation.id)
+            .where(
+                Conversation.customer_id == customer_id,
+                Conversation.status.in_((ConversationStatus.waiting.value, ConversationStatus.assigned.value)),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def close_conversation(session: Session, conversation_id: int) -> Conversation | None:
@@ -173,8 +187,7 @@ class NotInDesk(Conflict):
     keeps answering."""
 
     def __init__(self, conversation_id: int, status: str) -> None:
-        super().__init__(f"conversation {conversation_id} is {status}, not waiting for an agent",
-                         code="not_in_desk")
+        super().__init__(f"conversation {conversation_id} is {status}, not waiting for an agent", code="not_in_desk")
         # Not `status`: that is the HTTP status of the refusal (409).
         self.conversation_status = status
 
@@ -187,8 +200,11 @@ def assign(session: Session, conversation_id: int, agent_id: int) -> Conversatio
     conversation in the desk (waiting or assigned) can be taken or answered."""
     session.execute(
         update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.assignee_id.is_(None),
-               Conversation.status.in_(DESK_STATUSES))
+        .where(
+            Conversation.id == conversation_id,
+            Conversation.assignee_id.is_(None),
+            Conversation.status.in_(DESK_STATUSES),
+        )
         .values(assignee_id=agent_id, status=ConversationStatus.assigned.value, updated_at=utcnow())
     )
     session.commit()

@@ -8,6 +8,7 @@ A deleted row stays readable in a SQLite file until its page is reused:
 in the freed page, and in the write-ahead log (-wal) until a checkpoint.
 `erase_leftovers` rewrites the file and empties the log afterwards.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -80,22 +81,27 @@ def erase(session: Session, customer_id: str) -> dict[str, int]:
     ticket_ids = list(session.execute(select(Ticket.id).where(Ticket.customer_id == customer_id)).scalars())
     if ticket_ids:
         for model in (TicketEvent, Survey, FollowUp):
-            counts[model.__tablename__] = session.execute(
-                delete(model).where(model.ticket_id.in_(ticket_ids))).rowcount
+            counts[model.__tablename__] = session.execute(delete(model).where(model.ticket_id.in_(ticket_ids))).rowcount
     for model in (Survey, CustomerFact, Reminder, UndeliveredMessage, Ticket, Conversation):
-        counts[model.__tablename__] = counts.get(model.__tablename__, 0) + session.execute(
-            delete(model).where(model.customer_id == customer_id)).rowcount
+        counts[model.__tablename__] = (
+            counts.get(model.__tablename__, 0)
+            + session.execute(delete(model).where(model.customer_id == customer_id)).rowcount
+        )
     buyer = _shop_buyer(customer_id)
     if buyer:
-        counts["orders_anonymised"] = session.execute(update(Order).where(
-            Order.platform.in_(SHOP_PLATFORMS), Order.buyer == buyer).values(buyer=None)).rowcount
+        counts["orders_anonymised"] = session.execute(
+            update(Order).where(Order.platform.in_(SHOP_PLATFORMS), Order.buyer == buyer).values(buyer=None)
+        ).rowcount
         # The session cannot evaluate LIKE on loaded rows ("like_op"), and
         # holds none of these rows anyway: no synchronisation needed.
-        counts["routes"] = session.execute(delete(ChannelCursor).where(
-            ChannelCursor.channel.like("%-route"), ChannelCursor.account == buyer)
-            .execution_options(synchronize_session=False)).rowcount
-    counts["bills_anonymised"] = session.execute(update(Bill).where(*_bills(customer_id)).values(
-        address=ERASED)).rowcount
+        counts["routes"] = session.execute(
+            delete(ChannelCursor)
+            .where(ChannelCursor.channel.like("%-route"), ChannelCursor.account == buyer)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    counts["bills_anonymised"] = session.execute(
+        update(Bill).where(*_bills(customer_id)).values(address=ERASED)
+    ).rowcount
     session.commit()
     return counts
 

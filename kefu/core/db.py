@@ -1,4 +1,5 @@
 """Engine creation and schema migrations for the desk database."""
+
 from __future__ import annotations
 
 import asyncio

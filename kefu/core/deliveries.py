@@ -1,4 +1,5 @@
 """Inbound dedup across server processes, and outgoing texts that failed."""
+
 from __future__ import annotations
 
 import enum
@@ -15,13 +16,19 @@ logger = logging.getLogger(__name__)
 
 
 class Claim(enum.Enum):
-    new = "new"              # first delivery, or taken over from a dead server: answer it
-    done = "done"            # answered already: a retry, drop it
+    new = "new"  # first delivery, or taken over from a dead server: answer it
+    done = "done"  # answered already: a retry, drop it
     in_flight = "in_flight"  # being answered right now by some server: ask to retry later
 
 
-def claim_delivery(session: Session, channel: str, dedup_key: str, now: datetime | None = None,
-                   stale_after: timedelta = timedelta(seconds=30), payload: str | None = None) -> Claim:
+def claim_delivery(
+    session: Session,
+    channel: str,
+    dedup_key: str,
+    now: datetime | None = None,
+    stale_after: timedelta = timedelta(seconds=30),
+    payload: str | None = None,
+) -> Claim:
     """Who answers this platform message: the unique key decides, so two
     processes receiving the same retry at once cannot both win. A claim still
     unfinished after stale_after was left by a server that died mid-turn; the
@@ -36,24 +43,36 @@ def claim_delivery(session: Session, channel: str, dedup_key: str, now: datetime
         session.rollback()
     if _take_over(session, channel, key, now, stale_after):
         return Claim.new
-    finished = session.execute(select(ChannelDelivery.finished).where(
-        ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == key)).scalar()
+    finished = session.execute(
+        select(ChannelDelivery.finished).where(ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == key)
+    ).scalar()
     if finished is None:  # released by a failed attempt just now: let the platform retry
         return Claim.in_flight
     return Claim.done if finished else Claim.in_flight
 
 
-def take_over_stale(session: Session, channel: str, now: datetime | None = None,
-                    stale_after: timedelta = timedelta(seconds=30), limit: int = 20) -> list[str]:
+def take_over_stale(
+    session: Session,
+    channel: str,
+    now: datetime | None = None,
+    stale_after: timedelta = timedelta(seconds=30),
+    limit: int = 20,
+) -> list[str]:
     """Payloads of claims whose server died before finishing them, each now
     claimed by the caller (one caller wins each): for pulled messages, which
     no platform retry brings back."""
     now = now or utcnow()
     rows = session.execute(
         select(ChannelDelivery.dedup_key, ChannelDelivery.payload)
-        .where(ChannelDelivery.channel == channel, ChannelDelivery.finished.is_(False),
-               ChannelDelivery.payload.is_not(None), ChannelDelivery.claimed_at < now - stale_after)
-        .order_by(ChannelDelivery.id).limit(limit)).all()
+        .where(
+            ChannelDelivery.channel == channel,
+            ChannelDelivery.finished.is_(False),
+            ChannelDelivery.payload.is_not(None),
+            ChannelDelivery.claimed_at < now - stale_after,
+        )
+        .order_by(ChannelDelivery.id)
+        .limit(limit)
+    ).all()
     return [payload for key, payload in rows if _take_over(session, channel, key, now, stale_after)]
 
 
@@ -61,9 +80,14 @@ def _take_over(session: Session, channel: str, key: str, now: datetime, stale_af
     """Claim an unfinished claim older than stale_after; one caller wins."""
     won = session.execute(
         update(ChannelDelivery)
-        .where(ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == key,
-               ChannelDelivery.finished.is_(False), ChannelDelivery.claimed_at < now - stale_after)
-        .values(claimed_at=now))
+        .where(
+            ChannelDelivery.channel == channel,
+            ChannelDelivery.dedup_key == key,
+            ChannelDelivery.finished.is_(False),
+            ChannelDelivery.claimed_at < now - stale_after,
+        )
+        .values(claimed_at=now)
+    )
     session.commit()
     if won.rowcount != 1:
         return False
@@ -74,9 +98,11 @@ def _take_over(session: Session, channel: str, key: str, now: datetime, stale_af
 def finish_delivery(session: Session, channel: str, dedup_key: str) -> None:
     """The message is answered (or deliberately not): retries are duplicates.
     The kept message (the customer's words) is not needed any more."""
-    session.execute(update(ChannelDelivery).where(
-        ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == dedup_key[:255]).values(
-            finished=True, payload=None))
+    session.execute(
+        update(ChannelDelivery)
+        .where(ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == dedup_key[:255])
+        .values(finished=True, payload=None)
+    )
     session.commit()
 
 
@@ -102,8 +128,9 @@ def save_cursor(session: Session, channel: str, account: str, cursor: str) -> No
 
 def release_delivery(session: Session, channel: str, dedup_key: str) -> None:
     """Undo a claim whose processing failed, so the next read retries it."""
-    session.execute(delete(ChannelDelivery).where(
-        ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == dedup_key[:255]))
+    session.execute(
+        delete(ChannelDelivery).where(ChannelDelivery.channel == channel, ChannelDelivery.dedup_key == dedup_key[:255])
+    )
     session.commit()
 
 
@@ -115,5 +142,11 @@ def list_undelivered(session: Session, customer_id: str | None = None, limit: in
 
 
 def undelivered_to_json(row: UndeliveredMessage) -> dict:
-    return {"id": row.id, "channel": row.channel, "customer_id": row.customer_id, "text": row.text,
-            "error": row.error, "created_at": local_iso(row.created_at)}
+    return {
+        "id": row.id,
+        "channel": row.channel,
+        "customer_id": row.customer_id,
+        "text": row.text,
+        "error": row.error,
+        "created_at": local_iso(row.created_at),
+    }

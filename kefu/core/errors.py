@@ -2,6 +2,7 @@
 status, a message for the caller and, where two refusals of one status must be
 told apart, a short machine code. The desk (aiohttp) and the channels (Sanic)
 each render it once, in a middleware or an error handler; handlers raise."""
+
 from __future__ import annotations
 
 from typing import Any, ClassVar

@@ -1,4 +1,5 @@
 """Payment facts a customer told the bot; the reminder engine reads them."""
+
 from __future__ import annotations
 
 import enum
@@ -11,8 +12,8 @@ from kefu.core.models import CustomerFact
 
 
 class FactKind(str, enum.Enum):
-    already_paid = "already_paid"      # stop reminding for this bill/order
-    pay_later = "pay_later"            # pause reminders
+    already_paid = "already_paid"  # stop reminding for this bill/order
+    pay_later = "pay_later"  # pause reminders
     stop_reminders = "stop_reminders"  # 别催了: no more reminders
 
 
@@ -55,8 +56,6 @@ def record_fact(
 def facts_for(session: Session, customer_id: str) -> list[CustomerFact]:
     return list(
         session.execute(
-            select(CustomerFact)
-            .where(CustomerFact.customer_id == customer_id)
-            .order_by(CustomerFact.id)
+            select(CustomerFact).where(CustomerFact.customer_id == customer_id).order_by(CustomerFact.id)
         ).scalars()
     )

@@ -14,6 +14,7 @@ A successful login forgets that name's failures from that address; a
 supervisor's unlock (`POST /api/agents/{id}/unlock`, `kefu agent unlock`)
 forgets them all.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,8 +53,9 @@ def admit(session: Session, name: str, ip: str, now: datetime) -> Verdict:
     since = now - WINDOW
 
     def count(*where: Any) -> int:
-        return session.execute(select(func.count()).select_from(LoginFailure)
-                               .where(LoginFailure.at >= since, *where)).scalar()
+        return session.execute(
+            select(func.count()).select_from(LoginFailure).where(LoginFailure.at >= since, *where)
+        ).scalar()
 
     per_pair = count(LoginFailure.name == name, LoginFailure.ip == ip)
     per_ip = count(LoginFailure.ip == ip)

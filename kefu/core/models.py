@@ -1,4 +1,5 @@
 """Tables of the desk database. The schema itself is created by Alembic."""
+
 from __future__ import annotations
 
 import enum
@@ -63,8 +64,8 @@ class TicketStatus(str, enum.Enum):
 
 
 class ConversationStatus(str, enum.Enum):
-    bot = "bot"            # the assistant answers
-    waiting = "waiting"    # handed off, in the desk's queue
+    bot = "bot"  # the assistant answers
+    waiting = "waiting"  # handed off, in the desk's queue
     assigned = "assigned"  # an agent took it
     closed = "closed"
 
@@ -135,7 +136,7 @@ class Ticket(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     due_at = Column(UTCDateTime, nullable=False)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
-    taken_at = Column(UTCDateTime)      # first response: an agent took it
+    taken_at = Column(UTCDateTime)  # first response: an agent took it
     resolved_at = Column(UTCDateTime)
     closed_at = Column(UTCDateTime)
 
@@ -144,9 +145,7 @@ class CustomerFact(Base):
     """What a customer said about paying ("already paid", "pay later", "stop")."""
 
     __tablename__ = "customer_facts"
-    __table_args__ = (
-        UniqueConstraint("customer_id", "source_message_id", "kind", name="uq_fact_source_message"),
-    )
+    __table_args__ = (UniqueConstraint("customer_id", "source_message_id", "kind", name="uq_fact_source_message"),)
     id = Column(Integer, primary_key=True)
     channel = Column(String(32), nullable=False)
     customer_id = Column(String(255), nullable=False, index=True)
@@ -232,12 +231,12 @@ class Order(Base):
 
 
 class ReminderStatus(str, enum.Enum):
-    pending = "pending"      # waiting for its due time
-    claimed = "claimed"      # a worker holds the lease, nothing sent yet
-    sending = "sending"      # the platform call may have happened
-    sent = "sent"            # the platform accepted it
+    pending = "pending"  # waiting for its due time
+    claimed = "claimed"  # a worker holds the lease, nothing sent yet
+    sending = "sending"  # the platform call may have happened
+    sent = "sent"  # the platform accepted it
     uncertain = "uncertain"  # the worker died mid-call: never resent automatically
-    failed = "failed"        # the platform refused it every time
+    failed = "failed"  # the platform refused it every time
     cancelled = "cancelled"  # a stop condition held when it was due
 
 
@@ -250,7 +249,7 @@ class Reminder(Base):
         UniqueConstraint("subject_type", "subject_id", "seq", name="uq_reminder_subject_seq"),
     )
     id = Column(Integer, primary_key=True)
-    subject_type = Column(String(8), nullable=False)   # order | bill
+    subject_type = Column(String(8), nullable=False)  # order | bill
     subject_id = Column(Integer, nullable=False)
     seq = Column(Integer, nullable=False)
     policy = Column(String(64), nullable=False)

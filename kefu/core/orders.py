@@ -4,6 +4,7 @@ TMC delivers at least once and not always in order (a TradeBuyerPay can
 arrive before its TradeCreate), so every event is an upsert that only moves
 the status forward: unpaid -> paid -> closed.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,8 @@ class BadTradeEvent(ValueError):
 
 @dataclass(frozen=True)
 class TradeEvent:
-    platform: str          # taobao | tmall
-    status: str            # unpaid | paid | closed
+    platform: str  # taobao | tmall
+    status: str  # unpaid | paid | closed
     order_id: str
     shop: str | None
     buyer: str | None
@@ -68,14 +69,21 @@ def parse_tmc(message: dict[str, Any]) -> TradeEvent:
         at = datetime.strptime(str(message.get("pub_time")), "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
     except ValueError:
         at = utcnow()
+
     def text(key: str) -> str | None:
         value = content.get(key)
         return str(value)[:128] if value not in (None, "") else None
 
     # A buyer is known by nick, or only by open_uid (as the chat channel does too).
-    return TradeEvent(platform=platform, status=TOPIC_STATUS[kind], order_id=order_id,
-                      shop=text("seller_nick"), buyer=text("buyer_nick") or text("buyer_open_uid"),
-                      amount_cents=amount, at=at)
+    return TradeEvent(
+        platform=platform,
+        status=TOPIC_STATUS[kind],
+        order_id=order_id,
+        shop=text("seller_nick"),
+        buyer=text("buyer_nick") or text("buyer_open_uid"),
+        amount_cents=amount,
+        at=at,
+    )
 
 
 def apply_event(session: Session, event: TradeEvent) -> Order:
@@ -115,5 +123,8 @@ def orders_of(session: Session, platform: str, buyer: str) -> list[Order]:
     taobao_trade topics), so a nick on either channel sees both platforms.
     """
     platforms = SHOP_PLATFORMS if platform in SHOP_PLATFORMS else (platform,)
-    return list(session.execute(select(Order).where(
-        Order.platform.in_(platforms), Order.buyer == buyer).order_by(Order.id.desc())).scalars())
+    return list(
+        session.execute(
+            select(Order).where(Order.platform.in_(platforms), Order.buyer == buyer).order_by(Order.id.desc())
+        ).scalars()
+    )

@@ -6,14 +6,16 @@ agent accounts, edit the canned replies and read the weekly report.
 Answering a conversation has no check here: the first agent to take it keeps
 it, and kefu.core.conversations.assign decides that in one database update.
 """
+
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 
 class Role(str, Enum):
     """Stored as its value in `agents.role` and sent as such in JSON."""
+
     agent = "agent"
     supervisor = "supervisor"
 
@@ -45,17 +47,17 @@ def can_take_reopened_ticket(agent: Any) -> bool:
     return is_supervisor(agent)
 
 
-def can_move_ticket(agent: Any, owner_id: Optional[int]) -> bool:
+def can_move_ticket(agent: Any, owner_id: int | None) -> bool:
     """The ticket's owner or a supervisor."""
     return is_supervisor(agent) or owner_id == agent.id
 
 
-def can_act_on_followup(agent: Any, ticket_owner_id: Optional[int]) -> bool:
+def can_act_on_followup(agent: Any, ticket_owner_id: int | None) -> bool:
     """A 回访 is done by whoever may move its ticket."""
     return can_move_ticket(agent, ticket_owner_id)
 
 
-def can_hand_back_conversation(agent: Any, assignee_id: Optional[int]) -> bool:
+def can_hand_back_conversation(agent: Any, assignee_id: int | None) -> bool:
     """Handing a conversation back to the bot, or closing it, is for the agent
     serving it (or anyone while nobody is) or a supervisor: another agent must
     not get round a take-over's 409 this way."""

@@ -1,6 +1,7 @@
 """Weekly figures for supervisors (seed: 按周统计, 考核): tickets of one ISO
 week (China time) by category, channel and status, the share answered within
 the promised time, first-response and resolution times, per agent."""
+
 from __future__ import annotations
 
 import csv
@@ -59,26 +60,32 @@ def _figures(tickets: list[Ticket], now: datetime) -> dict[str, object]:
         "tickets": len(tickets),
         "answered_within_promise": round(len(kept) / len(judged), 3) if judged else None,
         "avg_first_response_minutes": _avg([_minutes(t.created_at, t.taken_at) for t in tickets]),
-        "avg_resolution_hours": _avg([(m / 60 if m is not None else None)
-                                      for m in (_minutes(t.created_at, t.resolved_at) for t in tickets)]),
+        "avg_resolution_hours": _avg(
+            [(m / 60 if m is not None else None) for m in (_minutes(t.created_at, t.resolved_at) for t in tickets)]
+        ),
         "resolved": sum(1 for t in tickets if t.resolved_at is not None),
     }
 
 
 def weekly(session: Session, week: str | None, now: datetime) -> dict:
     start, end, label = week_bounds(week, now)
-    tickets = list(session.execute(select(Ticket).where(Ticket.created_at >= start, Ticket.created_at < end)
-                                   .order_by(Ticket.id)).scalars())
+    tickets = list(
+        session.execute(
+            select(Ticket).where(Ticket.created_at >= start, Ticket.created_at < end).order_by(Ticket.id)
+        ).scalars()
+    )
     names = dict(session.execute(select(Agent.id, Agent.name)).all())
-    scores = session.execute(select(Survey.score, Survey.agent_id)
-                             .where(Survey.answered_at >= start, Survey.answered_at < end)).all()
+    scores = session.execute(
+        select(Survey.score, Survey.agent_id).where(Survey.answered_at >= start, Survey.answered_at < end)
+    ).all()
     per_agent: dict[int, list[Ticket]] = defaultdict(list)
     for t in tickets:
         if t.owner_id is not None:
             per_agent[t.owner_id].append(t)
     return {
         "week": label,
-        "from": start.isoformat(), "to": end.isoformat(),
+        "from": start.isoformat(),
+        "to": end.isoformat(),
         **_figures(tickets, now),
         # Mean 1-5 score of the surveys answered this week; None when there were none.
         "csat": _avg([float(score) for score, _ in scores]),
@@ -86,9 +93,14 @@ def weekly(session: Session, week: str | None, now: datetime) -> dict:
         "by_category": dict(Counter(t.category for t in tickets).most_common()),
         "by_channel": dict(Counter(t.channel for t in tickets).most_common()),
         "by_status": dict(Counter(t.status for t in tickets).most_common()),
-        "agents": [{"agent": names.get(agent_id, str(agent_id)), **_figures(owned, now),
-                    "csat": _avg([float(score) for score, owner in scores if owner == agent_id])}
-                   for agent_id, owned in sorted(per_agent.items(), key=lambda kv: -len(kv[1]))],
+        "agents": [
+            {
+                "agent": names.get(agent_id, str(agent_id)),
+                **_figures(owned, now),
+                "csat": _avg([float(score) for score, owner in scores if owner == agent_id]),
+            }
+            for agent_id, owned in sorted(per_agent.items(), key=lambda kv: -len(kv[1]))
+        ],
     }
 
 
@@ -107,15 +119,28 @@ def to_csv(report: dict) -> str:
     out = io.StringIO()
     w = _SafeWriter(out)
     w.writerow(["week", "section", "key", "value"])
-    for key in ("tickets", "resolved", "answered_within_promise", "avg_first_response_minutes",
-                "avg_resolution_hours", "csat", "surveys_answered"):
+    for key in (
+        "tickets",
+        "resolved",
+        "answered_within_promise",
+        "avg_first_response_minutes",
+        "avg_resolution_hours",
+        "csat",
+        "surveys_answered",
+    ):
         w.writerow([report["week"], "total", key, "" if report[key] is None else report[key]])
     for section in ("by_category", "by_channel", "by_status"):
         for key, value in report[section].items():
             w.writerow([report["week"], section, key, value])
     for row in report["agents"]:
-        for key in ("tickets", "resolved", "answered_within_promise", "avg_first_response_minutes",
-                    "avg_resolution_hours", "csat"):
+        for key in (
+            "tickets",
+            "resolved",
+            "answered_within_promise",
+            "avg_first_response_minutes",
+            "avg_resolution_hours",
+            "csat",
+        ):
             w.writerow([report["week"], f"agent:{row['agent']}", key, "" if row[key] is None else row[key]])
     # Excel opens UTF-8 CSV with Chinese correctly only with a BOM.
     return "\ufeff" + out.getvalue()

@@ -11,12 +11,13 @@ bot/credentials.yml and bot/endpoints*.yml from its environment, which
 `kefu run` / `kefu serve` (kefu.runtime.supervisor) fill with the defaults
 given here.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Mapping, MutableMapping, Optional, Tuple
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VAR = PROJECT_ROOT / "var"
@@ -33,8 +34,9 @@ class Variable:
     "not configured", or the default is derived from other values, which
     `shown` then describes). read_by: the processes that read it.
     """
+
     name: str
-    default: Optional[str]
+    default: str | None
     meaning: str
     read_by: str
     shown: str = ""  # the default as the docs show it, when not the literal value
@@ -53,193 +55,397 @@ _RASA_YML = "Rasa (bot/endpoints*.yml)"
 _CREDENTIALS = "Rasa (bot/credentials.yml)"
 _SHARED_YML = "Rasa (bot/endpoints-shared.yml)"
 
-VARIABLES: Tuple[Variable, ...] = (
+VARIABLES: tuple[Variable, ...] = (
     # -- the desk database, the desk -----------------------------------------------------
-    Variable("KEFU_DATABASE_URL", DEFAULT_DATABASE_URL,
-             "The desk database: tickets, conversations, agents, facts, reminders. PostgreSQL URLs work too",
-             f"{_ALL}, kefu run", shown="`sqlite:///var/kefu.db`"),
+    Variable(
+        "KEFU_DATABASE_URL",
+        DEFAULT_DATABASE_URL,
+        "The desk database: tickets, conversations, agents, facts, reminders. PostgreSQL URLs work too",
+        f"{_ALL}, kefu run",
+        shown="`sqlite:///var/kefu.db`",
+    ),
     Variable("KEFU_DESK_PORT", "8000", "The desk's port", "desk, kefu run"),
-    Variable("KEFU_DESK_HOST", "0.0.0.0",
-             "The desk's address: public by default; agents reach it through nginx in the scaled profile",
-             "desk", shown="`0.0.0.0`; `127.0.0.1` in the scaled profile"),
-    Variable("KEFU_RASA_URL", None, "The desk's (and the CLI's) way to Rasa's HTTP API", "desk, CLI",
-             shown="`http://127.0.0.1:$KEFU_RASA_PORT`; nginx's internal port in the scaled profile"),
-    Variable("KEFU_PUBLIC_RASA_URL", None,
-             "Rasa's address as the chat widget in the browser reaches it; empty: the page's own origin",
-             "desk", shown="`KEFU_RASA_URL`; empty in the scaled profile"),
-    Variable("KEFU_TRUSTED_PROXIES", "",
-             "Comma-separated addresses whose `X-Real-IP` the desk's login limit believes (a reverse proxy)",
-             "desk", shown="empty; `127.0.0.1` in the scaled profile"),
-    Variable("KEFU_DESK_SECURE_COOKIES", None,
-             "`1`: the desk's session cookie is marked Secure (only where the desk is served over HTTPS)",
-             "desk"),
-    Variable("KEFU_IMPORTANT_CUSTOMERS", str(IMPORTANT_CUSTOMERS_FILE),
-             "YAML list of important customers' ids (重点客户), served first in the waiting queue; "
-             "re-read on every listing",
-             "desk", shown="`kefu/core/data/important_customers.yml`"),
+    Variable(
+        "KEFU_DESK_HOST",
+        "0.0.0.0",
+        "The desk's address: public by default; agents reach it through nginx in the scaled profile",
+        "desk",
+        shown="`0.0.0.0`; `127.0.0.1` in the scaled profile",
+    ),
+    Variable(
+        "KEFU_RASA_URL",
+        None,
+        "The desk's (and the CLI's) way to Rasa's HTTP API",
+        "desk, CLI",
+        shown="`http://127.0.0.1:$KEFU_RASA_PORT`; nginx's internal port in the scaled profile",
+    ),
+    Variable(
+        "KEFU_PUBLIC_RASA_URL",
+        None,
+        "Rasa's address as the chat widget in the browser reaches it; empty: the page's own origin",
+        "desk",
+        shown="`KEFU_RASA_URL`; empty in the scaled profile",
+    ),
+    Variable(
+        "KEFU_TRUSTED_PROXIES",
+        "",
+        "Comma-separated addresses whose `X-Real-IP` the desk's login limit believes (a reverse proxy)",
+        "desk",
+        shown="empty; `127.0.0.1` in the scaled profile",
+    ),
+    Variable(
+        "KEFU_DESK_SECURE_COOKIES",
+        None,
+        "`1`: the desk's session cookie is marked Secure (only where the desk is served over HTTPS)",
+        "desk",
+    ),
+    Variable(
+        "KEFU_IMPORTANT_CUSTOMERS",
+        str(IMPORTANT_CUSTOMERS_FILE),
+        "YAML list of important customers' ids (重点客户), served first in the waiting queue; re-read on every listing",
+        "desk",
+        shown="`kefu/core/data/important_customers.yml`",
+    ),
     # -- Rasa's HTTP API token -------------------------------------------------------------
-    Variable("KEFU_RASA_TOKEN", None,
-             "The secret every call to Rasa's HTTP API must carry as `?token=`; only the channel webhooks, "
-             "socket.io and `GET /` are public. `kefu serve rasa` / `kefu serve desk` refuse to start without it",
-             "Rasa, desk, CLI, kefu run",
-             shown="unset: `kefu run` makes a random one in `KEFU_RASA_TOKEN_FILE` and gives it to its children; "
-                   "the CLIs read that file"),
-    Variable("KEFU_RASA_TOKEN_FILE", str(VAR / "rasa_token"),
-             "Where `kefu run` keeps the Rasa API token it made (mode 0600, reused)", "desk, CLI, kefu run",
-             shown="`var/rasa_token`"),
+    Variable(
+        "KEFU_RASA_TOKEN",
+        None,
+        "The secret every call to Rasa's HTTP API must carry as `?token=`; only the channel webhooks, "
+        "socket.io and `GET /` are public. `kefu serve rasa` / `kefu serve desk` refuse to start without it",
+        "Rasa, desk, CLI, kefu run",
+        shown="unset: `kefu run` makes a random one in `KEFU_RASA_TOKEN_FILE` and gives it to its children; "
+        "the CLIs read that file",
+    ),
+    Variable(
+        "KEFU_RASA_TOKEN_FILE",
+        str(VAR / "rasa_token"),
+        "Where `kefu run` keeps the Rasa API token it made (mode 0600, reused)",
+        "desk, CLI, kefu run",
+        shown="`var/rasa_token`",
+    ),
     # -- processes and ports ---------------------------------------------------------------
     Variable("KEFU_RASA_PORT", "5005", "Rasa's port (channels, socket.io, HTTP API)", "kefu run, desk"),
     Variable("KEFU_ACTIONS_PORT", "5055", "The action server's port", "kefu run"),
-    Variable("KEFU_ACTION_ENDPOINT", None, "Where Rasa calls the action server", _RASA_YML,
-             shown="set by `kefu run`: `http://127.0.0.1:$KEFU_ACTIONS_PORT/webhook`; "
-                   "nginx's internal port in the scaled profile"),
-    Variable("KEFU_ACTIONS_HOST", "127.0.0.1",
-             "The action server's address: loopback, reachable only from its machine. "
-             "Another address needs `KEFU_ACTIONS_TOKEN`", "action server, kefu run"),
-    Variable("KEFU_ACTIONS_TOKEN", "",
-             "When set, every call to the action server but `/health` needs the header `X-Kefu-Actions-Token`, "
-             "which Rasa sends. Required when `KEFU_ACTIONS_HOST` is not a loopback address",
-             f"action server, {_RASA_YML}, kefu run", shown="empty (none needed on loopback)"),
-    Variable("KEFU_MODEL", None, "The model archive `kefu serve rasa` loads", "kefu serve",
-             shown="unset: the newest in `models/`"),
-    Variable("KEFU_MODEL_CHECK_SECONDS", "15",
-             "How often `kefu run` asks each Rasa server whether it still has a model", "kefu run"),
-    Variable("KEFU_CRASH_LOOP_WINDOW_SECONDS", "120",
-             "A service dying 3 times within this many seconds stops `kefu run`", "kefu run"),
-    Variable("KEFU_PID_FILE", str(VAR / "kefu.pids"),
-             "Where `kefu run` writes its children's process ids (read by bench/chat_load.py)", "kefu run",
-             shown="`var/kefu.pids`"),
-    Variable("KEFU_REMINDER_WORKERS", "1",
-             "Reminder workers started by `kefu run` (more only on PostgreSQL; 0 starts none)", "kefu run"),
+    Variable(
+        "KEFU_ACTION_ENDPOINT",
+        None,
+        "Where Rasa calls the action server",
+        _RASA_YML,
+        shown="set by `kefu run`: `http://127.0.0.1:$KEFU_ACTIONS_PORT/webhook`; "
+        "nginx's internal port in the scaled profile",
+    ),
+    Variable(
+        "KEFU_ACTIONS_HOST",
+        "127.0.0.1",
+        "The action server's address: loopback, reachable only from its machine. "
+        "Another address needs `KEFU_ACTIONS_TOKEN`",
+        "action server, kefu run",
+    ),
+    Variable(
+        "KEFU_ACTIONS_TOKEN",
+        "",
+        "When set, every call to the action server but `/health` needs the header `X-Kefu-Actions-Token`, "
+        "which Rasa sends. Required when `KEFU_ACTIONS_HOST` is not a loopback address",
+        f"action server, {_RASA_YML}, kefu run",
+        shown="empty (none needed on loopback)",
+    ),
+    Variable(
+        "KEFU_MODEL",
+        None,
+        "The model archive `kefu serve rasa` loads",
+        "kefu serve",
+        shown="unset: the newest in `models/`",
+    ),
+    Variable(
+        "KEFU_MODEL_CHECK_SECONDS",
+        "15",
+        "How often `kefu run` asks each Rasa server whether it still has a model",
+        "kefu run",
+    ),
+    Variable(
+        "KEFU_CRASH_LOOP_WINDOW_SECONDS",
+        "120",
+        "A service dying 3 times within this many seconds stops `kefu run`",
+        "kefu run",
+    ),
+    Variable(
+        "KEFU_PID_FILE",
+        str(VAR / "kefu.pids"),
+        "Where `kefu run` writes its children's process ids (read by bench/chat_load.py)",
+        "kefu run",
+        shown="`var/kefu.pids`",
+    ),
+    Variable(
+        "KEFU_REMINDER_WORKERS",
+        "1",
+        "Reminder workers started by `kefu run` (more only on PostgreSQL; 0 starts none)",
+        "kefu run",
+    ),
     # -- Rasa's conversation store and lock store ----------------------------------------
-    Variable("KEFU_TRACKER_DIALECT", "sqlite", "Rasa's SQL tracker store: its SQLAlchemy dialect",
-             f"{_RASA_YML}, CLI", shown="`sqlite`; from `KEFU_TRACKER_URL` when set"),
-    Variable("KEFU_TRACKER_DB", str(VAR / "rasa_tracker.db"),
-             "Rasa's SQL tracker store: the SQLite file, or the database name", f"{_RASA_YML}, CLI",
-             shown="`var/rasa_tracker.db`; from `KEFU_TRACKER_URL` when set"),
-    Variable("KEFU_TRACKER_URL", None,
-             "With `KEFU_REDIS_URL`: Rasa keeps conversations in this PostgreSQL database and uses the Redis "
-             "lock store (bot/endpoints-shared.yml), the building block of the scaled profile",
-             "kefu run, CLI"),
+    Variable(
+        "KEFU_TRACKER_DIALECT",
+        "sqlite",
+        "Rasa's SQL tracker store: its SQLAlchemy dialect",
+        f"{_RASA_YML}, CLI",
+        shown="`sqlite`; from `KEFU_TRACKER_URL` when set",
+    ),
+    Variable(
+        "KEFU_TRACKER_DB",
+        str(VAR / "rasa_tracker.db"),
+        "Rasa's SQL tracker store: the SQLite file, or the database name",
+        f"{_RASA_YML}, CLI",
+        shown="`var/rasa_tracker.db`; from `KEFU_TRACKER_URL` when set",
+    ),
+    Variable(
+        "KEFU_TRACKER_URL",
+        None,
+        "With `KEFU_REDIS_URL`: Rasa keeps conversations in this PostgreSQL database and uses the Redis "
+        "lock store (bot/endpoints-shared.yml), the building block of the scaled profile",
+        "kefu run, CLI",
+    ),
     Variable("KEFU_REDIS_URL", None, "Rasa's Redis lock store, with `KEFU_TRACKER_URL`", "kefu run"),
     Variable("KEFU_REDIS_PREFIX", "kefu", "Key prefix of Rasa's Redis lock store", f"kefu run, {_SHARED_YML}"),
-    Variable("KEFU_TRACKER_HOST", None, "The tracker store's host", _SHARED_YML,
-             shown="set by `kefu run` from `KEFU_TRACKER_URL`"),
-    Variable("KEFU_TRACKER_PORT", None, "The tracker store's port", _SHARED_YML,
-             shown="set by `kefu run` from `KEFU_TRACKER_URL`"),
-    Variable("KEFU_TRACKER_USER", None, "The tracker store's user", _SHARED_YML,
-             shown="set by `kefu run` from `KEFU_TRACKER_URL`"),
-    Variable("KEFU_TRACKER_PASSWORD", None, "The tracker store's password", _SHARED_YML,
-             shown="set by `kefu run` from `KEFU_TRACKER_URL`"),
-    Variable("KEFU_REDIS_HOST", None, "The lock store's host", _SHARED_YML,
-             shown="set by `kefu run` from `KEFU_REDIS_URL`"),
-    Variable("KEFU_REDIS_PORT", None, "The lock store's port", _SHARED_YML,
-             shown="set by `kefu run` from `KEFU_REDIS_URL`"),
-    Variable("KEFU_REDIS_DB", None, "The lock store's database number", _SHARED_YML,
-             shown="set by `kefu run` from `KEFU_REDIS_URL`"),
+    Variable(
+        "KEFU_TRACKER_HOST",
+        None,
+        "The tracker store's host",
+        _SHARED_YML,
+        shown="set by `kefu run` from `KEFU_TRACKER_URL`",
+    ),
+    Variable(
+        "KEFU_TRACKER_PORT",
+        None,
+        "The tracker store's port",
+        _SHARED_YML,
+        shown="set by `kefu run` from `KEFU_TRACKER_URL`",
+    ),
+    Variable(
+        "KEFU_TRACKER_USER",
+        None,
+        "The tracker store's user",
+        _SHARED_YML,
+        shown="set by `kefu run` from `KEFU_TRACKER_URL`",
+    ),
+    Variable(
+        "KEFU_TRACKER_PASSWORD",
+        None,
+        "The tracker store's password",
+        _SHARED_YML,
+        shown="set by `kefu run` from `KEFU_TRACKER_URL`",
+    ),
+    Variable(
+        "KEFU_REDIS_HOST", None, "The lock store's host", _SHARED_YML, shown="set by `kefu run` from `KEFU_REDIS_URL`"
+    ),
+    Variable(
+        "KEFU_REDIS_PORT", None, "The lock store's port", _SHARED_YML, shown="set by `kefu run` from `KEFU_REDIS_URL`"
+    ),
+    Variable(
+        "KEFU_REDIS_DB",
+        None,
+        "The lock store's database number",
+        _SHARED_YML,
+        shown="set by `kefu run` from `KEFU_REDIS_URL`",
+    ),
     # -- the scaled profile (`kefu run --scaled`) -------------------------------------------
     Variable("KEFU_PUBLIC_HOST", "0.0.0.0", "Scaled profile: nginx's public address", "kefu run --scaled"),
     Variable("KEFU_PUBLIC_PORT", "8080", "Scaled profile: nginx's public port", "kefu run --scaled"),
-    Variable("KEFU_INTERNAL_PORT", "8079",
-             "Scaled profile: nginx's loopback port, through which Rasa reaches the action servers and the "
-             "desk reaches Rasa", "kefu run --scaled"),
-    Variable("KEFU_RASA_SERVERS", "2", "Scaled profile: Rasa servers, on consecutive ports from `KEFU_RASA_PORT`",
-             "kefu run --scaled"),
-    Variable("KEFU_ACTION_SERVERS", "2",
-             "Scaled profile: action servers, on consecutive ports from `KEFU_ACTIONS_PORT`", "kefu run --scaled"),
-    Variable("KEFU_RASA_PORTS", None, "Scaled profile: comma-separated Rasa ports, instead of `KEFU_RASA_SERVERS`",
-             "kefu run --scaled"),
-    Variable("KEFU_ACTIONS_PORTS", None,
-             "Scaled profile: comma-separated action server ports, instead of `KEFU_ACTION_SERVERS`",
-             "kefu run --scaled"),
-    Variable("KEFU_NGINX_DIR", str(VAR / "nginx"), "Scaled profile: nginx's config, pid, logs, buffers",
-             "kefu run --scaled", shown="`var/nginx`"),
+    Variable(
+        "KEFU_INTERNAL_PORT",
+        "8079",
+        "Scaled profile: nginx's loopback port, through which Rasa reaches the action servers and the "
+        "desk reaches Rasa",
+        "kefu run --scaled",
+    ),
+    Variable(
+        "KEFU_RASA_SERVERS",
+        "2",
+        "Scaled profile: Rasa servers, on consecutive ports from `KEFU_RASA_PORT`",
+        "kefu run --scaled",
+    ),
+    Variable(
+        "KEFU_ACTION_SERVERS",
+        "2",
+        "Scaled profile: action servers, on consecutive ports from `KEFU_ACTIONS_PORT`",
+        "kefu run --scaled",
+    ),
+    Variable(
+        "KEFU_RASA_PORTS",
+        None,
+        "Scaled profile: comma-separated Rasa ports, instead of `KEFU_RASA_SERVERS`",
+        "kefu run --scaled",
+    ),
+    Variable(
+        "KEFU_ACTIONS_PORTS",
+        None,
+        "Scaled profile: comma-separated action server ports, instead of `KEFU_ACTION_SERVERS`",
+        "kefu run --scaled",
+    ),
+    Variable(
+        "KEFU_NGINX_DIR",
+        str(VAR / "nginx"),
+        "Scaled profile: nginx's config, pid, logs, buffers",
+        "kefu run --scaled",
+        shown="`var/nginx`",
+    ),
     # -- reminders -------------------------------------------------------------------------
-    Variable("KEFU_REMINDER_POLICIES", str(REMINDER_POLICIES_FILE),
-             "The reminder policies (timing, texts, quiet hours per shop and bill kind)", "reminder worker, CLI",
-             shown="`kefu/reminders/data/reminder_policies.yml`"),
+    Variable(
+        "KEFU_REMINDER_POLICIES",
+        str(REMINDER_POLICIES_FILE),
+        "The reminder policies (timing, texts, quiet hours per shop and bill kind)",
+        "reminder worker, CLI",
+        shown="`kefu/reminders/data/reminder_policies.yml`",
+    ),
     Variable("KEFU_REMINDER_BATCH", "500", "Reminders a worker claims at once", "reminder worker"),
     Variable("KEFU_REMINDER_CONCURRENCY", "64", "Reminders a worker sends at the same time", "reminder worker"),
-    Variable("KEFU_REMINDER_LEASE_SECONDS", "120",
-             "How long a claimed batch belongs to its worker before another may take it over", "reminder worker"),
+    Variable(
+        "KEFU_REMINDER_LEASE_SECONDS",
+        "120",
+        "How long a claimed batch belongs to its worker before another may take it over",
+        "reminder worker",
+    ),
     Variable("KEFU_REMINDER_INTERVAL_SECONDS", "5", "A worker's pause between rounds when idle", "reminder worker"),
     Variable("KEFU_REMINDER_PLAN_SECONDS", "30", "Seconds between planning passes", "reminder worker"),
-    Variable("KEFU_REMINDER_STOP_SECONDS", "4",
-             "After SIGTERM, how long a worker may finish its batch", "reminder worker"),
-    Variable("KEFU_TMC_PULL", "1",
-             "`0`: the worker does not pull trade events from TMC (otherwise it does when Taobao is configured)",
-             "reminder worker"),
+    Variable(
+        "KEFU_REMINDER_STOP_SECONDS", "4", "After SIGTERM, how long a worker may finish its batch", "reminder worker"
+    ),
+    Variable(
+        "KEFU_TMC_PULL",
+        "1",
+        "`0`: the worker does not pull trade events from TMC (otherwise it does when Taobao is configured)",
+        "reminder worker",
+    ),
     Variable("TAOBAO_TMC_GROUP", "default", "The TMC group trade events are pulled from", "reminder worker"),
-    Variable("KEFU_SMS_URL", "",
-             "The SMS gateway reminders are POSTed to as JSON `{phone, text}` (4xx: not sent; 5xx or no "
-             "answer: uncertain)", "reminder worker"),
-    Variable("WECOM_OPEN_KFID", "", "The WeCom 客服 account reminders are sent from (`kf/send_msg`)",
-             "reminder worker"),
+    Variable(
+        "KEFU_SMS_URL",
+        "",
+        "The SMS gateway reminders are POSTed to as JSON `{phone, text}` (4xx: not sent; 5xx or no answer: uncertain)",
+        "reminder worker",
+    ),
+    Variable(
+        "WECOM_OPEN_KFID", "", "The WeCom 客服 account reminders are sent from (`kf/send_msg`)", "reminder worker"
+    ),
     # -- channels (Rasa reads bot/credentials.yml; the reminder worker calls the same platforms) ---
-    Variable("KEFU_REST_TOKEN", "",
-             "When set, the REST channel (`/webhooks/rest/webhook`) needs `Authorization: Bearer <token>`. "
-             "Set it whenever Rasa's port is reachable from outside and the channel serves your own systems only",
-             _CREDENTIALS),
-    Variable("WECHAT_TOKEN", "", "WeChat official account: the signature token; empty: the channel answers 503",
-             _CREDENTIALS),
+    Variable(
+        "KEFU_REST_TOKEN",
+        "",
+        "When set, the REST channel (`/webhooks/rest/webhook`) needs `Authorization: Bearer <token>`. "
+        "Set it whenever Rasa's port is reachable from outside and the channel serves your own systems only",
+        _CREDENTIALS,
+    ),
+    Variable(
+        "WECHAT_TOKEN", "", "WeChat official account: the signature token; empty: the channel answers 503", _CREDENTIALS
+    ),
     Variable("WECHAT_APPID", "", "WeChat official account: AppID", f"{_CREDENTIALS}, reminder worker"),
     Variable("WECHAT_APPSECRET", "", "WeChat official account: AppSecret", f"{_CREDENTIALS}, reminder worker"),
-    Variable("WECHAT_ENCODING_AES_KEY", "", "WeChat official account: EncodingAESKey (encrypted mode)",
-             _CREDENTIALS),
-    Variable("WECHAT_API_BASE", "https://api.weixin.qq.com", "WeChat's API address",
-             f"{_CREDENTIALS}, reminder worker"),
-    Variable("WECHAT_REPLY_BUDGET_SECONDS", "4",
-             "How long the WeChat channel waits for an answer to reply in place before sending it as a 客服消息",
-             _CREDENTIALS),
-    Variable("WECHAT_TIMESTAMP_TOLERANCE_SECONDS", "300",
-             "WeChat messages older than this are refused (0: no age check, for replaying recorded messages)",
-             _CREDENTIALS),
-    Variable("WECOM_CORPID", "", "WeCom 微信客服: corp id; empty: the channel answers 503",
-             f"{_CREDENTIALS}, reminder worker"),
+    Variable("WECHAT_ENCODING_AES_KEY", "", "WeChat official account: EncodingAESKey (encrypted mode)", _CREDENTIALS),
+    Variable(
+        "WECHAT_API_BASE", "https://api.weixin.qq.com", "WeChat's API address", f"{_CREDENTIALS}, reminder worker"
+    ),
+    Variable(
+        "WECHAT_REPLY_BUDGET_SECONDS",
+        "4",
+        "How long the WeChat channel waits for an answer to reply in place before sending it as a 客服消息",
+        _CREDENTIALS,
+    ),
+    Variable(
+        "WECHAT_TIMESTAMP_TOLERANCE_SECONDS",
+        "300",
+        "WeChat messages older than this are refused (0: no age check, for replaying recorded messages)",
+        _CREDENTIALS,
+    ),
+    Variable(
+        "WECOM_CORPID",
+        "",
+        "WeCom 微信客服: corp id; empty: the channel answers 503",
+        f"{_CREDENTIALS}, reminder worker",
+    ),
     Variable("WECOM_SECRET", "", "WeCom 微信客服: secret", f"{_CREDENTIALS}, reminder worker"),
     Variable("WECOM_TOKEN", "", "WeCom 微信客服: callback token", _CREDENTIALS),
     Variable("WECOM_ENCODING_AES_KEY", "", "WeCom 微信客服: callback EncodingAESKey", _CREDENTIALS),
-    Variable("WECOM_API_BASE", "https://qyapi.weixin.qq.com", "WeCom's API address",
-             f"{_CREDENTIALS}, reminder worker"),
-    Variable("TAOBAO_APP_KEY", "", "Taobao Open Platform app key; empty: the taobao/tmall channels answer 503",
-             f"{_CREDENTIALS}, reminder worker"),
+    Variable(
+        "WECOM_API_BASE", "https://qyapi.weixin.qq.com", "WeCom's API address", f"{_CREDENTIALS}, reminder worker"
+    ),
+    Variable(
+        "TAOBAO_APP_KEY",
+        "",
+        "Taobao Open Platform app key; empty: the taobao/tmall channels answer 503",
+        f"{_CREDENTIALS}, reminder worker",
+    ),
     Variable("TAOBAO_APP_SECRET", "", "Taobao Open Platform app secret", f"{_CREDENTIALS}, reminder worker"),
     Variable("TAOBAO_SESSION", "", "The seller's TOP session key", f"{_CREDENTIALS}, reminder worker"),
-    Variable("TAOBAO_API_BASE", "https://eco.taobao.com/router/rest", "The TOP gateway",
-             f"{_CREDENTIALS}, reminder worker"),
-    Variable("TAOBAO_SIGN_METHOD", "md5", "TOP signature method (`md5` or `hmac`, `hmac-sha256`)",
-             f"{_CREDENTIALS}, reminder worker"),
-    Variable("TAOBAO_CHAT_METHOD", "taobao.message.chatrobot.async", "The TOP method that sends chat replies",
-             f"{_CREDENTIALS}, reminder worker"),
+    Variable(
+        "TAOBAO_API_BASE", "https://eco.taobao.com/router/rest", "The TOP gateway", f"{_CREDENTIALS}, reminder worker"
+    ),
+    Variable(
+        "TAOBAO_SIGN_METHOD",
+        "md5",
+        "TOP signature method (`md5` or `hmac`, `hmac-sha256`)",
+        f"{_CREDENTIALS}, reminder worker",
+    ),
+    Variable(
+        "TAOBAO_CHAT_METHOD",
+        "taobao.message.chatrobot.async",
+        "The TOP method that sends chat replies",
+        f"{_CREDENTIALS}, reminder worker",
+    ),
     # -- libraries ---------------------------------------------------------------------------
-    Variable("RASA_TELEMETRY_ENABLED", "false",
-             "Rasa's telemetry; `kefu` and `kefu run` set it to false unless it is set", "Rasa"),
-    Variable("TF_CPP_MIN_LOG_LEVEL", "2",
-             "TensorFlow's log level; `kefu` and `kefu run` set it to 2 unless it is set", "TensorFlow (Rasa)"),
-    Variable("SANIC_HOST", None,
-             "rasa-sdk's listening address: the action server sets it from `KEFU_ACTIONS_HOST` "
-             "(a value of your own is replaced)", "rasa-sdk (action server)",
-             shown="`KEFU_ACTIONS_HOST`"),
-    Variable("PYTHONPATH", None,
-             "`kefu run` puts the project directory first for its children (custom NLU components and "
-             "channels are imported by module path)", "Python (kefu run's children)"),
+    Variable(
+        "RASA_TELEMETRY_ENABLED",
+        "false",
+        "Rasa's telemetry; `kefu` and `kefu run` set it to false unless it is set",
+        "Rasa",
+    ),
+    Variable(
+        "TF_CPP_MIN_LOG_LEVEL",
+        "2",
+        "TensorFlow's log level; `kefu` and `kefu run` set it to 2 unless it is set",
+        "TensorFlow (Rasa)",
+    ),
+    Variable(
+        "SANIC_HOST",
+        None,
+        "rasa-sdk's listening address: the action server sets it from `KEFU_ACTIONS_HOST` "
+        "(a value of your own is replaced)",
+        "rasa-sdk (action server)",
+        shown="`KEFU_ACTIONS_HOST`",
+    ),
+    Variable(
+        "PYTHONPATH",
+        None,
+        "`kefu run` puts the project directory first for its children (custom NLU components and "
+        "channels are imported by module path)",
+        "Python (kefu run's children)",
+    ),
 )
 
-BY_NAME: Dict[str, Variable] = {v.name: v for v in VARIABLES}
+BY_NAME: dict[str, Variable] = {v.name: v for v in VARIABLES}
 
 # The variables bot/credentials.yml names: Rasa refuses unset ones there, so
 # `kefu run` gives each its default.
-CREDENTIALS_VARIABLES: Tuple[str, ...] = (
+CREDENTIALS_VARIABLES: tuple[str, ...] = (
     "KEFU_REST_TOKEN",
-    "WECHAT_TOKEN", "WECHAT_APPID", "WECHAT_APPSECRET", "WECHAT_ENCODING_AES_KEY", "WECHAT_API_BASE",
-    "WECHAT_REPLY_BUDGET_SECONDS", "WECHAT_TIMESTAMP_TOLERANCE_SECONDS",
-    "WECOM_CORPID", "WECOM_SECRET", "WECOM_TOKEN", "WECOM_ENCODING_AES_KEY", "WECOM_API_BASE",
-    "TAOBAO_APP_KEY", "TAOBAO_APP_SECRET", "TAOBAO_SESSION", "TAOBAO_API_BASE", "TAOBAO_SIGN_METHOD",
+    "WECHAT_TOKEN",
+    "WECHAT_APPID",
+    "WECHAT_APPSECRET",
+    "WECHAT_ENCODING_AES_KEY",
+    "WECHAT_API_BASE",
+    "WECHAT_REPLY_BUDGET_SECONDS",
+    "WECHAT_TIMESTAMP_TOLERANCE_SECONDS",
+    "WECOM_CORPID",
+    "WECOM_SECRET",
+    "WECOM_TOKEN",
+    "WECOM_ENCODING_AES_KEY",
+    "WECOM_API_BASE",
+    "TAOBAO_APP_KEY",
+    "TAOBAO_APP_SECRET",
+    "TAOBAO_SESSION",
+    "TAOBAO_API_BASE",
+    "TAOBAO_SIGN_METHOD",
     "TAOBAO_CHAT_METHOD",
 )
 
 
-def default_optional(name: str) -> Optional[str]:
+def default_optional(name: str) -> str | None:
     """The declared default of a variable (KeyError for one not declared)."""
     return BY_NAME[name].default
 
@@ -252,7 +458,7 @@ def default(name: str) -> str:
     return value
 
 
-def _get_optional(env: Mapping[str, str], name: str) -> Optional[str]:
+def _get_optional(env: Mapping[str, str], name: str) -> str | None:
     """Unset: the default; set, even to "": the value."""
     return env.get(name, default_optional(name))
 
@@ -262,7 +468,7 @@ def _get(env: Mapping[str, str], name: str) -> str:
     return env.get(name, default(name))
 
 
-def _get_or_default_optional(env: Mapping[str, str], name: str) -> Optional[str]:
+def _get_or_default_optional(env: Mapping[str, str], name: str) -> str | None:
     """Unset or empty: the default."""
     return env.get(name) or default_optional(name)
 
@@ -272,7 +478,7 @@ def _get_or_default(env: Mapping[str, str], name: str) -> str:
     return env.get(name) or default(name)
 
 
-def environment() -> Dict[str, str]:
+def environment() -> dict[str, str]:
     """A copy of this process's whole environment (PATH and all), for the
     processes `kefu run` starts: they inherit it, plus the defaults above."""
     return dict(os.environ)
@@ -299,13 +505,13 @@ class Settings:
     # Public in the embedded profile; behind the scaled profile's nginx,
     # loopback (agents reach the desk through nginx).
     desk_host: str = "0.0.0.0"
-    rasa_token: Optional[str] = None
+    rasa_token: str | None = None
     token_ttl_hours: int = 12
     # Reverse proxies whose X-Real-IP names the client (the scaled profile's
     # nginx); from anyone else the header is ignored, so it cannot be forged.
-    trusted_proxies: FrozenSet[str] = frozenset()
+    trusted_proxies: frozenset[str] = frozenset()
     # Rasa as the widget in the browser reaches it; None: the page's origin.
-    public_rasa_url: Optional[str] = None
+    public_rasa_url: str | None = None
     # The session cookie is Secure only where the desk is served over HTTPS.
     secure_cookies: bool = False
     important_customers_file: Path = IMPORTANT_CUSTOMERS_FILE
@@ -320,7 +526,7 @@ def rasa_token_file(env: Mapping[str, str] = os.environ) -> Path:
     return Path(_get_or_default(env, "KEFU_RASA_TOKEN_FILE"))
 
 
-def rasa_token(env: Mapping[str, str] = os.environ) -> Optional[str]:
+def rasa_token(env: Mapping[str, str] = os.environ) -> str | None:
     """KEFU_RASA_TOKEN, else the token `kefu run` wrote, else None (then Rasa's
     API answers this process 401, which names the problem)."""
     token = env.get("KEFU_RASA_TOKEN")
@@ -359,10 +565,10 @@ load_desk_settings = load_settings
 # -- Rasa's tracker store, as the CLI reaches it ------------------------------------------
 @dataclass(frozen=True)
 class TrackerSettings:
-    url: Optional[str]      # KEFU_TRACKER_URL (PostgreSQL), shared with the Redis lock store
+    url: str | None  # KEFU_TRACKER_URL (PostgreSQL), shared with the Redis lock store
     dialect: str
     db: str
-    redis_url: Optional[str]
+    redis_url: str | None
     redis_prefix: str
 
     @property
@@ -385,12 +591,13 @@ def load_tracker_settings(env: Mapping[str, str] = os.environ) -> TrackerSetting
 @dataclass(frozen=True)
 class ActionServerSettings:
     host: str
-    token: Optional[str]
+    token: str | None
 
 
 def load_action_server_settings(env: Mapping[str, str] = os.environ) -> ActionServerSettings:
-    return ActionServerSettings(host=_get_or_default(env, "KEFU_ACTIONS_HOST"),
-                                token=env.get("KEFU_ACTIONS_TOKEN") or None)
+    return ActionServerSettings(
+        host=_get_or_default(env, "KEFU_ACTIONS_HOST"), token=env.get("KEFU_ACTIONS_TOKEN") or None
+    )
 
 
 # -- the platforms (channels in Rasa; the reminder worker's senders) ------------------------
@@ -444,19 +651,29 @@ class ChannelSettings:
 def load_channel_settings(env: Mapping[str, str] = os.environ) -> ChannelSettings:
     return ChannelSettings(
         wechat=WeChatSettings(
-            token=_get(env, "WECHAT_TOKEN"), appid=_get(env, "WECHAT_APPID"),
-            appsecret=_get(env, "WECHAT_APPSECRET"), encoding_aes_key=_get(env, "WECHAT_ENCODING_AES_KEY"),
-            api_base=_get_or_default(env, "WECHAT_API_BASE")),
+            token=_get(env, "WECHAT_TOKEN"),
+            appid=_get(env, "WECHAT_APPID"),
+            appsecret=_get(env, "WECHAT_APPSECRET"),
+            encoding_aes_key=_get(env, "WECHAT_ENCODING_AES_KEY"),
+            api_base=_get_or_default(env, "WECHAT_API_BASE"),
+        ),
         wecom=WeComSettings(
-            corpid=_get(env, "WECOM_CORPID"), secret=_get(env, "WECOM_SECRET"), token=_get(env, "WECOM_TOKEN"),
-            encoding_aes_key=_get(env, "WECOM_ENCODING_AES_KEY"), api_base=_get_or_default(env, "WECOM_API_BASE"),
-            open_kfid=_get(env, "WECOM_OPEN_KFID")),
+            corpid=_get(env, "WECOM_CORPID"),
+            secret=_get(env, "WECOM_SECRET"),
+            token=_get(env, "WECOM_TOKEN"),
+            encoding_aes_key=_get(env, "WECOM_ENCODING_AES_KEY"),
+            api_base=_get_or_default(env, "WECOM_API_BASE"),
+            open_kfid=_get(env, "WECOM_OPEN_KFID"),
+        ),
         taobao=TaobaoSettings(
-            app_key=_get(env, "TAOBAO_APP_KEY"), app_secret=_get(env, "TAOBAO_APP_SECRET"),
-            session=_get(env, "TAOBAO_SESSION"), api_base=_get_or_default(env, "TAOBAO_API_BASE"),
+            app_key=_get(env, "TAOBAO_APP_KEY"),
+            app_secret=_get(env, "TAOBAO_APP_SECRET"),
+            session=_get(env, "TAOBAO_SESSION"),
+            api_base=_get_or_default(env, "TAOBAO_API_BASE"),
             sign_method=_get_or_default(env, "TAOBAO_SIGN_METHOD"),
             chat_method=_get_or_default(env, "TAOBAO_CHAT_METHOD"),
-            tmc_group=_get(env, "TAOBAO_TMC_GROUP")),
+            tmc_group=_get(env, "TAOBAO_TMC_GROUP"),
+        ),
         rest_token=_get(env, "KEFU_REST_TOKEN"),
         sms_url=_get(env, "KEFU_SMS_URL"),
     )
@@ -503,11 +720,12 @@ class Ports:
 @dataclass(frozen=True)
 class ScaledSettings:
     """`kefu run --scaled`: nginx in front of several Rasa and action servers."""
+
     public_host: str
     public_port: int
     internal_port: int
-    rasa_ports: Tuple[int, ...]
-    action_ports: Tuple[int, ...]
+    rasa_ports: tuple[int, ...]
+    action_ports: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -515,30 +733,33 @@ class SupervisorSettings:
     ports: Ports
     scaled: ScaledSettings
     reminder_workers: int
-    model: Optional[Path]
+    model: Path | None
     model_check_seconds: float
     crash_loop_window_seconds: float
     pid_file: Path
     nginx_dir: Path
     tracker: TrackerSettings
-    rasa_token: Optional[str]  # the variable only; `kefu run` makes one when unset
+    rasa_token: str | None  # the variable only; `kefu run` makes one when unset
 
 
 # What the scaled profile gives its children instead of the defaults above,
 # for the variables left unset.
-SCALED_DEFAULTS: Dict[str, str] = {
-    "KEFU_PUBLIC_RASA_URL": "",         # the widget uses the page's origin (nginx)
+SCALED_DEFAULTS: dict[str, str] = {
+    "KEFU_PUBLIC_RASA_URL": "",  # the widget uses the page's origin (nginx)
     "KEFU_TRUSTED_PROXIES": "127.0.0.1",  # nginx's X-Real-IP, for the login limit
-    "KEFU_DESK_HOST": "127.0.0.1",        # agents come through nginx
+    "KEFU_DESK_HOST": "127.0.0.1",  # agents come through nginx
 }
 
 
 def load_ports(env: Mapping[str, str] = os.environ) -> Ports:
-    return Ports(rasa=int(_get(env, "KEFU_RASA_PORT")), actions=int(_get(env, "KEFU_ACTIONS_PORT")),
-                 desk=int(_get(env, "KEFU_DESK_PORT")))
+    return Ports(
+        rasa=int(_get(env, "KEFU_RASA_PORT")),
+        actions=int(_get(env, "KEFU_ACTIONS_PORT")),
+        desk=int(_get(env, "KEFU_DESK_PORT")),
+    )
 
 
-def _port_list(env: Mapping[str, str], name: str, first: int, count_name: str) -> Tuple[int, ...]:
+def _port_list(env: Mapping[str, str], name: str, first: int, count_name: str) -> tuple[int, ...]:
     """The ports named in `name`, else `count_name`'s number of consecutive ports from first."""
     if env.get(name):
         return tuple(int(p) for p in env[name].split(",") if p.strip())
@@ -581,9 +802,8 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def table_rows() -> List[str]:
-    return [f"| `{v.name}` | {_cell(v.shown_default)} | {_cell(v.meaning)} | {_cell(v.read_by)} |"
-            for v in VARIABLES]
+def table_rows() -> list[str]:
+    return [f"| `{v.name}` | {_cell(v.shown_default)} | {_cell(v.meaning)} | {_cell(v.read_by)} |" for v in VARIABLES]
 
 
 def markdown_table() -> str:

@@ -1,5 +1,6 @@
 """满意度调查: a 1-5 question when a ticket is closed; a poor score (≤ 2)
 reopens the ticket without an owner, for a supervisor to take."""
+
 from __future__ import annotations
 
 import re
@@ -11,14 +12,15 @@ from kefu.core.models import Survey, Ticket, TicketEvent, TicketStatus, utcnow
 from kefu.core.tickets import ticket_number
 
 POOR = 2
-WORDS = (("非常不满意", 1), ("很不满意", 1), ("不满意", 2), ("一般", 3), ("非常满意", 5), ("很满意", 5),
-         ("满意", 4))
+WORDS = (("非常不满意", 1), ("很不满意", 1), ("不满意", 2), ("一般", 3), ("非常满意", 5), ("很满意", 5), ("满意", 4))
 SCORE = re.compile(r"^\s*([1-5])\s*(分|星)?\s*[。.!！]?\s*$")
 
 
 def question(ticket: Ticket) -> str:
-    return (f"您好，您的工单 {ticket_number(ticket.id)} 已处理完毕，感谢您的耐心等待！"
-            "请您为本次服务打分：回复数字 1-5（5 分非常满意，1 分非常不满意），您的评价是我们改进的动力。")
+    return (
+        f"您好，您的工单 {ticket_number(ticket.id)} 已处理完毕，感谢您的耐心等待！"
+        "请您为本次服务打分：回复数字 1-5（5 分非常满意，1 分非常不满意），您的评价是我们改进的动力。"
+    )
 
 
 def open_survey(session: Session, ticket: Ticket) -> Survey | None:
@@ -47,17 +49,26 @@ def answer(session: Session, customer_id: str, text: str) -> tuple[int, bool] | 
     score = parse_score(text)
     if score is None:
         return None
-    survey = session.execute(select(Survey).where(Survey.customer_id == customer_id, Survey.score.is_(None))
-                             .order_by(Survey.id.desc()).limit(1)).scalar_one_or_none()
+    survey = session.execute(
+        select(Survey)
+        .where(Survey.customer_id == customer_id, Survey.score.is_(None))
+        .order_by(Survey.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     if survey is None:
         return None
     survey.score, survey.answered_at = score, utcnow()
     reopened = False
     ticket = session.get(Ticket, survey.ticket_id)
     if score <= POOR and ticket is not None and ticket.status == TicketStatus.closed.value:
-        session.add(TicketEvent(ticket_id=ticket.id, from_status=ticket.status,
-                                to_status=TicketStatus.in_progress.value,
-                                note=f"满意度 {score} 分，重新打开，请主管跟进"))
+        session.add(
+            TicketEvent(
+                ticket_id=ticket.id,
+                from_status=ticket.status,
+                to_status=TicketStatus.in_progress.value,
+                note=f"满意度 {score} 分，重新打开，请主管跟进",
+            )
+        )
         ticket.status, ticket.owner_id, ticket.updated_at = TicketStatus.in_progress.value, None, utcnow()
         reopened = True
     session.commit()
@@ -66,8 +77,7 @@ def answer(session: Session, customer_id: str, text: str) -> tuple[int, bool] | 
 
 def thanks(score: int, reopened: bool) -> str:
     if reopened:
-        return ("非常抱歉这次没能让您满意！您的工单已重新打开，主管会尽快与您联系跟进处理，"
-                "感谢您的反馈。")
+        return "非常抱歉这次没能让您满意！您的工单已重新打开，主管会尽快与您联系跟进处理，感谢您的反馈。"
     return "感谢您的评价！我们会继续努力为您提供更好的服务，祝您生活愉快！"
 
 

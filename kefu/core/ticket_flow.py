@@ -4,10 +4,10 @@ Only the owner (谁受理谁负责) or a supervisor moves a ticket; every move i
 on the timeline. A resolved repair gets a 回访 (follow-up call) due a day
 later, as the seed's property service asks.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import List, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ ALLOWED = {
     S.in_progress.value: {S.waiting_customer.value, S.resolved.value},
     S.waiting_customer.value: {S.in_progress.value, S.resolved.value},
     S.resolved.value: {S.closed.value, S.in_progress.value},
-    S.closed.value: {S.in_progress.value},   # reopened (e.g. a poor satisfaction score)
+    S.closed.value: {S.in_progress.value},  # reopened (e.g. a poor satisfaction score)
 }
 FOLLOW_UP_AFTER = timedelta(hours=24)
 
@@ -34,9 +34,10 @@ class TicketMoveRefused(KefuError):
         super().__init__(message, status=status)
 
 
-def record(session: Session, ticket: Ticket, agent_id: Optional[int], to: Optional[str], note: str = "") -> None:
-    session.add(TicketEvent(ticket_id=ticket.id, agent_id=agent_id, from_status=ticket.status,
-                            to_status=to, note=note or None))
+def record(session: Session, ticket: Ticket, agent_id: int | None, to: str | None, note: str = "") -> None:
+    session.add(
+        TicketEvent(ticket_id=ticket.id, agent_id=agent_id, from_status=ticket.status, to_status=to, note=note or None)
+    )
 
 
 def move(session: Session, ticket_id: int, agent: Agent, to: str, note: str = "") -> Ticket:
@@ -56,8 +57,10 @@ def move(session: Session, ticket_id: int, agent: Agent, to: str, note: str = ""
         ticket.taken_at = now
     if to == S.resolved.value:
         ticket.resolved_at = now
-        if ticket.intent == "repair" and session.execute(
-                select(FollowUp).where(FollowUp.ticket_id == ticket.id)).scalar_one_or_none() is None:
+        if (
+            ticket.intent == "repair"
+            and session.execute(select(FollowUp).where(FollowUp.ticket_id == ticket.id)).scalar_one_or_none() is None
+        ):
             session.add(FollowUp(ticket_id=ticket.id, due_at=now + FOLLOW_UP_AFTER))
     if to == S.closed.value:
         ticket.closed_at = now
@@ -65,20 +68,24 @@ def move(session: Session, ticket_id: int, agent: Agent, to: str, note: str = ""
     return ticket
 
 
-def timeline(session: Session, ticket_id: int) -> List[dict]:
+def timeline(session: Session, ticket_id: int) -> list[dict]:
     rows = session.execute(
-        select(TicketEvent, Agent.name).outerjoin(Agent, Agent.id == TicketEvent.agent_id)
-        .where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)).all()
-    return [{"at": local_iso(e.at), "agent": name, "from": e.from_status, "to": e.to_status, "note": e.note}
-            for e, name in rows]
+        select(TicketEvent, Agent.name)
+        .outerjoin(Agent, Agent.id == TicketEvent.agent_id)
+        .where(TicketEvent.ticket_id == ticket_id)
+        .order_by(TicketEvent.id)
+    ).all()
+    return [
+        {"at": local_iso(e.at), "agent": name, "from": e.from_status, "to": e.to_status, "note": e.note}
+        for e, name in rows
+    ]
 
 
-def open_followups(session: Session) -> List[FollowUp]:
-    return list(session.execute(select(FollowUp).where(FollowUp.done_at.is_(None))
-                                .order_by(FollowUp.due_at)).scalars())
+def open_followups(session: Session) -> list[FollowUp]:
+    return list(session.execute(select(FollowUp).where(FollowUp.done_at.is_(None)).order_by(FollowUp.due_at)).scalars())
 
 
-def complete_followup(session: Session, followup_id: int, agent: Agent, note: str) -> Optional[FollowUp]:
+def complete_followup(session: Session, followup_id: int, agent: Agent, note: str) -> FollowUp | None:
     """Done by the ticket's owner (谁受理谁负责) or a supervisor, as its moves are."""
     followup = session.get(FollowUp, followup_id)
     if followup is None:
@@ -94,5 +101,10 @@ def complete_followup(session: Session, followup_id: int, agent: Agent, note: st
 
 
 def followup_to_json(f: FollowUp) -> dict:
-    return {"id": f.id, "ticket_id": f.ticket_id, "due_at": local_iso(f.due_at),
-            "done_at": local_iso(f.done_at), "note": f.note}
+    return {
+        "id": f.id,
+        "ticket_id": f.ticket_id,
+        "due_at": local_iso(f.due_at),
+        "done_at": local_iso(f.done_at),
+        "note": f.note,
+    }

@@ -1,4 +1,5 @@
 """Ticket store: idempotent creation per incoming message, listing, taking."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,8 +15,11 @@ from kefu.core.models import Priority, Ticket, TicketEvent, TicketStatus, local_
 
 class TicketAlreadyOwned(Conflict):
     def __init__(self, ticket_id: int, owner_id: int | None) -> None:
-        super().__init__(f"ticket {ticket_id} is already owned by agent {owner_id}" if owner_id is not None
-                         else f"ticket {ticket_id} was reopened for a supervisor to take")
+        super().__init__(
+            f"ticket {ticket_id} is already owned by agent {owner_id}"
+            if owner_id is not None
+            else f"ticket {ticket_id} was reopened for a supervisor to take"
+        )
         self.ticket_id = ticket_id
         self.owner_id = owner_id
 
@@ -103,8 +107,13 @@ def list_tickets(
     overdue: bool = False,
 ) -> list[Ticket]:
     query = select(Ticket).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
-    for column, value in ((Ticket.customer_id, customer_id), (Ticket.status, status),
-                          (Ticket.category, category), (Ticket.channel, channel), (Ticket.owner_id, owner_id)):
+    for column, value in (
+        (Ticket.customer_id, customer_id),
+        (Ticket.status, status),
+        (Ticket.category, category),
+        (Ticket.channel, channel),
+        (Ticket.owner_id, owner_id),
+    ):
         if value is not None:
             query = query.where(column == value)
     if overdue:
@@ -124,8 +133,11 @@ def take_ticket(session: Session, ticket_id: int, agent_id: int, supervisor: boo
         update(Ticket)
         # A ticket reopened by a poor satisfaction score (no owner, not new)
         # is for a supervisor to take.
-        .where(Ticket.id == ticket_id, Ticket.owner_id.is_(None),
-               true() if supervisor else Ticket.status == TicketStatus.new.value)
+        .where(
+            Ticket.id == ticket_id,
+            Ticket.owner_id.is_(None),
+            true() if supervisor else Ticket.status == TicketStatus.new.value,
+        )
         .values(
             owner_id=agent_id,
             status=case(
@@ -138,9 +150,15 @@ def take_ticket(session: Session, ticket_id: int, agent_id: int, supervisor: boo
         .execution_options(synchronize_session=False)
     ).rowcount
     if won:
-        session.add(TicketEvent(ticket_id=ticket_id, agent_id=agent_id, from_status=was,
-                                to_status=TicketStatus.in_progress.value if was == TicketStatus.new.value else was,
-                                note="受理"))
+        session.add(
+            TicketEvent(
+                ticket_id=ticket_id,
+                agent_id=agent_id,
+                from_status=was,
+                to_status=TicketStatus.in_progress.value if was == TicketStatus.new.value else was,
+                note="受理",
+            )
+        )
     session.commit()
     ticket = session.get(Ticket, ticket_id, populate_existing=True)
     if ticket is None:

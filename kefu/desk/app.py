@@ -1,10 +1,10 @@
 """The desk's web app (aiohttp): middlewares, the route table, start-up and
 clean-up. The handlers are in kefu/desk/views/, one module per resource."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Optional
 
 import aiohttp
 from aiohttp import web
@@ -18,14 +18,13 @@ from kefu.desk import security_headers
 from kefu.desk.rasa_client import RasaClient
 from kefu.desk.requests import AGENT, RASA, SETTINGS, STORE, TOKEN, in_db
 from kefu.desk.views import agents as agent_views
-from kefu.desk.views import canned, conversations, customers, health, live, pages, reminders, reports, session
-from kefu.desk.views import tickets
+from kefu.desk.views import canned, conversations, customers, health, live, pages, reminders, reports, session, tickets
 from kefu.text.received import InvalidInput, is_valid_text
 
 log = logging.getLogger(__name__)
 
 
-def json_error(status: int, message: str, code: Optional[str] = None) -> web.Response:
+def json_error(status: int, message: str, code: str | None = None) -> web.Response:
     """`code`, where given, lets the desk's page tell two refusals of one status apart."""
     return web.json_response({"error": message, **({"code": code} if code else {})}, status=status)
 

@@ -6,11 +6,11 @@ SameSite=Strict. A state-changing call made with the cookie must also send
 site cannot read. Calls with a bearer header are not sent by browsers on
 their own, so they need no CSRF token.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Optional, Tuple
 
 from aiohttp import web
 
@@ -23,11 +23,11 @@ def csrf_token(session_token: str) -> str:
     return hashlib.sha256(b"kefu-csrf:" + session_token.encode()).hexdigest()[:32]
 
 
-def credentials(request: web.Request) -> Tuple[Optional[str], bool]:
+def credentials(request: web.Request) -> tuple[str | None, bool]:
     """(token, came_from_cookie)."""
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        return header[len("Bearer "):].strip(), False
+        return header[len("Bearer ") :].strip(), False
     return request.cookies.get(SESSION_COOKIE) or None, True
 
 
@@ -41,8 +41,9 @@ def csrf_ok(request: web.Request, token: str) -> bool:
 
 def set_session(response: web.StreamResponse, token: str, max_age: int, secure: bool) -> None:
     # Secure only where the desk is served over HTTPS (KEFU_DESK_SECURE_COOKIES=1).
-    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, path="/", httponly=True,
-                        samesite="Strict", secure=secure)
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=max_age, path="/", httponly=True, samesite="Strict", secure=secure
+    )
 
 
 def clear_session(response: web.StreamResponse) -> None:

@@ -7,10 +7,11 @@ satisfaction survey); with an output channel Rasa also delivers the bot
 messages on the customer's own channel. /healthz asks Rasa whether it has a
 model.
 """
+
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict, List, Optional
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -21,6 +22,7 @@ from kefu.core.settings import Settings
 
 class RasaUnavailable(KefuError):
     """Rasa refused a call or could not be reached: a 502 for the desk's caller."""
+
     status = 502
 
 
@@ -34,15 +36,21 @@ def conversation_url(rasa_url: str, customer_id: str, tail: str = "") -> str:
     return f"{rasa_url}/conversations/{quote(customer_id, safe='')}{tail}"
 
 
-def turns(events: list, after: float = 0.0) -> List[dict]:
+def turns(events: list, after: float = 0.0) -> list[dict]:
     """Customer, bot and agent texts later than `after` (a tracker timestamp)."""
     found = []
     for e in events:
         if e.get("event") not in ("user", "bot") or not e.get("text") or (e.get("timestamp") or 0) <= after:
             continue
         agent = (e.get("metadata") or {}).get("agent")
-        found.append({"from": "customer" if e["event"] == "user" else ("agent" if agent else "bot"),
-                      "text": e["text"], "timestamp": e.get("timestamp"), "agent": agent})
+        found.append(
+            {
+                "from": "customer" if e["event"] == "user" else ("agent" if agent else "bot"),
+                "text": e["text"],
+                "timestamp": e.get("timestamp"),
+                "agent": agent,
+            }
+        )
     return found
 
 
@@ -57,7 +65,7 @@ class RasaClient:
     async def close(self) -> None:
         await self.http.close()
 
-    async def history(self, customer_id: str, after: float = 0.0) -> List[dict]:
+    async def history(self, customer_id: str, after: float = 0.0) -> list[dict]:
         """The conversation's turns later than `after`; RasaUnavailable when it cannot be read."""
         url = conversation_url(self.rasa_url, customer_id, "/tracker")
         params = {"token": self.token} if self.token else None
@@ -70,19 +78,17 @@ class RasaClient:
             raise RasaUnavailable(f"Rasa unreachable: {exc.__class__.__name__}")
         return turns(tracker.get("events", []), after)
 
-    async def say(self, customer_id: str, text: str, channel: str,
-                  metadata: Optional[Dict[str, Any]] = None) -> None:
+    async def say(self, customer_id: str, text: str, channel: str, metadata: dict[str, Any] | None = None) -> None:
         """A bot turn (an agent's reply carries the agent in `metadata`),
         delivered on the customer's `channel`."""
-        event: Dict[str, Any] = {"event": "bot", "text": text}
+        event: dict[str, Any] = {"event": "bot", "text": text}
         if metadata:
             event["metadata"] = metadata
         await self.post_events(customer_id, [event], channel)
 
     async def widget_notice(self, customer_id: str, notice: dict) -> None:
         """A custom payload only the web widget reads (who is serving the customer)."""
-        await self.post_events(customer_id, [{"event": "bot", "text": None, "data": {"custom": notice}}],
-                               "socketio")
+        await self.post_events(customer_id, [{"event": "bot", "text": None, "data": {"custom": notice}}], "socketio")
 
     async def resume(self, customer_id: str) -> None:
         """The bot answers the customer again (Rasa's ConversationResumed).
@@ -91,7 +97,7 @@ class RasaClient:
         starts a fresh turn that the rules recognise."""
         await self.post_events(customer_id, [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
 
-    async def post_events(self, customer_id: str, events: list, output_channel: Optional[str] = None) -> None:
+    async def post_events(self, customer_id: str, events: list, output_channel: str | None = None) -> None:
         """Add events to the customer's Rasa conversation (and, with an output
         channel, deliver its bot messages there); RasaUnavailable if not done."""
         url = conversation_url(self.rasa_url, customer_id, "/tracker/events")
@@ -107,7 +113,7 @@ class RasaClient:
             # the history (read again) tells whether the reply is there.
             raise RasaUnavailable(f"Rasa unreachable: {exc.__class__.__name__}")
 
-    async def model_problem(self) -> Optional[dict]:
+    async def model_problem(self) -> dict | None:
         """None when Rasa has a model; else what is wrong, as /healthz's body.
 
         Without a loaded model Rasa still accepts every message and answers
@@ -115,8 +121,9 @@ class RasaClient:
         check that only saw the port open would say ok. Rasa's /status answers
         409 then."""
         try:
-            async with self.http.get(f"{self.rasa_url}/status", params={"token": self.token or ""},
-                                     timeout=aiohttp.ClientTimeout(total=5)) as resp:
+            async with self.http.get(
+                f"{self.rasa_url}/status", params={"token": self.token or ""}, timeout=aiohttp.ClientTimeout(total=5)
+            ) as resp:
                 if resp.status == 409:
                     return {"model": "missing"}
                 if resp.status in (401, 403):

@@ -1,10 +1,12 @@
 """What every view needs from a request: the app's store, settings and Rasa
 client, the signed-in agent, the body and path parameters read safely, and
 the supervisors-only guard."""
+
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import wraps
-from typing import Any, Awaitable, Callable, Optional, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from aiohttp import web
@@ -21,8 +23,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STORE = web.AppKey("store", ThreadedSessions)
 SETTINGS = web.AppKey("settings", Settings)
 RASA = web.AppKey("rasa", RasaClient)
-AGENT = "agent"   # request[AGENT]: the signed-in agent (kefu.core.models.Agent)
-TOKEN = "token"   # request[TOKEN]: their session token
+AGENT = "agent"  # request[AGENT]: the signed-in agent (kefu.core.models.Agent)
+TOKEN = "token"  # request[TOKEN]: their session token
 
 
 async def in_db(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
@@ -33,6 +35,7 @@ async def in_db(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
 def supervisor_required(check: Callable[[Any], bool]) -> Callable[[Handler], Handler]:
     """A handler for supervisors only (`check` is the kefu.core.permissions
     check it needs): anyone else gets 403 before it runs."""
+
     def decorate(handler: Handler) -> Handler:
         @wraps(handler)
         async def checked(request: web.Request) -> web.StreamResponse:
@@ -54,7 +57,7 @@ async def read_json(request: web.Request) -> dict:
     return body
 
 
-def text_field(body: dict, name: str, default: Optional[str] = None) -> Optional[str]:
+def text_field(body: dict, name: str, default: str | None = None) -> str | None:
     """A field that must be text when present: `"status": []` is a 400, not
     a TypeError deep in a handler."""
     value = body.get(name, default)

@@ -10,17 +10,19 @@ page sets its own policy (widget_demo_policy): its inline start-up script
 runs by nonce, the widget's injected stylesheet is allowed, and it may
 reach the Rasa server it chats with.
 """
+
 from __future__ import annotations
 
 import secrets
-from typing import Optional
 from urllib.parse import urlparse
 
 from aiohttp import web
 
-DESK_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-               "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-               "form-action 'self'; frame-ancestors 'none'")
+DESK_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 EMBEDDABLE = ("/widget.js",)
 
 
@@ -28,7 +30,7 @@ def new_nonce() -> str:
     return secrets.token_urlsafe(16)
 
 
-def widget_demo_policy(nonce: str, server: Optional[str]) -> str:
+def widget_demo_policy(nonce: str, server: str | None) -> str:
     """The demo page: the widget's socket.io goes to `server` (polling over
     http(s), then a websocket), or to the page's own origin."""
     connect = ["'self'"]
@@ -36,9 +38,11 @@ def widget_demo_policy(nonce: str, server: Optional[str]) -> str:
         url = urlparse(server)
         ws_scheme = "wss" if url.scheme == "https" else "ws"
         connect += [f"{url.scheme}://{url.netloc}", f"{ws_scheme}://{url.netloc}"]
-    return (f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
-            f"img-src 'self' data:; connect-src {' '.join(connect)}; object-src 'none'; base-uri 'none'; "
-            "form-action 'self'; frame-ancestors 'none'")
+    return (
+        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data:; connect-src {' '.join(connect)}; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
 
 
 async def add(request: web.Request, response: web.StreamResponse) -> None:

@@ -5,6 +5,7 @@ is the n-th reminder of one order or bill, unique in the database, so two
 planners can never queue the same reminder twice. Stop conditions are
 checked here and again just before sending (kefu.reminders.stops).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -34,7 +35,7 @@ PLAN_LOCK_ID = 7_310_001  # pg advisory lock: one planner at a time
 class Decision:
     subject_type: str
     subject_id: int
-    label: str            # order id or "物业费 2026-11" for people reading the preview
+    label: str  # order id or "物业费 2026-11" for people reading the preview
     customer_id: str
     channel: str
     address: str
@@ -49,9 +50,9 @@ class Decision:
 
 @dataclass(frozen=True)
 class History:
-    total: int = 0                    # rows so far, whatever became of them: the next seq
-    used: int = 0                     # rows that count against max_reminders
-    last: datetime | None = None   # when the latest one went out (or was due)
+    total: int = 0  # rows so far, whatever became of them: the next seq
+    used: int = 0  # rows that count against max_reminders
+    last: datetime | None = None  # when the latest one went out (or was due)
 
 
 NO_HISTORY = History()
@@ -59,8 +60,7 @@ NO_HISTORY = History()
 
 def _no_open_reminder(subject_type: str, subject_id: Any) -> Any:
     r = Reminder.__table__
-    return ~exists().where(r.c.subject_type == subject_type, r.c.subject_id == subject_id,
-                           r.c.status.in_(OPEN))
+    return ~exists().where(r.c.subject_type == subject_type, r.c.subject_id == subject_id, r.c.status.in_(OPEN))
 
 
 HISTORY_CHUNK = 5000
@@ -78,17 +78,22 @@ def _histories(session: Session, subject_type: str, candidates: list[int]) -> di
     found: dict[int, History] = {}
     for start in range(0, len(candidates), HISTORY_CHUNK):
         rows = session.execute(
-            select(r.c.subject_id, func.count(), func.sum(case((r.c.status.in_(USED), 1), else_=0)),
-                   func.max(func.coalesce(r.c.sent_at, r.c.sending_at, r.c.due_at)))
-            .where(r.c.subject_type == subject_type,
-                   r.c.subject_id.in_(candidates[start:start + HISTORY_CHUNK]))
-            .group_by(r.c.subject_id))
+            select(
+                r.c.subject_id,
+                func.count(),
+                func.sum(case((r.c.status.in_(USED), 1), else_=0)),
+                func.max(func.coalesce(r.c.sent_at, r.c.sending_at, r.c.due_at)),
+            )
+            .where(r.c.subject_type == subject_type, r.c.subject_id.in_(candidates[start : start + HISTORY_CHUNK]))
+            .group_by(r.c.subject_id)
+        )
         found.update({sid: History(total, used or 0, last) for sid, total, used, last in rows})
     return found
 
 
-def _decide(policy: Policy, first: datetime, history: History, now: datetime, stop: str | None,
-            expired: bool) -> tuple[bool, str, datetime | None]:
+def _decide(
+    policy: Policy, first: datetime, history: History, now: datetime, stop: str | None, expired: bool
+) -> tuple[bool, str, datetime | None]:
     if history.used >= policy.max_reminders:
         return False, f"all {policy.max_reminders} reminder(s) used", None
     if stop:
@@ -111,11 +116,19 @@ def order_decisions(session: Session, policies: Policies, facts: StopFacts, now:
     everyone = [policies.order_default, *policies.shops.values()]
     newest = now - timedelta(minutes=min(p.first_after_minutes for p in everyone))
     oldest = now - timedelta(hours=max(p.stop_after_hours for p in everyone))
-    where = (o.c.status == "unpaid", o.c.buyer.isnot(None), o.c.created_at.isnot(None),
-             o.c.created_at <= newest, o.c.created_at >= oldest, _no_open_reminder("order", o.c.id))
+    where = (
+        o.c.status == "unpaid",
+        o.c.buyer.isnot(None),
+        o.c.created_at.isnot(None),
+        o.c.created_at <= newest,
+        o.c.created_at >= oldest,
+        _no_open_reminder("order", o.c.id),
+    )
     rows = session.execute(
         select(o.c.id, o.c.platform, o.c.order_id, o.c.shop, o.c.buyer, o.c.amount_cents, o.c.created_at)
-        .where(*where).order_by(o.c.created_at, o.c.id)).all()
+        .where(*where)
+        .order_by(o.c.created_at, o.c.id)
+    ).all()
     histories = _histories(session, "order", [row.id for row in rows])
     for row in rows:
         policy = policies.for_order(row.shop)
@@ -125,11 +138,25 @@ def order_decisions(session: Session, policies: Policies, facts: StopFacts, now:
         expired = row.created_at + timedelta(hours=policy.stop_after_hours) < now
         first = row.created_at + timedelta(minutes=policy.first_after_minutes)
         plan, reason, due = _decide(policy, first, history, now, stop, expired)
-        decision = Decision("order", row.id, row.order_id, customer, row.platform, row.buyer, row.shop,
-                            policy.name, history.total + 1, plan, reason, due)
+        decision = Decision(
+            "order",
+            row.id,
+            row.order_id,
+            customer,
+            row.platform,
+            row.buyer,
+            row.shop,
+            policy.name,
+            history.total + 1,
+            plan,
+            reason,
+            due,
+        )
         if plan:
-            decision.text, error = render(policy.template(row.platform), {
-                "shop": row.shop or "本店", "order_id": row.order_id, "amount": yuan(row.amount_cents)})
+            decision.text, error = render(
+                policy.template(row.platform),
+                {"shop": row.shop or "本店", "order_id": row.order_id, "amount": yuan(row.amount_cents)},
+            )
             if error:
                 decision.plan, decision.reason = False, error
         yield decision
@@ -141,14 +168,32 @@ def bill_decisions(session: Session, policies: Policies, facts: StopFacts, now: 
     everyone = [policies.bill_default, *policies.kinds.values()]
     today = now.astimezone(SHANGHAI).date()
     latest_due = today - timedelta(days=min(p.first_offset_days for p in everyone)) + timedelta(days=1)
-    earliest_due = today - timedelta(days=max(p.stop_after_days + max(p.first_offset_days, 0)
-                                              for p in everyone)) - timedelta(days=1)
-    where = (b.c.status == "unpaid", b.c.due_date <= latest_due, b.c.due_date >= earliest_due,
-             _no_open_reminder("bill", b.c.id))
+    earliest_due = (
+        today
+        - timedelta(days=max(p.stop_after_days + max(p.first_offset_days, 0) for p in everyone))
+        - timedelta(days=1)
+    )
+    where = (
+        b.c.status == "unpaid",
+        b.c.due_date <= latest_due,
+        b.c.due_date >= earliest_due,
+        _no_open_reminder("bill", b.c.id),
+    )
     rows = session.execute(
-        select(b.c.id, b.c.customer_id, b.c.channel, b.c.address, b.c.kind, b.c.amount_cents, b.c.due_date,
-               b.c.period, b.c.created_at)
-        .where(*where).order_by(b.c.due_date, b.c.id)).all()
+        select(
+            b.c.id,
+            b.c.customer_id,
+            b.c.channel,
+            b.c.address,
+            b.c.kind,
+            b.c.amount_cents,
+            b.c.due_date,
+            b.c.period,
+            b.c.created_at,
+        )
+        .where(*where)
+        .order_by(b.c.due_date, b.c.id)
+    ).all()
     histories = _histories(session, "bill", [row.id for row in rows])
     for row in rows:
         policy = policies.for_bill(row.kind)
@@ -158,12 +203,31 @@ def bill_decisions(session: Session, policies: Policies, facts: StopFacts, now: 
         stop = facts.stop_reason(customer, None, row.created_at, policy, now)
         expired = first + timedelta(days=policy.stop_after_days) < now
         plan, reason, due = _decide(policy, first, history, now, stop, expired)
-        decision = Decision("bill", row.id, f"{row.kind} {row.period}", customer, row.channel, row.address,
-                            None, policy.name, history.total + 1, plan, reason, due)
+        decision = Decision(
+            "bill",
+            row.id,
+            f"{row.kind} {row.period}",
+            customer,
+            row.channel,
+            row.address,
+            None,
+            policy.name,
+            history.total + 1,
+            plan,
+            reason,
+            due,
+        )
         if plan:
-            decision.text, error = render(policy.template(row.channel), {
-                "kind": row.kind, "period": row.period, "amount": yuan(row.amount_cents),
-                "due_date": china_date(row.due_date), "customer_id": row.customer_id})
+            decision.text, error = render(
+                policy.template(row.channel),
+                {
+                    "kind": row.kind,
+                    "period": row.period,
+                    "amount": yuan(row.amount_cents),
+                    "due_date": china_date(row.due_date),
+                    "customer_id": row.customer_id,
+                },
+            )
             if error:
                 decision.plan, decision.reason = False, error
         yield decision
@@ -176,13 +240,25 @@ def decide(session: Session, policies: Policies, now: datetime) -> Iterator[Deci
 
 
 def _insert(session: Session, decisions: list[Decision], now: datetime) -> None:
-    rows = [{
-        "subject_type": d.subject_type, "subject_id": d.subject_id, "seq": d.seq, "policy": d.policy,
-        "channel": d.channel, "customer_id": d.customer_id, "address": d.address, "shop": d.shop,
-        # The ad-law check runs here, so the stored text is exactly what goes out.
-        "text": check_outgoing(d.text, d.channel, d.customer_id),
-        "status": ReminderStatus.pending.value, "due_at": d.due_at, "attempts": 0, "created_at": now,
-    } for d in decisions]
+    rows = [
+        {
+            "subject_type": d.subject_type,
+            "subject_id": d.subject_id,
+            "seq": d.seq,
+            "policy": d.policy,
+            "channel": d.channel,
+            "customer_id": d.customer_id,
+            "address": d.address,
+            "shop": d.shop,
+            # The ad-law check runs here, so the stored text is exactly what goes out.
+            "text": check_outgoing(d.text, d.channel, d.customer_id),
+            "status": ReminderStatus.pending.value,
+            "due_at": d.due_at,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for d in decisions
+    ]
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     # A concurrent planner that queued the same n-th reminder wins; ours is skipped.
     session.execute(dialect.insert(Reminder.__table__).on_conflict_do_nothing(), rows)
@@ -205,8 +281,9 @@ def _planner_lock(session: Session) -> Iterator[bool]:
                 conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": PLAN_LOCK_ID})
 
 
-def plan(session: Session, policies: Policies, now: datetime, chunk: int = 2000,
-         stopping: Callable[[], bool] = lambda: False) -> int:
+def plan(
+    session: Session, policies: Policies, now: datetime, chunk: int = 2000, stopping: Callable[[], bool] = lambda: False
+) -> int:
     """Queue every reminder that is due now; returns how many were queued.
 
     Committed in chunks so workers start sending while a large first round

@@ -4,12 +4,14 @@ Policies are data (kefu/reminders/data/reminder_policies.yml, or the file named 
 KEFU_REMINDER_POLICIES): a default for orders and one for bills, with
 overrides per shop (orders) and per fee kind (bills).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any
 
 import yaml
 
@@ -27,11 +29,11 @@ class PolicyError(ValueError):
 class QuietHours:
     """A daily China-time window in which nothing is sent (may wrap midnight)."""
 
-    start: Optional[time] = None
-    end: Optional[time] = None
+    start: time | None = None
+    end: time | None = None
 
     @classmethod
-    def parse(cls, value: Any, where: str) -> "QuietHours":
+    def parse(cls, value: Any, where: str) -> QuietHours:
         if value in (None, "", "none", False):
             return cls()
         try:
@@ -101,26 +103,33 @@ class Policy:
 class Policies:
     order_default: Policy
     bill_default: Policy
-    shops: Dict[str, Policy] = field(default_factory=dict)
-    kinds: Dict[str, Policy] = field(default_factory=dict)
+    shops: dict[str, Policy] = field(default_factory=dict)
+    kinds: dict[str, Policy] = field(default_factory=dict)
 
-    def for_order(self, shop: Optional[str]) -> Policy:
+    def for_order(self, shop: str | None) -> Policy:
         return self.shops.get(shop or "", self.order_default)
 
     def for_bill(self, kind: str) -> Policy:
         return self.kinds.get(kind, self.bill_default)
 
 
-_INT_KEYS = ("max_reminders", "min_gap_minutes", "pay_later_pause_hours", "first_after_minutes",
-             "stop_after_hours", "first_offset_days", "stop_after_days")
+_INT_KEYS = (
+    "max_reminders",
+    "min_gap_minutes",
+    "pay_later_pause_hours",
+    "first_after_minutes",
+    "stop_after_hours",
+    "first_offset_days",
+    "stop_after_days",
+)
 _KNOWN = {f.name for f in fields(Policy)} - {"name"}
 
 
-def _policy(name: str, raw: Mapping[str, Any], base: Optional[Policy]) -> Policy:
+def _policy(name: str, raw: Mapping[str, Any], base: Policy | None) -> Policy:
     unknown = set(raw) - _KNOWN
     if unknown:
         raise PolicyError(f"policy {name}: unknown key(s) {', '.join(sorted(unknown))}")
-    values: Dict[str, Any] = {}
+    values: dict[str, Any] = {}
     for key in _INT_KEYS:
         if key in raw:
             try:
@@ -137,8 +146,10 @@ def _policy(name: str, raw: Mapping[str, Any], base: Optional[Policy]) -> Policy
         except ValueError:
             raise PolicyError(f"policy {name}: send_time must look like 09:00")
     if "templates" in raw:
-        values["templates"] = {**(base.templates if base else {}),
-                               **{str(k): str(v) for k, v in (raw["templates"] or {}).items()}}
+        values["templates"] = {
+            **(base.templates if base else {}),
+            **{str(k): str(v) for k, v in (raw["templates"] or {}).items()},
+        }
     if base is not None:
         return replace(base, name=name, **values)
     missing = {"max_reminders", "min_gap_minutes", "templates"} - set(values)
@@ -156,14 +167,14 @@ def parse_policies(raw: Mapping[str, Any]) -> Policies:
         bill_default = _policy("bills.default", bills["default"], None)
     except (KeyError, TypeError):
         raise PolicyError("the policy file needs orders.default and bills.default")
-    shops = {str(k): _policy(f"orders.shops.{k}", v or {}, order_default)
-             for k, v in (orders.get("shops") or {}).items()}
-    kinds = {str(k): _policy(f"bills.kinds.{k}", v or {}, bill_default)
-             for k, v in (bills.get("kinds") or {}).items()}
+    shops = {
+        str(k): _policy(f"orders.shops.{k}", v or {}, order_default) for k, v in (orders.get("shops") or {}).items()
+    }
+    kinds = {str(k): _policy(f"bills.kinds.{k}", v or {}, bill_default) for k, v in (bills.get("kinds") or {}).items()}
     return Policies(order_default, bill_default, shops, kinds)
 
 
-def load_policies(path: Optional[Path] = None) -> Policies:
+def load_policies(path: Path | None = None) -> Policies:
     """path: by default KEFU_REMINDER_POLICIES, else DATA_FILE."""
     path = path or reminder_policies_file()
     try:
@@ -175,7 +186,7 @@ def load_policies(path: Optional[Path] = None) -> Policies:
     return parse_policies(raw or {})
 
 
-def yuan(cents: Optional[int]) -> str:
+def yuan(cents: int | None) -> str:
     return f"{(cents or 0) / 100:.2f}"
 
 
@@ -183,7 +194,7 @@ def china_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-def render(template: str, values: Mapping[str, Any]) -> Tuple[str, Optional[str]]:
+def render(template: str, values: Mapping[str, Any]) -> tuple[str, str | None]:
     """The text, or None and why when the template names an unknown field."""
     try:
         return template.format_map(dict(values)), None

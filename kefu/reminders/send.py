@@ -5,10 +5,10 @@ platform answered with an error, or no connection was made) -> may retry;
 anything else (timeout, connection dropped mid-call) -> may have been sent,
 so the caller marks the reminder `uncertain`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import aiohttp
 
@@ -21,8 +21,14 @@ from kefu.core.settings import ChannelSettings
 def top_config(channels: ChannelSettings) -> TopConfig:
     """The TOP client's configuration (the client reads no settings itself)."""
     t = channels.taobao
-    return TopConfig(app_key=t.app_key, app_secret=t.app_secret, session=t.session, api_base=t.api_base,
-                     sign_method=t.sign_method, chat_method=t.chat_method)
+    return TopConfig(
+        app_key=t.app_key,
+        app_secret=t.app_secret,
+        session=t.session,
+        api_base=t.api_base,
+        sign_method=t.sign_method,
+        chat_method=t.chat_method,
+    )
 
 
 class NotSent(Exception):
@@ -35,15 +41,15 @@ class CannotSend(Exception):
 
 @dataclass
 class Senders:
-    top: Optional[TopAPI] = None
-    wechat: Optional[WeChatAPI] = None
-    wecom: Optional[WeComAPI] = None
+    top: TopAPI | None = None
+    wechat: WeChatAPI | None = None
+    wecom: WeComAPI | None = None
     wecom_open_kfid: str = ""
     sms_url: str = ""
     timeout: float = 10
 
     @classmethod
-    def from_settings(cls, channels: ChannelSettings) -> "Senders":
+    def from_settings(cls, channels: ChannelSettings) -> Senders:
         """A client for each platform configured in channels (kefu/core/settings.py)."""
         wechat, wecom = channels.wechat, channels.wecom
         top = top_config(channels)
@@ -55,7 +61,7 @@ class Senders:
             sms_url=channels.sms_url,
         )
 
-    async def send(self, channel: str, address: str, text: str, shop: Optional[str] = None) -> None:
+    async def send(self, channel: str, address: str, text: str, shop: str | None = None) -> None:
         try:
             await self._send(channel, address, text, shop)
         except TopAPIError as exc:
@@ -67,7 +73,7 @@ class Senders:
         except aiohttp.ClientConnectorError as exc:  # nothing reached the platform
             raise NotSent(f"cannot connect: {exc}")
 
-    async def _send(self, channel: str, address: str, text: str, shop: Optional[str]) -> None:
+    async def _send(self, channel: str, address: str, text: str, shop: str | None) -> None:
         if channel in ("taobao", "tmall"):
             if self.top is None:
                 raise CannotSend("Taobao/Tmall is not configured (TAOBAO_APP_KEY, TAOBAO_APP_SECRET)")
@@ -89,12 +95,14 @@ class Senders:
         """A plain JSON POST {phone, text} to the operator's SMS gateway."""
         if not self.sms_url:
             raise CannotSend("no SMS gateway configured (KEFU_SMS_URL)")
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session:
-            async with session.post(self.sms_url, json={"phone": phone, "text": text}) as resp:
-                if 400 <= resp.status < 500:
-                    raise NotSent(f"SMS gateway refused it: HTTP {resp.status}")
-                if resp.status >= 500:  # it may have queued the text before failing
-                    raise RuntimeError(f"SMS gateway answered HTTP {resp.status}")
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session,
+            session.post(self.sms_url, json={"phone": phone, "text": text}) as resp,
+        ):
+            if 400 <= resp.status < 500:
+                raise NotSent(f"SMS gateway refused it: HTTP {resp.status}")
+            if resp.status >= 500:  # it may have queued the text before failing
+                raise RuntimeError(f"SMS gateway answered HTTP {resp.status}")
 
     async def close(self) -> None:
         if self.top is not None:

@@ -4,6 +4,7 @@ Read once per planning round or send batch, then asked per reminder. The
 customer is known by the bot's sender id (`taobao:<buyer>`, `wechat:<openid>`),
 which is also how the bot stored their facts.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -51,8 +52,7 @@ class StopFacts:
 
     @classmethod
     def load(cls, session: Session, customers: Collection[str] | None = None) -> StopFacts:
-        fact_query = select(CustomerFact.customer_id, CustomerFact.kind, CustomerFact.order_id,
-                            CustomerFact.created_at)
+        fact_query = select(CustomerFact.customer_id, CustomerFact.kind, CustomerFact.order_id, CustomerFact.created_at)
         handoff_query = select(Conversation.customer_id).where(Conversation.status.in_(HANDOFF))
         if customers is not None:
             customers = {alias for c in customers for alias in aliases(c)}
@@ -63,8 +63,9 @@ class StopFacts:
             facts[row.customer_id].append(Fact(row.kind, row.order_id, row.created_at))
         return cls(dict(facts), set(session.execute(handoff_query).scalars()))
 
-    def stop_reason(self, customer: str, order_id: str | None, subject_created: datetime | None,
-                    policy: Policy, now: datetime) -> str | None:
+    def stop_reason(
+        self, customer: str, order_id: str | None, subject_created: datetime | None, policy: Policy, now: datetime
+    ) -> str | None:
         same_person = aliases(customer)
         if same_person & self.in_handoff:
             return "customer is with a human agent (handoff)"

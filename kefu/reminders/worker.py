@@ -7,24 +7,26 @@ Every database call runs in a worker thread (kefu.core.db.ThreadedSessions), nev
 on the event loop: a call that waits for a lock or a busy CPU would otherwise
 hold the loop, and with it the SIGTERM handler, for as long as it waits.
 """
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kefu.core.db import ThreadedSessions
-from kefu.core.settings import ReminderSettings
 from kefu.core.models import Bill, Order, Reminder, utcnow
 from kefu.core.reminder_outbox import Outcome, claim, finish, mark_sending, recover, release
+from kefu.core.settings import ReminderSettings
 from kefu.reminders.plan import plan
 from kefu.reminders.policy import Policies, Policy
 from kefu.reminders.send import CannotSend, NotSent, Senders
@@ -42,10 +44,10 @@ class WorkerSettings:
     concurrency: int = _DEFAULTS.concurrency
     lease: timedelta = timedelta(seconds=_DEFAULTS.lease_seconds)
     interval: float = _DEFAULTS.interval_seconds  # idle sleep between rounds
-    plan_every: float = _DEFAULTS.plan_seconds    # seconds between planning rounds
+    plan_every: float = _DEFAULTS.plan_seconds  # seconds between planning rounds
 
     @classmethod
-    def from_settings(cls, settings: ReminderSettings) -> "WorkerSettings":
+    def from_settings(cls, settings: ReminderSettings) -> WorkerSettings:
         return cls(
             batch=settings.batch,
             concurrency=settings.concurrency,
@@ -65,24 +67,25 @@ class RoundReport:
     cancelled: int = 0
     held: int = 0
     recovered: int = 0
-    notes: List[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Subject:
     status: str
-    created_at: Optional[datetime]
-    order_id: Optional[str] = None
+    created_at: datetime | None
+    order_id: str | None = None
 
 
-def _subjects(session: Session, rows: List[Reminder]) -> Dict[tuple, Subject]:
+def _subjects(session: Session, rows: list[Reminder]) -> dict[tuple, Subject]:
     """The orders and bills behind a batch, as they are now."""
-    found: Dict[tuple, Subject] = {}
+    found: dict[tuple, Subject] = {}
     order_ids = [r.subject_id for r in rows if r.subject_type == "order"]
     bill_ids = [r.subject_id for r in rows if r.subject_type == "bill"]
     if order_ids:
-        for o in session.execute(select(Order.id, Order.status, Order.created_at, Order.order_id)
-                                 .where(Order.id.in_(order_ids))):
+        for o in session.execute(
+            select(Order.id, Order.status, Order.created_at, Order.order_id).where(Order.id.in_(order_ids))
+        ):
             found[("order", o.id)] = Subject(o.status, o.created_at, o.order_id)
     if bill_ids:
         for b in session.execute(select(Bill.id, Bill.status, Bill.created_at).where(Bill.id.in_(bill_ids))):
@@ -91,8 +94,14 @@ def _subjects(session: Session, rows: List[Reminder]) -> Dict[tuple, Subject]:
 
 
 class ReminderWorker:
-    def __init__(self, sessions: sessionmaker, senders: Senders, policies: Policies,
-                 settings: Optional[WorkerSettings] = None, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker,
+        senders: Senders,
+        policies: Policies,
+        settings: WorkerSettings | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.sessions = sessions
         self.store = ThreadedSessions(factory=sessions)
         self.senders = senders
@@ -101,30 +110,33 @@ class ReminderWorker:
         self.clock = clock
         self.worker_id = f"{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._claims = 0
-        self._by_name: Dict[str, Policy] = {p.name: p for p in (
-            policies.order_default, policies.bill_default, *policies.shops.values(), *policies.kinds.values())}
+        self._by_name: dict[str, Policy] = {
+            p.name: p
+            for p in (policies.order_default, policies.bill_default, *policies.shops.values(), *policies.kinds.values())
+        }
 
-    async def plan(self, stop: Optional[asyncio.Event] = None) -> int:
-        return await self.store.run(plan, self.policies, self.clock(),
-                                    stopping=stop.is_set if stop is not None else (lambda: False))
+    async def plan(self, stop: asyncio.Event | None = None) -> int:
+        return await self.store.run(
+            plan, self.policies, self.clock(), stopping=stop.is_set if stop is not None else (lambda: False)
+        )
 
     async def recover(self) -> int:
         retried, uncertain = await self.store.run(recover, self.clock())
         if retried or uncertain:
-            logger.warning("expired leases: %d reminder(s) back in the queue, %d marked uncertain",
-                           retried, uncertain)
+            logger.warning("expired leases: %d reminder(s) back in the queue, %d marked uncertain", retried, uncertain)
         return retried + uncertain
 
-    def _check(self, session: Session, rows: List[Reminder], now: datetime, report: RoundReport) -> List[Reminder]:
+    def _check(self, session: Session, rows: list[Reminder], now: datetime, report: RoundReport) -> list[Reminder]:
         """Last look before sending: paid meanwhile? asked to stop? night?"""
         subjects = _subjects(session, rows)
         facts = StopFacts.load(session, {r.customer_id for r in rows})
         moves, cancels, ready = {}, {}, []
         for row in rows:
             policy = self._by_name.get(row.policy) or (
-                self.policies.order_default if row.subject_type == "order" else self.policies.bill_default)
+                self.policies.order_default if row.subject_type == "order" else self.policies.bill_default
+            )
             subject = subjects.get((row.subject_type, row.subject_id))
-            reason: Optional[str]
+            reason: str | None
             if subject is None or subject.status != "unpaid":
                 reason = f"{row.subject_type} is {subject.status if subject else 'gone'}"
             else:
@@ -140,7 +152,7 @@ class ReminderWorker:
         report.held += len(moves)
         return ready
 
-    async def _send_all(self, rows: List[Reminder]) -> Outcome:
+    async def _send_all(self, rows: list[Reminder]) -> Outcome:
         outcome = Outcome()
         gate = asyncio.Semaphore(self.settings.concurrency)
 
@@ -166,20 +178,22 @@ class ReminderWorker:
         owner = f"{self.worker_id}-{self._claims}"
         now = self.clock()
 
-        def claim_and_check(session: Session) -> Tuple[List[Reminder], List[Reminder], Set[int]]:
+        def claim_and_check(session: Session) -> tuple[list[Reminder], list[Reminder], set[int]]:
             rows = claim(session, owner, now, self.settings.batch, self.settings.lease)
             if not rows:
                 return rows, [], set()
             ready = self._check(session, rows, now, report)
-            return rows, ready, mark_sending(session, owner, [r.id for r in ready], self.clock(),
-                                             self.settings.lease)
+            return rows, ready, mark_sending(session, owner, [r.id for r in ready], self.clock(), self.settings.lease)
 
         rows, ready, marked = await self.store.run(claim_and_check)
         if not rows:
             return 0
         if len(marked) < len(ready):
-            logger.warning("%d reminder(s) of batch %s were taken over after the lease expired; not sent here",
-                           len(ready) - len(marked), owner)
+            logger.warning(
+                "%d reminder(s) of batch %s were taken over after the lease expired; not sent here",
+                len(ready) - len(marked),
+                owner,
+            )
         outcome = await self._send_all([r for r in ready if r.id in marked])
         await self.store.run(finish, owner, outcome, self.clock())
         report.sent += len(outcome.sent)
@@ -190,7 +204,7 @@ class ReminderWorker:
             logger.error("reminder %d not sent: %s", row_id, error)
         return len(rows)
 
-    async def run_round(self, do_plan: bool = True, stop: Optional[asyncio.Event] = None) -> RoundReport:
+    async def run_round(self, do_plan: bool = True, stop: asyncio.Event | None = None) -> RoundReport:
         report = RoundReport()
 
         def stopping() -> bool:
@@ -204,7 +218,7 @@ class ReminderWorker:
             pass
         return report
 
-    async def run_forever(self, stop: asyncio.Event, extra: Optional[Callable] = None) -> None:
+    async def run_forever(self, stop: asyncio.Event, extra: Callable | None = None) -> None:
         # Planning runs beside the sending, in its own thread: a long planning
         # pass (every open order and bill) must not hold up due reminders.
         planner = asyncio.ensure_future(self._plan_forever(stop))
@@ -223,7 +237,7 @@ class ReminderWorker:
                 logger.exception("reminder planning failed; retrying in %.0f s", self.settings.plan_every)
             await _sleep_unless(stop, self.settings.plan_every)
 
-    async def _send_forever(self, stop: asyncio.Event, extra: Optional[Callable]) -> None:
+    async def _send_forever(self, stop: asyncio.Event, extra: Callable | None) -> None:
         while not stop.is_set():
             if extra is not None:
                 try:
@@ -233,9 +247,15 @@ class ReminderWorker:
             try:
                 report = await self.run_round(False, stop)
                 if report.sent or report.uncertain or report.failed or report.cancelled:
-                    logger.info("reminders: sent %d, cancelled %d, held %d, refused %d, uncertain %d, failed %d",
-                                report.sent, report.cancelled, report.held, report.refused, report.uncertain,
-                                report.failed)
+                    logger.info(
+                        "reminders: sent %d, cancelled %d, held %d, refused %d, uncertain %d, failed %d",
+                        report.sent,
+                        report.cancelled,
+                        report.held,
+                        report.refused,
+                        report.uncertain,
+                        report.failed,
+                    )
             except Exception:
                 # A database or network outage must not end the loop; the
                 # leases make whatever was half done safe to pick up again.
@@ -244,7 +264,5 @@ class ReminderWorker:
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except asyncio.TimeoutError:
-        pass

@@ -5,6 +5,7 @@ Its /webhook runs any action for any conversation id it is told (an order
 look-up, a ticket, a handoff), so only Rasa may call it: rasa-sdk itself
 listens on 0.0.0.0 and checks nothing.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -30,9 +31,11 @@ def checked_settings(settings: ActionServerSettings) -> ActionServerSettings:
     reachable address without a token."""
     host, token = settings.host, settings.token
     if not is_loopback(host) and not token:
-        raise SystemExit(f"error: the action server on {host} needs KEFU_ACTIONS_TOKEN, a secret shared "
-                         "with Rasa (e.g. `openssl rand -hex 32`); without one anybody who reaches the port "
-                         "could read orders and create tickets for any customer")
+        raise SystemExit(
+            f"error: the action server on {host} needs KEFU_ACTIONS_TOKEN, a secret shared "
+            "with Rasa (e.g. `openssl rand -hex 32`); without one anybody who reaches the port "
+            "could read orders and create tickets for any customer"
+        )
     return settings
 
 

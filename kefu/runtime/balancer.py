@@ -1,14 +1,15 @@
 """nginx in front of the scaled profile: deploy/nginx/kefu.conf.in filled in
 with this machine's ports, and the command that runs it in the foreground."""
+
 from __future__ import annotations
 
 import getpass
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence
 
 from kefu.core.settings import PROJECT_ROOT
 
@@ -19,6 +20,7 @@ NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/bin/nginx")
 @dataclass(frozen=True)
 class Layout:
     """Where nginx listens and what it balances; servers are "host:port"."""
+
     public_host: str
     public_port: int
     internal_host: str
@@ -28,10 +30,10 @@ class Layout:
     desk_server: str
     # Set where servers are DNS names whose addresses change (Kubernetes pods):
     # nginx >= 1.27.3 then re-resolves them ("resolve"); else once at start.
-    resolver: Optional[str] = None
+    resolver: str | None = None
 
 
-def render(layout: Layout, run_dir: Path, user: Optional[str] = None, access_log: Optional[str] = None) -> str:
+def render(layout: Layout, run_dir: Path, user: str | None = None, access_log: str | None = None) -> str:
     # As root, nginx's workers would drop to `nobody`, who cannot write the
     # body buffers under var/; run them as the user who started Kefu.
     if user is None:
@@ -67,20 +69,21 @@ def render(layout: Layout, run_dir: Path, user: Optional[str] = None, access_log
 def nginx_binary() -> str:
     found = shutil.which("nginx") or next((p for p in NGINX_CANDIDATES if Path(p).exists()), None)
     if not found:
-        raise SystemExit("error: the scaled profile needs nginx; 'make run-scaled' installs Debian's "
-                         "package, or run 'apt-get install nginx' as root")
+        raise SystemExit(
+            "error: the scaled profile needs nginx; 'make run-scaled' installs Debian's "
+            "package, or run 'apt-get install nginx' as root"
+        )
     return found
 
 
-def prepare(layout: Layout, run_dir: Path) -> List[str]:
+def prepare(layout: Layout, run_dir: Path) -> list[str]:
     """Write the configuration, check it with `nginx -t`, return the command."""
     run_dir.mkdir(parents=True, exist_ok=True)
     conf = run_dir / "nginx.conf"
     conf.write_text(render(layout, run_dir))
     binary = nginx_binary()
 
-    check = subprocess.run([binary, "-t", "-q", "-p", str(run_dir), "-c", str(conf)],
-                           capture_output=True, text=True)
+    check = subprocess.run([binary, "-t", "-q", "-p", str(run_dir), "-c", str(conf)], capture_output=True, text=True)
     if check.returncode != 0:
         raise SystemExit(f"error: nginx refused {conf}:\n{check.stderr.strip()}")
     return [binary, "-p", str(run_dir), "-c", str(conf)]
@@ -90,7 +93,10 @@ def prepare(layout: Layout, run_dir: Path) -> List[str]:
 # names, re-resolved through the cluster DNS. tests/test_deploy.py checks that
 # the ConfigMap holds exactly this; print it with `python -m kefu.runtime.balancer`.
 KUBERNETES_LAYOUT = Layout(
-    public_host="0.0.0.0", public_port=8080, internal_host="0.0.0.0", internal_port=8079,
+    public_host="0.0.0.0",
+    public_port=8080,
+    internal_host="0.0.0.0",
+    internal_port=8079,
     rasa_servers=[f"kefu-rasa-{i}.kefu-rasa.kefu.svc.cluster.local:5005" for i in range(2)],
     action_servers=[f"kefu-actions-{i}.kefu-actions.kefu.svc.cluster.local:5055" for i in range(2)],
     desk_server="kefu-desk.kefu.svc.cluster.local:8000",

@@ -4,20 +4,20 @@ Without a model Rasa keeps its port open and accepts every message, but
 answers nothing (after `DELETE /model`, or a `PUT /model` that failed): the
 operator must read it in the log, not learn it from customers.
 """
+
 from __future__ import annotations
 
 import sys
 import time
 import urllib.error
 import urllib.request
-from typing import Dict, List, Optional
 from urllib.parse import quote
 
 DEFAULT_INTERVAL_SECONDS = 15.0
 
 
-def model_state(rasa_url: str, token: str, timeout: float = 3) -> Optional[str]:
-    """"loaded", "missing", or None when Rasa cannot tell (starting, restarting)."""
+def model_state(rasa_url: str, token: str, timeout: float = 3) -> str | None:
+    """ "loaded", "missing", or None when Rasa cannot tell (starting, restarting)."""
     req = urllib.request.Request(f"{rasa_url}/status?token={quote(token, safe='')}")
     try:
         with urllib.request.urlopen(req, timeout=timeout):
@@ -32,12 +32,12 @@ class ModelWatch:
     """Called on every supervisor round; asks each Rasa server at most once
     per interval and logs only changes."""
 
-    def __init__(self, rasa_urls: List[str], token: str, interval: float = DEFAULT_INTERVAL_SECONDS) -> None:
+    def __init__(self, rasa_urls: list[str], token: str, interval: float = DEFAULT_INTERVAL_SECONDS) -> None:
         self.rasa_urls = rasa_urls
         self.token = token
         self.interval = interval
         self.next_check = 0.0
-        self.states: Dict[str, str] = {}
+        self.states: dict[str, str] = {}
 
     def __call__(self) -> None:
         now = time.monotonic()
@@ -49,8 +49,12 @@ class ModelWatch:
             if state is None or state == self.states.get(url):
                 continue
             if state == "missing":
-                print(f"kefu: rasa {url} has no model loaded: customers get no answers until one is "
-                      f"loaded (PUT /model) or it is restarted", file=sys.stderr, flush=True)
+                print(
+                    f"kefu: rasa {url} has no model loaded: customers get no answers until one is "
+                    f"loaded (PUT /model) or it is restarted",
+                    file=sys.stderr,
+                    flush=True,
+                )
             elif url in self.states:
                 print(f"kefu: rasa {url} has a model again", file=sys.stderr, flush=True)
             self.states[url] = state

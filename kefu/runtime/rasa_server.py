@@ -14,13 +14,14 @@ API never starts without its token, and every route but the channels' needs
 it; customer ids in its paths are percent-decoded, so every client names a
 conversation by the id the channel stored. Everything else is plain `rasa`.
 """
+
 from __future__ import annotations
 
 import logging
 import sys
 from contextvars import ContextVar
 from functools import lru_cache
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any
 
 logger = logging.getLogger("kefu.rasa_server")
 
@@ -36,7 +37,7 @@ def _action_result_validator():
     return cls(schema)
 
 
-def _validate_action_result(self, result: Dict[Text, Any]) -> bool:
+def _validate_action_result(self, result: dict[str, Any]) -> bool:
     from jsonschema import ValidationError
     from rasa.shared.constants import DOCS_BASE_URL
 
@@ -133,9 +134,15 @@ def _decoded_conversation_ids(original_create_app):
         try:
             request.match_info = {**request.match_info, "conversation_id": unquote(encoded, errors="strict")}
         except UnicodeDecodeError:
-            return response.json({"status": "failure", "reason": "BadRequest", "code": 400,
-                                  "message": "the conversation id in the path is not percent-encoded UTF-8"},
-                                 status=400)
+            return response.json(
+                {
+                    "status": "failure",
+                    "reason": "BadRequest",
+                    "code": 400,
+                    "message": "the conversation id in the path is not percent-encoded UTF-8",
+                },
+                status=400,
+            )
         return None
 
     def create_app(*args, **kwargs):
@@ -157,8 +164,11 @@ def _tracker_store_down(self, error: Exception) -> None:
     is forgotten), and what it said would be lost when the database returns.
     Failing the turn instead makes the channel answer "system busy" and lets
     the platform or the customer send it again."""
-    logger.error("conversation store unreachable (%s): %s; the turn is refused",
-                 self._tracker_store.__class__.__name__, str(error).splitlines()[0][:300])
+    logger.error(
+        "conversation store unreachable (%s): %s; the turn is refused",
+        self._tracker_store.__class__.__name__,
+        str(error).splitlines()[0][:300],
+    )
     raise ConversationStoreUnavailable(str(error)) from error
 
 
@@ -212,8 +222,11 @@ def _request_failure_contained(original_init):
             try:
                 return await handle(request)
             except SystemExit as exc:
-                logger.error("a request to %s tried to end the server (SystemExit %s); answered 500",
-                             ascii(request.path)[:200], exc.code)
+                logger.error(
+                    "a request to %s tried to end the server (SystemExit %s); answered 500",
+                    ascii(request.path)[:200],
+                    exc.code,
+                )
                 raise ServerError("internal error") from None
 
         self.request_handler = request_handler
@@ -248,9 +261,15 @@ def _api_token_guard(token: str):
         provided = request.args.get("token", "")
         if hmac.compare_digest(provided.encode("utf-8", "surrogatepass"), expected):
             return None
-        return response.json({"status": "failure", "reason": "NotAuthenticated",
-                              "message": "Rasa's HTTP API needs ?token= (KEFU_RASA_TOKEN)", "code": 401},
-                             status=401)
+        return response.json(
+            {
+                "status": "failure",
+                "reason": "NotAuthenticated",
+                "message": "Rasa's HTTP API needs ?token= (KEFU_RASA_TOKEN)",
+                "code": 401,
+            },
+            status=401,
+        )
 
     return guard
 
@@ -288,8 +307,7 @@ class ActionServerUnavailable(RuntimeError):
 
 
 # The custom-action failures of the action being run by this turn's task.
-_action_failures: ContextVar[Optional[List[Tuple[str, Exception]]]] = ContextVar(
-    "kefu_action_failures", default=None)
+_action_failures: ContextVar[list[tuple[str, Exception]] | None] = ContextVar("kefu_action_failures", default=None)
 
 
 def _remote_action_failures_recorded(original):
@@ -320,7 +338,7 @@ def _action_failure_fails_the_turn(original):
     action server is back is handled normally."""
 
     async def _run_action(self, action, tracker, output_channel, nlg, prediction):
-        failures: List[Tuple[str, Exception]] = []
+        failures: list[tuple[str, Exception]] = []
         reset = _action_failures.set(failures)
         try:
             result = await original(self, action, tracker, output_channel, nlg, prediction)
@@ -328,8 +346,13 @@ def _action_failure_fails_the_turn(original):
             _action_failures.reset(reset)
         if failures:
             name, error = failures[0]
-            logger.error("action server failed on %s for %s (%s: %s); the turn is refused",
-                         name, tracker.sender_id, type(error).__name__, " ".join(str(error).split())[:200])
+            logger.error(
+                "action server failed on %s for %s (%s: %s); the turn is refused",
+                name,
+                tracker.sender_id,
+                type(error).__name__,
+                " ".join(str(error).split())[:200],
+            )
             raise ActionServerUnavailable(f"{name}: {type(error).__name__}") from error
         return result
 
@@ -339,8 +362,8 @@ def _action_failure_fails_the_turn(original):
 def apply() -> None:
     import rasa.core.tracker_store as tracker_store
     import rasa.server
-    from rasa.core.channels.channel import OutputChannel
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.channels.channel import OutputChannel
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -349,9 +372,11 @@ def apply() -> None:
     RemoteAction._validate_action_result = _validate_action_result
     RemoteAction.run = _remote_action_failures_recorded(RemoteAction.run)
     from rasa.core.processor import MessageProcessor
+
     MessageProcessor._run_action = _action_failure_fails_the_turn(MessageProcessor._run_action)
     OutputChannel.send_response = _ad_law_checked(OutputChannel.send_response)
     from rasa.core.channels.socketio import SocketIOOutput
+
     SocketIOOutput.send_custom_json = _socketio_custom_json
     event.listen(Engine, "connect", _sqlite_tracker_pragmas)
     tracker_store.create_engine_kwargs = _tracker_engine_kwargs(tracker_store.create_engine_kwargs)

@@ -5,6 +5,7 @@ One Ctrl-C (or SIGTERM) stops all of them. One that dies is started again
 with a log line; one that keeps dying (a crash loop) stops all of them with a
 non-zero exit, so a broken system never looks healthy.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,14 +13,24 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional
-
 
 from kefu.core.db import upgrade
-from kefu.core.settings import (CREDENTIALS_VARIABLES, PROJECT_ROOT, SCALED_DEFAULTS, Ports, ScaledSettings,
-                                SupervisorSettings, TrackerSettings, default, environment,
-                                load_action_server_settings, load_supervisor_settings, rasa_token_file)
+from kefu.core.settings import (
+    CREDENTIALS_VARIABLES,
+    PROJECT_ROOT,
+    SCALED_DEFAULTS,
+    Ports,
+    ScaledSettings,
+    SupervisorSettings,
+    TrackerSettings,
+    default,
+    environment,
+    load_action_server_settings,
+    load_supervisor_settings,
+    rasa_token_file,
+)
 from kefu.runtime import balancer
 from kefu.runtime.action_server import checked_settings
 from kefu.runtime.balancer import Layout
@@ -34,7 +45,7 @@ CRASH_LOOP_WINDOW_SECONDS = int(default("KEFU_CRASH_LOOP_WINDOW_SECONDS"))
 CHANNEL_DEFAULTS = {name: default(name) for name in CREDENTIALS_VARIABLES}
 
 
-def service_env(base: Dict[str, str], ports: Ports, tracker: TrackerSettings) -> Dict[str, str]:
+def service_env(base: dict[str, str], ports: Ports, tracker: TrackerSettings) -> dict[str, str]:
     """Environment shared by the three processes (read by bot/endpoints.yml):
     base plus the declared default of each variable left unset
     (kefu/core/settings.py)."""
@@ -44,18 +55,27 @@ def service_env(base: Dict[str, str], ports: Ports, tracker: TrackerSettings) ->
     env.setdefault("KEFU_RASA_URL", f"http://127.0.0.1:{ports.rasa}")
     # KEFU_ACTIONS_TOKEN: bot/endpoints*.yml sends it to the action server
     # (empty: none needed on loopback).
-    for name in ("KEFU_TRACKER_DIALECT", "KEFU_TRACKER_DB", "RASA_TELEMETRY_ENABLED", "KEFU_ACTIONS_TOKEN",
-                 *CREDENTIALS_VARIABLES, "TF_CPP_MIN_LOG_LEVEL"):
+    for name in (
+        "KEFU_TRACKER_DIALECT",
+        "KEFU_TRACKER_DB",
+        "RASA_TELEMETRY_ENABLED",
+        "KEFU_ACTIONS_TOKEN",
+        *CREDENTIALS_VARIABLES,
+        "TF_CPP_MIN_LOG_LEVEL",
+    ):
         env.setdefault(name, default(name))
     env.update(shared_store_env(tracker))
     env["KEFU_RASA_PORT"], env["KEFU_ACTIONS_PORT"], env["KEFU_DESK_PORT"] = (
-        str(ports.rasa), str(ports.actions), str(ports.desk))
+        str(ports.rasa),
+        str(ports.actions),
+        str(ports.desk),
+    )
     # Custom NLU components and channels are imported by module path.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), base.get("PYTHONPATH")]))
     return env
 
 
-def shared_store_env(settings: TrackerSettings) -> Dict[str, str]:
+def shared_store_env(settings: TrackerSettings) -> dict[str, str]:
     """KEFU_TRACKER_URL (PostgreSQL) and KEFU_REDIS_URL as the pieces that
     bot/endpoints-shared.yml reads; nothing when they are not both set."""
     if not settings.shared:
@@ -95,15 +115,17 @@ def scaled_layout(ports: Ports, scaled: ScaledSettings) -> Layout:
     )
 
 
-def scaled_env(env: Dict[str, str], layout: Layout) -> Dict[str, str]:
+def scaled_env(env: dict[str, str], layout: Layout) -> dict[str, str]:
     """Shared stores are required: several Rasa processes on SQLite files or
     in-memory locks would each see their own conversations. env: the
     environment the children will get, checked and completed here."""
     missing = [n for n in ("KEFU_DATABASE_URL", "KEFU_TRACKER_URL", "KEFU_REDIS_URL") if not env.get(n)]
     if missing:
-        raise SystemExit(f"error: the scaled profile needs {', '.join(missing)} "
-                         "(PostgreSQL for the desk and the conversations, Redis for the locks); "
-                         "'make run-scaled' sets local defaults")
+        raise SystemExit(
+            f"error: the scaled profile needs {', '.join(missing)} "
+            "(PostgreSQL for the desk and the conversations, Redis for the locks); "
+            "'make run-scaled' sets local defaults"
+        )
     for name in ("KEFU_DATABASE_URL", "KEFU_TRACKER_URL"):
         if not env[name].startswith("postgresql"):
             raise SystemExit(f"error: {name} must be a postgresql:// URL in the scaled profile")
@@ -129,14 +151,14 @@ def ensure_database(url: str) -> None:
     admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT", future=True)
     try:
         with admin.connect() as conn:
-            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                                  {"n": target.database}).first()
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}).first()
             if not exists:
                 conn.execute(text(f'CREATE DATABASE "{target.database}"'))
                 print(f"kefu: created PostgreSQL database {target.database}", flush=True)
     except OperationalError as exc:
-        raise SystemExit(f"error: PostgreSQL at {target.render_as_string(hide_password=True)} "
-                         f"is not reachable: {exc.orig}")
+        raise SystemExit(
+            f"error: PostgreSQL at {target.render_as_string(hide_password=True)} is not reachable: {exc.orig}"
+        )
     finally:
         admin.dispose()
 
@@ -152,21 +174,35 @@ def latest_model(models_dir: Path) -> Path:
     return models[-1]
 
 
-def rasa_command(port: int, model: Path, rasa_token: Optional[str], endpoints: Path,
-                 host: str = "0.0.0.0") -> List[str]:
+def rasa_command(port: int, model: Path, rasa_token: str | None, endpoints: Path, host: str = "0.0.0.0") -> list[str]:
     # Rasa's HTTP API can read and rewrite any conversation: only the desk
     # (which sends the token) may use it; kefu.runtime.rasa_server refuses to start
     # it without one. Channels stay open. Behind the scaled profile's nginx
     # a Rasa server listens on loopback only: customers reach it through nginx.
     auth = ["--auth-token", rasa_token] if rasa_token else []
-    return [sys.executable, "-m", "kefu.runtime.rasa_server", "run", "--enable-api", "--interface", host,
-            "--port", str(port),
-            "--model", str(model),
-            "--credentials", str(PROJECT_ROOT / "bot" / "credentials.yml"),
-            "--endpoints", str(endpoints), "--cors", "*", *auth]
+    return [
+        sys.executable,
+        "-m",
+        "kefu.runtime.rasa_server",
+        "run",
+        "--enable-api",
+        "--interface",
+        host,
+        "--port",
+        str(port),
+        "--model",
+        str(model),
+        "--credentials",
+        str(PROJECT_ROOT / "bot" / "credentials.yml"),
+        "--endpoints",
+        str(endpoints),
+        "--cors",
+        "*",
+        *auth,
+    ]
 
 
-def actions_command(port: int) -> List[str]:
+def actions_command(port: int) -> list[str]:
     # rasa-sdk's own server, started through kefu.runtime.action_server so that its
     # logs are masked (phone numbers, addresses) like the others.
     return [sys.executable, "-m", "kefu.runtime.action_server", "--actions", "actions", "--port", str(port)]
@@ -176,8 +212,9 @@ DESK_COMMAND = [sys.executable, "-m", "kefu.cli", "desk"]
 REMINDERS_COMMAND = [sys.executable, "-m", "kefu.cli", "reminders", "run"]
 
 
-def commands(ports: Ports, model: Path, rasa_token: Optional[str] = None,
-             reminder_workers: int = 1, endpoints: Optional[Path] = None) -> Dict[str, List[str]]:
+def commands(
+    ports: Ports, model: Path, rasa_token: str | None = None, reminder_workers: int = 1, endpoints: Path | None = None
+) -> dict[str, list[str]]:
     return {
         "actions": actions_command(ports.actions),
         "rasa": rasa_command(ports.rasa, model, rasa_token, endpoints or PROJECT_ROOT / "bot" / "endpoints.yml"),
@@ -186,7 +223,7 @@ def commands(ports: Ports, model: Path, rasa_token: Optional[str] = None,
     }
 
 
-def reminder_commands(workers: int) -> Dict[str, List[str]]:
+def reminder_commands(workers: int) -> dict[str, list[str]]:
     # SQLite allows one reminder worker; more only on PostgreSQL.
     return {f"reminders{i or ''}": REMINDERS_COMMAND for i in range(workers)}
 
@@ -199,19 +236,22 @@ def host_of(address: str) -> str:
     return address.rsplit(":", 1)[0]
 
 
-def scaled_commands(layout: Layout, model: Path, rasa_token: Optional[str], reminder_workers: int,
-                    endpoints: Path, nginx: List[str]) -> Dict[str, List[str]]:
+def scaled_commands(
+    layout: Layout, model: Path, rasa_token: str | None, reminder_workers: int, endpoints: Path, nginx: list[str]
+) -> dict[str, list[str]]:
     return {
         **{f"actions{i + 1}": actions_command(port_of(a)) for i, a in enumerate(layout.action_servers)},
-        **{f"rasa{i + 1}": rasa_command(port_of(a), model, rasa_token, endpoints, host_of(a))
-           for i, a in enumerate(layout.rasa_servers)},
+        **{
+            f"rasa{i + 1}": rasa_command(port_of(a), model, rasa_token, endpoints, host_of(a))
+            for i, a in enumerate(layout.rasa_servers)
+        },
         "desk": DESK_COMMAND,
         **reminder_commands(reminder_workers),
         "nginx": nginx,
     }
 
 
-def prepare(env: Dict[str, str]) -> None:
+def prepare(env: dict[str, str]) -> None:
     """Schema first, so no service starts against a missing table. var/
     holds the databases (customers' messages and phone numbers) and the
     Rasa token: readable by the operator's account only."""
@@ -259,7 +299,7 @@ def ensure_rasa_token(env: Mapping[str, str]) -> str:
     return token
 
 
-def run(model: Optional[Path] = None, scaled: bool = False) -> int:
+def run(model: Path | None = None, scaled: bool = False) -> int:
     base = environment()  # the children inherit all of it (PATH, HOME …)
     settings = load_supervisor_settings(base, scaled=scaled)
     ports = settings.ports
@@ -278,12 +318,17 @@ def run(model: Optional[Path] = None, scaled: bool = False) -> int:
         nginx = balancer.prepare(layout, settings.nginx_dir)
         # scaled_env made sure of the shared stores: endpoints-shared.yml.
         cmds = scaled_commands(layout, model, token, workers, endpoints_file(settings.tracker), nginx)
-        print(f"kefu (scaled): public :{layout.public_port}  rasa {', '.join(layout.rasa_servers)}  "
-              f"actions {', '.join(layout.action_servers)}  desk :{ports.desk}  model {model.name}", flush=True)
+        print(
+            f"kefu (scaled): public :{layout.public_port}  rasa {', '.join(layout.rasa_servers)}  "
+            f"actions {', '.join(layout.action_servers)}  desk :{ports.desk}  model {model.name}",
+            flush=True,
+        )
     else:
         cmds = commands(ports, model, token, workers, endpoints_file(settings.tracker))
-        print(f"kefu: rasa :{ports.rasa}  actions :{ports.actions}  desk :{ports.desk}  reminders  "
-              f"model {model.name}", flush=True)
+        print(
+            f"kefu: rasa :{ports.rasa}  actions :{ports.actions}  desk :{ports.desk}  reminders  model {model.name}",
+            flush=True,
+        )
     rasa_ports = [port_of(a) for a in layout.rasa_servers] if layout is not None else [ports.rasa]
     watch = ModelWatch([f"http://127.0.0.1:{p}" for p in rasa_ports], token, settings.model_check_seconds)
     return supervise(cmds, env, watch, settings)
@@ -298,16 +343,22 @@ def serve(role: str) -> int:
     if role in ("rasa", "desk") and not settings.rasa_token:
         # A token file made on one machine would differ from the next
         # machine's: one shared secret, set by the operator, or no start.
-        raise SystemExit(f"error: kefu serve {role} needs KEFU_RASA_TOKEN, the secret shared by the Rasa "
-                         "servers and the desk (e.g. `openssl rand -hex 32`, the same on every machine); "
-                         "Rasa's HTTP API is never left open")
+        raise SystemExit(
+            f"error: kefu serve {role} needs KEFU_RASA_TOKEN, the secret shared by the Rasa "
+            "servers and the desk (e.g. `openssl rand -hex 32`, the same on every machine); "
+            "Rasa's HTTP API is never left open"
+        )
     ports = settings.ports
     env = service_env(base, ports, settings.tracker)
     if role == "actions":
         checked_settings(load_action_server_settings(env))
     cmd = {
-        "rasa": lambda: rasa_command(ports.rasa, settings.model or latest_model(PROJECT_ROOT / "models"),
-                                     settings.rasa_token, endpoints_file(settings.tracker)),
+        "rasa": lambda: rasa_command(
+            ports.rasa,
+            settings.model or latest_model(PROJECT_ROOT / "models"),
+            settings.rasa_token,
+            endpoints_file(settings.tracker),
+        ),
         "actions": lambda: actions_command(ports.actions),
         "desk": lambda: DESK_COMMAND,
         "reminders": lambda: REMINDERS_COMMAND,
@@ -317,8 +368,12 @@ def serve(role: str) -> int:
     return 0  # not reached
 
 
-def supervise(cmds: Dict[str, List[str]], env: Dict[str, str],
-              watch: Optional[Callable[[], None]] = None, settings: Optional[SupervisorSettings] = None) -> int:
+def supervise(
+    cmds: dict[str, list[str]],
+    env: dict[str, str],
+    watch: Callable[[], None] | None = None,
+    settings: SupervisorSettings | None = None,
+) -> int:
     """Run the processes until a signal. A process that dies is started
     again (a dead action server or desk must not end every conversation;
     in the scaled profile the load balancer sends its work to the others
@@ -326,8 +381,8 @@ def supervise(cmds: Dict[str, List[str]], env: Dict[str, str],
     stop with a non-zero exit. `watch` is called on every round. settings:
     read from env when not given (the pid file, the crash-loop window)."""
     settings = settings or load_supervisor_settings(env)
-    procs: Dict[str, subprocess.Popen] = {}
-    deaths: Dict[str, List[float]] = {}
+    procs: dict[str, subprocess.Popen] = {}
+    deaths: dict[str, list[float]] = {}
     stopping = False
 
     def stop(signum=None, _frame=None) -> None:
@@ -350,14 +405,21 @@ def supervise(cmds: Dict[str, List[str]], env: Dict[str, str],
             recent = [t for t in deaths.get(name, []) if now - t < window] + [now]
             deaths[name] = recent
             if len(recent) < CRASH_LOOP_DEATHS:
-                print(f"kefu: {name} (pid {proc.pid}) exited with code {proc.returncode}; starting it again "
-                      f"({len(recent)} of {CRASH_LOOP_DEATHS - 1} restarts allowed in {window:g} s)",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"kefu: {name} (pid {proc.pid}) exited with code {proc.returncode}; starting it again "
+                    f"({len(recent)} of {CRASH_LOOP_DEATHS - 1} restarts allowed in {window:g} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 procs[name] = subprocess.Popen(cmds[name], env=env, cwd=PROJECT_ROOT)
                 write_pids(procs, settings.pid_file)
                 break
-            print(f"kefu: {name} exited with code {proc.returncode}, {len(recent)} times in {window:g} s; "
-                  "stopping everything", file=sys.stderr, flush=True)
+            print(
+                f"kefu: {name} exited with code {proc.returncode}, {len(recent)} times in {window:g} s; "
+                "stopping everything",
+                file=sys.stderr,
+                flush=True,
+            )
             exit_code = proc.returncode or 1
             stopping = True
             break
@@ -370,7 +432,7 @@ def supervise(cmds: Dict[str, List[str]], env: Dict[str, str],
     return exit_code
 
 
-def terminate(procs: Dict[str, subprocess.Popen]) -> None:
+def terminate(procs: dict[str, subprocess.Popen]) -> None:
     for proc in procs.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -383,7 +445,7 @@ def terminate(procs: Dict[str, subprocess.Popen]) -> None:
             proc.wait()
 
 
-def write_pids(procs: Dict[str, subprocess.Popen], path: Path) -> None:
+def write_pids(procs: dict[str, subprocess.Popen], path: Path) -> None:
     """For bench/chat_load.py, which reports each process's peak memory."""
     lines = [f"{name} {proc.pid}" for name, proc in procs.items()]
     path.write_text("\n".join(lines) + "\n")

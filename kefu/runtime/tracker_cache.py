@@ -17,13 +17,14 @@ saving it (it failed half-way) is detected by its event count and reloaded.
 Saves append only this server's new events, as Rasa's own save does, under
 Rasa's per-conversation lock.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Optional, Text
+from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -37,8 +38,8 @@ DEFAULT_CACHE_SIZE = 2000
 @dataclass
 class _Entry:
     tracker: DialogueStateTracker
-    last_id: int   # newest stored event id of this conversation
-    stored: int    # len(tracker.events) that is in the database
+    last_id: int  # newest stored event id of this conversation
+    stored: int  # len(tracker.events) that is in the database
 
 
 class CachedSQLTrackerStore(SQLTrackerStore):
@@ -47,20 +48,19 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     def __init__(self, *args: Any, cache_size: int = DEFAULT_CACHE_SIZE, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._cache: "OrderedDict[str, _Entry]" = OrderedDict()
+        self._cache: OrderedDict[str, _Entry] = OrderedDict()
         self._cache_size = int(cache_size)
 
-    def _newest_id(self, session: Any, sender_id: Text) -> Optional[int]:
-        return session.query(sa.func.max(self.SQLEvent.id)).filter(
-            self.SQLEvent.sender_id == sender_id).scalar()
+    def _newest_id(self, session: Any, sender_id: str) -> int | None:
+        return session.query(sa.func.max(self.SQLEvent.id)).filter(self.SQLEvent.sender_id == sender_id).scalar()
 
-    def _remember(self, sender_id: Text, tracker: DialogueStateTracker, last_id: int) -> None:
+    def _remember(self, sender_id: str, tracker: DialogueStateTracker, last_id: int) -> None:
         self._cache[sender_id] = _Entry(tracker, last_id, len(tracker.events))
         self._cache.move_to_end(sender_id)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         # The id is read before the events: a write in between makes the
         # remembered id older than the events, so the next turn reloads.
         with self.session_scope() as session:
@@ -84,7 +84,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             await super().save(tracker)
             return
         await self.stream_events(tracker)
-        new_events = list(tracker.events)[entry.stored:]
+        new_events = list(tracker.events)[entry.stored :]
         with self.session_scope() as session:
             # Somebody else wrote since this turn began? Their events are
             # theirs; ours are still exactly new_events. Store them, but load
@@ -100,7 +100,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         else:
             self._cache.pop(tracker.sender_id, None)
 
-    def _row(self, sender_id: Text, event: Any) -> Any:
+    def _row(self, sender_id: str, event: Any) -> Any:
         # As SQLTrackerStore.save writes each event.
         data = event.as_dict()
         return self.SQLEvent(

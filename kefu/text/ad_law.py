@@ -1,4 +1,5 @@
 """The advertising-law (极限词) check every outgoing text passes."""
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,9 @@ class AdWordFilter:
 
 def load_filter(path: Path = DATA_FILE) -> AdWordFilter:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return AdWordFilter({str(k): str(v) for k, v in raw["replace"].items()},
-                        tuple(str(a) for a in raw.get("allow") or ()))
+    return AdWordFilter(
+        {str(k): str(v) for k, v in raw["replace"].items()}, tuple(str(a) for a in raw.get("allow") or ())
+    )
 
 
 @lru_cache(maxsize=1)
@@ -61,6 +63,5 @@ def check_outgoing(text: str, channel: str, customer_id: str) -> str:
     """The text as it may be sent; every rewrite is logged for supervisors."""
     cleaned, changes = default_filter().clean(text)
     for change in changes:
-        logger.warning("ad-law rewrite on %s to %s: %r -> %r", channel, customer_id,
-                       change.word, change.replacement)
+        logger.warning("ad-law rewrite on %s to %s: %r -> %r", channel, customer_id, change.word, change.replacement)
     return cleaned

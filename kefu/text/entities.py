@@ -3,6 +3,7 @@
 Pure functions without Rasa imports, so the NLU component and the action
 server (form validation) share one definition.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,9 +35,7 @@ _ROOM = re.compile(
     r")(?![0-9])"
 )
 
-_FULLWIDTH = str.maketrans(
-    "０１２３４５６７８９＋－（）　", "0123456789+-() "
-)
+_FULLWIDTH = str.maketrans("０１２３４５６７８９＋－（）　", "0123456789+-() ")
 
 
 @dataclass(frozen=True)
@@ -79,5 +78,5 @@ def find_entities(text: str) -> list[Entity]:
     for match in _ROOM.finditer(text_hw):
         if not overlaps(match.start(1), match.end(1)):
             # The value keeps the customer's own characters (e.g. full-width).
-            found.append(Entity("room", match.start(1), match.end(1), text[match.start(1):match.end(1)]))
+            found.append(Entity("room", match.start(1), match.end(1), text[match.start(1) : match.end(1)]))
     return sorted(found, key=lambda e: e.start)

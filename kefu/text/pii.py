@@ -1,6 +1,7 @@
 """Personal data out of the logs: phone numbers and addresses are masked in
 every log line of every Kefu process (the record factory sees all loggers,
 Rasa's and libraries' included)."""
+
 from __future__ import annotations
 
 import contextlib

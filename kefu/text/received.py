@@ -6,6 +6,7 @@ reply) raises UnicodeEncodeError far from the request that brought it. One
 check at the door, the same on every channel, the desk and the CLIs, turns
 that into a clear 400 instead of a crash.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,7 @@ def whole_number(value: str, field: str, low: int = 1, high: int = MAX_ID) -> in
     """An id or count sent as text (a path or query parameter)."""
     # ASCII digits only: str.isdigit() also accepts '²' and '١', which int() refuses or reads.
     # The length first: int() refuses strings of more than 4300 digits with a ValueError.
-    if not (value.isascii() and value.isdigit()) or len(value) > len(str(high)) + 8 \
-            or not low <= int(value) <= high:
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(high)) + 8 or not low <= int(value) <= high:
         raise InvalidInput(f"'{field}' must be a whole number from {low} to {high}")
     return int(value)
 

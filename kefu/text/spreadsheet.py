@@ -8,6 +8,7 @@ into a supervisor's report. Every CSV/XLSX cell Kefu writes goes through
 is. Kefu's own importers read such a cell back with `unescape_cell`, so an
 exported file imports to the same values.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -5,15 +5,16 @@ on loopback. Only Rasa's message handler is replaced, by a Recorder that keeps
 each UserMessage and answers with canned bot texts through the message's own
 output channel; parsing, signature checks, claims in the desk database and
 replies are the channels' own."""
+
 from __future__ import annotations
 
 import asyncio
 import os
 import threading
 import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Sequence
 from unittest import mock
 from urllib.parse import urljoin
 
@@ -25,8 +26,8 @@ class Recorder:
 
     def __init__(self, replies: Sequence[str] = ("您好，请问有什么可以帮您？",)) -> None:
         self.replies = list(replies)
-        self.by_sender: Dict[str, List[str]] = {}
-        self.messages: List = []
+        self.by_sender: dict[str, list[str]] = {}
+        self.messages: list = []
 
     def answer(self, sender_id: str, *texts: str) -> None:
         """What the bot says to this customer (else the default replies)."""
@@ -37,19 +38,19 @@ class Recorder:
         for text in self.by_sender.get(message.sender_id, self.replies):
             await message.output_channel.send_text_message(message.sender_id, text)
 
-    def texts_from(self, sender_id: str) -> List[str]:
+    def texts_from(self, sender_id: str) -> list[str]:
         return [m.text for m in self.messages if m.sender_id == sender_id]
 
 
 @dataclass
 class Channels:
-    rasa_url: str          # where the channels answer, as on the Rasa server
+    rasa_url: str  # where the channels answer, as on the Rasa server
     database_url: str
     recorder: Recorder
 
 
 @contextmanager
-def running_channels(database_url: str, env: Dict[str, str], recorder: Recorder) -> Iterator[Channels]:
+def running_channels(database_url: str, env: dict[str, str], recorder: Recorder) -> Iterator[Channels]:
     from rasa.core.run import create_http_input_channels
     from sanic import Sanic
 
@@ -66,8 +67,9 @@ def running_channels(database_url: str, env: Dict[str, str], recorder: Recorder)
             app.blueprint(channel.blueprint(recorder), url_prefix=urljoin("/webhooks/", channel.url_prefix()))
         port = free_port()
         ready = threading.Event()
-        thread = threading.Thread(target=lambda: (asyncio.set_event_loop(loop), ready.set(), loop.run_forever()),
-                                  daemon=True)
+        thread = threading.Thread(
+            target=lambda: (asyncio.set_event_loop(loop), ready.set(), loop.run_forever()), daemon=True
+        )
         thread.start()
         ready.wait(10)
 
@@ -75,8 +77,7 @@ def running_channels(database_url: str, env: Dict[str, str], recorder: Recorder)
             return asyncio.run_coroutine_threadsafe(coro, loop).result(60)
 
         async def start():
-            server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True,
-                                             access_log=False)
+            server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False)
             await server.startup()
             await server.before_start()
             await server.after_start()
@@ -86,6 +87,7 @@ def running_channels(database_url: str, env: Dict[str, str], recorder: Recorder)
         try:
             yield Channels(rasa_url=f"http://127.0.0.1:{port}", database_url=database_url, recorder=recorder)
         finally:
+
             async def finish():
                 await server.before_stop()
                 server.close()

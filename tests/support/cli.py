@@ -1,12 +1,12 @@
 """The `kefu` command run in this process: what a subprocess would report
 (exit code, stdout, stderr) without starting an interpreter."""
+
 from __future__ import annotations
 
 import contextlib
 import io
 import os
 from dataclasses import dataclass
-from typing import Dict, Optional, Union
 from unittest import mock
 
 
@@ -17,7 +17,7 @@ class Result:
     stderr: str
 
 
-def kefu(*args: Union[str, bytes], env: Optional[Dict[str, str]] = None) -> Result:
+def kefu(*args: str | bytes, env: dict[str, str] | None = None) -> Result:
     """`kefu ARGS...` with `env` added to the environment. Bytes arguments are
     decoded as the interpreter decodes argv (UTF-8, undecodable bytes kept as
     surrogates), so a bad argument reaches the command as it would from a shell."""
@@ -25,8 +25,7 @@ def kefu(*args: Union[str, bytes], env: Optional[Dict[str, str]] = None) -> Resu
 
     argv = [os.fsdecode(a) if isinstance(a, bytes) else a for a in args]
     out, err = io.StringIO(), io.StringIO()
-    with mock.patch.dict(os.environ, env or {}), \
-            contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with mock.patch.dict(os.environ, env or {}), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main(list(argv))
         except SystemExit as exc:  # argparse's refusals, and commands that exit
@@ -34,5 +33,3 @@ def kefu(*args: Union[str, bytes], env: Optional[Dict[str, str]] = None) -> Resu
             if not isinstance(exc.code, (int, type(None))):
                 err.write(f"{exc.code}\n")
     return Result(int(code or 0), out.getvalue(), err.getvalue())
-
-

@@ -2,15 +2,16 @@
 aiohttp's TestServer (a real loopback port, so the tests speak plain HTTP to
 it as to the stack's desk) over a migrated SQLite database, next to a tiny
 stand-in for Rasa's /status that the desk's /healthz asks."""
+
 from __future__ import annotations
 
 import asyncio
 import os
 import threading
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, Tuple
 from unittest import mock
 
 from aiohttp import web
@@ -24,15 +25,15 @@ from tests.support.stack import http, new_sender
 class Desk:
     desk_url: str
     database_url: str
-    rasa_url: str     # the stand-in's: what the desk's pages name as the chat server
+    rasa_url: str  # the stand-in's: what the desk's pages name as the chat server
     rasa_token: str
-    env: Dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return self.desk_url
 
-    def add_agent(self, role: str = "agent", prefix: str = "agent") -> Tuple[str, str]:
+    def add_agent(self, role: str = "agent", prefix: str = "agent") -> tuple[str, str]:
         """A new agent through `kefu agent add`; (name, one-time password)."""
         name = new_sender(prefix)
         result = kefu("agent", "add", name, "--role", role, env=self.env)
@@ -51,6 +52,7 @@ class Desk:
 def fake_rasa(token: str) -> web.Application:
     """Rasa's GET /status as the desk's health check reads it: 200 with the
     model for the right token, 401 otherwise."""
+
     async def status(request: web.Request) -> web.Response:
         if request.query.get("token") != token:
             return web.json_response({"status": "failure", "reason": "NotAuthenticated"}, status=401)
@@ -72,8 +74,9 @@ def running_desk(database_url: str) -> Iterator[Desk]:
     token = uuid.uuid4().hex
     loop = asyncio.new_event_loop()
     ready = threading.Event()
-    thread = threading.Thread(target=lambda: (asyncio.set_event_loop(loop), ready.set(), loop.run_forever()),
-                              daemon=True)
+    thread = threading.Thread(
+        target=lambda: (asyncio.set_event_loop(loop), ready.set(), loop.run_forever()), daemon=True
+    )
     thread.start()
     ready.wait(10)
 
@@ -82,15 +85,23 @@ def running_desk(database_url: str) -> Iterator[Desk]:
 
     rasa = TestServer(fake_rasa(token), host="127.0.0.1")
     on_loop(rasa.start_server(loop=loop))
-    env = {"KEFU_DATABASE_URL": database_url, "KEFU_RASA_URL": str(rasa.make_url("")).rstrip("/"),
-           "KEFU_RASA_TOKEN": token}
+    env = {
+        "KEFU_DATABASE_URL": database_url,
+        "KEFU_RASA_URL": str(rasa.make_url("")).rstrip("/"),
+        "KEFU_RASA_TOKEN": token,
+    }
     with mock.patch.dict(os.environ, env):
         settings = load_settings()
     server = TestServer(create_app(settings), host="127.0.0.1")
     on_loop(server.start_server(loop=loop))
     try:
-        yield Desk(desk_url=str(server.make_url("")).rstrip("/"), database_url=database_url,
-                   rasa_url=env["KEFU_RASA_URL"], rasa_token=token, env=env)
+        yield Desk(
+            desk_url=str(server.make_url("")).rstrip("/"),
+            database_url=database_url,
+            rasa_url=env["KEFU_RASA_URL"],
+            rasa_token=token,
+            env=env,
+        )
     finally:
         on_loop(server.close())
         on_loop(rasa.close())

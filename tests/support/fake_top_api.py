@@ -5,6 +5,7 @@ sent. Methods: the chat robot send (any method ending in `chatrobot.async`),
 `taobao.tmc.messages.consume` and `taobao.tmc.messages.confirm`.
 Run alone (`python tests/support/fake_top_api.py --port N`) for the benchmark.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,6 @@ import json
 import sys
 import threading
 from pathlib import Path
-from typing import Dict, List, Optional
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -30,20 +30,20 @@ class FakeTopAPI:
     def __init__(self, secret: str = "top-secret", delay: float = 0.0) -> None:
         self.secret = secret
         self.delay = delay
-        self.sent: List[dict] = []
-        self.calls: List[dict] = []
-        self.per_receiver: Dict[str, int] = {}
+        self.sent: list[dict] = []
+        self.calls: list[dict] = []
+        self.per_receiver: dict[str, int] = {}
         self.bad_signatures = 0
-        self.tmc_queue: List[dict] = []      # messages not yet confirmed
-        self.tmc_confirmed: List[str] = []
+        self.tmc_queue: list[dict] = []  # messages not yet confirmed
+        self.tmc_confirmed: list[str] = []
         self.tmc_consumes = 0
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
-        self._runner: Optional[web.AppRunner] = None
+        self._runner: web.AppRunner | None = None
 
     # -- in a thread, for tests -------------------------------------------------
-    def start(self) -> "FakeTopAPI":
+    def start(self) -> FakeTopAPI:
         threading.Thread(target=self._run, daemon=True).start()
         self._ready.wait(10)
         return self
@@ -65,28 +65,33 @@ class FakeTopAPI:
         bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://{host}:{bound}/router/rest"
 
-    def sent_to(self, buyer: str) -> List[dict]:
+    def sent_to(self, buyer: str) -> list[dict]:
         return [m for m in self.sent if buyer in m["receivers"]]
 
-    def calls_to(self, buyer: str) -> List[dict]:
+    def calls_to(self, buyer: str) -> list[dict]:
         """Every chat-robot call naming buyer, answered or not."""
         return [m for m in self.calls if buyer in m["receivers"]]
 
     def push_tmc(self, topic: str, content: dict, pub_time: str = "2026-11-26 10:00:00") -> str:
         msg_id = str(len(self.tmc_queue) + len(self.tmc_confirmed) + 1)
-        self.tmc_queue.append({"id": msg_id, "topic": topic, "pub_time": pub_time,
-                               "content": json.dumps(content, ensure_ascii=False)})
+        self.tmc_queue.append(
+            {"id": msg_id, "topic": topic, "pub_time": pub_time, "content": json.dumps(content, ensure_ascii=False)}
+        )
         return msg_id
 
     # -- handlers -------------------------------------------------------------------
     async def stats(self, request: web.Request) -> web.Response:
-        return web.json_response({
-            "sent": len(self.sent), "receivers": len(self.per_receiver),
-            "duplicates": sum(n - 1 for n in self.per_receiver.values() if n > 1),
-            "bad_signatures": self.bad_signatures})
+        return web.json_response(
+            {
+                "sent": len(self.sent),
+                "receivers": len(self.per_receiver),
+                "duplicates": sum(n - 1 for n in self.per_receiver.values() if n > 1),
+                "bad_signatures": self.bad_signatures,
+            }
+        )
 
     async def rest(self, request: web.Request) -> web.Response:
-        params: Dict[str, str] = dict(parse_qsl((await request.read()).decode()))
+        params: dict[str, str] = dict(parse_qsl((await request.read()).decode()))
         if not verify_top_sign(params, self.secret):
             self.bad_signatures += 1
             return web.json_response({"error_response": {"code": 25, "msg": "Invalid signature"}})
@@ -100,19 +105,45 @@ class FakeTopAPI:
             if any(str(r).startswith("bad-gateway-") for r in receivers):
                 return web.Response(status=502, text="<html>502 Bad Gateway</html>", content_type="text/html")
             if any(str(r).startswith("isp-") for r in receivers):
-                self.sent.append({"receivers": receivers, "content": params.get("content", ""),
-                                  "seller_nick": params.get("seller_nick", ""), "app_key": params.get("app_key")})
-                return web.json_response({"error_response": {
-                    "code": 15, "msg": "Remote service error", "sub_code": "isp.remote-service-timeout",
-                    "sub_msg": "remote service timed out"}})
+                self.sent.append(
+                    {
+                        "receivers": receivers,
+                        "content": params.get("content", ""),
+                        "seller_nick": params.get("seller_nick", ""),
+                        "app_key": params.get("app_key"),
+                    }
+                )
+                return web.json_response(
+                    {
+                        "error_response": {
+                            "code": 15,
+                            "msg": "Remote service error",
+                            "sub_code": "isp.remote-service-timeout",
+                            "sub_msg": "remote service timed out",
+                        }
+                    }
+                )
             if any(str(r).startswith("refuse-") for r in receivers):
-                return web.json_response({"error_response": {
-                    "code": 15, "msg": "Remote service error", "sub_code": "isv.buyer-refused",
-                    "sub_msg": "buyer does not accept robot messages"}})
+                return web.json_response(
+                    {
+                        "error_response": {
+                            "code": 15,
+                            "msg": "Remote service error",
+                            "sub_code": "isv.buyer-refused",
+                            "sub_msg": "buyer does not accept robot messages",
+                        }
+                    }
+                )
             for receiver in receivers:
                 self.per_receiver[receiver] = self.per_receiver.get(receiver, 0) + 1
-            self.sent.append({"receivers": receivers, "content": params.get("content", ""),
-                              "seller_nick": params.get("seller_nick", ""), "app_key": params.get("app_key")})
+            self.sent.append(
+                {
+                    "receivers": receivers,
+                    "content": params.get("content", ""),
+                    "seller_nick": params.get("seller_nick", ""),
+                    "app_key": params.get("app_key"),
+                }
+            )
             return web.json_response({"result": {"success": True, "task_id": str(len(self.sent))}})
         if method == "taobao.tmc.messages.consume":
             self.tmc_consumes += 1
@@ -134,6 +165,7 @@ def main() -> None:
     fake = FakeTopAPI(args.secret)
     try:
         import uvloop  # installed with Rasa's sanic; the fake must not be the bottleneck
+
         loop = uvloop.new_event_loop()
     except ImportError:
         loop = asyncio.new_event_loop()

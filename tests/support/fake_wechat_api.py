@@ -1,10 +1,10 @@
 """A local stand-in for api.weixin.qq.com (token and 客服消息), on loopback."""
+
 from __future__ import annotations
 
 import asyncio
 import json
 import threading
-from typing import List
 
 from aiohttp import web
 
@@ -17,24 +17,24 @@ class FakeWeChatAPI:
     token of the first call, success once a refreshed token is used."""
 
     def __init__(self) -> None:
-        self.sent: List[dict] = []
+        self.sent: list[dict] = []
         self.token_requests = 0
         self._stale_tokens: dict = {}
         self.kf_queue: dict = {}
-        self.kf_syncs: List[dict] = []
-        self.kf_sent: List[dict] = []
-        self.kf_transfers: List[dict] = []
+        self.kf_syncs: list[dict] = []
+        self.kf_sent: list[dict] = []
+        self.kf_transfers: list[dict] = []
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def start(self) -> "FakeWeChatAPI":
+    def start(self) -> FakeWeChatAPI:
         self._thread.start()
         self._ready.wait(10)
         return self
 
-    def sent_to(self, openid: str) -> List[dict]:
+    def sent_to(self, openid: str) -> list[dict]:
         return [call for call in self.sent if call["body"]["touser"] == openid]
 
     async def token(self, request: web.Request) -> web.Response:
@@ -59,7 +59,7 @@ class FakeWeChatAPI:
     def queue_kf(self, open_kfid: str, item: dict) -> None:
         self.kf_queue.setdefault(open_kfid, []).append({"open_kfid": open_kfid, **item})
 
-    def kf_sent_to(self, external_userid: str) -> List[dict]:
+    def kf_sent_to(self, external_userid: str) -> list[dict]:
         return [b for b in self.kf_sent if b["touser"] == external_userid]
 
     async def gettoken(self, request: web.Request) -> web.Response:
@@ -70,10 +70,17 @@ class FakeWeChatAPI:
         self.kf_syncs.append(body)
         items = self.kf_queue.get(body["open_kfid"], [])
         start = int(body.get("cursor") or 0)
-        page = items[start:start + self.KF_PAGE]
+        page = items[start : start + self.KF_PAGE]
         end = start + len(page)
-        return web.json_response({"errcode": 0, "errmsg": "ok", "next_cursor": str(end),
-                                  "has_more": 1 if end < len(items) else 0, "msg_list": page})
+        return web.json_response(
+            {
+                "errcode": 0,
+                "errmsg": "ok",
+                "next_cursor": str(end),
+                "has_more": 1 if end < len(items) else 0,
+                "msg_list": page,
+            }
+        )
 
     async def kf_send(self, request: web.Request) -> web.Response:
         self.kf_sent.append(json.loads(await request.read()))

@@ -1,8 +1,7 @@
 """Test accounts of the platforms (WeChat, WeCom, Taobao/Tmall) and the
 channel environment that points the connectors at the fake gateways."""
-from __future__ import annotations
 
-from typing import Dict
+from __future__ import annotations
 
 # Tencent's published sample account (token, EncodingAESKey, appid).
 WECHAT_TOKEN = "spamtest"
@@ -16,7 +15,7 @@ TAOBAO_APP_KEY = "12345678"
 TAOBAO_APP_SECRET = "top-secret"  # the fake gateway's secret
 
 
-def wechat_env(api_url: str, **overrides: str) -> Dict[str, str]:
+def wechat_env(api_url: str, **overrides: str) -> dict[str, str]:
     env = {
         "WECHAT_TOKEN": WECHAT_TOKEN,
         "WECHAT_ENCODING_AES_KEY": WECHAT_AES_KEY,
@@ -33,7 +32,7 @@ def wechat_env(api_url: str, **overrides: str) -> Dict[str, str]:
     return env
 
 
-def taobao_env(api_url: str, **overrides: str) -> Dict[str, str]:
+def taobao_env(api_url: str, **overrides: str) -> dict[str, str]:
     env = {
         "TAOBAO_APP_KEY": TAOBAO_APP_KEY,
         "TAOBAO_APP_SECRET": TAOBAO_APP_SECRET,

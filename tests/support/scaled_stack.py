@@ -1,6 +1,7 @@
 """A throw-away scaled profile (`kefu run --scaled`) on free loopback ports,
 for the tests and the benchmarks: its own PostgreSQL databases and Redis key
 prefix, dropped afterwards, because other runs share those servers."""
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,11 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any
 
 from kefu.core.settings import PROJECT_ROOT
 
@@ -31,12 +33,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http(method: str, url: str, body: Any = None, headers: Optional[Dict[str, str]] = None,
-         raw: Optional[bytes] = None, timeout: float = 60) -> Tuple[int, Any]:
+def http(
+    method: str,
+    url: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+    timeout: float = 60,
+) -> tuple[int, Any]:
     """One request; (status, JSON body or text). HTTP errors are answers too."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(url, data=data, method=method, headers={
-        "Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             payload, status = resp.read(), resp.status
@@ -70,8 +79,13 @@ def pg_database(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true'))
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
@@ -79,38 +93,40 @@ def pg_database(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
 @dataclass
 class Scaled:
     public_url: str
-    rasa_urls: List[str]
-    action_urls: List[str]
+    rasa_urls: list[str]
+    action_urls: list[str]
     desk_url: str
     database_url: str
     tracker_url: str
-    env: Dict[str, str]
-    access_log: Path   # nginx: one line per request with the routing key and the server
+    env: dict[str, str]
+    access_log: Path  # nginx: one line per request with the routing key and the server
     pid_file: Path
     log_path: Path
     proc: subprocess.Popen
 
-    def post(self, sender: str, text: str, message_id: Optional[str] = None,
-             timeout: float = 180) -> Tuple[int, Any]:
+    def post(self, sender: str, text: str, message_id: str | None = None, timeout: float = 180) -> tuple[int, Any]:
         body = {"sender": sender, "message": text, **({"message_id": message_id} if message_id else {})}
         return http("POST", f"{self.public_url}/webhooks/rest/webhook", body, timeout=timeout)
 
-    def say(self, sender: str, text: str) -> List[str]:
+    def say(self, sender: str, text: str) -> list[str]:
         status, replies = self.post(sender, text)
         assert status == 200, (status, replies)
         return [r.get("text", "") for r in replies]
 
-    def rasa_api(self, method: str, path: str, body: Any = None, server: int = 0) -> Tuple[int, Any]:
+    def rasa_api(self, method: str, path: str, body: Any = None, server: int = 0) -> tuple[int, Any]:
         """Rasa's HTTP API on one Rasa server (path like "/conversations/x/tracker"), with the token."""
         return http(method, with_token(f"{self.rasa_urls[server]}{path}", self.env["KEFU_RASA_TOKEN"]), body)
 
-    def pids(self) -> Dict[str, int]:
+    def pids(self) -> dict[str, int]:
         rows = (line.split() for line in self.pid_file.read_text().splitlines() if line.strip())
         return {name: int(pid) for name, pid in rows}
 
-    def health_urls(self) -> List[str]:
-        return ([f"{u}/webhooks/rest/" for u in self.rasa_urls] + [f"{u}/health" for u in self.action_urls]
-                + [f"{self.desk_url}/healthz", f"{self.public_url}/webhooks/rest/", f"{self.public_url}/healthz"])
+    def health_urls(self) -> list[str]:
+        return (
+            [f"{u}/webhooks/rest/" for u in self.rasa_urls]
+            + [f"{u}/health" for u in self.action_urls]
+            + [f"{self.desk_url}/healthz", f"{self.public_url}/webhooks/rest/", f"{self.public_url}/healthz"]
+        )
 
 
 def healthy(url: str) -> bool:
@@ -120,15 +136,16 @@ def healthy(url: str) -> bool:
         return False
 
 
-def wait_ready(proc: subprocess.Popen, urls: List[str], log_path: Path, timeout: float = STARTUP_TIMEOUT) -> None:
+def wait_ready(proc: subprocess.Popen, urls: list[str], log_path: Path, timeout: float = STARTUP_TIMEOUT) -> None:
     """Until every health URL answers 200, in order; a clear error with the
     log's tail if the process exits or time runs out."""
     checks = list(urls)
     deadline = time.monotonic() + timeout
     while checks:
         if proc.poll() is not None:
-            raise RuntimeError(f"{' '.join(map(str, proc.args[1:]))} exited early; "
-                               f"log:\n{log_path.read_text()[-4000:]}")
+            raise RuntimeError(
+                f"{' '.join(map(str, proc.args[1:]))} exited early; log:\n{log_path.read_text()[-4000:]}"
+            )
         if time.monotonic() > deadline:
             raise RuntimeError(f"not ready: {checks}; log:\n{log_path.read_text()[-4000:]}")
         if healthy(checks[0]):
@@ -138,8 +155,13 @@ def wait_ready(proc: subprocess.Popen, urls: List[str], log_path: Path, timeout:
 
 
 @contextmanager
-def scaled_stack(workdir: Path, rasa_servers: int = 2, action_servers: int = 2,
-                 redis_url: str = REDIS_URL, extra_env: Optional[Dict[str, str]] = None) -> Iterator[Scaled]:
+def scaled_stack(
+    workdir: Path,
+    rasa_servers: int = 2,
+    action_servers: int = 2,
+    redis_url: str = REDIS_URL,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Scaled]:
     prefix = f"kefutest{uuid.uuid4().hex[:8]}"
     ports = {name: free_port() for name in ("public", "internal", "desk")}
     rasa = [free_port() for _ in range(rasa_servers)]
@@ -147,27 +169,43 @@ def scaled_stack(workdir: Path, rasa_servers: int = 2, action_servers: int = 2,
     with pg_database() as database_url, pg_database() as tracker_url:
         env = {
             **os.environ,
-            "KEFU_DATABASE_URL": database_url, "KEFU_TRACKER_URL": tracker_url,
-            "KEFU_REDIS_URL": redis_url, "KEFU_REDIS_PREFIX": prefix,
-            "KEFU_PUBLIC_HOST": "127.0.0.1", "KEFU_PUBLIC_PORT": str(ports["public"]),
-            "KEFU_INTERNAL_PORT": str(ports["internal"]), "KEFU_DESK_PORT": str(ports["desk"]),
-            "KEFU_RASA_PORTS": ",".join(map(str, rasa)), "KEFU_ACTIONS_PORTS": ",".join(map(str, actions)),
-            "KEFU_NGINX_DIR": str(workdir / "nginx"), "KEFU_PID_FILE": str(workdir / "kefu.pids"),
+            "KEFU_DATABASE_URL": database_url,
+            "KEFU_TRACKER_URL": tracker_url,
+            "KEFU_REDIS_URL": redis_url,
+            "KEFU_REDIS_PREFIX": prefix,
+            "KEFU_PUBLIC_HOST": "127.0.0.1",
+            "KEFU_PUBLIC_PORT": str(ports["public"]),
+            "KEFU_INTERNAL_PORT": str(ports["internal"]),
+            "KEFU_DESK_PORT": str(ports["desk"]),
+            "KEFU_RASA_PORTS": ",".join(map(str, rasa)),
+            "KEFU_ACTIONS_PORTS": ",".join(map(str, actions)),
+            "KEFU_NGINX_DIR": str(workdir / "nginx"),
+            "KEFU_PID_FILE": str(workdir / "kefu.pids"),
             "KEFU_REMINDER_WORKERS": "0",
             "KEFU_RASA_TOKEN": uuid.uuid4().hex,
             **(extra_env or {}),
         }
         log_path = workdir / "stack.log"
-        proc = subprocess.Popen([sys.executable, "-m", "kefu.cli", "run", "--scaled"], cwd=PROJECT_ROOT, env=env,
-                                stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kefu.cli", "run", "--scaled"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log_path.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         stack = Scaled(
             public_url=f"http://127.0.0.1:{ports['public']}",
             rasa_urls=[f"http://127.0.0.1:{p}" for p in rasa],
             action_urls=[f"http://127.0.0.1:{p}" for p in actions],
             desk_url=f"http://127.0.0.1:{ports['desk']}",
-            database_url=database_url, tracker_url=tracker_url, env=env,
-            access_log=workdir / "nginx" / "access.log", pid_file=workdir / "kefu.pids",
-            log_path=log_path, proc=proc,
+            database_url=database_url,
+            tracker_url=tracker_url,
+            env=env,
+            access_log=workdir / "nginx" / "access.log",
+            pid_file=workdir / "kefu.pids",
+            log_path=log_path,
+            proc=proc,
         )
         try:
             wait_ready(proc, stack.health_urls(), log_path)

@@ -1,5 +1,6 @@
 """The real stack (`kefu run`) on free loopback ports, and the small helpers
 the end-to-end tests share: plain HTTP, polling, fresh customer ids."""
+
 from __future__ import annotations
 
 import os
@@ -8,12 +9,11 @@ import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 from urllib.parse import quote
 
+from tests.support.scaled_stack import PG_ADMIN_URL, free_port, http, pg_database, stop, wait_ready, with_token  # noqa: F401
 from tests.support.waiting import NotReached, wait_until
-from tests.support.scaled_stack import (PG_ADMIN_URL, free_port, http, pg_database, stop,  # noqa: F401
-                                        wait_ready, with_token)
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -25,18 +25,17 @@ class Stack:
     actions_url: str
     desk_url: str
     database_url: str
-    env: Dict[str, str]
+    env: dict[str, str]
     log_path: Path
     proc: subprocess.Popen
 
-    def say(self, sender: str, text: str) -> List[str]:
+    def say(self, sender: str, text: str) -> list[str]:
         """Send one customer message over the REST channel; the bot's texts."""
-        status, replies = http("POST", f"{self.rasa_url}/webhooks/rest/webhook",
-                               {"sender": sender, "message": text})
+        status, replies = http("POST", f"{self.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": text})
         assert status == 200, (status, replies)
         return [r.get("text", "") for r in replies]
 
-    def rasa_api(self, method: str, path: str, body: Any = None) -> Tuple[int, Any]:
+    def rasa_api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """Rasa's HTTP API (path like "/conversations/x/tracker"), with the token."""
         return http(method, with_token(f"{self.rasa_url}{path}", self.env["KEFU_RASA_TOKEN"]), body)
 
@@ -66,11 +65,11 @@ def new_sender(prefix: str = "test") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def auth(token: str) -> Dict[str, str]:
+def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def start_stack(tmp: Path, extra_env: Optional[Dict[str, str]] = None) -> Stack:
+def start_stack(tmp: Path, extra_env: dict[str, str] | None = None) -> Stack:
     ports = {name: free_port() for name in ("rasa", "actions", "desk")}
     database_url = f"sqlite:///{tmp / 'kefu.db'}"
     env = {
@@ -87,18 +86,29 @@ def start_stack(tmp: Path, extra_env: Optional[Dict[str, str]] = None) -> Stack:
     }
     log_path = tmp / "stack.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kefu.cli", "run"], cwd=ROOT, env=env,
-        stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+        [sys.executable, "-m", "kefu.cli", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     stack = Stack(
         rasa_url=f"http://127.0.0.1:{ports['rasa']}",
         actions_url=f"http://127.0.0.1:{ports['actions']}",
         desk_url=f"http://127.0.0.1:{ports['desk']}",
-        database_url=database_url, env=env, log_path=log_path, proc=proc,
+        database_url=database_url,
+        env=env,
+        log_path=log_path,
+        proc=proc,
     )
     try:
-        wait_ready(proc, [f"{stack.rasa_url}/webhooks/rest/", f"{stack.actions_url}/health",
-                          f"{stack.desk_url}/healthz"], log_path, timeout=300)
+        wait_ready(
+            proc,
+            [f"{stack.rasa_url}/webhooks/rest/", f"{stack.actions_url}/health", f"{stack.desk_url}/healthz"],
+            log_path,
+            timeout=300,
+        )
     except Exception:
         stop_stack(stack)
         raise

@@ -5,10 +5,12 @@ lets a test assert before the system got there (or after it already went past
 the moment the test meant to catch). These helpers poll a condition and say
 clearly what did not happen in time.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -17,8 +19,7 @@ class NotReached(AssertionError):
     """The awaited condition did not hold before the deadline."""
 
 
-def wait_until(condition: Callable[[], T], timeout: float = 30, interval: float = 0.1,
-               message: str = "") -> T:
+def wait_until(condition: Callable[[], T], timeout: float = 30, interval: float = 0.1, message: str = "") -> T:
     """Poll condition() until it returns something truthy and return that value;
     raise NotReached (an AssertionError, so pytest shows it as a failed check)
     with message and the last value once timeout seconds have passed."""
@@ -32,15 +33,20 @@ def wait_until(condition: Callable[[], T], timeout: float = 30, interval: float 
         time.sleep(interval)
 
 
-def wait_until_quiet(snapshot: Callable[[], object], idle: Callable[[object], bool] = lambda _: True,
-                     settle: float = 1.0, timeout: float = 60, interval: float = 0.1,
-                     message: str = "") -> object:
+def wait_until_quiet(
+    snapshot: Callable[[], object],
+    idle: Callable[[object], bool] = lambda _: True,
+    settle: float = 1.0,
+    timeout: float = 60,
+    interval: float = 0.1,
+    message: str = "",
+) -> object:
     """Wait until the system is quiet: idle(snapshot()) holds (nothing pending,
     no process working) and the snapshot has not changed for `settle` seconds.
     Returns the last snapshot. For "exactly once" checks: count after this,
     not after a guessed delay."""
     deadline = time.monotonic() + timeout
-    last: Optional[object] = None
+    last: object | None = None
     stable_since = time.monotonic()
     while True:
         current = snapshot()

@@ -1,4 +1,5 @@
 """Agent accounts, for supervisors: list, disable, unlock."""
+
 from __future__ import annotations
 
 from aiohttp import web

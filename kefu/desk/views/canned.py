@@ -1,5 +1,6 @@
 """Canned replies (常用语): every agent reads them, supervisors edit them.
 A title or text out of bounds is canned.BadCannedReply, a 400."""
+
 from __future__ import annotations
 
 from aiohttp import web
@@ -25,8 +26,9 @@ async def add_canned(request: web.Request) -> web.Response:
 @supervisor_required(can_edit_canned_replies)
 async def update_canned(request: web.Request) -> web.Response:
     body = await read_json(request)
-    reply = await in_db(request, canned.update_reply, int_param(request, "reply_id"),
-                        body.get("title"), body.get("text"))
+    reply = await in_db(
+        request, canned.update_reply, int_param(request, "reply_id"), body.get("title"), body.get("text")
+    )
     if reply is None:
         raise NotFound("no such canned reply")
     return web.json_response({"canned_reply": canned.reply_to_json(reply)})

@@ -1,9 +1,11 @@
 """The handoff queue: conversations the bot handed to the desk, taken,
 answered, handed back to the bot or closed by an agent."""
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 

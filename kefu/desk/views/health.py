@@ -1,4 +1,5 @@
 """`GET /healthz`: the database answers and Rasa has a model."""
+
 from __future__ import annotations
 
 from aiohttp import web

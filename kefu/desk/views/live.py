@@ -9,12 +9,13 @@ again with its last timestamp and misses nothing. Replies go the other way:
 Turns come from Rasa's tracker and the queue from the desk database, read
 once a second while the page is connected.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import math
-from typing import Any, Dict, Optional
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -31,7 +32,7 @@ POLL_SECONDS = 1.0
 
 class Watch:
     def __init__(self) -> None:
-        self.conversation_id: Optional[int] = None
+        self.conversation_id: int | None = None
         self.after = 0.0
 
 
@@ -69,7 +70,7 @@ async def live_updates(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def handle(text: str, watch: Watch, request: web.Request) -> Optional[dict]:
+async def handle(text: str, watch: Watch, request: web.Request) -> dict | None:
     """One message from the page; the frame to answer with, if any."""
     data = parse_json(text.encode("utf-8", "surrogatepass"), "message")
     if not isinstance(data, dict):
@@ -90,7 +91,7 @@ async def handle(text: str, watch: Watch, request: web.Request) -> Optional[dict
     return {"type": "sent", "status": 200, **sent}
 
 
-def watched(data: Dict[str, Any]) -> tuple:
+def watched(data: dict[str, Any]) -> tuple:
     """(conversation id, timestamp) of a `{"watch", "after"}` message."""
     cid, after = data["watch"], data.get("after") or 0
     if cid is not None:
@@ -105,17 +106,26 @@ async def push(ws: web.WebSocketResponse, watch: Watch, in_db, rasa: RasaClient)
     last_queue = None
     while not ws.closed:
         try:
-            queue = await in_db(lambda s: [conversations.conversation_to_json(c) for c in
-                                           conversations.list_conversations(s, None)
-                                           if c.status in ("waiting", "assigned")])
+            queue = await in_db(
+                lambda s: [
+                    conversations.conversation_to_json(c)
+                    for c in conversations.list_conversations(s, None)
+                    if c.status in ("waiting", "assigned")
+                ]
+            )
             if queue != last_queue:
                 await ws.send_json({"type": "queue", "conversations": queue})
                 last_queue = queue
             cid, after = watch.conversation_id, watch.after
             if cid is not None:
                 watched = next((c for c in queue if c["id"] == cid), None)
-                customer = watched["customer_id"] if watched else await in_db(
-                    lambda s: getattr(s.get(conversations.Conversation, cid), "customer_id", None))
+                customer = (
+                    watched["customer_id"]
+                    if watched
+                    else await in_db(
+                        lambda s, cid=cid: getattr(s.get(conversations.Conversation, cid), "customer_id", None)
+                    )
+                )
                 new = await rasa.history(customer, after) if customer else []
                 # The page may have switched conversations meanwhile: then these are stale.
                 if new and watch.conversation_id == cid and watch.after == after:

@@ -1,4 +1,5 @@
 """The desk's own pages and the customer-facing web widget."""
+
 from __future__ import annotations
 
 import json
@@ -18,16 +19,21 @@ async def to_desk(request: web.Request) -> web.Response:
 
 def page(name: str):
     """A static page, never cached: a new desk version shows at once."""
+
     async def serve(request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-store"})
+
     return serve
 
 
 async def widget_js(request: web.Request) -> web.Response:
     """The widget bundled with the socket.io client it needs: one file, no CDN."""
     bundle = (STATIC / "vendor" / "socket.io.min.js").read_text() + "\n" + (STATIC / "widget.js").read_text()
-    return web.Response(text=bundle, content_type="application/javascript",
-                        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "max-age=300"})
+    return web.Response(
+        text=bundle,
+        content_type="application/javascript",
+        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "max-age=300"},
+    )
 
 
 async def widget_demo(request: web.Request) -> web.Response:
@@ -36,7 +42,11 @@ async def widget_demo(request: web.Request) -> web.Response:
     # the load balancer's public port.
     server = request.app[SETTINGS].public_rasa_url
     nonce = security_headers.new_nonce()
-    html = ((STATIC / "widget-demo.html").read_text().replace("{{SERVER}}", json.dumps(server))
-            .replace("{{NONCE}}", nonce))
-    return web.Response(text=html, content_type="text/html", headers={
-        "Content-Security-Policy": security_headers.widget_demo_policy(nonce, server)})
+    html = (
+        (STATIC / "widget-demo.html").read_text().replace("{{SERVER}}", json.dumps(server)).replace("{{NONCE}}", nonce)
+    )
+    return web.Response(
+        text=html,
+        content_type="text/html",
+        headers={"Content-Security-Policy": security_headers.widget_demo_policy(nonce, server)},
+    )

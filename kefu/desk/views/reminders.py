@@ -1,4 +1,5 @@
 """The reminder outbox, as agents check it."""
+
 from __future__ import annotations
 
 from functools import partial
@@ -21,5 +22,4 @@ async def list_reminders(request: web.Request) -> web.Response:
     limit = whole_number(request.query.get("limit", "200"), "limit", 1, 1000)
     rows = await in_db(request, partial(reminder_outbox.list_reminders, status=status, limit=limit))
     counts = await in_db(request, reminder_outbox.counts)
-    return web.json_response({"counts": counts,
-                              "reminders": [reminder_outbox.reminder_to_json(r) for r in rows]})
+    return web.json_response({"counts": counts, "reminders": [reminder_outbox.reminder_to_json(r) for r in rows]})

@@ -1,4 +1,5 @@
 """The weekly report (按周统计), for supervisors."""
+
 from __future__ import annotations
 
 from aiohttp import web
@@ -15,6 +16,10 @@ async def weekly_report(request: web.Request) -> web.Response:
     a 400); `?format=csv` downloads it."""
     report = await in_db(request, reports.weekly, request.query.get("week"), utcnow())
     if request.query.get("format") == "csv":
-        return web.Response(text=reports.to_csv(report), content_type="text/csv", charset="utf-8", headers={
-            "Content-Disposition": f'attachment; filename="kefu-report-{report["week"]}.csv"'})
+        return web.Response(
+            text=reports.to_csv(report),
+            content_type="text/csv",
+            charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="kefu-report-{report["week"]}.csv"'},
+        )
     return web.json_response(report)

@@ -1,4 +1,5 @@
 """Signing in and out, the signed-in agent, and their own password."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,8 +30,10 @@ async def login(request: web.Request) -> web.Response:
     # guesses cannot all slip in before the first failure is written.
     verdict = await in_db(request, login_limit.admit, counted_as, ip, utcnow())
     if not verdict.allowed:
-        raise TooManyRequests("too many failed logins from this address; try again in 15 minutes "
-                              "or ask a supervisor to unlock the account")
+        raise TooManyRequests(
+            "too many failed logins from this address; try again in 15 minutes "
+            "or ask a supervisor to unlock the account"
+        )
     if verdict.delay:
         await asyncio.sleep(verdict.delay)
     ttl_hours = request.app[SETTINGS].token_ttl_hours
@@ -57,8 +60,9 @@ async def logout(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     agent = request[AGENT]
-    return web.json_response({"id": agent.id, "name": agent.name, "role": agent.role,
-                              "csrf_token": web_auth.csrf_token(request[TOKEN])})
+    return web.json_response(
+        {"id": agent.id, "name": agent.name, "role": agent.role, "csrf_token": web_auth.csrf_token(request[TOKEN])}
+    )
 
 
 async def change_password(request: web.Request) -> web.Response:

@@ -1,5 +1,6 @@
 """Tickets (工单): the list, one ticket with its timeline, taking one and
 moving it along its life; and the follow-up calls (回访) resolved repairs get."""
+
 from __future__ import annotations
 
 import logging
@@ -24,10 +25,18 @@ async def list_tickets(request: web.Request) -> web.Response:
     if status is not None and status not in TicketStatus.__members__:
         raise BadRequest(f"unknown status {status!r}")
     owner = q.get("owner_id")
-    found = await in_db(request, partial(
-        tickets.list_tickets, customer_id=q.get("customer_id"), status=status, category=q.get("category"),
-        channel=q.get("channel"), owner_id=whole_number(owner, "owner_id") if owner is not None else None,
-        overdue=q.get("overdue") == "true"))
+    found = await in_db(
+        request,
+        partial(
+            tickets.list_tickets,
+            customer_id=q.get("customer_id"),
+            status=status,
+            category=q.get("category"),
+            channel=q.get("channel"),
+            owner_id=whole_number(owner, "owner_id") if owner is not None else None,
+            overdue=q.get("overdue") == "true",
+        ),
+    )
     return web.json_response({"tickets": [tickets.ticket_to_json(t) for t in found]})
 
 
@@ -43,8 +52,9 @@ async def ticket_detail(request: web.Request) -> web.Response:
 async def take_ticket(request: web.Request) -> web.Response:
     """Owned by someone else: tickets.TicketAlreadyOwned, a 409."""
     ticket_id = int_param(request, "ticket_id")
-    ticket = await in_db(request, tickets.take_ticket, ticket_id, request[AGENT].id,
-                         can_take_reopened_ticket(request[AGENT]))
+    ticket = await in_db(
+        request, tickets.take_ticket, ticket_id, request[AGENT].id, can_take_reopened_ticket(request[AGENT])
+    )
     if ticket is None:
         raise NotFound("no such ticket")
     return web.json_response({"ticket": tickets.ticket_to_json(ticket)})
@@ -57,8 +67,7 @@ async def move_ticket(request: web.Request) -> web.Response:
     to, note = text_field(body, "status"), text_field(body, "note") or ""
     if to not in TicketStatus.__members__:
         raise BadRequest("status must be one of " + ", ".join(TicketStatus.__members__))
-    moved = await in_db(request, ticket_flow.move, int_param(request, "ticket_id"), request[AGENT], to,
-                        note[:500])
+    moved = await in_db(request, ticket_flow.move, int_param(request, "ticket_id"), request[AGENT], to, note[:500])
     survey_sent = False
     if moved.status == TicketStatus.closed.value:
         # 满意度调查 on the customer's own channel, once per ticket.
@@ -83,8 +92,9 @@ async def complete_followup(request: web.Request) -> web.Response:
     """By the ticket's owner or a supervisor (else TicketMoveRefused, 403)."""
     body = await read_json(request)
     note = text_field(body, "note") or ""
-    done = await in_db(request, ticket_flow.complete_followup, int_param(request, "followup_id"),
-                       request[AGENT], note[:500])
+    done = await in_db(
+        request, ticket_flow.complete_followup, int_param(request, "followup_id"), request[AGENT], note[:500]
+    )
     if done is None:
         raise NotFound("no such follow-up")
     return web.json_response({"followup": ticket_flow.followup_to_json(done)})

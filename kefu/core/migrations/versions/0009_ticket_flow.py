@@ -4,6 +4,7 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-27
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -32,8 +33,9 @@ def upgrade() -> None:
     op.create_table(
         "followups",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False,
-                  unique=True),
+        sa.Column(
+            "ticket_id", sa.Integer, sa.ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, unique=True
+        ),
         sa.Column("due_at", sa.DateTime, nullable=False),
         sa.Column("done_at", sa.DateTime),
         sa.Column("done_by", sa.Integer, sa.ForeignKey("agents.id")),

@@ -4,6 +4,7 @@ Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-27
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -17,8 +18,9 @@ def upgrade() -> None:
     op.create_table(
         "surveys",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False,
-                  unique=True),
+        sa.Column(
+            "ticket_id", sa.Integer, sa.ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, unique=True
+        ),
         sa.Column("customer_id", sa.String(255), nullable=False),
         sa.Column("agent_id", sa.Integer, sa.ForeignKey("agents.id")),
         sa.Column("sent_at", sa.DateTime, nullable=False),

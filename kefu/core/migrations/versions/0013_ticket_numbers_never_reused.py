@@ -12,6 +12,7 @@ in sqlite_sequence; it can only be declared when the table is created, so
 the table is rebuilt (the copy keeps every id, and sqlite_sequence starts at
 the highest of them). PostgreSQL's SERIAL sequence already never goes back.
 """
+
 from alembic import op
 
 revision = "0013"
