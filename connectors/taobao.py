@@ -288,6 +288,11 @@ class TaobaoInput(PlatformChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = channel_blueprint(f"{self.name()}_webhook", __name__)
 
+        @bp.listener("after_server_stop")
+        async def close_api(_app: Any, _loop: Any) -> None:
+            # The TOP client keeps one HTTP session for the server's life.
+            await self.api.close()
+
         @bp.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok" if self.config.configured else "not configured"})

@@ -15,7 +15,7 @@ from wechatpy.utils import WeChatSigner
 
 from kefu.clients.top_api import top_timestamp
 from kefu.clients.top_sign import top_sign
-from tests.support.channels import Channels
+from tests.support.channels import Channels, Recorder, running_channels
 from tests.support.platforms import (
     TAOBAO_APP_KEY,
     TAOBAO_APP_SECRET,
@@ -25,6 +25,7 @@ from tests.support.platforms import (
     WECOM_AES_KEY,
     WECOM_CORPID,
     WECOM_TOKEN,
+    taobao_env,
 )
 from tests.support.stack import http, new_sender, wait_for
 
@@ -261,3 +262,13 @@ def test_taobao_forged_or_unsigned_requests_are_403(channels: Channels):
     assert top_post(channels, "taobao", top_signed(top_message(buyer, "你好"), secret="guessed"))[0] == 403
     assert top_post(channels, "taobao", top_message(buyer, "你好"))[0] == 403
     assert channels.recorder.texts_from(f"taobao:{buyer}") == []
+
+
+def test_the_taobao_channel_closes_its_top_session_when_the_server_stops(tmp_path, top_api):
+    """The TOP client keeps one HTTP session for the server's life; a server
+    that stops closes it (before: "Unclosed client session" at every stop)."""
+    with running_channels(f"sqlite:///{tmp_path / 'kefu.db'}", taobao_env(top_api.url), Recorder()) as running:
+        taobao = next(c for c in running.inputs if c.name() == "taobao")
+        session = running.run(taobao.api._client())
+        assert not session.closed
+    assert session.closed

@@ -12,9 +12,10 @@ import asyncio
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from unittest import mock
 from urllib.parse import urljoin
 
@@ -47,6 +48,8 @@ class Channels:
     rasa_url: str  # where the channels answer, as on the Rasa server
     database_url: str
     recorder: Recorder
+    inputs: list[Any]  # the InputChannel objects, as Rasa built them
+    run: Callable[[Any], Any]  # runs a coroutine on the channels' event loop, returns its result
 
 
 @contextmanager
@@ -85,7 +88,13 @@ def running_channels(database_url: str, env: dict[str, str], recorder: Recorder)
 
         server = on_loop(start())
         try:
-            yield Channels(rasa_url=f"http://127.0.0.1:{port}", database_url=database_url, recorder=recorder)
+            yield Channels(
+                rasa_url=f"http://127.0.0.1:{port}",
+                database_url=database_url,
+                recorder=recorder,
+                inputs=list(channels),
+                run=on_loop,
+            )
         finally:
 
             async def finish():
