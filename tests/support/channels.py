@@ -8,9 +8,7 @@ replies are the channels' own."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +17,7 @@ from typing import Any
 from unittest import mock
 from urllib.parse import urljoin
 
+from tests.support.loop import background_loop
 from tests.support.stack import ROOT, free_port
 
 
@@ -62,48 +61,38 @@ def running_channels(database_url: str, env: dict[str, str], recorder: Recorder)
 
     upgrade(database_url)
     settings = {**CHANNEL_DEFAULTS, **env, "KEFU_DATABASE_URL": database_url}
-    loop = asyncio.new_event_loop()
     with mock.patch.dict(os.environ, settings):
         channels = create_http_input_channels(None, str(ROOT / "bot" / "credentials.yml"))
         app = Sanic(f"kefu_fast_{uuid.uuid4().hex[:8]}")
         for channel in channels:
             app.blueprint(channel.blueprint(recorder), url_prefix=urljoin("/webhooks/", channel.url_prefix()))
         port = free_port()
-        ready = threading.Event()
-        thread = threading.Thread(
-            target=lambda: (asyncio.set_event_loop(loop), ready.set(), loop.run_forever()), daemon=True
-        )
-        thread.start()
-        ready.wait(10)
+        with background_loop() as (_loop, on_loop):
 
-        def on_loop(coro):
-            return asyncio.run_coroutine_threadsafe(coro, loop).result(60)
+            async def start():
+                server = await app.create_server(
+                    host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False
+                )
+                await server.startup()
+                await server.before_start()
+                await server.after_start()
+                return server
 
-        async def start():
-            server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False)
-            await server.startup()
-            await server.before_start()
-            await server.after_start()
-            return server
+            server = on_loop(start())
+            try:
+                yield Channels(
+                    rasa_url=f"http://127.0.0.1:{port}",
+                    database_url=database_url,
+                    recorder=recorder,
+                    inputs=list(channels),
+                    run=on_loop,
+                )
+            finally:
 
-        server = on_loop(start())
-        try:
-            yield Channels(
-                rasa_url=f"http://127.0.0.1:{port}",
-                database_url=database_url,
-                recorder=recorder,
-                inputs=list(channels),
-                run=on_loop,
-            )
-        finally:
+                async def finish():
+                    await server.before_stop()
+                    server.close()
+                    await server.wait_closed()
+                    await server.after_stop()
 
-            async def finish():
-                await server.before_stop()
-                server.close()
-                await server.wait_closed()
-                await server.after_stop()
-
-            on_loop(finish())
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-            loop.close()
+                on_loop(finish())

@@ -5,9 +5,7 @@ stand-in for Rasa's /status that the desk's /healthz asks."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.support.cli import kefu
+from tests.support.loop import background_loop
 from tests.support.stack import http, new_sender
 
 
@@ -72,39 +71,26 @@ def running_desk(database_url: str) -> Iterator[Desk]:
 
     upgrade(database_url)
     token = uuid.uuid4().hex
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    thread = threading.Thread(
-        target=lambda: (asyncio.set_event_loop(loop), ready.set(), loop.run_forever()), daemon=True
-    )
-    thread.start()
-    ready.wait(10)
-
-    def on_loop(coro):
-        return asyncio.run_coroutine_threadsafe(coro, loop).result(60)
-
-    rasa = TestServer(fake_rasa(token), host="127.0.0.1")
-    on_loop(rasa.start_server(loop=loop))
-    env = {
-        "KEFU_DATABASE_URL": database_url,
-        "KEFU_RASA_URL": str(rasa.make_url("")).rstrip("/"),
-        "KEFU_RASA_TOKEN": token,
-    }
-    with mock.patch.dict(os.environ, env):
-        settings = load_settings()
-    server = TestServer(create_app(settings), host="127.0.0.1")
-    on_loop(server.start_server(loop=loop))
-    try:
-        yield Desk(
-            desk_url=str(server.make_url("")).rstrip("/"),
-            database_url=database_url,
-            rasa_url=env["KEFU_RASA_URL"],
-            rasa_token=token,
-            env=env,
-        )
-    finally:
-        on_loop(server.close())
-        on_loop(rasa.close())
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+    with background_loop() as (loop, on_loop):
+        rasa = TestServer(fake_rasa(token), host="127.0.0.1")
+        on_loop(rasa.start_server(loop=loop))
+        env = {
+            "KEFU_DATABASE_URL": database_url,
+            "KEFU_RASA_URL": str(rasa.make_url("")).rstrip("/"),
+            "KEFU_RASA_TOKEN": token,
+        }
+        with mock.patch.dict(os.environ, env):
+            settings = load_settings()
+        server = TestServer(create_app(settings), host="127.0.0.1")
+        on_loop(server.start_server(loop=loop))
+        try:
+            yield Desk(
+                desk_url=str(server.make_url("")).rstrip("/"),
+                database_url=database_url,
+                rasa_url=env["KEFU_RASA_URL"],
+                rasa_token=token,
+                env=env,
+            )
+        finally:
+            on_loop(server.close())
+            on_loop(rasa.close())
