@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
 
+from tests.support.agents import add_agent, login
 from tests.support.channels import Channels, Recorder, running_channels
 from tests.support.desk import Desk, running_desk
 from tests.support.fake_top_api import FakeTopAPI
 from tests.support.fake_wechat_api import FakeWeChatAPI
 from tests.support.platforms import TAOBAO_APP_SECRET, taobao_env, wechat_env
-from tests.support.stack import PG_ADMIN_URL, ROOT, Stack, http, new_sender, pg_database, start_stack, stop_stack
+from tests.support.stack import PG_ADMIN_URL, Stack, pg_database, start_stack, stop_stack
 
 MARKERS = {
     "e2e": "needs the running stack, a trained model, subprocesses, a browser, PostgreSQL, Redis or nginx "
@@ -135,19 +135,7 @@ def stack(tmp_path_factory, wechat_api, top_api) -> Stack:
 
 @pytest.fixture(scope="session")
 def agent_token(stack: Stack) -> str:
-    name = new_sender("agent")
-    out = subprocess.run(
-        [sys.executable, "-m", "kefu.cli", "agent", "add", name],
-        cwd=ROOT,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    password = out.split("one-time password:")[1].strip()
-    status, body = http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})
-    assert status == 200, body
-    return body["token"]
+    return login(stack.desk_url, *add_agent(stack.env))
 
 
 @pytest.fixture(scope="session")

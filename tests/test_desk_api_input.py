@@ -6,31 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.stack import ROOT, Stack, auth, http, new_sender
+from tests.support.agents import add_agent, login
+from tests.support.stack import Stack, auth, http, new_sender
 
 
 @pytest.fixture(scope="module")
 def boss_token(stack: Stack) -> str:
     """A supervisor's: the supervisors' routes check their input too."""
-    name = new_sender("input-boss")
-    out = subprocess.run(
-        [sys.executable, "-m", "kefu.cli", "agent", "add", name, "--role", "supervisor"],
-        cwd=ROOT,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    password = out.split("one-time password:")[1].strip()
-    return http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})[1]["token"]
+    return login(stack.desk_url, *add_agent(stack.env, "supervisor", "input-boss"))
 
 
 HUGE_IDS = [str(2**63), str(2**64 + 1), "9" * 40, "9" * 5000, str(2**31), "0", "-1", "²", "١٢", "1e3", "%E4%B8%AD"]

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from tests.support.stack import ROOT, Stack, new_sender, wait_for
+from tests.support.agents import add_agent
+from tests.support.stack import Stack, new_sender, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # As the machine notes say: without these, chromium keeps trying to reach
@@ -74,16 +73,7 @@ def csp_violations(context) -> list[str]:
 
 
 def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, browser, shots: Path):
-    name = new_sender("browser-agent")
-    out = subprocess.run(
-        [sys.executable, "-m", "kefu.cli", "agent", "add", name],
-        cwd=ROOT,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    password = out.split("one-time password:")[1].strip()
+    name, password = add_agent(stack.env, prefix="browser-agent")
 
     page = browser.new_page(locale="zh-CN", viewport={"width": 1200, "height": 800})
     violations = csp_violations(page.context)
@@ -130,16 +120,7 @@ def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, bro
 
 
 def login(browser, stack: Stack, role: str = "agent"):
-    name = new_sender(f"browser-{role}")
-    out = subprocess.run(
-        [sys.executable, "-m", "kefu.cli", "agent", "add", name, "--role", role],
-        cwd=ROOT,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    password = out.split("one-time password:")[1].strip()
+    name, password = add_agent(stack.env, role, f"browser-{role}")
     desk = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 800}).new_page()
     desk.violations = csp_violations(desk.context)
     desk.goto(f"{stack.desk_url}/login")

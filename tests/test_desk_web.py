@@ -8,16 +8,13 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.support.cli import kefu
+from tests.support.agents import add_agent
 from tests.support.desk import Desk
 from tests.support.stack import Stack, auth, http, new_sender
 
 
 def new_agent(stack: Stack | Desk, role: str = "agent") -> tuple:
-    name = new_sender("web-agent")
-    result = kefu("agent", "add", name, "--role", role, env=stack.env)
-    assert result.returncode == 0, result.stderr
-    return name, result.stdout.split("one-time password:")[1].strip()
+    return add_agent(stack.env, role, "web-agent")
 
 
 def call(method: str, url: str, body=None, headers: dict[str, str] | None = None):

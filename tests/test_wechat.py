@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
+from tests.support.agents import add_agent, login
 from tests.support.platforms import WECHAT_AES_KEY, WECHAT_APPID, WECHAT_TOKEN, wechat_env
 from tests.support.stack import Stack, auth, http, start_stack, stop_stack, wait_for
 from tests.support.waiting import wait_until, wait_until_quiet
@@ -401,21 +402,8 @@ def test_outside_48h_window_is_kept_for_the_desk(slow_stack: Stack, wechat_api):
     assert wait_for(lambda: len(stored()) == 1)
     assert stored()[0].error == "outside_48h_window" and "生活缴费" in stored()[0].text
     # ... and the desk shows it
-    import subprocess
-    import sys
 
-    from tests.support.stack import ROOT
-
-    out = subprocess.run(
-        [sys.executable, "-m", "kefu.cli", "agent", "add", f"a{uuid.uuid4().hex[:6]}"],
-        cwd=ROOT,
-        env=slow_stack.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    name, password = out.split()[1], out.split("one-time password:")[1].strip()
-    token = http("POST", f"{slow_stack.desk_url}/api/login", {"name": name, "password": password})[1]["token"]
+    token = login(slow_stack.desk_url, *add_agent(slow_stack.env, prefix="a"))
     status, body = http(
         "GET", f"{slow_stack.desk_url}/api/undelivered?customer_id=wechat:{openid}", headers=auth(token)
     )

@@ -15,9 +15,8 @@ from unittest import mock
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.support.cli import kefu
+from tests.support.agents import add_agent, login
 from tests.support.loop import background_loop
-from tests.support.stack import http, new_sender
 
 
 @dataclass
@@ -34,15 +33,10 @@ class Desk:
 
     def add_agent(self, role: str = "agent", prefix: str = "agent") -> tuple[str, str]:
         """A new agent through `kefu agent add`; (name, one-time password)."""
-        name = new_sender(prefix)
-        result = kefu("agent", "add", name, "--role", role, env=self.env)
-        assert result.returncode == 0, result.stderr
-        return name, result.stdout.split("one-time password:")[1].strip()
+        return add_agent(self.env, role, prefix)
 
     def login(self, name: str, password: str) -> str:
-        status, body = http("POST", f"{self.desk_url}/api/login", {"name": name, "password": password})
-        assert status == 200, body
-        return body["token"]
+        return login(self.desk_url, name, password)
 
     def token(self, role: str = "agent") -> str:
         return self.login(*self.add_agent(role))
