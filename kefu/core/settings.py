@@ -124,7 +124,7 @@ VARIABLES: tuple[Variable, ...] = (
         shown="`var/rasa_token`",
     ),
     # -- processes and ports ---------------------------------------------------------------
-    Variable("KEFU_RASA_PORT", "5005", "Rasa's port (channels, socket.io, HTTP API)", "kefu run, desk"),
+    Variable("KEFU_RASA_PORT", "5005", "Rasa's port (channels, socket.io, HTTP API)", "kefu run, desk, CLI"),
     Variable("KEFU_ACTIONS_PORT", "5055", "The action server's port", "kefu run"),
     Variable(
         "KEFU_ACTION_ENDPOINT",
