@@ -16,6 +16,7 @@ import subprocess
 import pytest
 
 from tests.support.agents import add_agent, login
+from tests.support.browser import launched_chromium
 from tests.support.channels import Channels, Recorder, running_channels
 from tests.support.desk import Desk, running_desk
 from tests.support.fake_top_api import FakeTopAPI
@@ -131,6 +132,12 @@ def stack(tmp_path_factory, wechat_api, top_api) -> Stack:
     )
     yield running
     stop_stack(running)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless chromium, one per test module (its tests are marked browser and e2e)."""
+    yield from launched_chromium()
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import pytest
 import websockets
 
 from kefu.text.received import INVALID_TEXT_REPLY, MAX_TEXT_CHARS, TOO_LONG_REPLY, is_valid_text
-from tests.support.stack import Stack, http, new_sender, wait_for
+from tests.support.stack import Stack, http, new_sender, user_texts, wait_for
 
 # The lone surrogate of issue 11: valid JSON, but not a character.
 SURROGATE_BODY = b'{"sender": "\\udfff", "message": "hi"}'
@@ -25,10 +25,6 @@ TOO_LONG = "漏" * (MAX_TEXT_CHARS + 1)
 
 def webhook(stack: Stack) -> str:
     return f"{stack.rasa_url}/webhooks/rest/webhook"
-
-
-def user_texts(stack: Stack, sender: str) -> list[str]:
-    return [e["text"] for e in stack.tracker(sender)["events"] if e["event"] == "user"]
 
 
 def assert_still_serving(stack: Stack) -> None:
@@ -86,7 +82,7 @@ def test_lone_surrogate_in_a_signed_platform_body_is_a_400(stack: Stack):
     )
     assert status == 400 and "UTF-8" in body["error"], body
     # WeChat / WeCom: bytes that are not UTF-8 never reach the XML parser.
-    from test_wechat import post, text_xml
+    from tests.support.wechat import post, text_xml
 
     status, body = post(stack, "", raw=text_xml("o-surrogate", "x").encode().replace(b"x", b"\xed\xbf\xbf"))
     assert status == 400 and "UTF-8" in body["error"], body
@@ -129,7 +125,7 @@ def test_rest_metadata_is_capped_at_16_kib(stack: Stack):
 
 
 def test_wechat_says_the_limit_instead_of_cutting(stack: Stack):
-    from test_wechat import new_openid, post, text_xml
+    from tests.support.wechat import new_openid, post, text_xml
 
     openid = new_openid()
     status, reply = post(stack, text_xml(openid, TOO_LONG))
@@ -141,7 +137,7 @@ def test_wechat_says_the_limit_instead_of_cutting(stack: Stack):
 
 
 def test_wecom_says_the_limit_and_refuses_unreadable_text(stack: Stack, wechat_api):
-    from test_wecom import callback, customer_text
+    from tests.support.wecom import callback, customer_text
 
     kf = f"wk{uuid.uuid4().hex[:10]}"
     long_writer, odd_writer, after = (f"wm{n}{uuid.uuid4().hex[:8]}" for n in ("L", "S", "A"))
@@ -158,7 +154,7 @@ def test_wecom_says_the_limit_and_refuses_unreadable_text(stack: Stack, wechat_a
 
 
 def test_taobao_says_the_limit_instead_of_cutting(stack: Stack, top_api):
-    from test_taobao import new_buyer, say
+    from tests.support.taobao import new_buyer, say
 
     buyer = new_buyer()
     status, body = say(stack, buyer, TOO_LONG)

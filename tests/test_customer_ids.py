@@ -14,8 +14,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
-from test_taobao import say as taobao_say
 from tests.support.stack import ROOT, Stack, auth, http
+from tests.support.taobao import say as taobao_say
 
 
 def kefu(stack: Stack, *args: str) -> subprocess.CompletedProcess:

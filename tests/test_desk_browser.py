@@ -8,7 +8,6 @@ and the desk cannot be framed by one."""
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,32 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.agents import add_agent
+from tests.support.browser import csp_violations, open_widget, widget_say
 from tests.support.stack import Stack, new_sender, wait_for
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# As the machine notes say: without these, chromium keeps trying to reach
-# Google's hosts from a machine with no internet.
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -52,24 +27,6 @@ def shots(tmp_path_factory) -> Path:
     folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def open_widget(page) -> None:
-    """Open the widget's chat window and wait until it is connected."""
-    page.click(".kefu-launch")
-    page.wait_for_selector(".kefu-status >> text=在线")
-
-
-def widget_say(page, text: str) -> None:
-    page.fill(".kefu-form input", text)
-    page.press(".kefu-form input", "Enter")
-
-
-def csp_violations(context) -> list[str]:
-    """Chromium logs every Content-Security-Policy refusal on the console."""
-    found: list[str] = []
-    context.on("console", lambda msg: found.append(msg.text) if "Content Security Policy" in msg.text else None)
-    return found
 
 
 def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, browser, shots: Path):

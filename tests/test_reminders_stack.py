@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from kefu.core.models import SHANGHAI
-from test_taobao import new_buyer, new_tid, post, say, signed, texts_to, tmc_content
 from tests.support.platforms import taobao_env
 from tests.support.stack import start_stack, stop_stack, wait_for
+from tests.support.taobao import new_buyer, new_tid, post, say, signed, texts_to, tmc_content
 from tests.support.waiting import wait_until_quiet
 
 pytestmark = pytest.mark.e2e  # starts its own stack

@@ -10,35 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import pending_request_to, service_pids, serving, wait_gone
 from tests.support.stack import auth, http, new_sender, start_stack, stop_stack, wait_for
 
 pytestmark = pytest.mark.e2e  # starts its own stack
-
-
-def service_pids(pid_file: Path) -> dict:
-    return {name: int(pid) for name, pid in (line.split() for line in pid_file.read_text().splitlines())}
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie has exited but is not reaped yet: count it as gone.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def wait_gone(pids, timeout: float = 40) -> list:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        left = [p for p in pids if alive(p)]
-        if not left:
-            return []
-        time.sleep(0.5)
-    return [p for p in pids if alive(p)]
 
 
 def test_postgres_desk_database_rasa_token_and_sigterm_stops_everything(tmp_path, postgres_url):
@@ -81,18 +56,6 @@ def test_postgres_desk_database_rasa_token_and_sigterm_stops_everything(tmp_path
         code = stop_stack(stack)
     assert code == 0
     assert wait_gone(pids.values()) == [], "services still running after SIGTERM"
-
-
-def pending_request_to(port: int) -> bool:
-    """A connection to port with bytes its server has not read: a request
-    that is waiting for a stopped process."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            local, state, queues = fields[1], fields[3], fields[4]
-            if int(local.rsplit(":", 1)[1], 16) == port and state == "01" and int(queues.split(":")[1], 16) > 0:
-                return True
-    return False
 
 
 def test_a_dead_action_server_is_restarted_and_customers_are_answered(tmp_path):
@@ -153,13 +116,6 @@ def test_a_dead_action_server_is_restarted_and_customers_are_answered(tmp_path):
         assert wait_gone(pids.values()) == []
     finally:
         stop_stack(stack)
-
-
-def serving(url: str) -> bool:
-    try:
-        return http("GET", f"{url}/health", timeout=5)[0] == 200
-    except OSError:
-        return False
 
 
 def test_supervision_restarts_a_dead_process_but_not_a_crash_loop(tmp_path, monkeypatch):

@@ -14,86 +14,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import xmltodict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
 from tests.support.agents import add_agent, login
-from tests.support.platforms import WECHAT_AES_KEY, WECHAT_APPID, WECHAT_TOKEN, wechat_env
-from tests.support.stack import Stack, auth, http, start_stack, stop_stack, wait_for
+from tests.support.platforms import WECHAT_TOKEN, wechat_env
+from tests.support.stack import Stack, auth, http, start_stack, stop_stack, user_texts, wait_for
 from tests.support.waiting import wait_until, wait_until_quiet
+from tests.support.wechat import event_xml, new_openid, post, sign, text_xml, url
 
 pytestmark = pytest.mark.e2e  # starts its own stack
-
-CRYPTO = WeChatCrypto(WECHAT_TOKEN, WECHAT_AES_KEY, WECHAT_APPID)
-
-
-def sign(timestamp: str, nonce: str, token: str = WECHAT_TOKEN) -> str:
-    signer = WeChatSigner()
-    signer.add_data(token, timestamp, nonce)
-    return signer.signature
-
-
-def text_xml(openid: str, text: str, msg_id: int | None = None, msg_type: str = "text", extra: str = "") -> str:
-    msg_id = msg_id or uuid.uuid4().int % 10**18
-    content = f"<Content><![CDATA[{text}]]></Content>" if msg_type == "text" else ""
-    return (
-        f"<xml><ToUserName><![CDATA[gh_kefu]]></ToUserName>"
-        f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
-        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"
-        f"{content}{extra}<MsgId>{msg_id}</MsgId></xml>"
-    )
-
-
-def event_xml(openid: str, event: str) -> str:
-    return (
-        f"<xml><ToUserName><![CDATA[gh_kefu]]></ToUserName>"
-        f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
-        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-        f"<Event><![CDATA[{event}]]></Event></xml>"
-    )
-
-
-def url(stack: Stack) -> str:
-    return f"{stack.rasa_url}/webhooks/wechat/webhook"
-
-
-def post(
-    stack: Stack,
-    xml: str,
-    encrypt: bool = True,
-    timestamp: str | None = None,
-    nonce: str = "nonce42",
-    token: str = WECHAT_TOKEN,
-    raw: bytes | None = None,
-):
-    """Post as WeChat would; returns (status, decrypted reply dict or raw text)."""
-    import urllib.parse
-
-    timestamp = timestamp or str(int(time.time()))
-    params = {"signature": sign(timestamp, nonce, token), "timestamp": timestamp, "nonce": nonce}
-    body = raw if raw is not None else xml.encode()
-    if encrypt and raw is None:
-        encrypted = CRYPTO.encrypt_message(xml, nonce, timestamp)
-        params.update(encrypt_type="aes", msg_signature=xmltodict.parse(encrypted)["xml"]["MsgSignature"])
-        body = encrypted.encode()
-    status, reply = http(
-        "POST", f"{url(stack)}?{urllib.parse.urlencode(params)}", raw=body, headers={"Content-Type": "text/xml"}
-    )
-    if status == 200 and isinstance(reply, str) and reply.startswith("<xml>"):
-        if encrypt:
-            outer = xmltodict.parse(reply)["xml"]
-            reply = CRYPTO.decrypt_message(reply, outer["MsgSignature"], outer["TimeStamp"], outer["Nonce"])
-        return status, xmltodict.parse(reply)["xml"]
-    return status, reply
-
-
-def user_texts(stack: Stack, sender: str) -> list:
-    status, tracker = stack.rasa_api("GET", f"/conversations/{sender}/tracker")
-    assert status == 200
-    return [e["text"] for e in tracker["events"] if e["event"] == "user"]
 
 
 def quiet_sent_to(stack: Stack, wechat_api, openid: str) -> list:
@@ -117,10 +48,6 @@ def quiet_sent_to(stack: Stack, wechat_api, openid: str) -> list:
         message=f"turns of wechat:{openid} finished and 客服消息 calls settled",
     )
     return wechat_api.sent_to(openid)
-
-
-def new_openid(prefix: str = "o") -> str:
-    return f"{prefix}{uuid.uuid4().hex[:20]}"
 
 
 def test_url_verification_answers_echostr_only_when_signed(stack: Stack):
@@ -512,7 +439,7 @@ def test_a_late_reply_that_fails_still_tells_the_customer(slow_stack: Stack, wec
     import signal
 
     from connectors.rest import SYSTEM_BUSY_REPLY
-    from test_run_supervisor import pending_request_to, service_pids, serving
+    from tests.support.processes import pending_request_to, service_pids, serving
 
     pid_file = Path(slow_stack.env["KEFU_PID_FILE"])
     actions = service_pids(pid_file)["actions"]

@@ -7,41 +7,10 @@ import urllib.parse
 import uuid
 
 import xmltodict
-from wechatpy.enterprise.crypto import WeChatCrypto
 
-from tests.support.platforms import WECOM_AES_KEY, WECOM_CORPID, WECOM_TOKEN
 from tests.support.stack import Stack, http, wait_for
 from tests.support.waiting import wait_until_quiet
-
-CRYPTO = WeChatCrypto(WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORPID)
-
-
-def url(stack: Stack) -> str:
-    return f"{stack.rasa_url}/webhooks/wecom/webhook"
-
-
-def callback(stack: Stack, open_kfid: str, token: str = "cbtoken") -> tuple:
-    ts, nonce = str(int(time.time())), uuid.uuid4().hex[:8]
-    xml = (
-        f"<xml><ToUserName><![CDATA[{WECOM_CORPID}]]></ToUserName><CreateTime>{ts}</CreateTime>"
-        f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[kf_msg_or_event]]></Event>"
-        f"<Token><![CDATA[{token}]]></Token><OpenKfId><![CDATA[{open_kfid}]]></OpenKfId></xml>"
-    )
-    encrypted = CRYPTO.encrypt_message(xml, nonce, ts)
-    signature = xmltodict.parse(encrypted)["xml"]["MsgSignature"]
-    query = urllib.parse.urlencode({"msg_signature": signature, "timestamp": ts, "nonce": nonce})
-    return http("POST", f"{url(stack)}?{query}", raw=encrypted.encode())
-
-
-def customer_text(external: str, text: str, origin: int = 3) -> dict:
-    return {
-        "msgid": uuid.uuid4().hex,
-        "external_userid": external,
-        "send_time": int(time.time()),
-        "origin": origin,
-        "msgtype": "text",
-        "text": {"content": text},
-    }
+from tests.support.wecom import CRYPTO, callback, customer_text, url
 
 
 def claims(stack: Stack, msgids: list) -> tuple:

@@ -5,11 +5,11 @@ item 8). Driven in a real browser against the real stack."""
 from __future__ import annotations
 
 from kefu.text.received import MAX_TEXT_CHARS
-from test_desk_browser import browser, open_widget  # noqa: F401  (browser: the fixture)
+from tests.support.browser import open_widget
 from tests.support.stack import Stack, wait_for
 
 
-def test_widget_sends_long_messages_whole_and_names_the_limit_when_over(stack: Stack, browser):  # noqa: F811
+def test_widget_sends_long_messages_whole_and_names_the_limit_when_over(stack: Stack, browser):
     page = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 800}).new_page()
     page.goto(f"{stack.desk_url}/widget-demo")
     open_widget(page)

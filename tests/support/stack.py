@@ -119,3 +119,9 @@ def stop_stack(stack: Stack) -> int:
     """SIGTERM to the process group, as a terminal's Ctrl-C would reach it."""
     stop(stack.proc)
     return stack.proc.returncode
+
+
+def user_texts(stack: Stack, sender: str) -> list[str]:
+    status, tracker = stack.rasa_api("GET", f"/conversations/{sender}/tracker")
+    assert status == 200
+    return [e["text"] for e in tracker["events"] if e["event"] == "user"]
