@@ -363,6 +363,10 @@ def test_killing_a_rasa_server_and_an_action_server_under_load_loses_no_message(
     # the answered one is what must have moved.)
     lines = access_lines(scaled, webhook)
     after_kill = {s: lines[s][seen_before_kill[s] :] for s in in_flight}
+    # A customer's outstanding request that rasa1 answered between the log
+    # snapshot and the SIGKILL is logged after the snapshot: it finished
+    # before the kill, so it is not one that had to move.
+    after_kill = {s: after[1:] if after[:1] == [(200, [killed_server])] else after for s, after in after_kill.items()}
     first_answered = {s: next((line for line in after if line[0] == 200), None) for s, after in after_kill.items()}
     not_moved = {s: line for s, line in first_answered.items() if line is None or line[1][-1] != other_server}
     assert not not_moved, (killed_server, other_server, not_moved, after_kill)
