@@ -55,10 +55,17 @@ async def error_middleware(request: web.Request, handler):
         return json_error(500, "internal error; the desk log has the details")
 
 
+# The customer-facing routes of the widget; no agent credential, CORS open.
+WIDGET_API = "/api/widget/"
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler):
-    """Every /api/ call but the login is an agent's: request[AGENT] and request[TOKEN]."""
-    if request.path.startswith("/api/") and request.path != "/api/login":
+    """Every /api/ call but the login and the widget's is an agent's: request[AGENT] and request[TOKEN].
+
+    Under /api/widget/ the customer's own widget calls with its random `web-…`
+    session id in the path as the only credential (issue 13: history, uploads)."""
+    if request.path.startswith("/api/") and request.path != "/api/login" and not request.path.startswith(WIDGET_API):
         token, from_cookie = web_auth.credentials(request)
         if not token:
             raise Unauthorized("missing bearer token or session cookie")
