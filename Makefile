@@ -120,7 +120,7 @@ test-fast: $(STAMP_DEV)
 # The desk's screenshots in docs/, refreshed on purpose (the browser tests
 # write theirs to a temporary folder).
 screenshots: $(STAMP_DEV) $(STAMP_MODEL) $(CHROMIUM) $(CJK_FONT)
-	KEFU_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest -q tests/test_desk_browser.py
+	KEFU_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest -q $(wildcard tests/test_*browser.py)
 
 clean:
 	rm -rf models var/*.db .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
