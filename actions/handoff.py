@@ -11,11 +11,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orders import order_answer
 from actions.outage import OUTAGE_ERRORS, polite_on_outage
+from actions.repair import urgent_repair_in_progress
 from actions.store import in_db
 from actions.survey import survey_reply
 from actions.turn import Turn, current_turn
 from kefu.core.conversations import in_handoff, record_handoff
 from kefu.core.handoff import HANDOFF_MARKER
+from kefu.core.models import Priority
 
 HANDOFF_TEXT = "好的，正在为您转接人工客服，请您稍候。人工客服接入前，您可以继续留言，我们会尽快查看并回复您。"
 FALLBACK_TEXT = "抱歉，我没有完全理解您的意思🙏 麻烦您换个说法再描述一下好吗？如需人工服务，请回复“转人工”。"
@@ -25,8 +27,18 @@ logger = logging.getLogger(__name__)
 FALLBACKS_BEFORE_HANDOFF = 2
 
 
-async def hand_off(dispatcher: CollectingDispatcher, turn: Turn, reason: str) -> list[dict[str, Any]]:
-    """Queue the conversation for the desk, tell the customer, pause the bot."""
+async def hand_off(
+    dispatcher: CollectingDispatcher,
+    turn: Turn,
+    reason: str,
+    *,
+    priority: str = Priority.normal.value,
+    text: str | None = HANDOFF_TEXT,
+) -> list[dict[str, Any]]:
+    """Queue the conversation for the desk, tell the customer, pause the bot.
+
+    priority urgent puts it at the top of the desk's queue; text None: the
+    caller has already told the customer (an emergency's first reply)."""
     await in_db(
         record_handoff,
         channel=turn.channel,
@@ -34,8 +46,10 @@ async def hand_off(dispatcher: CollectingDispatcher, turn: Turn, reason: str) ->
         intent=turn.intent,
         reason=reason,
         last_message=turn.text,
+        priority=priority,
     )
-    dispatcher.utter_message(text=HANDOFF_TEXT)
+    if text:
+        dispatcher.utter_message(text=text)
     # Channels with their own human queue (WeCom 微信客服) move the session
     # there when they see this marker; others ignore it.
     dispatcher.utter_message(json_message={HANDOFF_MARKER: True})
@@ -50,7 +64,9 @@ class ActionHandoff(Action):
 
     @polite_on_outage
     async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
-        return await hand_off(dispatcher, current_turn(tracker), reason="customer_request")
+        # 转人工 in the middle of an urgent repair keeps it urgent in the queue.
+        priority = Priority.urgent.value if urgent_repair_in_progress(tracker) else Priority.normal.value
+        return await hand_off(dispatcher, current_turn(tracker), reason="customer_request", priority=priority)
 
 
 def consecutive_fallbacks(tracker: Tracker) -> int:

@@ -12,34 +12,37 @@ from actions.outage import polite_on_outage
 from actions.tickets import open_ticket, promise_text
 from actions.turn import current_turn
 from kefu.core.categories import default_categories
+from kefu.core.emergencies import default_emergencies
 from kefu.core.models import Priority
 from kefu.core.tickets import ticket_number
 from kefu.text.entities import find_entities, normalize_phone
 
-# First-aid advice for urgent repairs, checked in this order.
-SAFETY_TIPS = (
-    (
-        ("燃气", "煤气", "天然气", "液化气", "漏气"),
-        "为了您的安全，请立即关闭燃气总阀、开窗通风，不要开关任何电器或使用明火，并尽快离开室内。",
-    ),
-    (("着火", "起火", "失火", "火灾", "冒烟", "冒火"), "如有明火请立即拨打119并撤离到安全地带，不要乘坐电梯。"),
-    (("漏电", "触电"), "请不要触碰漏电部位，如能安全操作请先断开家中总闸。"),
-    (
-        ("困人", "被困", "困在", "关在电梯"),
-        "请保持冷静，不要强行扒门，可按电梯内警铃或拨打电梯内救援电话，救援人员正在赶来。",
-    ),
-    (
-        ("爆管", "水管爆", "管子爆", "爆了", "淹了", "水漫"),
-        "请先关闭入户总水阀，并把贵重物品和电器移开，注意用电安全。",
-    ),
-)
-
 
 def safety_tip(text: str) -> str:
-    for words, tip in SAFETY_TIPS:
-        if any(word in text for word in words):
-            return tip
-    return ""
+    """The advice of the emergencies the text reports (kefu/core/data/emergencies.yml)."""
+    book = default_emergencies()
+    return "\n".join(book.advice(book.detect(text)))
+
+
+def is_urgent(text: str) -> bool:
+    """An urgent repair: urgent words of kefu/core/data/categories.yml, or an emergency."""
+    return default_categories().is_urgent_repair(text) or bool(default_emergencies().detect(text))
+
+
+def urgent_repair_in_progress(tracker: Tracker) -> bool:
+    """Is the customer in the middle of a repair form about something urgent?"""
+    if (tracker.active_loop or {}).get("name") != "repair_form":
+        return False
+    texts = [tracker.get_slot("repair_description") or ""]
+    # The message that started the form, when the description was not asked yet.
+    for event in reversed(tracker.events):
+        if (
+            event.get("event") == "user"
+            and ((event.get("parse_data") or {}).get("intent") or {}).get("name") == "repair"
+        ):
+            texts.append(event.get("text") or "")
+            break
+    return is_urgent(" ".join(texts))
 
 
 def mask_phone(phone: str) -> str:
@@ -85,7 +88,7 @@ class ActionSubmitRepair(Action):
         room = tracker.get_slot("room")
         phone = tracker.get_slot("phone")
         rules = default_categories().repair
-        urgent = default_categories().is_urgent_repair(description + turn.text)
+        urgent = is_urgent(description + " " + turn.text)
         minutes = rules.urgent_callback_minutes if urgent else rules.normal_callback_minutes
         ticket = await open_ticket(
             turn,
@@ -106,7 +109,7 @@ class ActionSubmitRepair(Action):
                 f"这是紧急报修，已为您优先派单，维修师傅将在{promise_text(minutes / 60)}"
                 f"致电 {mask_phone(phone)} 并尽快上门。"
             )
-            tip = safety_tip(description + turn.text)
+            tip = safety_tip(description + " " + turn.text)
             if tip:
                 lines.append(tip)
         else:

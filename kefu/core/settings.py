@@ -23,6 +23,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VAR = PROJECT_ROOT / "var"
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR / 'kefu.db'}"
 IMPORTANT_CUSTOMERS_FILE = PROJECT_ROOT / "kefu" / "core" / "data" / "important_customers.yml"
+EMERGENCIES_FILE = PROJECT_ROOT / "kefu" / "core" / "data" / "emergencies.yml"
 REMINDER_POLICIES_FILE = PROJECT_ROOT / "kefu" / "reminders" / "data" / "reminder_policies.yml"
 
 
@@ -105,6 +106,14 @@ VARIABLES: tuple[Variable, ...] = (
         "YAML list of important customers' ids (重点客户), served first in the waiting queue; re-read on every listing",
         "desk",
         shown="`kefu/core/data/important_customers.yml`",
+    ),
+    Variable(
+        "KEFU_EMERGENCIES_FILE",
+        str(EMERGENCIES_FILE),
+        "YAML file of emergencies (电梯困人, 着火, 燃气泄漏 …): trigger words, safety advice, emergency numbers "
+        "and the first reply's wording; read when Rasa and the action server start",
+        "Rasa (NLU), action server",
+        shown="`kefu/core/data/emergencies.yml`",
     ),
     # -- Rasa's HTTP API token -------------------------------------------------------------
     Variable(
@@ -540,6 +549,10 @@ def rasa_token(env: Mapping[str, str] = os.environ) -> str | None:
 
 def important_customers_file(env: Mapping[str, str] = os.environ) -> Path:
     return Path(_get_or_default(env, "KEFU_IMPORTANT_CUSTOMERS"))
+
+
+def emergencies_file(env: Mapping[str, str] = os.environ) -> Path:
+    return Path(_get_or_default(env, "KEFU_EMERGENCIES_FILE"))
 
 
 def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
