@@ -111,6 +111,8 @@ def return_to_bot(session: Session, conversation_id: int) -> Conversation | None
     conversation.status = ConversationStatus.bot.value
     conversation.assignee_id = None
     conversation.waiting_since = None
+    # The emergency was handled; a later handoff is urgent only if it is.
+    conversation.priority = Priority.normal.value
     conversation.updated_at = utcnow()
     session.commit()
     return conversation

@@ -3,7 +3,7 @@
 // asks for everything after the last turn it has, so nothing is missed.
 const CHANNELS = {rest: "网页", socketio: "网页", wechat: "微信", wecom: "企业微信", taobao: "淘宝", tmall: "天猫"};
 const INTENTS = {request_human: "转人工", complaint: "投诉", repair: "报修", inquiry: "咨询",
-                 payment_reminder: "缴费", nlu_fallback: "未识别"};
+                 payment_reminder: "缴费", nlu_fallback: "未识别", emergency: "紧急情况"};
 let me = null;
 let openId = null;
 let lastQueueSize = 0;
@@ -26,6 +26,14 @@ function waited(since) {
   return minutes < 1 ? "刚刚" : `已等待 ${minutes} 分钟`;
 }
 
+// Emergencies and urgent repairs: the server lists them first; the badge says why.
+function urgentBadge() {
+  const urgent = document.createElement("span");
+  urgent.className = "badge-urgent";
+  urgent.textContent = "紧急";
+  return urgent;
+}
+
 function item(conversation) {
   const li = document.createElement("li");
   li.dataset.id = conversation.id;
@@ -34,9 +42,9 @@ function item(conversation) {
   badge.className = `channel channel-${conversation.channel}`;
   badge.textContent = CHANNELS[conversation.channel] || conversation.channel;
   badge.title = conversation.channel;
+  if (conversation.priority === "urgent") li.append(urgentBadge());
   li.append(badge, ` ${conversation.customer_id} · ` +
-    `${INTENTS[conversation.intent] || conversation.intent || ""} · ${waited(conversation.waiting_since)}` +
-    (conversation.priority === "urgent" ? " · 紧急" : ""));
+    `${INTENTS[conversation.intent] || conversation.intent || ""} · ${waited(conversation.waiting_since)}`);
   li.addEventListener("click", () => openConversation(conversation.id));
   return li;
 }

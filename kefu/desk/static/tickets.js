@@ -31,6 +31,13 @@ function render() {
       td.textContent = text;
       tr.appendChild(td);
     }
+    if (t.priority === "urgent") {   // emergencies and urgent repairs
+      tr.classList.add("urgent");
+      const urgent = document.createElement("span");
+      urgent.className = "badge-urgent";
+      urgent.textContent = "紧急";
+      tr.firstChild.prepend(urgent);
+    }
     tr.addEventListener("click", () => openTicket(t.id));
     return tr;
   }));
@@ -64,7 +71,7 @@ async function openTicket(id) {
   const body = await (await api(`/api/tickets/${id}`)).json();
   const t = body.ticket;
   document.getElementById("detail").hidden = false;
-  document.getElementById("detail-title").textContent = `${t.number} · ${t.category} · ${STATUS[t.status]} · ${countdown(t)}`;
+  document.getElementById("detail-title").textContent = `${t.number}${t.priority === "urgent" ? " · 紧急" : ""} · ${t.category} · ${STATUS[t.status]} · ${countdown(t)}`;
   document.getElementById("detail-summary").textContent = t.summary;
   const moves = t.owner_id === null && t.status === "new" ? ["take"] : MOVES[t.status];
   document.getElementById("moves").replaceChildren(...moves.map((to) => {
