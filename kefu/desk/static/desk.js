@@ -122,7 +122,8 @@ function showHeader(c) {
   c = openConversationData;
   if (!c) return;
   const state = {assigned: "人工服务中", waiting: "等待接入", closed: "已结束"}[c.status] || "机器人服务中";
-  document.getElementById("customer").textContent = `${CHANNELS[c.channel] || c.channel} · ${c.customer_id} · ${state}`;
+  document.getElementById("customer").textContent = `${CHANNELS[c.channel] || c.channel} · ${c.customer_id} · ${state}` +
+    (c.priority === "urgent" ? " · 紧急" : "");
   document.getElementById("take").hidden = c.status !== "waiting";
   document.getElementById("resume").hidden = c.status === "bot" || c.status === "closed";
   document.getElementById("close").hidden = c.status === "closed";
