@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 
 from tests.support.stack import Stack, auth, http, new_sender
+from tests.support.taobao import new_buyer
+from tests.support.taobao import say as taobao_say
 from tests.support.wechat import new_openid, post, text_xml
 
 TICKET_NO = re.compile(r"工单号：(KF\d{6})")
@@ -134,3 +136,14 @@ def test_wechat_customer_gets_the_advice_and_an_urgent_place_in_the_queue(stack:
     queue = waiting_queue(stack, agent_token)
     mine = queue[position(queue, f"wechat:{openid}")]
     assert mine["channel"] == "wechat" and mine["priority"] == "urgent"
+
+
+def test_taobao_buyer_gets_the_advice_through_the_gateway(stack: Stack, top_api, agent_token: str):
+    buyer = new_buyer()
+    status, body = taobao_say(stack, buyer, "刚收到的充电宝在冒烟 有点烧起来了")
+    assert status == 200 and body["success"] is True, body
+    [sent] = top_api.sent_to(buyer)
+    assert "119" in sent["content"] and "不要乘坐电梯" in sent["content"], sent
+    queue = waiting_queue(stack, agent_token)
+    mine = queue[position(queue, f"taobao:{buyer}")]
+    assert mine["channel"] == "taobao" and mine["priority"] == "urgent"
