@@ -13,7 +13,7 @@ import yaml
 from actions.faq import CHANNELS, answer_by_id, load_faq
 from actions.orders import SHOP_CHANNELS, order_answer
 from actions.turn import Turn
-from tests.support.socketio_turns import widget_say
+from tests.support.socketio_turns import socketio_say
 from tests.support.stack import ROOT, Stack, new_sender
 from tests.support.taobao import new_buyer
 from tests.support.taobao import say as taobao_say
@@ -116,7 +116,7 @@ def test_the_general_payment_guide_has_variants_for_the_channels_that_have_their
 
 
 def test_property_fee_on_the_widget_mentions_no_official_account(stack: Stack):
-    text = "\n".join(widget_say(stack, "物业费在哪里交啊"))
+    text = "\n".join(socketio_say(stack, "物业费在哪里交啊"))
     assert "物业服务中心" in text, text
     assert foreign_words(text, "socketio") == [], text
 
@@ -128,7 +128,7 @@ def test_property_fee_on_wechat_may_point_to_the_official_account(stack: Stack):
 
 
 def test_logistics_answer_on_the_widget_and_wechat_mentions_no_taobao_app(stack: Stack):
-    widget = "\n".join(widget_say(stack, "我的快递到哪了，物流怎么查"))
+    widget = "\n".join(socketio_say(stack, "我的快递到哪了，物流怎么查"))
     assert "查看物流" in widget and foreign_words(widget, "socketio") == [], widget
     status, reply = post(stack, text_xml(new_openid(), "我的快递到哪了，物流怎么查"))
     assert status == 200 and "查看物流" in reply["Content"], reply

@@ -31,6 +31,10 @@ FALLBACK_INTENT = "nlu_fallback"
 ACKNOWLEDGE_INTENT = "acknowledge"
 # Intents a content-free message may keep when the classifier chose them.
 SOCIAL_INTENTS = frozenset({"greet", "goodbye", "thank", "affirm", "deny", ACKNOWLEDGE_INTENT})
+# FallbackClassifier's threshold and ambiguity threshold (bot/config.yml): a
+# social guess it would turn into nlu_fallback is no guess worth keeping.
+CONFIDENT = 0.5
+AMBIGUOUS = 0.05
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[a-z]+")
 # Sticker placeholders as the platforms put them in the text: WeChat's
@@ -101,13 +105,20 @@ class UnknownTextGuard(GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
-            guessed = (message.get(INTENT) or {}).get("name")
             if says_nothing(text):
-                if guessed not in SOCIAL_INTENTS:
+                if not self._confidently_social(message):
                     self._override(message, ACKNOWLEDGE_INTENT)
             elif self.is_unintelligible(text):
                 self._override(message, FALLBACK_INTENT)
         return messages
+
+    @staticmethod
+    def _confidently_social(message: Message) -> bool:
+        guess = message.get(INTENT) or {}
+        confidence = guess.get("confidence") or 0.0
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        runner_up = (ranking[1].get("confidence") or 0.0) if len(ranking) > 1 else 0.0
+        return guess.get("name") in SOCIAL_INTENTS and confidence >= CONFIDENT and confidence - runner_up >= AMBIGUOUS
 
     @staticmethod
     def _override(message: Message, intent: str) -> None:

@@ -11,7 +11,7 @@ from tests.support.stack import Stack
 from tests.support.waiting import wait_until
 
 
-def widget_say(stack: Stack, text: str, session_id: str | None = None, timeout: float = 30) -> list[str]:
+def socketio_say(stack: Stack, text: str, session_id: str | None = None, timeout: float = 30) -> list[str]:
     """Send `text` from a fresh (or the given) widget session; the bot's texts
     of that turn: all of them, once the tracker listens again after the
     message and the widget has received as many texts as the tracker holds."""
