@@ -6,6 +6,7 @@ asked before being moved to the desk's queue."""
 from __future__ import annotations
 
 from actions.handoff import DECLINED_TEXT, FALLBACK_TEXT, OFFER_TEXT
+from bot.components.unknown_text_guard import number_answer, says_nothing
 from tests.support.stack import Stack, auth, http, new_sender
 
 OFFER = "需要为您转接人工客服吗"
@@ -16,6 +17,17 @@ def queued(stack: Stack, token: str, sender: str) -> list:
     status, body = http("GET", f"{stack.desk_url}/api/conversations?status=waiting", headers=auth(token))
     assert status == 200, body
     return [c for c in body["conversations"] if c["customer_id"] == sender]
+
+
+def test_what_says_nothing_and_what_is_a_number_answer():
+    for text in ("👍", "😊😊", "嗯", "[微笑]", "[Smile]", "/::)", "/:^_^", "[表情]", "？？？", "😭😭😭🙏", " 哦 "):
+        assert says_nothing(text), text
+    for text in ("好的", "ok", "asdkjh qwe", "1栋", "转人工", "你是机器人吗", "", "   "):
+        assert not says_nothing(text), text
+    for text in ("12345", "186 1234 5678", "+86 18612345678", "5", "4分", "7-2-301", "3847261950384726153"):
+        assert number_answer(text), text
+    for text in ("88", "886", "5号楼", "👍", "2分，师傅来得太慢"):
+        assert not number_answer(text), text
 
 
 def test_emoji_stickers_and_acknowledgements_never_move_towards_a_handoff(stack: Stack, agent_token: str):

@@ -29,6 +29,9 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 FALLBACK_INTENT = "nlu_fallback"
 ACKNOWLEDGE_INTENT = "acknowledge"
+INFORM_INTENT = "inform"
+# Numbers that are chat slang, not an answer: 88/886 = 拜拜.
+NUMBER_SLANG = frozenset({"88", "886"})
 # Intents a content-free message may keep when the classifier chose them.
 SOCIAL_INTENTS = frozenset({"greet", "goodbye", "thank", "affirm", "deny", ACKNOWLEDGE_INTENT})
 # FallbackClassifier's threshold and ambiguity threshold (bot/config.yml): a
@@ -49,6 +52,15 @@ def words(text: str) -> list[str]:
 def content_characters(text: str) -> list[str]:
     """Letters and digits left once stickers, emoji and punctuation are gone."""
     return [c for c in _STICKER.sub("", text) if unicodedata.category(c)[0] in "LN"]
+
+
+# A number alone: a phone ("+86 186 1234 5678"), an order or room number, a
+# survey score ("5", "4分").
+_NUMBER_ANSWER = re.compile(r"^\s*\+?\d[\d\s-]*(分|星)?\s*[。.!！]?\s*$")
+
+
+def number_answer(text: str) -> bool:
+    return bool(_NUMBER_ANSWER.match(text)) and text.strip() not in NUMBER_SLANG
 
 
 def says_nothing(text: str) -> bool:
@@ -105,7 +117,12 @@ class UnknownTextGuard(GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
-            if says_nothing(text):
+            if number_answer(text):
+                # A phone, an order or room number, a survey score: an answer.
+                # The classifier sees every number alike and may call it goodbye.
+                if (message.get(INTENT) or {}).get("name") != INFORM_INTENT:
+                    self._override(message, INFORM_INTENT)
+            elif says_nothing(text):
                 if not self._confidently_social(message):
                     self._override(message, ACKNOWLEDGE_INTENT)
             elif self.is_unintelligible(text):
