@@ -111,3 +111,16 @@ def test_asking_for_a_human_hands_off_at_once(stack: Stack, agent_token: str):
         assert "正在为您转接人工客服" in text and OFFER not in text, (request, text)
         [conv] = queued(stack, agent_token, sender)
         assert conv["handoff_reason"] == "customer_request"
+
+
+def test_during_the_repair_form_an_emoji_or_a_bot_question_is_not_the_address(stack: Stack, agent_token: str):
+    sender = new_sender()
+    asked = "\n".join(stack.say(sender, "客厅的灯不亮了，能来修一下吗"))
+    assert "房号" in asked or "地址" in asked, asked
+    for text in ("👍", "你是机器人吗"):
+        reply = "\n".join(stack.say(sender, text))
+        assert "工单号" not in reply and "手机" not in reply, (text, reply)  # not taken as the address
+        assert "房号" in reply or "地址" in reply, (text, reply)  # the form asks again
+        assert OFFER not in reply and "转接" not in reply, (text, reply)
+    assert "手机" in "\n".join(stack.say(sender, "5号楼1单元1202"))
+    assert queued(stack, agent_token, sender) == []
