@@ -1,14 +1,23 @@
-"""Picking a scripted answer for a message (inquiries and payment guides)."""
+"""Picking a scripted answer for a message (inquiries and payment guides).
+
+An answer may differ per channel (the names Rasa records: socketio, rest,
+wechat, wecom, taobao, tmall): `answer` is for every channel and names no
+channel-specific place (公众号, 淘宝App …); `channels` holds the variants
+that may, each shown only on its own channel.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "faq.yml"
+# Channels Kefu records (Rasa's input channel names).
+CHANNELS = ("socketio", "rest", "wechat", "wecom", "taobao", "tmall")
 
 
 @dataclass(frozen=True)
@@ -16,6 +25,10 @@ class Answer:
     id: str
     words: tuple[str, ...]
     answer: str
+    channels: dict[str, str] = field(default_factory=dict)
+
+    def text_for(self, channel: str) -> str:
+        return self.channels.get(channel, self.answer)
 
 
 def best_answer(answers: list[Answer], text: str) -> Answer | None:
@@ -29,9 +42,19 @@ def best_answer(answers: list[Answer], text: str) -> Answer | None:
     return best
 
 
+def _answer(entry: dict[str, Any]) -> Answer:
+    variants = dict(entry.get("channels") or {})
+    unknown = set(variants) - set(CHANNELS)
+    if unknown:
+        raise ValueError(f"faq entry {entry['id']}: unknown channels {sorted(unknown)}")
+    return Answer(entry["id"], tuple(entry.get("words") or ()), entry["answer"], variants)
+
+
 @lru_cache(maxsize=1)
 def load_faq(path: Path = DATA_FILE) -> dict[str, list[Answer]]:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {
-        section: [Answer(e["id"], tuple(e["words"]), e["answer"]) for e in entries] for section, entries in raw.items()
-    }
+    return {section: [_answer(e) for e in entries] for section, entries in raw.items()}
+
+
+def answer_by_id(section: str, answer_id: str) -> Answer:
+    return next(a for a in load_faq()[section] if a.id == answer_id)

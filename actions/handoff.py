@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, FollowupAction, SessionStarted
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.orders import order_answer
+from actions.orders import ActionAcknowledge, order_answer
 from actions.outage import OUTAGE_ERRORS, polite_on_outage
 from actions.repair import urgent_repair_in_progress
 from actions.store import in_db
@@ -21,8 +21,11 @@ from kefu.core.models import Priority
 
 HANDOFF_TEXT = "好的，正在为您转接人工客服，请您稍候。人工客服接入前，您可以继续留言，我们会尽快查看并回复您。"
 FALLBACK_TEXT = "抱歉，我没有完全理解您的意思🙏 麻烦您换个说法再描述一下好吗？如需人工服务，请回复“转人工”。"
+OFFER_TEXT = "抱歉，我还是没能理解您的意思🙏 需要为您转接人工客服吗？（回复“是”转接，回复“不用”继续由我为您服务）"
+DECLINED_TEXT = "好的，那我继续为您服务。您可以换个说法描述一下问题，或者直接告诉我要咨询、报修、缴费还是投诉；需要人工时随时回复“转人工”。"
 # Two misunderstandings in a row are enough: the customer should not have to
-# fight the bot a third time.
+# fight the bot a third time. They are then asked, not moved: a transfer the
+# customer did not want is a wait in a queue for nothing.
 logger = logging.getLogger(__name__)
 FALLBACKS_BEFORE_HANDOFF = 2
 
@@ -70,19 +73,40 @@ class ActionHandoff(Action):
 
 
 def consecutive_fallbacks(tracker: Tracker) -> int:
-    """How many of the latest user messages in a row the bot did not understand."""
+    """How many of the latest user messages in a row the bot did not understand,
+    counted since the handoff was last offered (a "不用" starts afresh)."""
     count = 0
     for event in reversed(tracker.events):
+        if event.get("event") == "bot" and event.get("text") == OFFER_TEXT:
+            break
         if event.get("event") != "user":
             continue
         parse = event.get("parse_data") or {}
         intent = (parse.get("intent") or {}).get("name")
+        # An emoji or "嗯" between two misunderstandings neither counts nor
+        # resets: the customer is still stuck.
+        if intent == "acknowledge":
+            continue
         # An order number alone is understood even when the intent is not.
         understood = any(e.get("entity") == "order_id" for e in parse.get("entities") or [])
         if intent != "nlu_fallback" or understood:
             break
         count += 1
     return count
+
+
+def handoff_offered(tracker: Tracker) -> bool:
+    """Whether the bot's last words before this message asked "需要为您转接人工客服吗？"."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return False
+            seen_user = True
+        elif kind == "bot" and seen_user and event.get("text"):
+            return event.get("text") == OFFER_TEXT
+    return False
 
 
 class ActionFallback(Action):
@@ -100,12 +124,34 @@ class ActionFallback(Action):
         if answer is not None:
             dispatcher.utter_message(text=answer)
             return [FollowupAction("action_listen")]
-        if consecutive_fallbacks(tracker) >= FALLBACKS_BEFORE_HANDOFF:
-            return await hand_off(dispatcher, current_turn(tracker), reason="repeated_fallback")
+        # Never offered while the repair form runs: its yes/no would be read
+        # as the form's answer ("不用" cancels the repair). The fallback text
+        # there already says how to reach a human.
+        if consecutive_fallbacks(tracker) >= FALLBACKS_BEFORE_HANDOFF and not (tracker.active_loop or {}).get("name"):
+            dispatcher.utter_message(text=OFFER_TEXT)
+            return [FollowupAction("action_listen")]
         dispatcher.utter_message(text=FALLBACK_TEXT)
         # Also used as Rasa's core fallback: without an explicit listen the
         # policy would predict this action again and again.
         return [FollowupAction("action_listen")]
+
+
+class ActionReplyYesNo(Action):
+    """Yes or no outside a form: the answer to the handoff offer when the bot
+    just made it, otherwise what any acknowledgement gets."""
+
+    def name(self) -> str:
+        return "action_reply_yes_no"
+
+    @polite_on_outage
+    async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
+        if not handoff_offered(tracker):
+            return await ActionAcknowledge().run(dispatcher, tracker, domain)
+        turn = current_turn(tracker)
+        if turn.intent == "affirm":
+            return await hand_off(dispatcher, turn, reason="repeated_fallback")
+        dispatcher.utter_message(text=DECLINED_TEXT)
+        return []
 
 
 class ActionSessionStart(Action):

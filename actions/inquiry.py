@@ -31,7 +31,7 @@ class ActionAnswerInquiry(Action):
             return []
         found = best_answer(load_faq()["inquiry"], turn.text)
         if found is not None:
-            dispatcher.utter_message(text=found.answer + "\n请问还有其他可以帮您的吗？")
+            dispatcher.utter_message(text=found.text_for(turn.channel) + "\n请问还有其他可以帮您的吗？")
             return []
         hours = default_categories().reply_hours(INQUIRY_CATEGORY)
         ticket = await open_ticket(

@@ -81,6 +81,8 @@ class ActionAcknowledge(Action):
             answer = await order_answer(turn)
         if answer is not None:
             dispatcher.utter_message(text=answer)
+        elif turn.intent == "acknowledge":  # an emoji, a sticker, "哦"
+            dispatcher.utter_message(response="utter_acknowledge")
         else:
             dispatcher.utter_message(response="utter_ack")
         return []

@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.faq import best_answer, load_faq
+from actions.faq import answer_by_id, best_answer, load_faq
 from actions.orders import SHOP_CHANNELS, order_answer
 from actions.outage import polite_on_outage
 from actions.store import in_db
@@ -18,11 +18,6 @@ from kefu.core.facts import FactKind, record_fact
 from kefu.core.tickets import ticket_number
 
 PAYMENT_CATEGORY = "付款"
-GENERAL_GUIDE = (
-    "您好，请问您要支付的是哪一项呢？淘宝/天猫订单可在「我的淘宝-待付款」中直接付款；"
-    "物业费、水电费、停车费可通过本公众号「生活缴费」或物业服务中心缴纳；"
-    "房款请转入购房合同载明的监管账户，请勿转给个人。"
-)
 
 # What the customer tells us, detected by words; several may apply at once.
 ALREADY_PAID = (
@@ -175,11 +170,11 @@ class ActionHandlePayment(Action):
         else:
             # A shop buyer's payment question is about their own orders.
             own = await order_answer(turn) if turn.channel in SHOP_CHANNELS else None
-            guide = best_answer(load_faq()["payment"], turn.text)
+            guide = best_answer(load_faq()["payment"], turn.text) or answer_by_id("payment", "general")
             text = (
                 own
                 if own is not None
-                else (guide.answer if guide else GENERAL_GUIDE) + ("\n如付款遇到问题，随时告诉我，我来帮您处理。")
+                else guide.text_for(turn.channel) + "\n如付款遇到问题，随时告诉我，我来帮您处理。"
             )
         dispatcher.utter_message(text=text)
         return []

@@ -113,7 +113,8 @@ def test_repair_form_rejects_invalid_phone(stack: Stack):
 def test_payment_question_gets_payment_guide(stack: Stack, agent_token: str):
     sender = new_sender()
     text = "\n".join(stack.say(sender, "物业费在哪里交啊"))
-    assert "生活缴费" in text, text
+    # REST is no WeChat official account: no 「本公众号」 here.
+    assert "物业服务中心" in text and "公众号" not in text, text
     assert tickets_of(stack, agent_token, sender) == []
 
 
@@ -167,18 +168,6 @@ def test_request_human_pauses_bot_until_desk_resumes(stack: Stack, agent_token: 
     assert status == 200, body
     assert body["conversation"]["status"] == "bot"
     assert any("您好" in r for r in stack.say(sender, "你好")), "bot silent after resume"
-
-
-def test_two_fallbacks_in_a_row_hand_off(stack: Stack, agent_token: str):
-    sender = new_sender()
-    first = "\n".join(stack.say(sender, "asdkjh qwe zzz"))
-    assert "换个说法" in first and "转人工" in first, first
-    second = "\n".join(stack.say(sender, "qpwoeiru mnbv"))
-    assert "转接人工客服" in second, second
-    status, body = http("GET", f"{stack.desk_url}/api/conversations?status=waiting", headers=auth(agent_token))
-    [conv] = [c for c in body["conversations"] if c["customer_id"] == sender]
-    assert conv["handoff_reason"] == "repeated_fallback"
-    assert stack.say(sender, "在吗") == []
 
 
 def test_repair_form_can_be_cancelled(stack: Stack, agent_token: str):

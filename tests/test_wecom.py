@@ -85,7 +85,7 @@ def test_customer_messages_are_synced_answered_once_and_cursor_kept(stack: Stack
     assert wait_for(lambda: wechat_api.kf_sent_to(alice) and wechat_api.kf_sent_to(bob))
     wait_quiet(stack, wechat_api, kf, [i["msgid"] for i in items], [alice, bob], last_cursor="3")
     assert ["您好" in m["text"]["content"] for m in wechat_api.kf_sent_to(alice)] == [True]
-    assert len(wechat_api.kf_sent_to(bob)) == 1 and "生活缴费" in wechat_api.kf_sent_to(bob)[0]["text"]["content"]
+    assert len(wechat_api.kf_sent_to(bob)) == 1 and "物业服务中心" in wechat_api.kf_sent_to(bob)[0]["text"]["content"]
     # The fake is shared by every test of the session: only this test's customers.
     assert all(m["open_kfid"] == kf for m in wechat_api.kf_sent_to(alice) + wechat_api.kf_sent_to(bob))
     # Pages of two: the channel followed has_more, and later syncs start at the saved cursor.
@@ -147,7 +147,7 @@ def test_a_message_whose_server_died_mid_turn_is_answered_by_the_next_sync(stack
     wechat_api.queue_kf(kf, other_item)  # somebody writes: a sync runs
     assert callback(stack, kf) == (200, "success")
     assert wait_for(lambda: wechat_api.kf_sent_to(lost) and wechat_api.kf_sent_to(other))
-    assert "生活缴费" in wechat_api.kf_sent_to(lost)[0]["text"]["content"]
+    assert "物业服务中心" in wechat_api.kf_sent_to(lost)[0]["text"]["content"]
     with Session(engine) as session:
         row = session.query(ChannelDelivery).filter_by(dedup_key=item["msgid"]).one()
         assert row.finished and row.payload is None  # the customer's words are not kept
