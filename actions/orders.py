@@ -12,6 +12,8 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import followup
+from actions.complaint import register_complaint
 from actions.outage import polite_on_outage
 from actions.store import in_db
 from actions.survey import survey_reply
@@ -76,6 +78,10 @@ class ActionAcknowledge(Action):
     @polite_on_outage
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
         turn = current_turn(tracker)
+        # 是/不是 to "是关于工单…的补充吗？" (actions/followup.py).
+        answered, events = await followup.settle(dispatcher, tracker, turn, register_complaint)
+        if answered:
+            return events
         answer = await survey_reply(turn)
         if answer is None and turn.order_id and turn.channel in SHOP_CHANNELS:
             answer = await order_answer(turn)
@@ -83,4 +89,4 @@ class ActionAcknowledge(Action):
             dispatcher.utter_message(text=answer)
         else:
             dispatcher.utter_message(response="utter_ack")
-        return []
+        return events
