@@ -101,7 +101,7 @@ def describe(view: View) -> str:
             lines.append(f"承诺时间：{when(t.due_at)} 前给您答复")
     update = update_text(view.latest)
     if update:
-        lines.append(f"最新进展：{update}")
+        lines.append(f"当前进展：{update}")
     if t.status not in tickets.DONE:
         lines.append("如需补充情况，直接在这里留言即可。")
     return "\n".join(lines)
@@ -114,7 +114,7 @@ def listing(views: list[View]) -> str:
         due = "已超时" if tickets.is_overdue(t) else f"{when(t.due_at)} 前答复"
         rows.append(f"{i}. {tickets.ticket_number(t.id)} {subject(t)} · {SHORT_STATUS.get(t.status, '处理中')} · {due}")
     return (
-        f"您目前有 {len(views)} 个正在处理的工单（最新的在前）：\n"
+        f"您目前有 {len(views)} 个正在处理的工单（按登记时间从新到旧）：\n"
         + "\n".join(rows)
         + "\n回复工单号（如 "
         + tickets.ticket_number(views[0].ticket.id)
