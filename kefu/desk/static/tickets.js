@@ -1,4 +1,5 @@
-// Tickets: filters, SLA countdown (red when overdue), timeline, status moves, 回访.
+// Tickets: filters, SLA countdown (red when overdue), timeline, status moves, 回访,
+// and a banner when a customer chases (催单) an overdue ticket (desk websocket).
 const STATUS = {new: "新建", in_progress: "处理中", waiting_customer: "待客户回复", resolved: "已解决", closed: "已关闭"};
 const MOVES = {new: [], in_progress: ["waiting_customer", "resolved"], waiting_customer: ["in_progress", "resolved"],
                resolved: ["closed", "in_progress"], closed: ["in_progress"]};
@@ -30,6 +31,10 @@ function render() {
       const td = document.createElement("td");
       td.textContent = text;
       tr.appendChild(td);
+    }
+    if (t.chases > 0 && t.status !== "resolved" && t.status !== "closed") {
+      const badge = Object.assign(document.createElement("span"), {className: "chase-badge", textContent: `催单×${t.chases}`});
+      tr.firstChild.prepend(badge);
     }
     tr.addEventListener("click", () => openTicket(t.id));
     return tr;
@@ -87,6 +92,26 @@ async function openTicket(id) {
   }));
 }
 
+function chaseBanner(tickets) {
+  // The owner's chased tickets, or unowned ones, or any for a supervisor.
+  const mine = tickets.filter((t) => t.owner_id === me.id || t.owner_id === null || me.role === "supervisor");
+  if (!mine.length) return;
+  const banner = document.getElementById("chase-banner");
+  banner.textContent = `客户催单：${mine.map((t) => t.number).join("、")} 已超时，客户在催促，请优先处理。`;
+  banner.hidden = false;
+  load();
+}
+
+function live() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/api/live`);
+  socket.onmessage = (event) => {
+    const data = JSON.parse(event.data);
+    if (data.type === "chase") chaseBanner(data.tickets);
+  };
+  socket.onclose = () => setTimeout(live, 2000);
+}
+
 document.getElementById("filters").addEventListener("submit", (event) => { event.preventDefault(); load(); });
 
 (async () => {
@@ -95,5 +120,6 @@ document.getElementById("filters").addEventListener("submit", (event) => { event
   me = await resp.json();
   document.getElementById("me").textContent = me.name;
   await load();
+  live();
   setInterval(render, 30000);   // the countdown moves on
 })();
