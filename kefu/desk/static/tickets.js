@@ -87,7 +87,7 @@ async function openTicket(id) {
   document.getElementById("timeline").replaceChildren(...body.timeline.map((e) => {
     const li = document.createElement("li");
     li.textContent = `${e.at.slice(5, 16).replace("T", " ")} ${e.agent || ""} ${e.from ? STATUS[e.from] || e.from : ""}` +
-      `${e.to ? " → " + (STATUS[e.to] || e.to) : ""} ${e.note || ""}`;
+      `${e.to ? " → " + (STATUS[e.to] || e.to) : ""} ${e.kind === "customer" ? "客户留言：" : ""}${e.note || ""}`;
     return li;
   }));
 }
