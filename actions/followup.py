@@ -5,7 +5,8 @@ complaint while a ticket from today is open) the bot asks once
 ("是关于工单KF000007的补充吗？") and keeps the question in the
 `pending_followup` slot; the customer's very next message, 是 or 不是,
 settles it (action_acknowledge calls `settle`). Anything else lets the
-question go: the slot is only honoured right after it was asked.
+question go: the slot is only honoured right after it was asked. A bare
+detail (room, phone: intent inform) goes on the open ticket (`add_detail`).
 """
 
 from __future__ import annotations
@@ -80,3 +81,21 @@ async def settle(
         )
     )
     return True, events
+
+
+async def add_detail(turn: Turn) -> str | None:
+    """A bare detail ("我家是3栋2单元501", a phone) while a ticket from the last
+    day is open goes on that ticket; None when there is no such ticket."""
+    if not turn.text:
+        return None
+
+    def add(session) -> Ticket | None:
+        ticket = tickets.recent_open_ticket(session, turn.customer_id)
+        if ticket is None or ticket.source_message_id == turn.message_id:
+            return None
+        return tickets.add_customer_message(session, ticket.id, turn.text, turn.message_id)
+
+    ticket = await in_db(add)
+    if ticket is None:
+        return None
+    return f"好的，已将您补充的信息记录到工单 {tickets.ticket_number(ticket.id)}，负责人员会看到。请问还有其他可以帮您的吗？"

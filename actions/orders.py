@@ -85,6 +85,9 @@ class ActionAcknowledge(Action):
         answer = await survey_reply(turn)
         if answer is None and turn.order_id and turn.channel in SHOP_CHANNELS:
             answer = await order_answer(turn)
+        if answer is None and turn.intent == "inform":
+            # A detail (room, phone …) right after reporting: it belongs to the open ticket.
+            answer = await followup.add_detail(turn)
         if answer is not None:
             dispatcher.utter_message(text=answer)
         else:

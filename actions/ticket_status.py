@@ -23,7 +23,7 @@ from actions.turn import Turn, current_turn
 from kefu.core import tickets
 from kefu.core.models import SHANGHAI, Ticket, TicketEvent, TicketStatus
 from kefu.text.entities import ticket_id_of
-from kefu.text.ticket_talk import is_chase, ticket_numbers
+from kefu.text.ticket_talk import is_addition, is_chase, ticket_numbers
 
 MAX_LISTED = 5
 STATUS_WORDS = {
@@ -50,6 +50,7 @@ NOT_FOUND = (
     "抱歉，没有找到该工单（{number}），请您核对一下工单号。"
     "工单号以 KF 开头，可在登记时的回复中找到；如需帮助，请回复“转人工”。"
 )
+NOTHING_TO_ADD_TO = "您目前没有正在处理中的工单，请直接描述您遇到的问题，我来为您登记。"
 NONE_OPEN = "您目前没有正在处理中的工单。如需报修、咨询或反映问题，直接告诉我就可以。"
 
 
@@ -123,9 +124,10 @@ def listing(views: list[View]) -> str:
 
 
 def nudge(session, turn: Turn, ticket: Ticket) -> str:
-    """The customer chases or adds to an open ticket: on its timeline, once."""
+    """The customer chases or adds to an open ticket: on its timeline, once.
+    A chase on an overdue ticket is a 催单."""
     number = tickets.ticket_number(ticket.id)
-    if tickets.is_overdue(ticket):
+    if is_chase(turn.text) and tickets.is_overdue(ticket):
         chased = tickets.chase_ticket(session, ticket.id, turn.text, turn.message_id)
         assert chased is not None
         return (
@@ -145,14 +147,16 @@ def status_answer(session, turn: Turn) -> str:
         ticket = tickets.customer_ticket(session, turn.customer_id, ticket_id) if ticket_id else None
         if ticket is None:
             return NOT_FOUND.format(number=numbers[0])
-        if is_chase(turn.text) and ticket.status not in tickets.DONE:
+        if (is_chase(turn.text) or is_addition(turn.text)) and ticket.status not in tickets.DONE:
             return nudge(session, turn, ticket)
         return describe(view_of(session, ticket))
     open_ones = tickets.open_tickets(session, turn.customer_id, limit=MAX_LISTED)
-    if is_chase(turn.text) and open_ones:
-        # "还没人来": about the newest open matter, the one they most likely mean.
+    if (is_chase(turn.text) or is_addition(turn.text)) and open_ones:
+        # "还没人来", "补充一下": about the newest open matter, the one they most likely mean.
         target = tickets.recent_open_ticket(session, turn.customer_id) or open_ones[0]
         return nudge(session, turn, target)
+    if is_addition(turn.text):
+        return NOTHING_TO_ADD_TO
     if len(open_ones) == 1:
         return describe(view_of(session, open_ones[0]))
     if open_ones:

@@ -106,7 +106,7 @@ def test_another_customers_number_reads_like_one_that_does_not_exist(stack: Stac
 
 def test_general_status_questions_with_none_one_and_several_tickets(stack: Stack, agent_token: str):
     sender = new_sender("general")
-    for question in ("我的工单", "查一下我的报修进度", "投诉有结果了吗"):
+    for question in ("我的工单", "查一下我的报修进度", "投诉有结果了吗", "补充一下，门口还有积水"):
         assert "没有正在处理中的工单" in said(stack, sender, question), question
     assert tickets_of(stack, agent_token, sender) == []
     first = seed_ticket(stack, sender, 1, "厨房水管漏水", timedelta(days=3))
@@ -137,6 +137,13 @@ def test_more_about_an_open_ticket_goes_on_its_timeline_after_a_confirmation(sta
     assert "补充到工单" in nudged and ticket["number"] in nudged, nudged
     timeline = detail(stack, agent_token, ticket["id"])["timeline"]
     assert timeline[-1]["kind"] == "customer" and timeline[-1]["note"] == "师傅什么时候到"
+    # More details, plainly given or announced: on the ticket too.
+    for detail_text in ("我家是3栋2单元501", "补充一下，快递员穿的是蓝色衣服"):
+        added = said(stack, sender, detail_text)
+        assert ticket["number"] in added and ("记录到工单" in added or "补充到工单" in added), added
+        timeline = detail(stack, agent_token, ticket["id"])["timeline"]
+        assert (timeline[-1]["kind"], timeline[-1]["note"]) == ("customer", detail_text)
+    assert len(tickets_of(stack, agent_token, sender)) == 1
     # "不是": a new matter, a new ticket.
     said(stack, sender, "另外你们客服态度也很差，我要投诉")
     new = said(stack, sender, "不是")

@@ -64,7 +64,13 @@ class TicketStatusGuard(GraphComponent):
             wins = override(message.get(TEXT) or "")
             if wins is None or wins == (message.get(INTENT) or {}).get("name"):
                 continue
-            ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != wins]
+            # The classifier's guesses stay visible but clearly behind, or the
+            # FallbackClassifier would call a near tie (1.0 vs 0.99) ambiguous.
+            ranking = [
+                {**r, "confidence": (r.get("confidence") or 0.0) / 2}
+                for r in message.get(INTENT_RANKING_KEY) or []
+                if r.get("name") != wins
+            ]
             message.set(INTENT, {"name": wins, "confidence": 1.0}, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [{"name": wins, "confidence": 1.0}] + ranking, add_to_output=True)
         return messages

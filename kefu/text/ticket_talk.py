@@ -36,6 +36,8 @@ _CHASE = re.compile(
     r"|(?:师傅|维修工|工人|人).{0,4}(?:什么时候|啥时候|几点|多久)(?:能)?(?:来|到|上门)"
     r"|催一?下|催催|快点(?:来|处理|派人)|等了(?:很久|好久|半天|一天|一上午|一下午)"
 )
+# "补充一下…", "忘了说…": more about what the customer already reported.
+_ADDITION = re.compile(r"^\s*(?:对了[，,\s]*)?(?:我)?(?:再|还要|想)?补充(?:一下|说明|几句|一点)?(?=[，,：:。！!\s])|忘了说|忘记说")
 # Words of a complaint that names itself; those stay complaints even when
 # they mention a repair nobody came for (the action then asks whether it is
 # about the open ticket).
@@ -50,6 +52,10 @@ def is_chase(text: str) -> bool:
     return bool(_CHASE.search(text or ""))
 
 
+def is_addition(text: str) -> bool:
+    return bool(_ADDITION.search(text or ""))
+
+
 def is_status_question(text: str) -> bool:
     """Whether the message asks about a ticket the customer already has."""
     text = (text or "").strip()
@@ -61,6 +67,8 @@ def is_status_question(text: str) -> bool:
         return False
     if _EXPLICIT_COMPLAINT.search(text):
         return False
+    if is_addition(text):
+        return True
     if _STATUS.search(text):
         # "房产证办理进度怎么查" asks how a procedure goes, not about a ticket.
         return not re.search(r"房产证|不动产|施工|工程|物流|快递|发货|退款", text) or bool(
