@@ -141,7 +141,7 @@ class Ticket(Base):
     closed_at = Column(UTCDateTime)
     # 催单: the customer chased this ticket after its promise passed (0014).
     chases = Column(Integer, nullable=False, default=0, server_default="0")
-    chased_at = Column(UTCDateTime)
+    chased_at = Column(UTCDateTime, index=True)
     chase_due_at = Column(UTCDateTime)  # the new promise the customer was given
 
 

@@ -37,7 +37,9 @@ _CHASE = re.compile(
     r"|催一?下|催催|快点(?:来|处理|派人)|等了(?:很久|好久|半天|一天|一上午|一下午)"
 )
 # "补充一下…", "忘了说…": more about what the customer already reported.
-_ADDITION = re.compile(r"^\s*(?:对了[，,\s]*)?(?:我)?(?:再|还要|想)?补充(?:一下|说明|几句|一点)?(?=[，,：:。！!\s])|忘了说|忘记说")
+_ADDITION = re.compile(
+    r"^\s*(?:对了[，,\s]*)?(?:我)?(?:再|还要|想)?补充(?:一下|说明|几句|一点)?(?=[，,：:。！!\s])|忘了说|忘记说"
+)
 # Words of a complaint that names itself; those stay complaints even when
 # they mention a repair nobody came for (the action then asks whether it is
 # about the open ticket).
