@@ -12,6 +12,8 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import followup
+from actions.complaint import register_complaint
 from actions.outage import polite_on_outage
 from actions.store import in_db
 from actions.survey import survey_reply
@@ -76,13 +78,20 @@ class ActionAcknowledge(Action):
     @polite_on_outage
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
         turn = current_turn(tracker)
+        # 是/不是 to "是关于工单…的补充吗？" (actions/followup.py).
+        answered, events = await followup.settle(dispatcher, tracker, turn, register_complaint)
+        if answered:
+            return events
         answer = await survey_reply(turn)
         if answer is None and turn.order_id and turn.channel in SHOP_CHANNELS:
             answer = await order_answer(turn)
+        if answer is None and turn.intent == "inform":
+            # A detail (room, phone …) right after reporting: it belongs to the open ticket.
+            answer = await followup.add_detail(turn)
         if answer is not None:
             dispatcher.utter_message(text=answer)
         elif turn.intent == "acknowledge":  # an emoji, a sticker, "哦"
             dispatcher.utter_message(response="utter_acknowledge")
         else:
             dispatcher.utter_message(response="utter_ack")
-        return []
+        return events

@@ -139,6 +139,10 @@ class Ticket(Base):
     taken_at = Column(UTCDateTime)  # first response: an agent took it
     resolved_at = Column(UTCDateTime)
     closed_at = Column(UTCDateTime)
+    # 催单: the customer chased this ticket after its promise passed (0014).
+    chases = Column(Integer, nullable=False, default=0, server_default="0")
+    chased_at = Column(UTCDateTime, index=True)
+    chase_due_at = Column(UTCDateTime)  # the new promise the customer was given
 
 
 class CustomerFact(Base):
@@ -302,6 +306,11 @@ class TicketEvent(Base):
     from_status = Column(String(20))
     to_status = Column(String(20))
     note = Column(Text)
+    # None for an agent's or the system's entry; "customer" (a follow-up
+    # message), "chase" (催单) or "survey" (a score's comment) come from the
+    # customer, once per incoming message (source_message_id).
+    kind = Column(String(16))
+    source_message_id = Column(String(128))
 
 
 class FollowUp(Base):

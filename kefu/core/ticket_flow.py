@@ -76,7 +76,15 @@ def timeline(session: Session, ticket_id: int) -> list[dict]:
         .order_by(TicketEvent.id)
     ).all()
     return [
-        {"at": local_iso(e.at), "agent": name, "from": e.from_status, "to": e.to_status, "note": e.note}
+        {
+            "at": local_iso(e.at),
+            "agent": name,
+            "from": e.from_status,
+            "to": e.to_status,
+            "note": e.note,
+            # None: an agent's or the system's entry; customer | chase | survey: the customer's.
+            "kind": e.kind,
+        }
         for e, name in rows
     ]
 

@@ -1,4 +1,5 @@
-"""Ticket store: idempotent creation per incoming message, listing, taking."""
+"""Ticket store: idempotent creation per incoming message, listing, taking;
+what the customer adds to an open ticket (follow-ups, 催单)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kefu.core.errors import Conflict
-from kefu.core.models import Priority, Ticket, TicketEvent, TicketStatus, local_iso, utcnow
+from kefu.core.models import Agent, Priority, Ticket, TicketEvent, TicketStatus, local_iso, utcnow
 
 
 class TicketAlreadyOwned(Conflict):
@@ -105,8 +106,21 @@ def list_tickets(
     channel: str | None = None,
     owner_id: int | None = None,
     overdue: bool = False,
+    chased: bool = False,
 ) -> list[Ticket]:
-    query = select(Ticket).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
+    # A chased open ticket (催单) comes first, latest chase on top: the owner
+    # sees it before anything else.
+    is_open_chase = Ticket.chased_at.is_not(None) & Ticket.status.not_in(DONE)
+    query = (
+        select(Ticket)
+        .order_by(
+            case((is_open_chase, 0), else_=1),
+            case((is_open_chase, Ticket.chased_at), else_=None).desc(),
+            Ticket.created_at.desc(),
+            Ticket.id.desc(),
+        )
+        .limit(limit)
+    )
     for column, value in (
         (Ticket.customer_id, customer_id),
         (Ticket.status, status),
@@ -118,6 +132,8 @@ def list_tickets(
             query = query.where(column == value)
     if overdue:
         query = query.where(Ticket.due_at < utcnow(), Ticket.status.not_in(DONE))
+    if chased:
+        query = query.where(Ticket.chased_at.is_not(None), Ticket.status.not_in(DONE))
     return list(session.execute(query).scalars())
 
 
@@ -189,4 +205,155 @@ def ticket_to_json(ticket: Ticket) -> dict:
         "resolved_at": local_iso(ticket.resolved_at),
         "closed_at": local_iso(ticket.closed_at),
         "overdue": ticket.status not in DONE and ticket.due_at < utcnow(),
+        "chases": ticket.chases or 0,
+        "chased_at": local_iso(ticket.chased_at),
+        "chase_due_at": local_iso(ticket.chase_due_at),
     }
+
+
+# What a customer says about a ticket they have -------------------------------
+
+RECENT = timedelta(days=1)
+# The new promise after a chase: the original reply window, at most this long
+# (an urgent repair's 30 minutes stays 30 minutes).
+CHASE_PROMISE = timedelta(hours=2)
+
+
+def customer_ticket(session: Session, customer_id: str, ticket_id: int) -> Ticket | None:
+    """The ticket when it is this customer's; another customer's reads as none."""
+    ticket = session.get(Ticket, ticket_id)
+    return ticket if ticket is not None and ticket.customer_id == customer_id else None
+
+
+def open_tickets(session: Session, customer_id: str, limit: int = 5) -> list[Ticket]:
+    """The customer's tickets still being worked on, newest first."""
+    return list(
+        session.execute(
+            select(Ticket)
+            .where(Ticket.customer_id == customer_id, Ticket.status.not_in(DONE))
+            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def latest_ticket(session: Session, customer_id: str) -> Ticket | None:
+    return session.execute(
+        select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def recent_open_ticket(
+    session: Session, customer_id: str, within: timedelta = RECENT, now: datetime | None = None
+) -> Ticket | None:
+    """The customer's open ticket to attach what they send now (a follow-up
+    message, a photo): the newest one not resolved or closed, opened within
+    `within` or updated within it (an agent or the customer touched it).
+    None when there is none; then a new message is a new matter."""
+    since = (now or utcnow()) - within
+    return session.execute(
+        select(Ticket)
+        .where(
+            Ticket.customer_id == customer_id,
+            Ticket.status.not_in(DONE),
+            (Ticket.created_at >= since) | (Ticket.updated_at >= since),
+        )
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def _already_added(session: Session, ticket_id: int, source_message_id: str | None) -> bool:
+    if not source_message_id:
+        return False
+    return (
+        session.execute(
+            select(TicketEvent.id).where(
+                TicketEvent.ticket_id == ticket_id, TicketEvent.source_message_id == source_message_id
+            )
+        ).first()
+        is not None
+    )
+
+
+def add_customer_message(
+    session: Session,
+    ticket_id: int,
+    text: str,
+    source_message_id: str | None = None,
+    kind: str = "customer",
+    now: datetime | None = None,
+) -> Ticket | None:
+    """Add what the customer said to the ticket's timeline, once per incoming message."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        return None
+    if not _already_added(session, ticket_id, source_message_id):
+        now = now or utcnow()
+        session.add(
+            TicketEvent(
+                ticket_id=ticket_id,
+                at=now,
+                note=text[:1000],
+                kind=kind,
+                source_message_id=source_message_id,
+            )
+        )
+        ticket.updated_at = now
+        session.commit()
+    return ticket
+
+
+def is_overdue(ticket: Ticket, now: datetime | None = None) -> bool:
+    return ticket.status not in DONE and ticket.due_at < (now or utcnow())
+
+
+def chase_ticket(
+    session: Session, ticket_id: int, text: str, source_message_id: str | None = None, now: datetime | None = None
+) -> Ticket | None:
+    """催单: the customer chased an overdue ticket. Counted once per incoming
+    message; the ticket goes to the top of the desk's list and gets a new
+    promise (the original window, at most CHASE_PROMISE). The missed due time
+    stays, so the ticket stays in the overdue list until it is resolved."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        return None
+    if _already_added(session, ticket_id, source_message_id):
+        return ticket
+    now = now or utcnow()
+    window = min(ticket.due_at - ticket.created_at, CHASE_PROMISE)
+    ticket.chases = (ticket.chases or 0) + 1
+    ticket.chased_at = ticket.updated_at = now
+    ticket.chase_due_at = now + max(window, timedelta(minutes=30))
+    session.add(
+        TicketEvent(
+            ticket_id=ticket_id,
+            at=now,
+            kind="chase",
+            note=f"客户催促（第{ticket.chases}次）：{text[:500]}",
+            source_message_id=source_message_id,
+        )
+    )
+    session.commit()
+    return ticket
+
+
+def chased_since(session: Session, since: datetime) -> list[Ticket]:
+    """Tickets chased after `since`, for the desk's live notice."""
+    return list(session.execute(select(Ticket).where(Ticket.chased_at > since).order_by(Ticket.chased_at)).scalars())
+
+
+def owner_name(session: Session, ticket: Ticket) -> str | None:
+    agent = session.get(Agent, ticket.owner_id) if ticket.owner_id is not None else None
+    return agent.name if agent is not None else None
+
+
+def latest_customer_visible(session: Session, ticket_id: int) -> TicketEvent | None:
+    """The newest timeline entry a customer may be told about: a status move
+    or something the customer said. Agents' notes stay internal."""
+    return session.execute(
+        select(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket_id, TicketEvent.to_status.is_not(None) | TicketEvent.kind.is_not(None))
+        .order_by(TicketEvent.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()

@@ -1,4 +1,5 @@
-"""Entity patterns for order numbers, mainland mobile phones and room numbers.
+"""Entity patterns for order numbers, mainland mobile phones, room numbers
+and our own ticket numbers (KF000007).
 
 Pure functions without Rasa imports, so the NLU component and the action
 server (form validation) share one definition.
@@ -35,7 +36,10 @@ _ROOM = re.compile(
     r")(?![0-9])"
 )
 
-_FULLWIDTH = str.maketrans("０１２３４５６７８９＋－（）　", "0123456789+-() ")
+# Ticket numbers as customers retype them: kf000007, KF 000007, KF-7, ＫＦ０００００７.
+_TICKET = re.compile(r"(?<![A-Za-z0-9])([Kk][Ff])[\s\-#:：]{0,2}([0-9]{1,10})(?![0-9])")
+
+_FULLWIDTH = str.maketrans("０１２３４５６７８９＋－（）　ＫＦｋｆ：", "0123456789+-() KFkf:")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,17 @@ def normalize_phone(raw: str) -> str | None:
     return re.sub(r"[^0-9]", "", match.group(1))
 
 
+def normalize_ticket_number(digits: str) -> str:
+    """The number as we print it (kefu.core.tickets.ticket_number): KF + 6+ digits."""
+    return f"KF{int(digits):06d}"
+
+
+def ticket_id_of(number: str) -> int | None:
+    """The ticket id a normalised number names, or None."""
+    found = re.fullmatch(r"KF([0-9]{1,10})", number or "")
+    return int(found.group(1)) if found else None
+
+
 def find_entities(text: str) -> list[Entity]:
     text_hw = to_halfwidth(text)
     found: list[Entity] = []
@@ -67,7 +82,12 @@ def find_entities(text: str) -> list[Entity]:
     def overlaps(start: int, end: int) -> bool:
         return any(start < r.stop and r.start < end for r in taken)
 
+    for match in _TICKET.finditer(text_hw):
+        found.append(Entity("ticket_number", match.start(), match.end(), normalize_ticket_number(match.group(2))))
+        taken.append(range(match.start(), match.end()))
     for match in _PHONE.finditer(text_hw):
+        if overlaps(match.start(), match.end()):
+            continue
         value = re.sub(r"[^0-9]", "", match.group(1))
         found.append(Entity("phone", match.start(), match.end(), value))
         taken.append(range(match.start(), match.end()))

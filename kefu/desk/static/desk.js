@@ -161,6 +161,7 @@ function connect() {
       if (data.conversation) showHeader(data.conversation);
     }
     if (data.type === "error") notice(data.status === 409 ? conflict(data) : "发送失败，请重试。");
+    if (data.type === "chase") chased(data.tickets);
   };
   socket.onclose = async () => {
     document.getElementById("me").classList.add("offline");
@@ -177,6 +178,12 @@ let pendingReply = null;
 function conflict(data) {
   // The bot is answering this customer again (or the conversation ended): no agent reply.
   return data.code === "not_in_desk" ? "该会话已交还机器人或已结束，不能再人工回复。" : "该会话已由其他客服接入。";
+}
+
+function chased(tickets) {
+  // 催单 on an overdue ticket: its owner (or anyone, when nobody owns it) hears of it here too.
+  const mine = tickets.filter((t) => t.owner_id === null || (me && t.owner_id === me.id));
+  if (mine.length) notice(`客户催单：${mine.map((t) => t.number).join("、")}，请到「工单」页优先处理。`);
 }
 
 function notice(text) {

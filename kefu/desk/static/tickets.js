@@ -1,4 +1,5 @@
-// Tickets: filters, SLA countdown (red when overdue), timeline, status moves, 回访.
+// Tickets: filters, SLA countdown (red when overdue), timeline, status moves, 回访,
+// and a banner when a customer chases (催单) an overdue ticket (desk websocket).
 const STATUS = {new: "新建", in_progress: "处理中", waiting_customer: "待客户回复", resolved: "已解决", closed: "已关闭"};
 const MOVES = {new: [], in_progress: ["waiting_customer", "resolved"], waiting_customer: ["in_progress", "resolved"],
                resolved: ["closed", "in_progress"], closed: ["in_progress"]};
@@ -37,6 +38,10 @@ function render() {
       urgent.className = "badge-urgent";
       urgent.textContent = "紧急";
       tr.firstChild.prepend(urgent);
+    }
+    if (t.chases > 0 && t.status !== "resolved" && t.status !== "closed") {
+      const badge = Object.assign(document.createElement("span"), {className: "chase-badge", textContent: `催单×${t.chases}`});
+      tr.firstChild.prepend(badge);
     }
     tr.addEventListener("click", () => openTicket(t.id));
     return tr;
@@ -89,9 +94,29 @@ async function openTicket(id) {
   document.getElementById("timeline").replaceChildren(...body.timeline.map((e) => {
     const li = document.createElement("li");
     li.textContent = `${e.at.slice(5, 16).replace("T", " ")} ${e.agent || ""} ${e.from ? STATUS[e.from] || e.from : ""}` +
-      `${e.to ? " → " + (STATUS[e.to] || e.to) : ""} ${e.note || ""}`;
+      `${e.to ? " → " + (STATUS[e.to] || e.to) : ""} ${e.kind === "customer" ? "客户留言：" : ""}${e.note || ""}`;
     return li;
   }));
+}
+
+function chaseBanner(tickets) {
+  // The owner's chased tickets, or unowned ones, or any for a supervisor.
+  const mine = tickets.filter((t) => t.owner_id === me.id || t.owner_id === null || me.role === "supervisor");
+  if (!mine.length) return;
+  const banner = document.getElementById("chase-banner");
+  banner.textContent = `客户催单：${mine.map((t) => t.number).join("、")} 已超时，客户在催促，请优先处理。`;
+  banner.hidden = false;
+  load();
+}
+
+function live() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/api/live`);
+  socket.onmessage = (event) => {
+    const data = JSON.parse(event.data);
+    if (data.type === "chase") chaseBanner(data.tickets);
+  };
+  socket.onclose = () => setTimeout(live, 2000);
 }
 
 document.getElementById("filters").addEventListener("submit", (event) => { event.preventDefault(); load(); });
@@ -102,5 +127,6 @@ document.getElementById("filters").addEventListener("submit", (event) => { event
   me = await resp.json();
   document.getElementById("me").textContent = me.name;
   await load();
+  live();
   setInterval(render, 30000);   // the countdown moves on
 })();

@@ -7,7 +7,9 @@ sends every turn after that one, so a page that lost its connection asks
 again with its last timestamp and misses nothing. Replies go the other way:
 `{"reply": "您好…"}` is sent like `POST /api/conversations/{id}/reply`.
 Turns come from Rasa's tracker and the queue from the desk database, read
-once a second while the page is connected.
+once a second while the page is connected. A customer's 催单 on an overdue
+ticket arrives as `{"type": "chase", "tickets": [...]}` (the tickets as
+`GET /api/tickets` shows them), for the pages to show a notice.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from kefu.core import conversations
+from kefu.core import conversations, tickets
 from kefu.core.errors import Forbidden, KefuError
+from kefu.core.models import utcnow
 from kefu.desk.rasa_client import RasaClient, RasaUnavailable
 from kefu.desk.requests import RASA, in_db, same_origin
 from kefu.desk.views.conversations import agent_reply
@@ -104,8 +107,17 @@ def watched(data: dict[str, Any]) -> tuple:
 
 async def push(ws: web.WebSocketResponse, watch: Watch, in_db, rasa: RasaClient) -> None:
     last_queue = None
+    chases_after = utcnow()
     while not ws.closed:
         try:
+            chased = await in_db(
+                lambda s, after=chases_after: [
+                    (t.chased_at, tickets.ticket_to_json(t)) for t in tickets.chased_since(s, after)
+                ]
+            )
+            if chased:
+                await ws.send_json({"type": "chase", "tickets": [t for _at, t in chased]})
+                chases_after = max(at for at, _t in chased)
             queue = await in_db(
                 lambda s: [
                     conversations.conversation_to_json(c)

@@ -35,6 +35,7 @@ async def list_tickets(request: web.Request) -> web.Response:
             channel=q.get("channel"),
             owner_id=whole_number(owner, "owner_id") if owner is not None else None,
             overdue=q.get("overdue") == "true",
+            chased=q.get("chased") == "true",
         ),
     )
     return web.json_response({"tickets": [tickets.ticket_to_json(t) for t in found]})
