@@ -205,10 +205,13 @@
 
     // The conversation so far, and who serves it, from the desk.
     function restore(body) {
+      var typedMeanwhile = Array.prototype.slice.call(log.children);
       (body.messages || []).forEach(function (m) {
         if (m.from === "customer") add("me", m.text);
         else add("bot", m.text, m.from === "agent" && m.agent ? "客服 " + m.agent : null);
       });
+      // What the customer sent before the history came stays the newest.
+      typedMeanwhile.forEach(function (li) { log.appendChild(li); });
       (body.tickets || []).forEach(function (n) { noteTickets(n); });
       if (body.state === "agent" || body.state === "waiting") setState(body.state, body.agent);
       else showStatus();
