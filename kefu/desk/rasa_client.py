@@ -104,7 +104,10 @@ class RasaClient:
         url = conversation_url(self.rasa_url, customer_id, "/typing")
         params = {"token": self.token} if self.token else None
         try:
-            async with self.http.post(url, json={"typing": typing, "agent": agent}, params=params) as resp:
+            # Short: the agent's next reply waits behind it on the desk's websocket.
+            async with self.http.post(
+                url, json={"typing": typing, "agent": agent}, params=params, timeout=aiohttp.ClientTimeout(total=2)
+            ) as resp:
                 if resp.status >= 300:
                     raise RasaUnavailable(f"Rasa refused the typing signal: HTTP {resp.status}")
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
