@@ -120,8 +120,21 @@ def widget_message(data: Any, metadata_key: str) -> dict[str, Any]:
     return {"session_id": session_id, "text": text, "metadata": metadata}
 
 
+TYPING_EVENT = "kefu_typing"
+
+
 class KefuSocketIOInput(SocketIOInput):
-    """Same name, events and output as Rasa's `socketio` channel."""
+    """Same name, events and output as Rasa's `socketio` channel, plus
+    `kefu_typing` (an agent typing in the desk) to the widget."""
+
+    async def send_typing(self, session_id: str, typing: bool, agent: str | None) -> bool:
+        """`{"typing", "agent"}` to the widget's sockets in the session's room
+        on this server; False for an id that is no widget's (other channels
+        have no typing signal) or before the channel is up."""
+        if self.sio is None or not WIDGET_ID.match(session_id):
+            return False
+        await self.sio.emit(TYPING_EVENT, {"typing": typing, "agent": agent}, room=session_id, namespace=self.namespace)
+        return True
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = super().blueprint(on_new_message)

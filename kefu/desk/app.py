@@ -19,6 +19,7 @@ from kefu.desk.rasa_client import RasaClient
 from kefu.desk.requests import AGENT, RASA, SETTINGS, STORE, TOKEN, in_db
 from kefu.desk.views import agents as agent_views
 from kefu.desk.views import canned, conversations, customers, health, live, pages, reminders, reports, session, tickets
+from kefu.desk.views import widget as widget_views
 from kefu.text.received import InvalidInput, is_valid_text
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/api/conversations/{conversation_id}/close", conversations.close_conversation)
     router.add_get("/api/undelivered", customers.list_undelivered)
     router.add_get("/api/reminders", reminders.list_reminders)
+    router.add_get(WIDGET_API + "{session_id}/history", widget_views.widget_history)
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -36,12 +36,19 @@ def conversation_url(rasa_url: str, customer_id: str, tail: str = "") -> str:
     return f"{rasa_url}/conversations/{quote(customer_id, safe='')}{tail}"
 
 
+# Metadata of the message the web widget sends when a new customer opens it
+# (`/greet`): the bot's greeting is the only one, and the request is no turn.
+OPENING_MARK = "kefu_opening"
+
+
 def turns(events: list, after: float = 0.0) -> list[dict]:
     """Customer, bot and agent texts later than `after` (a tracker timestamp)."""
     found = []
     for e in events:
         if e.get("event") not in ("user", "bot") or not e.get("text") or (e.get("timestamp") or 0) <= after:
             continue
+        if e["event"] == "user" and (e.get("metadata") or {}).get(OPENING_MARK):
+            continue  # the widget asking for its one greeting: nothing the customer said
         agent = (e.get("metadata") or {}).get("agent")
         found.append(
             {
@@ -89,6 +96,22 @@ class RasaClient:
     async def widget_notice(self, customer_id: str, notice: dict) -> None:
         """A custom payload only the web widget reads (who is serving the customer)."""
         await self.post_events(customer_id, [{"event": "bot", "text": None, "data": {"custom": notice}}], "socketio")
+
+    async def typing(self, customer_id: str, typing: bool, agent: str | None) -> None:
+        """The web widget shows "客服 <agent> 正在输入…" (or stops): Kefu's
+        `POST /conversations/{id}/typing` on Rasa, which holds the customer's
+        socket; nothing is recorded in the conversation."""
+        url = conversation_url(self.rasa_url, customer_id, "/typing")
+        params = {"token": self.token} if self.token else None
+        try:
+            # Short: the agent's next reply waits behind it on the desk's websocket.
+            async with self.http.post(
+                url, json={"typing": typing, "agent": agent}, params=params, timeout=aiohttp.ClientTimeout(total=2)
+            ) as resp:
+                if resp.status >= 300:
+                    raise RasaUnavailable(f"Rasa refused the typing signal: HTTP {resp.status}")
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise RasaUnavailable(f"Rasa unreachable: {exc.__class__.__name__}")
 
     async def resume(self, customer_id: str) -> None:
         """The bot answers the customer again (Rasa's ConversationResumed).

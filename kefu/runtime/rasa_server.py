@@ -301,6 +301,38 @@ def _cors_for_channels_only(app, cors_origins="") -> None:
     CORS(app, resources={r"/webhooks/.*": options, r"/socket\.io.*": options}, automatic_options=True)
 
 
+def _typing_route(original):
+    """`POST /conversations/{id}/typing` `{"typing": bool, "agent": name}`:
+    the desk's signal that an agent is typing to a web-widget customer.
+
+    Delivered by the socket.io channel to the customer's open sockets on this
+    server (nginx routes the desk's call by the id, like its other calls), and
+    never stored: a typing signal is no turn. An API route, so the token guard
+    keeps it internal; the public socket.io side only ever receives it."""
+
+    async def typing(request, conversation_id: str):
+        from sanic import response
+
+        body = request.json if request.body else None
+        agent = body.get("agent") if isinstance(body, dict) else None
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("typing"), bool)
+            or not (agent is None or (isinstance(agent, str) and len(agent) <= 64))
+        ):
+            return response.json({"status": "failure", "message": "body: {typing: bool, agent?: str}"}, status=400)
+        channel = next((c for c in getattr(request.app.ctx, "input_channels", []) if hasattr(c, "send_typing")), None)
+        sent = bool(channel) and await channel.send_typing(conversation_id, body["typing"], agent)
+        return response.json({"sent": sent})
+
+    def create_app(*args, **kwargs):
+        app = original(*args, **kwargs)
+        app.add_route(typing, "/conversations/<conversation_id:path>/typing", methods=["POST"], name="kefu_typing")
+        return app
+
+    return create_app
+
+
 class ActionServerUnavailable(RuntimeError):
     """A custom action got no valid answer: the action server is down,
     restarting, died during the call, or failed (5xx)."""
@@ -367,7 +399,7 @@ def apply() -> None:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    rasa.server.create_app = _decoded_conversation_ids(_api_requires_token(rasa.server.create_app))
+    rasa.server.create_app = _decoded_conversation_ids(_typing_route(_api_requires_token(rasa.server.create_app)))
     rasa.server.configure_cors = _cors_for_channels_only
     RemoteAction._validate_action_result = _validate_action_result
     RemoteAction.run = _remote_action_failures_recorded(RemoteAction.run)

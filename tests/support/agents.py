@@ -8,9 +8,12 @@ from tests.support.scaled_stack import http
 from tests.support.stack import new_sender
 
 
-def add_agent(env: dict[str, str], role: str = "agent", prefix: str = "agent") -> tuple[str, str]:
-    """A new account in the database `env` names; (name, one-time password)."""
-    name = new_sender(prefix)
+def add_agent(
+    env: dict[str, str], role: str = "agent", prefix: str = "agent", name: str | None = None
+) -> tuple[str, str]:
+    """A new account in the database `env` names; (name, one-time password).
+    `name` (once per database: names are unique) for a screenshot's real-looking name."""
+    name = name or new_sender(prefix)
     result = kefu("agent", "add", name, "--role", role, env=env)
     assert result.returncode == 0, result.stderr
     return name, result.stdout.split("one-time password:")[1].strip()

@@ -219,6 +219,33 @@ document.getElementById("reply").addEventListener("submit", async (event) => {
   box.value = "";
 });
 
+// The web widget shows "客服 <name> 正在输入…" while the agent types: one
+// signal every few seconds while keys come, "stopped" after a pause, on send
+// or when the box is emptied (the widget also hides it by itself).
+const TYPING_EVERY_MS = 3000;
+const TYPING_IDLE_MS = 5000;
+let typingSentAt = 0;
+let typingFor = null;
+let typingIdle = null;
+
+function sendTyping(on) {
+  if (!socket || socket.readyState !== WebSocket.OPEN || openId === null) return;
+  if (!on && typingFor === null) return;
+  const conversation = on ? openId : typingFor;
+  socket.send(JSON.stringify({type: "typing", conversation_id: conversation, typing: on}));
+  typingFor = on ? openId : null;
+  typingSentAt = on ? Date.now() : 0;
+}
+
+document.getElementById("reply").elements.text.addEventListener("input", (event) => {
+  clearTimeout(typingIdle);
+  if (!event.target.value.trim()) return sendTyping(false);
+  if (typingFor !== openId || Date.now() - typingSentAt >= TYPING_EVERY_MS) sendTyping(true);
+  typingIdle = setTimeout(() => sendTyping(false), TYPING_IDLE_MS);
+});
+
+document.getElementById("reply").addEventListener("submit", () => { clearTimeout(typingIdle); sendTyping(false); });
+
 document.getElementById("reply").elements.text.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey) {
     event.preventDefault();

@@ -2,9 +2,17 @@
 // socket.io client (no CDN). Embed:
 //   <script src="https://desk.example.com/widget.js"></script>
 //   <script>KefuWidget.init({server: "https://bot.example.com"});</script>
+//   <button onclick="KefuWidget.open()">联系客服</button>
 // Mobile first (WeChat's in-app browser): full screen below 600 px.
+// After a reload it shows the conversation so far, who is serving the
+// customer and their ticket numbers, read from the desk that served this
+// script (GET /api/widget/<session id>/history; docs/channels.md).
 (function () {
   "use strict";
+  // The desk's origin: where this script came from (the shop's page is elsewhere).
+  var SCRIPT_ORIGIN = (function () {
+    try { return new URL(document.currentScript.src).origin; } catch (e) { return location.origin; }
+  })();
   var CSS = [
     ".kefu-launch{position:fixed;right:16px;bottom:16px;z-index:2147483000;border:0;border-radius:24px;",
     "padding:12px 18px;background:#1f6feb;color:#fff;font-size:16px;box-shadow:0 2px 8px #0003}",
@@ -28,13 +36,21 @@
     ".kefu-form{display:flex;gap:6px;padding:8px;border-top:1px solid #eee}",
     ".kefu-form input{flex:1;font-size:16px;padding:8px;border:1px solid #ccc;border-radius:6px}",
     ".kefu-form button{padding:8px 14px;border:0;border-radius:6px;background:#1f6feb;color:#fff}",
-    ".kefu-limit{padding:2px 12px;font-size:12px;color:#c62828}.kefu-limit:empty{display:none}"
+    ".kefu-limit{padding:2px 12px;font-size:12px;color:#c62828}.kefu-limit:empty{display:none}",
+    ".kefu-tickets{padding:4px 12px;font-size:12px;color:#555;background:#eef4ff}.kefu-tickets:empty{display:none}"
   ].join("");
   var DEFAULT_QUICK = ["咨询", "报修", "缴费", "投诉", "转人工"];
   var STORE_KEY = "kefu_session_id";
   // The server's limit on every channel (kefu/text/received.py MAX_TEXT_CHARS).
   // No maxLength on the input: it would cut pasted text without a word.
   var MAX_CHARS = 5000;
+  // How long "正在输入…" may stay without news: the bot answers within
+  // seconds or not at all (paused for an agent); an agent's page repeats its
+  // signal every 3 s while typing.
+  var BOT_WORKING_MS = 8000;
+  var AGENT_TYPING_MS = 7000;
+  var TICKET_NUMBER = /KF\d{6}/g;
+  var STATUS = {bot: "在线", waiting: "排队中，请稍候"};
 
   function charCount(text) {
     return Array.from(text).length;  // code points, as the server counts them
@@ -73,6 +89,7 @@
     var status = el("span", "kefu-status", "连接中…");
     var close = el("button", null, "×"); close.setAttribute("aria-label", "关闭");
     head.appendChild(name); head.appendChild(status); head.appendChild(close);
+    var tickets = el("div", "kefu-tickets"); tickets.setAttribute("aria-live", "polite");
     var log = el("ol", "kefu-log");
     var quick = el("div", "kefu-quick");
     var typing = el("div", "kefu-typing");
@@ -81,13 +98,20 @@
     var limit = el("div", "kefu-limit"); limit.setAttribute("role", "alert");
     var send = el("button", null, "发送"); send.type = "submit";
     form.appendChild(input); form.appendChild(send);
-    panel.appendChild(head); panel.appendChild(log); panel.appendChild(quick);
+    panel.appendChild(head); panel.appendChild(tickets); panel.appendChild(log); panel.appendChild(quick);
     panel.appendChild(typing); panel.appendChild(limit); panel.appendChild(form);
     document.body.appendChild(launch); document.body.appendChild(panel);
 
     var id = sessionId();
+    var desk = (options.desk || SCRIPT_ORIGIN).replace(/\/+$/, "");
+    var state = "bot";         // bot | waiting | agent: who answers the customer
     var agent = null;          // the human who has taken over, if any
+    var connected = null;      // null until the first connection
     var typingTimer = null;
+    var restored = false;      // the history has been read (or could not be)
+    var greeted = false;
+    var early = [];            // socket events that came before the history
+    var ticketNumbers = [];
 
     function add(kind, text, who) {
       var li = el("li", kind === "me" ? "kefu-me" : kind === "note" ? "kefu-note" : "kefu-bot");
@@ -95,6 +119,26 @@
       li.appendChild(document.createTextNode(text));
       log.appendChild(li);
       log.scrollTop = log.scrollHeight;
+      if (kind === "bot") noteTickets(text);
+    }
+
+    // The numbers the customer was given, kept in view to quote back.
+    function noteTickets(text) {
+      (String(text).match(TICKET_NUMBER) || []).forEach(function (n) {
+        if (ticketNumbers.indexOf(n) < 0) ticketNumbers.push(n);
+      });
+      tickets.textContent = ticketNumbers.length ? "您的工单号：" + ticketNumbers.join("、") : "";
+    }
+
+    function showStatus() {
+      if (!connected) { status.textContent = connected === null ? "连接中…" : "连接中断，正在重连…"; return; }
+      status.textContent = state === "agent" && agent ? "人工客服 " + agent + " 为您服务" : (STATUS[state] || STATUS.bot);
+    }
+
+    function setState(next, name) {
+      state = next;
+      agent = next === "agent" ? name || agent : null;
+      showStatus();
     }
 
     function showQuick(replies) {
@@ -106,10 +150,12 @@
       });
     }
 
-    function setTyping(on) {
+    // Only while somebody is really at work: the bot on the customer's
+    // message (until its answer), or an agent typing in the desk.
+    function setTyping(on, who, ms) {
       clearTimeout(typingTimer);
-      typing.textContent = on ? (agent ? agent + " 正在输入…" : "客服正在输入…") : "";
-      if (on) typingTimer = setTimeout(function () { typing.textContent = ""; }, 15000);
+      typing.textContent = on ? (who ? "客服 " + who + " 正在输入…" : "客服正在输入…") : "";
+      if (on) typingTimer = setTimeout(function () { typing.textContent = ""; }, ms);
     }
 
     var socket = window.io(options.server || location.origin, {
@@ -126,31 +172,72 @@
       // The same session after a reconnect or a page reload (session persistence).
       socket.emit("session_request", {session_id: id});
     });
-    socket.on("session_confirm", function () {
-      status.textContent = agent ? "人工客服 " + agent + " 为您服务" : "在线";
-    });
-    socket.on("disconnect", function () { status.textContent = "连接中断，正在重连…"; });
-    socket.on("connect_error", function () { status.textContent = "连接中断，正在重连…"; });
+    socket.on("session_confirm", function () { connected = true; showStatus(); greet(); });
+    socket.on("disconnect", function () { connected = false; showStatus(); });
+    socket.on("connect_error", function () { connected = false; showStatus(); });
 
-    socket.on("bot_uttered", function (data) {
+    function botUttered(data) {
       data = data || {};
-      setTyping(false);
       if (data.kefu_agent_joined) {
-        agent = data.kefu_agent_joined;
-        status.textContent = "人工客服 " + agent + " 为您服务";
+        setTyping(false);
+        setState("agent", data.kefu_agent_joined);
         add("note", "人工客服 " + agent + " 已为您接入");
         return;
       }
       if (data.kefu_agent_left) {
+        setTyping(false);
         add("note", "人工客服已结束服务，智能客服继续为您服务");
-        agent = null;
-        status.textContent = "在线";
+        setState("bot");
         return;
       }
-      if (data.kefu_handoff) { status.textContent = "正在为您转接人工客服…"; return; }
-      if (data.text) add("bot", data.text, agent ? "客服 " + agent : null);
+      if (data.kefu_handoff) { setState("waiting"); return; }
+      if (data.text) { setTyping(false); add("bot", data.text, agent ? "客服 " + agent : null); }
       if (data.quick_replies && data.quick_replies.length) showQuick(data.quick_replies);
+    }
+
+    // Texts after the history was read; the ones before wait for it.
+    socket.on("bot_uttered", function (data) { if (restored) botUttered(data); else early.push(data); });
+    socket.on("kefu_typing", function (data) {
+      data = data || {};
+      if (data.typing) setTyping(true, data.agent || agent, AGENT_TYPING_MS);
+      else setTyping(false);
     });
+
+    // The conversation so far, and who serves it, from the desk.
+    function restore(body) {
+      var typedMeanwhile = Array.prototype.slice.call(log.children);
+      (body.messages || []).forEach(function (m) {
+        if (m.from === "customer") add("me", m.text);
+        else add("bot", m.text, m.from === "agent" && m.agent ? "客服 " + m.agent : null);
+      });
+      // What the customer sent before the history came stays the newest.
+      typedMeanwhile.forEach(function (li) { log.appendChild(li); });
+      (body.tickets || []).forEach(function (n) { noteTickets(n); });
+      if (body.state === "agent" || body.state === "waiting") setState(body.state, body.agent);
+      else showStatus();
+    }
+
+    function historyRead() {
+      restored = true;
+      early.splice(0).forEach(botUttered);
+      greet();
+    }
+
+    fetch(desk + "/api/widget/" + encodeURIComponent(id) + "/history", {credentials: "omit", cache: "no-store"})
+      .then(function (resp) { return resp.ok ? resp.json() : {}; })
+      .then(restore)
+      .catch(function () { /* no history: a fresh conversation */ })
+      .then(historyRead);
+
+    // One greeting, the bot's own (it is then in the history, for the agent
+    // too): asked for once, when a customer with no conversation yet opens it.
+    function greet() {
+      // After session_confirm: the answer goes to the session's room, joined then.
+      if (greeted || panel.hidden || !restored || !connected || log.children.length) return;
+      greeted = true;
+      socket.emit("user_uttered", {message: "/greet", session_id: id, customData: {kefu_opening: true}});
+      setTyping(true, null, BOT_WORKING_MS);
+    }
 
     // Empty when the text fits; otherwise tells the customer the limit.
     function checkLength(text) {
@@ -166,7 +253,9 @@
       if (!checkLength(text)) return false;
       add("me", text);
       socket.emit("user_uttered", {message: text, session_id: id});
-      setTyping(true);
+      // The bot is paused while the queue or an agent has the conversation.
+      if (state === "bot") setTyping(true, null, BOT_WORKING_MS);
+      else setTyping(false);
       return true;
     }
 
@@ -176,15 +265,23 @@
       // Too long: the text stays in the box, for the customer to shorten or split.
       if (say(input.value)) input.value = "";
     });
-    launch.addEventListener("click", function () {
-      panel.hidden = false; launch.hidden = true; input.focus();
-      if (!log.children.length) add("bot", "您好，我是智能客服，请问有什么可以帮您？咨询、报修、缴费、投诉都可以直接告诉我。");
-    });
-    close.addEventListener("click", function () { panel.hidden = true; launch.hidden = false; });
+    function open() { panel.hidden = false; launch.hidden = true; input.focus(); greet(); }
+    function hide() { panel.hidden = true; launch.hidden = false; }
+    launch.addEventListener("click", open);
+    close.addEventListener("click", hide);
     showQuick(options.quickReplies || DEFAULT_QUICK);
-    if (options.open) launch.click();
-    return {say: say, sessionId: id};
+    current = {say: say, sessionId: id, open: open, close: hide};
+    if (options.open || openAsked) open();
+    openAsked = false;
+    return current;
   }
 
-  window.KefuWidget = {init: init};
+  // The page's own "联系客服" buttons: KefuWidget.open() / KefuWidget.close().
+  var current = null;
+  var openAsked = false;  // open() before init(): opened as soon as it starts
+  window.KefuWidget = {
+    init: init,
+    open: function () { if (current) current.open(); else openAsked = true; },
+    close: function () { if (current) current.close(); else openAsked = false; }
+  };
 })();

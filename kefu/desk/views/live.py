@@ -5,7 +5,10 @@ The agent's page says which conversation it watches and the timestamp of
 the last turn it has: `{"watch": 12, "after": 1764200000.5}`. The desk
 sends every turn after that one, so a page that lost its connection asks
 again with its last timestamp and misses nothing. Replies go the other way:
-`{"reply": "您好…"}` is sent like `POST /api/conversations/{id}/reply`.
+`{"reply": "您好…"}` is sent like `POST /api/conversations/{id}/reply`, and
+`{"type": "typing", "conversation_id": 12, "typing": true}` (the reply box,
+throttled by the page) shows "客服 <name> 正在输入…" in a web-widget
+customer's widget while the agent types; other channels have no such signal.
 Turns come from Rasa's tracker and the queue from the desk database, read
 once a second while the page is connected. A customer's 催单 on an overdue
 ticket arrives as `{"type": "chase", "tickets": [...]}` (the tickets as
@@ -25,7 +28,7 @@ from kefu.core import conversations, tickets
 from kefu.core.errors import Forbidden, KefuError
 from kefu.core.models import utcnow
 from kefu.desk.rasa_client import RasaClient, RasaUnavailable
-from kefu.desk.requests import RASA, in_db, same_origin
+from kefu.desk.requests import AGENT, RASA, in_db, same_origin
 from kefu.desk.views.conversations import agent_reply
 from kefu.text.received import InvalidInput, parse_json, whole_number
 
@@ -80,6 +83,8 @@ async def handle(text: str, watch: Watch, request: web.Request) -> dict | None:
         raise InvalidInput("messages must be JSON objects")
     if "watch" in data:
         watch.conversation_id, watch.after = watched(data)
+    if data.get("type") == "typing":
+        return await typing(data, watch, request)
     if "reply" not in data:
         return None
     # The reply names its conversation: it must be the one on the
@@ -92,6 +97,31 @@ async def handle(text: str, watch: Watch, request: web.Request) -> dict | None:
     except KefuError as exc:
         return {"type": "error", "status": exc.status, **exc.as_json()}
     return {"type": "sent", "status": 200, **sent}
+
+
+async def typing(data: dict[str, Any], watch: Watch, request: web.Request) -> dict | None:
+    """Relay the agent's typing to the customer's widget; no answer frame
+    (a lost signal only means no "正在输入…")."""
+    if type(data.get("typing")) is not bool:
+        raise InvalidInput("typing must be true or false")
+    if watch.conversation_id is None or data.get("conversation_id") != watch.conversation_id:
+        return None  # the page switched conversations meanwhile
+    agent = request[AGENT]
+    found = await in_db(request, lambda s: s.get(conversations.Conversation, watch.conversation_id))
+    # Only where this agent serves, or may take, a widget customer: the
+    # customer never sees a name that is not about to answer them.
+    if (
+        found is None
+        or found.channel != "socketio"
+        or found.status not in conversations.DESK_STATUSES
+        or found.assignee_id not in (None, agent.id)
+    ):
+        return None
+    try:
+        await request.app[RASA].typing(found.customer_id, data["typing"], agent.name)
+    except RasaUnavailable as exc:
+        log.info("typing signal for conversation %s not delivered: %s", found.id, exc)
+    return None
 
 
 def watched(data: dict[str, Any]) -> tuple:
