@@ -58,6 +58,7 @@ class FakeTopAPI:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post("/router/rest", self.rest)
         app.router.add_get("/stats", self.stats)
+        app.router.add_get("/pic/{name}", self.picture)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_port=True)
@@ -80,6 +81,17 @@ class FakeTopAPI:
         return msg_id
 
     # -- handlers -------------------------------------------------------------------
+    async def picture(self, request: web.Request) -> web.Response:
+        """A buyer's picture on the image CDN: `png-…` a real PNG, `html-…` a page posing as one."""
+        from tests.support.media import png_bytes
+
+        name = request.match_info["name"]
+        if name.startswith("png-"):
+            return web.Response(body=png_bytes(), content_type="image/png")
+        if name.startswith("html-"):
+            return web.Response(body=b"<html><script>alert(1)</script></html>", content_type="image/jpeg")
+        return web.Response(status=404)
+
     async def stats(self, request: web.Request) -> web.Response:
         return web.json_response(
             {
