@@ -120,12 +120,12 @@ def test_a_taobao_picture_is_downloaded_from_allowed_hosts_only(stack: Stack, ag
     status, body = taobao_post(stack, "taobao", "webhook", signed(message(buyer, "我要投诉，收到的杯子是碎的")))
     assert status == 200, body
     ticket = only_ticket(stack, agent_token, f"taobao:{buyer}")
-    picture = {**message(buyer, ""), "pic_url": f"{top_api.url}/pic/png-{uuid.uuid4().hex[:8]}.png"}
+    picture = {**message(buyer, ""), "pic_url": top_api.picture_url(f"png-{uuid.uuid4().hex[:8]}.png")}
     status, body = taobao_post(stack, "taobao", "webhook", signed(picture))
     assert status == 200 and body["replies"] == 1, body
     assert texts_to(top_api, buyer)[-1] == f"已收到您的图片，已补充到工单{ticket['number']}，我们会尽快处理。"
     # A page posing as a picture, and a host off the allowlist: kept as links only.
-    fake = {**message(buyer, ""), "pic_url": f"{top_api.url}/pic/html-x.jpg"}
+    fake = {**message(buyer, ""), "pic_url": top_api.picture_url("html-x.jpg")}
     elsewhere = {**message(buyer, ""), "pic_url": "http://169.254.169.254/latest/meta-data/"}
     for params in (fake, elsewhere):
         assert taobao_post(stack, "taobao", "webhook", signed(params))[0] == 200

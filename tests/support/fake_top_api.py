@@ -66,6 +66,10 @@ class FakeTopAPI:
         bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://{host}:{bound}/router/rest"
 
+    def picture_url(self, name: str) -> str:
+        """Where a buyer's picture `name` is served (the image CDN's stand-in)."""
+        return self.url.removesuffix("/router/rest") + f"/pic/{name}"
+
     def sent_to(self, buyer: str) -> list[dict]:
         return [m for m in self.sent if buyer in m["receivers"]]
 
