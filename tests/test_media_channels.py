@@ -6,19 +6,30 @@ customer's own channel."""
 
 from __future__ import annotations
 
+import base64
+import json
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from tests.support.media import get_bytes, png_bytes
-from tests.support.stack import Stack, auth, http, wait_for
+from tests.support.stack import ROOT, Stack, auth, http, wait_for
 from tests.support.taobao import message, new_buyer, signed, texts_to
 from tests.support.taobao import post as taobao_post
 from tests.support.wechat import new_openid, post, text_xml
 from tests.support.wecom import callback
 
 pytestmark = pytest.mark.e2e  # the running stack
+
+
+def kefu(stack: Stack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kefu.cli", *args], cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=120
+    )
 
 
 def image_xml(openid: str, media_id: str, msg_id: int | None = None) -> str:
@@ -135,3 +146,24 @@ def test_a_taobao_picture_is_downloaded_from_allowed_hosts_only(stack: Stack, ag
     assert status == 200 and data == png_bytes()
     assert page["url"] is None and page["source_ref"] == fake["pic_url"]
     assert metadata["url"] is None and metadata["source_ref"] == elsewhere["pic_url"]
+
+
+def test_customer_export_and_delete_include_media(stack: Stack, agent_token: str):
+    openid = new_openid()
+    customer = f"wechat:{openid}"
+    status, reply = post(stack, image_xml(openid, f"png-{uuid.uuid4().hex[:8]}"))
+    assert status == 200 and "已收到您的图片" in reply["Content"], reply
+    exported = kefu(stack, "customer", "export", customer)
+    assert exported.returncode == 0, exported.stderr
+    [row] = json.loads(exported.stdout)["media"]
+    assert base64.b64decode(row["content_base64"]) == png_bytes()
+    stored = Path(stack.env["KEFU_MEDIA_DIR"]) / row["stored_name"]
+    assert stored.is_file() and stored.stat().st_mode & 0o777 == 0o600
+    assert stored.parent.stat().st_mode & 0o777 == 0o700
+
+    deleted = kefu(stack, "customer", "delete", customer, "--yes")
+    assert deleted.returncode == 0 and "media 1" in deleted.stdout, deleted.stdout + deleted.stderr
+    assert not stored.exists()
+    assert json.loads(kefu(stack, "customer", "export", customer).stdout)["media"] == []
+    status, data, _ = get_bytes(f"{stack.desk_url}/api/media/{row['id']}", headers=auth(agent_token))
+    assert status == 404
