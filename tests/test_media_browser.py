@@ -1,6 +1,6 @@
 """A photo in a real browser (Debian's chromium through Playwright): a
 customer on a phone-sized page complains in the widget, adds a photo with
-the 📷 button, sees it and the acknowledgement naming their ticket; a
+the 图片 button, sees it and the acknowledgement naming their ticket; a
 supervisor opens that ticket in the desk and sees the photo. Both pages run
 under their Content-Security-Policy without a violation."""
 
@@ -16,8 +16,6 @@ from tests.support.agents import add_agent
 from tests.support.browser import csp_violations, open_widget, widget_say
 from tests.support.media import png_bytes
 from tests.support.stack import Stack
-
-pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")

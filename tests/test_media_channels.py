@@ -14,16 +14,12 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
-
 from tests.support.media import get_bytes, png_bytes
 from tests.support.stack import ROOT, Stack, auth, http, wait_for
 from tests.support.taobao import message, new_buyer, signed, texts_to
 from tests.support.taobao import post as taobao_post
 from tests.support.wechat import new_openid, post, text_xml
 from tests.support.wecom import callback
-
-pytestmark = pytest.mark.e2e  # the running stack
 
 
 def kefu(stack: Stack, *args: str) -> subprocess.CompletedProcess:

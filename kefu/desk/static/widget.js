@@ -197,16 +197,16 @@
   var PHOTO_TYPES = "image/jpeg,image/png,image/webp,image/gif";
   var PHOTO_MAX_BYTES = 10 * 1024 * 1024;  // the desk's limit (kefu/core/media.py MAX_BYTES)
   var PHOTO_CSS = ".kefu-photo-btn{padding:8px 10px!important;background:#fff!important;border:1px solid #ccc!important;" +
-    "color:#1f6feb!important;font-size:16px}.kefu-log li.kefu-photo{padding:4px}" +
+    "color:#1f6feb!important;font-size:14px;white-space:nowrap}.kefu-log li.kefu-photo{padding:4px}" +
     ".kefu-log li.kefu-photo img{display:block;max-width:200px;max-height:200px;border-radius:6px}";
 
-  // A 📷 button before 发送: the picture goes to the desk (not over socket.io,
-  // which stays text), is shown in the conversation, and the desk's
-  // acknowledgement is shown as the reply.
+  // A 图片 button before 发送 (a word, not 📷: not every font has the emoji).
+  // The picture goes to the desk (not over socket.io, which stays text), is
+  // shown in the conversation, and the desk's acknowledgement is the reply.
   function photoUpload(ctx) {
     var style = el("style"); style.textContent = PHOTO_CSS; document.head.appendChild(style);
     var picker = el("input"); picker.type = "file"; picker.accept = PHOTO_TYPES; picker.hidden = true;
-    var button = el("button", "kefu-photo-btn", "📷"); button.type = "button";
+    var button = el("button", "kefu-photo-btn", "图片"); button.type = "button";
     button.setAttribute("aria-label", "发送图片"); button.title = "发送图片";
     ctx.form.insertBefore(picker, ctx.send); ctx.form.insertBefore(button, ctx.send);
     button.addEventListener("click", function () { picker.click(); });
