@@ -1,7 +1,8 @@
 """A photo in a real browser (Debian's chromium through Playwright): a
 customer on a phone-sized page complains in the widget, adds a photo with
-the 图片 button, sees it and the acknowledgement naming their ticket; a
-supervisor opens that ticket in the desk and sees the photo. Both pages run
+the 图片 button, sees it and the acknowledgement naming their ticket; the
+customer asks for a human and the agent sees the photo beside the
+conversation; a supervisor opens the ticket in the desk and sees it there. Both pages run
 under their Content-Security-Policy without a violation."""
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ def test_a_widget_photo_shows_on_the_desk_ticket_page(stack: Stack, browser, sho
     desk.fill("input[name=password]", password)
     desk.click("button[type=submit]")
     desk.wait_for_url("**/desk")
+    # The customer asks for a human: the agent sees the photo beside the conversation.
+    session_id = widget.evaluate("window.kefu.sessionId")
+    widget.click(".kefu-quick button >> text=转人工")
+    desk.locator("#queue li", has_text=session_id).click()
+    desk.wait_for_selector("#customer-media img")
+    assert loaded(desk, "#customer-media img")
+    desk.screenshot(path=str(shots / "desk-conversation-photo.png"))
+
     desk.goto(f"{stack.desk_url}/tickets")
     desk.locator("#tickets tbody tr", has_text=number).click()
     desk.wait_for_selector("#detail-media img")

@@ -14,12 +14,17 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from tests.support.media import get_bytes, png_bytes
-from tests.support.stack import ROOT, Stack, auth, http, wait_for
+from tests.support.platforms import wechat_env
+from tests.support.stack import ROOT, Stack, auth, http, start_stack, stop_stack, wait_for
 from tests.support.taobao import message, new_buyer, signed, texts_to
 from tests.support.taobao import post as taobao_post
 from tests.support.wechat import new_openid, post, text_xml
 from tests.support.wecom import callback
+
+pytestmark = pytest.mark.e2e  # the running stack, and one of its own
 
 
 def kefu(stack: Stack, *args: str) -> subprocess.CompletedProcess:
@@ -163,3 +168,23 @@ def test_customer_export_and_delete_include_media(stack: Stack, agent_token: str
     assert json.loads(kefu(stack, "customer", "export", customer).stdout)["media"] == []
     status, data, _ = get_bytes(f"{stack.desk_url}/api/media/{row['id']}", headers=auth(agent_token))
     assert status == 404
+
+
+@pytest.fixture(scope="module")
+def slow_stack(tmp_path_factory, wechat_api):
+    """A reply budget no download meets: every photo is acknowledged later."""
+    running = start_stack(
+        tmp_path_factory.mktemp("media_slow"), wechat_env(wechat_api.url, WECHAT_REPLY_BUDGET_SECONDS="0.001")
+    )
+    yield running
+    stop_stack(running)
+
+
+def test_a_download_past_the_reply_budget_is_acknowledged_through_the_customer_service_api(
+    slow_stack: Stack, wechat_api
+):
+    openid = new_openid()
+    assert post(slow_stack, image_xml(openid, f"png-{uuid.uuid4().hex[:8]}")) == (200, "success")
+    assert wait_for(lambda: wechat_api.sent_to(openid))
+    [call] = wechat_api.sent_to(openid)
+    assert call["body"]["text"]["content"] == "已收到您的图片，客服会尽快查看。"
