@@ -96,6 +96,11 @@ def test_a_widget_sees_only_its_own_pictures(desk: Desk):
     assert get_bytes(f"{desk.desk_url}/api/widget/{other}/media/{body['id']}")[0] == 404
     assert get_bytes(f"{desk.desk_url}/api/widget/{owner}/media/{body['id']}")[0] == 200
     assert get_bytes(f"{desk.desk_url}/api/widget/{owner}/media/{body['id'] + 1000}")[0] == 404
+    # The list, for the widget's restored history: one's own pictures only.
+    status, listed = http("GET", f"{desk.desk_url}/api/widget/{owner}/media")
+    assert status == 200 and [m["id"] for m in listed["media"]] == [body["id"]]
+    assert listed["media"][0]["url"] == f"/api/widget/{owner}/media/{body['id']}"
+    assert http("GET", f"{desk.desk_url}/api/widget/{other}/media") == (200, {"media": []})
 
 
 def test_widget_upload_answers_cross_origin(desk: Desk):

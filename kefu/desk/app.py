@@ -135,6 +135,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     # Photos and files (issue 13): the widget's upload and pictures, the agents' view.
     router.add_post("/api/widget/{session_id}/media", media.widget_upload)
     router.add_route("OPTIONS", "/api/widget/{session_id}/media", media.widget_preflight)
+    router.add_get("/api/widget/{session_id}/media", media.widget_media_list)
     router.add_get("/api/widget/{session_id}/media/{media_id}", media.widget_media)
     router.add_get("/api/media/{media_id}", media.agent_media)
     router.add_get("/api/customers/{customer_id}/media", media.customer_media)

@@ -113,6 +113,22 @@ async def widget_media(request: web.Request) -> web.FileResponse:
     return serve(request, found, {**CORS, "Cross-Origin-Resource-Policy": "cross-origin"})
 
 
+async def widget_media_list(request: web.Request) -> web.Response:
+    """That session's own pictures (for the widget's restored history)."""
+    session_id = widget_session(request)
+    found = await in_db(request, media.of_customer, session_id)
+    return web.json_response(
+        {
+            "media": [
+                {**media.media_to_json(m, f"/api/widget/{session_id}/media/{m.id}"), "source_ref": None}
+                for m in found
+                if m.stored_name
+            ]
+        },
+        headers=CORS,
+    )
+
+
 async def agent_media(request: web.Request) -> web.FileResponse:
     found = await in_db(request, media.get, int_param(request, "media_id"))
     return serve(request, found)
