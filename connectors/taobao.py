@@ -10,6 +10,9 @@ relay (or the shop's own relay), form-encoded or as a JSON object of strings:
       buyer_open_uid  the buyer's open_uid when the nick is not disclosed
       seller_nick   the shop (optional; passed back on replies)
       content       the buyer's text (may be empty: a polite prompt is sent)
+      pic_url       a picture the buyer sent (optional): downloaded from the
+                    allowed image hosts (KEFU_MEDIA_URL_HOSTS), kept on their
+                    ticket and acknowledged; elsewhere kept as a link
       msg_time      when the buyer wrote, YYYY-MM-DD HH:MM:SS (optional)
 
 Replies are not in the HTTP answer: each bot text goes to the buyer with the
@@ -51,10 +54,13 @@ from connectors.base import (
     run_turn,
     texts_of,
 )
+from connectors.media import keep_download, media_dir, url_allowed, url_hosts
+from kefu.clients.media_download import download_url
 from kefu.clients.top_api import DEFAULT_API_BASE, DEFAULT_CHAT_METHOD, TopAPI, TopConfig
 from kefu.clients.top_sign import verify_top_sign
 from kefu.core.deliveries import Claim, read_cursor, save_cursor
 from kefu.core.errors import KefuError, Unavailable
+from kefu.core.media import MAX_BYTES as MAX_MEDIA_BYTES
 from kefu.core.models import SHANGHAI
 from kefu.core.orders import BadTradeEvent, apply_event, parse_tmc
 from kefu.text.received import MAX_TEXT_CHARS, TOO_LONG_REPLY, InvalidInput, decode_utf8, parse_json
@@ -182,6 +188,8 @@ class TaobaoInput(PlatformChannel):
         self.config = config
         self.api = TopAPI(config)
         self._routes: dict[str, str] = {}
+        self.media_dir = media_dir()
+        self.media_hosts = url_hosts()
 
     @property
     def claims(self) -> str:
@@ -252,6 +260,12 @@ class TaobaoInput(PlatformChannel):
     ) -> HTTPResponse:
         await self.remember_route(buyer, kind, seller)
         text = params["content"].strip()
+        pic_url = params.get("pic_url", "").strip()
+        if pic_url:
+            ack = await self.keep_picture(sender_id, pic_url)
+            sent_ack = await self.send(sender_id, buyer, ack, kind, seller)
+            if not text:  # a picture alone: the acknowledgement is the answer
+                return response.json({"success": True, "replies": 1, "undelivered": 0 if sent_ack else 1})
         if not text:
             texts: list[str] = [EMPTY_MESSAGE_REPLY]
         elif len(text) > MAX_TEXT_CHARS:
@@ -270,6 +284,22 @@ class TaobaoInput(PlatformChannel):
             texts = texts_of(messages)
         sent = [await self.send(sender_id, buyer, t, kind, seller) for t in texts]
         return response.json({"success": True, "replies": len(texts), "undelivered": sent.count(False)})
+
+    async def keep_picture(self, sender_id: str, pic_url: str) -> str:
+        """A buyer's picture (`pic_url`): downloaded only from the allowed
+        image hosts (KEFU_MEDIA_URL_HOSTS), else kept as a link."""
+        allowed = url_allowed(pic_url, self.media_hosts)
+        if not allowed:
+            logger.warning("%s picture from %s not on an allowed host; kept as a link", self.name(), sender_id)
+        return await keep_download(
+            self.store,
+            self.media_dir,
+            self.name(),
+            sender_id,
+            "image",
+            (lambda: download_url(pic_url, MAX_MEDIA_BYTES)) if allowed else None,
+            pic_url,
+        )
 
     async def handle_tmc(self, params: dict[str, str]) -> HTTPResponse:
         try:

@@ -38,10 +38,12 @@ from connectors.base import (
     run_turn,
     texts_of,
 )
+from connectors.media import keep_download, media_dir
 from kefu.clients.wechat_api import OUTSIDE_WINDOW, WeChatAPI, WeChatAPIError
 from kefu.core.conversations import close_open_conversations
 from kefu.core.deliveries import Claim
 from kefu.core.errors import Unavailable
+from kefu.core.media import MAX_BYTES as MAX_MEDIA_BYTES
 from kefu.text.ad_law import check_outgoing
 from kefu.text.received import MAX_TEXT_CHARS, TOO_LONG_REPLY, InvalidInput, check_text, decode_utf8
 
@@ -51,11 +53,10 @@ MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 
 WELCOME = "您好，欢迎关注！我是智能客服小服，咨询、报修、缴费、投诉都可以直接发消息给我；需要人工服务请回复“转人工”。"
+# Photos, voice (without WeChat's recognition) and video are downloaded and
+# kept on the customer's ticket (connectors/media.py); the rest is answered.
+MEDIA_KINDS = {"image": "image", "voice": "voice", "video": "video", "shortvideo": "video"}
 NON_TEXT_REPLIES = {
-    "image": "您好，图片已收到。为了更快帮您处理，请再用文字简单描述一下问题；需要人工查看请回复“转人工”。",
-    "video": "您好，视频已收到。请再用文字简单描述一下问题；需要人工查看请回复“转人工”。",
-    "shortvideo": "您好，视频已收到。请再用文字简单描述一下问题；需要人工查看请回复“转人工”。",
-    "voice": "您好，暂时没能识别这条语音，麻烦您发送文字消息，或回复“转人工”。",
     "location": "您好，位置已收到。如需报修，请告诉我具体房号和故障情况。",
     "link": "您好，链接已收到。请问需要咨询什么呢？需要人工查看请回复“转人工”。",
 }
@@ -153,6 +154,7 @@ class WeChatInput(PlatformChannel):
         self.crypto = WeChatCrypto(config.token, config.aes_key, config.appid) if config.aes_key else None
         self.api = WeChatAPI(config.api_base, config.appid, config.secret)
         self._background: set[asyncio.Task] = set()
+        self.media_dir = media_dir()
 
     @property
     def claim_stale_after(self) -> timedelta:  # type: ignore[override]
@@ -246,6 +248,8 @@ class WeChatInput(PlatformChannel):
             text = message.content or ""
         elif message.type == "voice" and getattr(message, "recognition", None):
             text = message.recognition
+        elif message.type in MEDIA_KINDS and getattr(message, "media_id", None):
+            return await self.answer_media(message, args)
         else:
             return self.render(message, NON_TEXT_REPLIES.get(message.type, FALLBACK_NON_TEXT), args)
         if not text.strip():
@@ -278,6 +282,47 @@ class WeChatInput(PlatformChannel):
             return self.render(message, SYSTEM_BUSY_REPLY, args)
         # A passive reply carries one message; several bot texts become one.
         return self.render(message, "\n\n".join(texts_of(messages)), args)
+
+    # -- photos, voice, video -------------------------------------------------
+    async def keep_media(self, message) -> str:
+        kind = MEDIA_KINDS[message.type]
+        source = f"wechat-media:{message.media_id}"
+        if kind == "image" and getattr(message, "image", None):
+            source += f" {message.image}"  # PicUrl: the agent's link when the download fails
+        return await keep_download(
+            self.store,
+            self.media_dir,
+            self.name(),
+            f"wechat:{message.source}",
+            kind,
+            lambda: self.api.download_media(message.media_id, MAX_MEDIA_BYTES),
+            source,
+        )
+
+    async def answer_media(self, message, args: dict[str, str]) -> HTTPResponse:
+        """Kept and acknowledged within the reply budget, like a turn; a slow
+        download is acknowledged later through the 客服消息 API."""
+        sender_id = f"wechat:{message.source}"
+        task = asyncio.create_task(self.keep_media(message))
+        try:
+            ack = await asyncio.wait_for(asyncio.shield(task), timeout=self.config.reply_budget)
+        except asyncio.TimeoutError:
+            later = asyncio.create_task(self.acknowledge_later(sender_id, message.source, task))
+            self._background.add(later)
+            later.add_done_callback(self._background.discard)
+            return response.text("success")
+        except Exception:
+            logger.exception("wechat %s from %s not kept", message.type, sender_id)
+            return self.render(message, SYSTEM_BUSY_REPLY, args)
+        return self.render(message, ack, args)
+
+    async def acknowledge_later(self, sender_id: str, openid: str, task: asyncio.Task) -> None:
+        try:
+            ack = await task
+        except (Exception, SystemExit):
+            logger.exception("wechat media from %s not kept", sender_id)
+            ack = SYSTEM_BUSY_REPLY
+        await self.send(sender_id, openid, ack)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = channel_blueprint("wechat_webhook", __name__)

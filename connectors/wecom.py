@@ -28,11 +28,13 @@ from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 
 from connectors.base import BadRequest, PlatformChannel, channel_blueprint, run_turn
+from connectors.media import keep_download, media_dir
 from connectors.wechat import check_body, refuse_dtd
 from kefu.clients.wecom_api import WeComAPI, WeComAPIError
 from kefu.core.deliveries import read_cursor, save_cursor, take_over_stale
 from kefu.core.errors import Unavailable
 from kefu.core.handoff import HANDOFF_MARKER
+from kefu.core.media import MAX_BYTES as MAX_MEDIA_BYTES
 from kefu.text.received import INVALID_TEXT_REPLY, MAX_TEXT_CHARS, TOO_LONG_REPLY, is_valid_text
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ logger = logging.getLogger(__name__)
 ORIGIN_CUSTOMER = 3
 STATE_WAITING_FOR_HUMAN = 2  # 待接入池
 DEFAULT_API_BASE = "https://qyapi.weixin.qq.com"
+# What a customer may send besides text, kept on their ticket (connectors/media.py).
+MEDIA_KINDS = {"image": "image", "voice": "voice", "video": "video", "file": "file"}
 # Longer than a turn takes: an unfinished claim this old lost its server.
 CLAIM_STALE = timedelta(seconds=30)
 
@@ -93,6 +97,7 @@ class WeComInput(PlatformChannel):
         self.kf_account: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task] = set()
+        self.media_dir = media_dir()
 
     def get_output_channel(self) -> OutputChannel | None:
         return WeComOutput(self) if self.configured else None
@@ -137,6 +142,9 @@ class WeComInput(PlatformChannel):
         await self.answer_claimed(msgid, lambda: self._answer(item, msgid, on_new_message))
 
     async def _answer(self, item: dict[str, Any], msgid: str, on_new_message) -> None:
+        if item.get("origin") == ORIGIN_CUSTOMER and item.get("msgtype") in MEDIA_KINDS:
+            await self._keep_media(item, msgid)
+            return
         if item.get("origin") != ORIGIN_CUSTOMER or item.get("msgtype") != "text":
             return  # servicer (5) and system (4) messages never get a bot reply
         external = str(item.get("external_userid") or "")
@@ -174,6 +182,32 @@ class WeComInput(PlatformChannel):
                     await self.api.transfer(open_kfid, external, STATE_WAITING_FOR_HUMAN)
                 except WeComAPIError:
                     logger.exception("moving %s to the human queue failed", sender_id)
+
+    async def _keep_media(self, item: dict[str, Any], msgid: str) -> None:
+        """A customer's photo/voice/video/file: downloaded with media/get and
+        kept on their ticket, then acknowledged (a pulled message: no HTTP
+        answer is waiting, so the download's time costs nobody a reply)."""
+        external = str(item.get("external_userid") or "")
+        open_kfid = str(item.get("open_kfid") or "")
+        kind = MEDIA_KINDS[str(item["msgtype"])]
+        body = item.get(item["msgtype"])
+        media_id = str(body.get("media_id") or "") if isinstance(body, dict) else ""
+        if not (external and is_valid_text(external) and is_valid_text(open_kfid) and is_valid_text(media_id)):
+            logger.warning("wecom media message %s without a readable customer or media id skipped", ascii(msgid)[:80])
+            return
+        self.kf_account[external] = open_kfid
+        sender_id = f"wecom:{external}"
+        ack = await keep_download(
+            self.store,
+            self.media_dir,
+            self.name(),
+            sender_id,
+            kind,
+            # Well within the claim's 30 s: a download never outlives its claim.
+            (lambda: self.api.download_media(media_id, MAX_MEDIA_BYTES, timeout=20)) if media_id else None,
+            f"wecom-media:{media_id}" if media_id else None,
+        )
+        await self.send(sender_id, open_kfid, external, ack)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = channel_blueprint("wecom_webhook", __name__)

@@ -1,5 +1,6 @@
-"""`kefu customer export|delete ID`: a customer's data from the desk database
-and their conversation in Rasa (through Rasa's HTTP API, when it runs)."""
+"""`kefu customer export|delete ID`: a customer's data from the desk database,
+their photos and files (KEFU_MEDIA_DIR) and their conversation in Rasa
+(through Rasa's HTTP API, when it runs)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def main(action: str, customer_id: str, yes: bool) -> int:
     upgrade(url)
     with Session(make_engine(url), future=True) as session:
         if action == "export":
-            data = customer_data.export(session, customer_id)
+            data = customer_data.export(session, customer_id, settings.media_dir)
             try:
                 data["conversation_events"] = _rasa("GET", _tracker_url(settings, customer_id)).get("events", [])
             except (urllib.error.URLError, OSError) as exc:
@@ -62,7 +63,7 @@ def main(action: str, customer_id: str, yes: bool) -> int:
             if answer != customer_id and answer.strip() != customer_id.strip():
                 print("nothing deleted")
                 return 1
-        counts = customer_data.erase(session, customer_id)
+        counts = customer_data.erase(session, customer_id, settings.media_dir)
     leftovers = [url]
     tracker_db = tracker_store_url(load_tracker_settings())
     if tracker_db is None:

@@ -1,4 +1,5 @@
-"""The WeChat official-account 客服消息 API: access token and text sending."""
+"""The WeChat official-account 客服消息 API: access token, text sending, and
+downloading what customers send (media/get)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import time
 from typing import Any
 
 import aiohttp
+
+from kefu.clients.media_download import Downloaded, is_json_answer, read_limited
 
 TOKEN_ERRORS = {40001, 40014, 42001}  # invalid / expired access token
 OUTSIDE_WINDOW = 45015  # user silent for more than 48 hours
@@ -67,3 +70,23 @@ class WeChatAPI:
                 if code in TOKEN_ERRORS and attempt == 0:
                     continue
                 raise WeChatAPIError(code, str(body.get("errmsg", "")))
+
+    async def download_media(self, media_id: str, max_bytes: int, timeout: float = 60) -> Downloaded:
+        """GET /cgi-bin/media/get for a customer's image/voice/video; one
+        token refresh on token errors. A video may come back as a link."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+            for attempt in range(2):
+                token = await self.access_token(session, force=attempt > 0)
+                async with session.get(
+                    f"{self.base_url}/cgi-bin/media/get", params={"access_token": token, "media_id": media_id}
+                ) as resp:
+                    if not is_json_answer(resp):
+                        return Downloaded(await read_limited(resp, max_bytes), resp.headers.get("Content-Type", ""))
+                    body = await resp.json(content_type=None)
+                if body.get("video_url"):
+                    return Downloaded(None, "video/mp4", str(body["video_url"]))
+                code = int(body.get("errcode", -1))
+                if code in TOKEN_ERRORS and attempt == 0:
+                    continue
+                raise WeChatAPIError(code, str(body.get("errmsg", "")))
+        raise AssertionError("unreachable")

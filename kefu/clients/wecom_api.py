@@ -13,6 +13,8 @@ from typing import Any
 
 import aiohttp
 
+from kefu.clients.media_download import Downloaded, is_json_answer, read_limited
+
 TOKEN_ERRORS = {40014, 42001}
 
 
@@ -80,3 +82,21 @@ class WeComAPI:
             "/cgi-bin/kf/service_state/trans",
             {"open_kfid": open_kfid, "external_userid": external_userid, "service_state": service_state},
         )
+
+    async def download_media(self, media_id: str, max_bytes: int, timeout: float = 60) -> Downloaded:
+        """GET /cgi-bin/media/get for a customer's image/voice/video/file; one
+        token refresh on token errors."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+            for attempt in range(2):
+                token = await self._token_for(session, force=attempt > 0)
+                async with session.get(
+                    f"{self.base_url}/cgi-bin/media/get", params={"access_token": token, "media_id": media_id}
+                ) as resp:
+                    if not is_json_answer(resp):
+                        return Downloaded(await read_limited(resp, max_bytes), resp.headers.get("Content-Type", ""))
+                    body = await resp.json(content_type=None)
+                code = int(body.get("errcode", -1))
+                if code in TOKEN_ERRORS and attempt == 0:
+                    continue
+                raise WeComAPIError(code, str(body.get("errmsg", "")))
+        raise AssertionError("unreachable")

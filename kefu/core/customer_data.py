@@ -2,7 +2,9 @@
 
 Orders and bills are the business's own records (accounting keeps them), so
 deleting a customer removes their conversations, tickets, facts, surveys,
-reminders and undelivered texts, and strips their id from orders and bills.
+reminders, undelivered texts and media (the rows, then their files under
+KEFU_MEDIA_DIR), and strips their id from orders and bills. An export lists
+their media with each file's content (base64).
 
 A deleted row stays readable in a SQLite file until its page is reused:
 in the freed page, and in the write-ahead log (-wal) until a checkpoint.
@@ -11,19 +13,23 @@ in the freed page, and in the write-ahead log (-wal) until a checkpoint.
 
 from __future__ import annotations
 
+import base64
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from kefu.core.media import path_of
 from kefu.core.models import (
     Bill,
     ChannelCursor,
     Conversation,
     CustomerFact,
     FollowUp,
+    Media,
     Order,
     Reminder,
     Survey,
@@ -54,7 +60,17 @@ def _bills(customer_id: str) -> tuple[Any, ...]:
     return (Bill.channel == channel, Bill.address == address) if address else (Bill.id.is_(None),)
 
 
-def export(session: Session, customer_id: str) -> dict[str, list[dict[str, Any]]]:
+def _media_rows(session: Session, customer_id: str, media_dir: Path | None) -> list[dict[str, Any]]:
+    out = []
+    for m in session.execute(select(Media).where(Media.customer_id == customer_id).order_by(Media.id)).scalars():
+        row = _row(m)
+        path = path_of(media_dir, m) if media_dir is not None else None
+        row["content_base64"] = base64.b64encode(path.read_bytes()).decode() if path is not None else None
+        out.append(row)
+    return out
+
+
+def export(session: Session, customer_id: str, media_dir: Path | None = None) -> dict[str, list[dict[str, Any]]]:
     tickets = list(session.execute(select(Ticket).where(Ticket.customer_id == customer_id)).scalars())
     ticket_ids = [t.id for t in tickets]
     buyer = _shop_buyer(customer_id)
@@ -72,12 +88,18 @@ def export(session: Session, customer_id: str) -> dict[str, list[dict[str, Any]]
         "undelivered_messages": rows(UndeliveredMessage, UndeliveredMessage.customer_id == customer_id),
         "orders": rows(Order, Order.platform.in_(SHOP_PLATFORMS), Order.buyer == buyer) if buyer else [],
         "bills": rows(Bill, *_bills(customer_id)),
+        "media": _media_rows(session, customer_id, media_dir),
     }
 
 
-def erase(session: Session, customer_id: str) -> dict[str, int]:
-    """Everything in one transaction: all of it goes, or nothing does."""
+def erase(session: Session, customer_id: str, media_dir: Path | None = None) -> dict[str, int]:
+    """Everything in one transaction: all of it goes, or nothing does. The
+    media files go once the rows are gone (a file left by a crash in between
+    names nobody: its row is deleted)."""
     counts: dict[str, int] = {}
+    kept_media = list(session.execute(select(Media).where(Media.customer_id == customer_id)).scalars())
+    files = [path_of(media_dir, m) for m in kept_media] if media_dir is not None else []
+    counts["media"] = session.execute(delete(Media).where(Media.customer_id == customer_id)).rowcount
     ticket_ids = list(session.execute(select(Ticket.id).where(Ticket.customer_id == customer_id)).scalars())
     if ticket_ids:
         for model in (TicketEvent, Survey, FollowUp):
@@ -103,6 +125,11 @@ def erase(session: Session, customer_id: str) -> dict[str, int]:
         update(Bill).where(*_bills(customer_id)).values(address=ERASED)
     ).rowcount
     session.commit()
+    counts["media_files"] = 0
+    for path in files:
+        if path is not None:
+            path.unlink(missing_ok=True)
+            counts["media_files"] += 1
     return counts
 
 

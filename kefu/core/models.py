@@ -336,3 +336,23 @@ class Survey(Base):
     sent_at = Column(UTCDateTime, nullable=False, default=utcnow)
     score = Column(Integer)
     answered_at = Column(UTCDateTime)
+
+
+class Media(Base):
+    """A photo, voice or video a customer sent. The file is under
+    KEFU_MEDIA_DIR as `stored_name` (random); None while (or when) only the
+    platform's reference (`source_ref`: media id, picture URL) is known."""
+
+    __tablename__ = "media"
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(32), nullable=False)
+    customer_id = Column(String(255), nullable=False, index=True)
+    ticket_id = Column(Integer, ForeignKey("tickets.id", ondelete="SET NULL"), index=True)
+    conversation_id = Column(Integer, ForeignKey("conversations.id", ondelete="SET NULL"))
+    kind = Column(String(16), nullable=False)  # image | voice | video | file
+    content_type = Column(String(64))
+    size = Column(Integer)
+    sha256 = Column(String(64))
+    stored_name = Column(String(128))
+    source_ref = Column(Text)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)

@@ -185,6 +185,21 @@ VARIABLES: tuple[Variable, ...] = (
         shown="`var/kefu.pids`",
     ),
     Variable(
+        "KEFU_MEDIA_DIR",
+        str(VAR / "media"),
+        "Where the photos, voice and video customers send are kept (0700 directories, 0600 files); "
+        "on the scaled profile a directory every server shares (a shared volume)",
+        "desk, Rasa channels, CLI",
+        shown="`var/media`",
+    ),
+    Variable(
+        "KEFU_MEDIA_URL_HOSTS",
+        "*.alicdn.com,*.taobaocdn.com,*.tbcdn.cn",
+        "Comma-separated hosts (`*.` for any subdomain) Taobao/Tmall picture URLs (`pic_url`) are downloaded "
+        "from; a picture elsewhere is kept as a reference only, so the server is nobody's proxy",
+        "Rasa channels",
+    ),
+    Variable(
         "KEFU_REMINDER_WORKERS",
         "1",
         "Reminder workers started by `kefu run` (more only on PostgreSQL; 0 starts none)",
@@ -524,6 +539,7 @@ class Settings:
     # The session cookie is Secure only where the desk is served over HTTPS.
     secure_cookies: bool = False
     important_customers_file: Path = IMPORTANT_CUSTOMERS_FILE
+    media_dir: Path = VAR / "media"  # KEFU_MEDIA_DIR: photos and files customers send
 
 
 DeskSettings = Settings
@@ -569,10 +585,25 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         public_rasa_url=env.get("KEFU_PUBLIC_RASA_URL", rasa_url) or None,
         secure_cookies=env.get("KEFU_DESK_SECURE_COOKIES") == "1",
         important_customers_file=important_customers_file(env),
+        media_dir=load_media_settings(env).directory,
     )
 
 
 load_desk_settings = load_settings
+
+
+# -- media (photos and files customers send) -----------------------------------------------
+@dataclass(frozen=True)
+class MediaSettings:
+    directory: Path
+    url_hosts: tuple[str, ...]
+
+
+def load_media_settings(env: Mapping[str, str] = os.environ) -> MediaSettings:
+    return MediaSettings(
+        directory=Path(_get_or_default(env, "KEFU_MEDIA_DIR")),
+        url_hosts=tuple(h.strip().lower() for h in _get(env, "KEFU_MEDIA_URL_HOSTS").split(",") if h.strip()),
+    )
 
 
 # -- Rasa's tracker store, as the CLI reaches it ------------------------------------------

@@ -18,7 +18,19 @@ from kefu.desk import security_headers
 from kefu.desk.rasa_client import RasaClient
 from kefu.desk.requests import AGENT, RASA, SETTINGS, STORE, TOKEN, in_db
 from kefu.desk.views import agents as agent_views
-from kefu.desk.views import canned, conversations, customers, health, live, pages, reminders, reports, session, tickets
+from kefu.desk.views import (
+    canned,
+    conversations,
+    customers,
+    health,
+    live,
+    media,
+    pages,
+    reminders,
+    reports,
+    session,
+    tickets,
+)
 from kefu.desk.views import widget as widget_views
 from kefu.text.received import InvalidInput, is_valid_text
 
@@ -122,6 +134,13 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/undelivered", customers.list_undelivered)
     router.add_get("/api/reminders", reminders.list_reminders)
     router.add_get(WIDGET_API + "{session_id}/history", widget_views.widget_history)
+    # Photos and files (issue 13): the widget's upload and pictures, the agents' view.
+    router.add_post("/api/widget/{session_id}/media", media.widget_upload)
+    router.add_route("OPTIONS", "/api/widget/{session_id}/media", media.widget_preflight)
+    router.add_get("/api/widget/{session_id}/media", media.widget_media_list)
+    router.add_get("/api/widget/{session_id}/media/{media_id}", media.widget_media)
+    router.add_get("/api/media/{media_id}", media.agent_media)
+    router.add_get("/api/customers/{customer_id}/media", media.customer_media)
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -6,6 +6,7 @@ stand-in for Rasa's /status that the desk's /healthz asks."""
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,6 +73,8 @@ def running_desk(database_url: str) -> Iterator[Desk]:
             "KEFU_DATABASE_URL": database_url,
             "KEFU_RASA_URL": str(rasa.make_url("")).rstrip("/"),
             "KEFU_RASA_TOKEN": token,
+            # Uploaded media beside the test's database, never in the project's var/.
+            "KEFU_MEDIA_DIR": tempfile.mkdtemp(prefix="kefu-media-"),
         }
         with mock.patch.dict(os.environ, env):
             settings = load_settings()

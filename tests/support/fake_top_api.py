@@ -58,12 +58,17 @@ class FakeTopAPI:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post("/router/rest", self.rest)
         app.router.add_get("/stats", self.stats)
+        app.router.add_get("/pic/{name}", self.picture)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_port=True)
         await site.start()
         bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://{host}:{bound}/router/rest"
+
+    def picture_url(self, name: str) -> str:
+        """Where a buyer's picture `name` is served (the image CDN's stand-in)."""
+        return self.url.removesuffix("/router/rest") + f"/pic/{name}"
 
     def sent_to(self, buyer: str) -> list[dict]:
         return [m for m in self.sent if buyer in m["receivers"]]
@@ -80,6 +85,17 @@ class FakeTopAPI:
         return msg_id
 
     # -- handlers -------------------------------------------------------------------
+    async def picture(self, request: web.Request) -> web.Response:
+        """A buyer's picture on the image CDN: `png-…` a real PNG, `html-…` a page posing as one."""
+        from tests.support.media import png_bytes
+
+        name = request.match_info["name"]
+        if name.startswith("png-"):
+            return web.Response(body=png_bytes(), content_type="image/png")
+        if name.startswith("html-"):
+            return web.Response(body=b"<html><script>alert(1)</script></html>", content_type="image/jpeg")
+        return web.Response(status=404)
+
     async def stats(self, request: web.Request) -> web.Response:
         return web.json_response(
             {

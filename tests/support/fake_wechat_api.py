@@ -8,6 +8,8 @@ import threading
 
 from aiohttp import web
 
+from tests.support.media import png_bytes
+
 
 class FakeWeChatAPI:
     KF_PAGE = 2  # small pages, so the channel must follow has_more
@@ -24,6 +26,9 @@ class FakeWeChatAPI:
         self.kf_syncs: list[dict] = []
         self.kf_sent: list[dict] = []
         self.kf_transfers: list[dict] = []
+        # media/get: media id -> (bytes, Content-Type); `png-…` ids are a real PNG.
+        self.media: dict[str, tuple[bytes, str]] = {}
+        self.media_requests: list[dict] = []
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -54,6 +59,17 @@ class FakeWeChatAPI:
             if token == stale:
                 return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
         return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    async def media_get(self, request: web.Request) -> web.Response:
+        """WeChat's and WeCom's media/get (same path): the file, or a JSON error."""
+        media_id = request.query.get("media_id", "")
+        self.media_requests.append({"token": request.query.get("access_token"), "media_id": media_id})
+        if media_id.startswith("png-"):
+            return web.Response(body=png_bytes(), content_type="image/png")
+        if media_id in self.media:
+            data, ctype = self.media[media_id]
+            return web.Response(body=data, headers={"Content-Type": ctype})
+        return web.json_response({"errcode": 40007, "errmsg": "invalid media_id"})
 
     # -- WeCom 微信客服 (same loopback server, other paths) --------------------
     def queue_kf(self, open_kfid: str, item: dict) -> None:
@@ -95,6 +111,7 @@ class FakeWeChatAPI:
         app = web.Application()
         app.router.add_get("/cgi-bin/token", self.token)
         app.router.add_post("/cgi-bin/message/custom/send", self.send)
+        app.router.add_get("/cgi-bin/media/get", self.media_get)
         app.router.add_get("/cgi-bin/gettoken", self.gettoken)
         app.router.add_post("/cgi-bin/kf/sync_msg", self.sync_msg)
         app.router.add_post("/cgi-bin/kf/send_msg", self.kf_send)

@@ -39,6 +39,8 @@ def taobao_env(api_url: str, **overrides: str) -> dict[str, str]:
         "TAOBAO_SESSION": "test-session",
         "TAOBAO_API_BASE": api_url,
         "TAOBAO_SIGN_METHOD": "hmac-sha256",
+        # Buyers' pictures come from the fake gateway on loopback in the tests.
+        "KEFU_MEDIA_URL_HOSTS": "127.0.0.1",
     }
     env.update(overrides)
     return env

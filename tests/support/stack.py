@@ -80,6 +80,7 @@ def start_stack(tmp: Path, extra_env: dict[str, str] | None = None) -> Stack:
         "KEFU_DATABASE_URL": database_url,
         "KEFU_TRACKER_DB": str(tmp / "tracker.db"),
         "KEFU_PID_FILE": str(tmp / "kefu.pids"),
+        "KEFU_MEDIA_DIR": str(tmp / "media"),
         # Rasa's API is never open; the tests hold the token as the desk does.
         "KEFU_RASA_TOKEN": uuid.uuid4().hex,
         **(extra_env or {}),

@@ -269,12 +269,56 @@
     function hide() { panel.hidden = true; launch.hidden = false; }
     launch.addEventListener("click", open);
     close.addEventListener("click", hide);
+    photoUpload({form: form, send: send, log: log, sessionId: id, desk: (options.desk || SCRIPT_ORIGIN).replace(/\/+$/, ""),
+                 reply: function (text) { add("bot", text); }, note: function (text) { add("note", text); }});
     showQuick(options.quickReplies || DEFAULT_QUICK);
     current = {say: say, sessionId: id, open: open, close: hide};
     if (options.open || openAsked) open();
     openAsked = false;
     return current;
   }
+
+  // -- photo upload (issue 13) ---------------------------------------------
+  var PHOTO_TYPES = "image/jpeg,image/png,image/webp,image/gif";
+  var PHOTO_MAX_BYTES = 10 * 1024 * 1024;  // the desk's limit (kefu/core/media.py MAX_BYTES)
+  var PHOTO_CSS = ".kefu-photo-btn{padding:8px 10px!important;background:#fff!important;border:1px solid #ccc!important;" +
+    "color:#1f6feb!important;font-size:14px;white-space:nowrap}.kefu-log li.kefu-photo{padding:4px}" +
+    ".kefu-log li.kefu-photo img{display:block;max-width:200px;max-height:200px;border-radius:6px}";
+
+  // A 图片 button before 发送 (a word, not 📷: not every font has the emoji).
+  // The picture goes to the desk (not over socket.io, which stays text), is
+  // shown in the conversation, and the desk's acknowledgement is the reply.
+  function photoUpload(ctx) {
+    var style = el("style"); style.textContent = PHOTO_CSS; document.head.appendChild(style);
+    var picker = el("input"); picker.type = "file"; picker.accept = PHOTO_TYPES; picker.hidden = true;
+    var button = el("button", "kefu-photo-btn", "图片"); button.type = "button";
+    button.setAttribute("aria-label", "发送图片"); button.title = "发送图片";
+    ctx.form.insertBefore(picker, ctx.send); ctx.form.insertBefore(button, ctx.send);
+    button.addEventListener("click", function () { picker.click(); });
+    picker.addEventListener("change", function () {
+      var file = picker.files && picker.files[0];
+      picker.value = "";
+      if (!file) return;
+      if (file.size > PHOTO_MAX_BYTES) { ctx.note("图片太大了，请选择 10 MB 以内的图片。"); return; }
+      var body = new FormData(); body.append("file", file);
+      button.disabled = true;
+      var base = ctx.desk + "/api/widget/" + encodeURIComponent(ctx.sessionId) + "/media";
+      fetch(base, {method: "POST", body: body, mode: "cors", credentials: "omit"})
+        .then(function (resp) {
+          return resp.json().then(function (data) { return {ok: resp.ok, data: data || {}}; });
+        })
+        .then(function (r) {
+          if (!r.ok) { ctx.note(r.data.error || "图片没有发送成功，请稍后再试。"); return; }
+          var li = el("li", "kefu-me kefu-photo");
+          var img = el("img"); img.alt = "您发送的图片"; img.src = ctx.desk + r.data.url;
+          li.appendChild(img); ctx.log.appendChild(li);
+          ctx.reply(r.data.reply);
+        })
+        .catch(function () { ctx.note("图片没有发送成功，请检查网络后再试。"); })
+        .then(function () { button.disabled = false; });
+    });
+  }
+
 
   // The page's own "联系客服" buttons: KefuWidget.open() / KefuWidget.close().
   var current = null;

@@ -8,7 +8,7 @@ from functools import partial
 
 from aiohttp import web
 
-from kefu.core import surveys, ticket_flow, tickets
+from kefu.core import media, surveys, ticket_flow, tickets
 from kefu.core.errors import BadRequest, NotFound
 from kefu.core.models import TicketStatus
 from kefu.core.permissions import can_take_reopened_ticket
@@ -47,7 +47,14 @@ async def ticket_detail(request: web.Request) -> web.Response:
     if found is None:
         raise NotFound("no such ticket")
     events = await in_db(request, ticket_flow.timeline, ticket_id)
-    return web.json_response({"ticket": tickets.ticket_to_json(found), "timeline": events})
+    attached = await in_db(request, media.of_ticket, ticket_id)
+    return web.json_response(
+        {
+            "ticket": tickets.ticket_to_json(found),
+            "timeline": events,
+            "media": [media.media_to_json(m) for m in attached],
+        }
+    )
 
 
 async def take_ticket(request: web.Request) -> web.Response:
