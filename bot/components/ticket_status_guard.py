@@ -12,7 +12,6 @@ records score and comment when a survey is open (else handles the comment).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -24,11 +23,6 @@ from rasa.shared.nlu.training_data.message import Message
 
 from kefu.text.ticket_talk import is_status_question, score_with_comment, ticket_numbers
 
-# Digits alone ("1", "5分", "12345", "186 1234 5678") carry no words for the
-# classifier, so its guess is its bias (goodbye, thank …); they are a piece of
-# information: a score, a phone, a room or an order number.
-_BARE_NUMBER = re.compile(r"^\s*[0-9０-９][0-9０-９\s\-]*(?:分|星)?\s*[。.!！]?\s*$")
-INFORM_INTENT = "inform"
 STATUS_INTENT = "ticket_status"
 SURVEY_INTENT = "survey_answer"
 KEPT = ("request_human",)
@@ -38,8 +32,6 @@ def override(text: str) -> str | None:
     """The intent this message has whatever the classifier said, if any."""
     if ticket_numbers(text):
         return STATUS_INTENT
-    if _BARE_NUMBER.match(text):
-        return INFORM_INTENT
     if score_with_comment(text) is not None:
         return SURVEY_INTENT
     return STATUS_INTENT if is_status_question(text) else None
