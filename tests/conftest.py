@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -110,6 +111,17 @@ class _fast_tier_guard:
         if self.active:
             subprocess.Popen._execute_child = self.saved
         return False
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory) -> Path:
+    """Where the browser tests' screenshots go: a temporary folder, so a test
+    run never rewrites the tracked docs/*.png; `make screenshots` sets
+    KEFU_SCREENSHOT_DIR to docs/."""
+    chosen = os.environ.get("KEFU_SCREENSHOT_DIR")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="session")

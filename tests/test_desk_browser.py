@@ -7,26 +7,13 @@ and the desk cannot be framed by one."""
 
 from __future__ import annotations
 
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
-
 from tests.support.agents import add_agent
 from tests.support.browser import csp_violations, open_widget, widget_say
 from tests.support.stack import Stack, new_sender, wait_for
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    """Where the screenshots go: a temporary folder, so a test run never
-    rewrites the tracked docs/*.png; `make screenshots` points it at docs/."""
-    chosen = os.environ.get("KEFU_SCREENSHOT_DIR")
-    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def test_agent_takes_over_replies_and_returns_the_conversation(stack: Stack, browser, shots: Path):

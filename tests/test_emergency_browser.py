@@ -6,7 +6,6 @@ the badge in the ticket list. Screenshot: desk-queue-urgent.png."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,6 @@ from tests.support.browser import csp_violations
 from tests.support.stack import Stack, new_sender, start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    """A temporary folder, or KEFU_SCREENSHOT_DIR (`make screenshots`: docs/)."""
-    chosen = os.environ.get("KEFU_SCREENSHOT_DIR")
-    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -7,25 +7,13 @@ under their Content-Security-Policy without a violation."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
-
-import pytest
 
 from tests.support.agents import add_agent
 from tests.support.browser import csp_violations, open_widget, widget_say
 from tests.support.media import png_bytes
 from tests.support.stack import Stack
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    """KEFU_SCREENSHOT_DIR when set (`make screenshots`: docs/), else a temporary folder."""
-    chosen = os.environ.get("KEFU_SCREENSHOT_DIR")
-    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def loaded(page, selector: str) -> bool:

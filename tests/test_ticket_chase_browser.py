@@ -3,11 +3,9 @@ ticket shows the owner a banner and puts the ticket on top with a badge."""
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -16,14 +14,6 @@ from kefu.core.models import Ticket, utcnow
 from tests.support.agents import add_agent, login
 from tests.support.browser import csp_violations
 from tests.support.stack import Stack, auth, http, new_sender
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    chosen = os.environ.get("KEFU_SCREENSHOT_DIR")
-    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def test_a_chase_shows_the_owner_a_banner_and_the_ticket_on_top(stack: Stack, browser, shots: Path):

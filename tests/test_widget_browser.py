@@ -5,10 +5,7 @@ really at work (the bot on an answer, an agent typing in the desk)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-import pytest
 
 from tests.support.agents import add_agent, login
 from tests.support.browser import csp_violations, widget_say
@@ -16,16 +13,6 @@ from tests.support.scaled_stack import http
 from tests.support.stack import Stack, auth, wait_for
 
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    """Where the screenshots go: a temporary folder unless KEFU_SCREENSHOT_DIR
-    names one (`make screenshots` points it at docs/)."""
-    chosen = os.environ.get("KEFU_SCREENSHOT_DIR")
-    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def phone_page(browser, stack: Stack):
