@@ -78,6 +78,11 @@ def test_life_cycle_owner_only_timeline_and_follow_up(session):
     take_ticket(session, c.id, owner.id)
     ticket_flow.move(session, c.id, owner, "resolved")
     assert ticket_flow.open_followups(session) == []
+    # An emergency (困人, 爆管 …) is a repair done urgently: it is visited too.
+    e = ticket(session, 5, intent="emergency", hours=0.5)
+    take_ticket(session, e.id, owner.id)
+    ticket_flow.move(session, e.id, owner, "resolved", "已解困")
+    assert [f.ticket_id for f in ticket_flow.open_followups(session)] == [e.id]
 
 
 def test_filters_and_overdue(session):

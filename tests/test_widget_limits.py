@@ -14,7 +14,7 @@ def test_widget_sends_long_messages_whole_and_names_the_limit_when_over(stack: S
     page.goto(f"{stack.desk_url}/widget-demo")
     open_widget(page)
     session_id = page.evaluate("window.kefu.sessionId")
-    box = page.locator(".kefu-form input")
+    box = page.locator(".kefu-form .kefu-text")
 
     # Over the limit: nothing is sent, the customer is told, the text stays.
     too_long = "漏" * (MAX_TEXT_CHARS + 1)

@@ -25,6 +25,9 @@ ALLOWED = {
     S.closed.value: {S.in_progress.value},  # reopened (e.g. a poor satisfaction score)
 }
 FOLLOW_UP_AFTER = timedelta(hours=24)
+# Repairs get a 回访 (seed: 维修回访); an emergency is a repair done urgently,
+# so it is visited again too.
+REVISITED_INTENTS = frozenset({"repair", "emergency"})
 
 
 class TicketMoveRefused(KefuError):
@@ -58,7 +61,7 @@ def move(session: Session, ticket_id: int, agent: Agent, to: str, note: str = ""
     if to == S.resolved.value:
         ticket.resolved_at = now
         if (
-            ticket.intent == "repair"
+            ticket.intent in REVISITED_INTENTS
             and session.execute(select(FollowUp).where(FollowUp.ticket_id == ticket.id)).scalar_one_or_none() is None
         ):
             session.add(FollowUp(ticket_id=ticket.id, due_at=now + FOLLOW_UP_AFTER))

@@ -43,8 +43,8 @@ def open_widget(page) -> None:
 
 
 def widget_say(page, text: str) -> None:
-    page.fill(".kefu-form input", text)
-    page.press(".kefu-form input", "Enter")
+    page.fill(".kefu-form .kefu-text", text)
+    page.press(".kefu-form .kefu-text", "Enter")
 
 
 def csp_violations(context) -> list[str]:

@@ -34,7 +34,7 @@
     ".kefu-quick button{border:1px solid #1f6feb;color:#1f6feb;background:#fff;border-radius:14px;padding:4px 10px}",
     ".kefu-typing{padding:2px 12px;font-size:12px;color:#888;min-height:16px}",
     ".kefu-form{display:flex;gap:6px;padding:8px;border-top:1px solid #eee}",
-    ".kefu-form input{flex:1;font-size:16px;padding:8px;border:1px solid #ccc;border-radius:6px}",
+    ".kefu-form .kefu-text{flex:1;font-size:16px;padding:8px;border:1px solid #ccc;border-radius:6px}",
     ".kefu-form button{padding:8px 14px;border:0;border-radius:6px;background:#1f6feb;color:#fff}",
     ".kefu-limit{padding:2px 12px;font-size:12px;color:#c62828}.kefu-limit:empty{display:none}",
     ".kefu-tickets{padding:4px 12px;font-size:12px;color:#555;background:#eef4ff}.kefu-tickets:empty{display:none}"
@@ -94,7 +94,7 @@
     var quick = el("div", "kefu-quick");
     var typing = el("div", "kefu-typing");
     var form = el("form", "kefu-form");
-    var input = el("input"); input.placeholder = "请输入您的问题";
+    var input = el("input", "kefu-text"); input.placeholder = "请输入您的问题";
     var limit = el("div", "kefu-limit"); limit.setAttribute("role", "alert");
     var send = el("button", null, "发送"); send.type = "submit";
     form.appendChild(input); form.appendChild(send);
