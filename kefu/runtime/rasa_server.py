@@ -12,7 +12,9 @@ did not answer. No single request can end the process
 (`_session_scope_without_exit`, `_request_failure_contained`). Rasa's HTTP
 API never starts without its token, and every route but the channels' needs
 it; customer ids in its paths are percent-decoded, so every client names a
-conversation by the id the channel stored. Everything else is plain `rasa`.
+conversation by the id the channel stored. A turn waiting for its
+conversation's lock keeps its ticket alive (kefu/runtime/ticket_lock.py).
+Everything else is plain `rasa`.
 """
 
 from __future__ import annotations
@@ -415,6 +417,9 @@ def apply() -> None:
     tracker_store.FailSafeTrackerStore.on_tracker_store_error = _tracker_store_down
     tracker_store.FailSafeTrackerStore.on_tracker_store_retrieve_error = _tracker_store_down
     contain_request_failures()
+    from kefu.runtime import ticket_lock
+
+    ticket_lock.apply()
 
 
 def contain_request_failures() -> None:
