@@ -45,6 +45,9 @@ def test_a_ticket_number_is_not_a_phone_or_an_order_and_vice_versa():
         "还没人来修",
         "怎么还没人处理",
         "师傅什么时候到",
+        "我之前的报修呢",
+        "问下投诉情况",
+        "我那个投诉处理了吗",
     ],
 )
 def test_status_questions(text):
@@ -63,6 +66,14 @@ def test_status_questions(text):
         "投诉！",
         "2分，师傅来得太慢",
         "空调安装师傅什么时候能到 订单号4120398475610293847",
+        # New requests that mention a request word.
+        "我报修一下厨房漏水",
+        "我的问题是水管漏了",
+        "我想问一下维修费怎么算",
+        "帮我看一下问题",
+        "墙面渗水，麻烦开发商这边安排人来检查维修一下",
+        "我维修的东西又坏了",
+        "我的投诉是关于保安态度的",
     ],
 )
 def test_not_status_questions(text):
