@@ -235,6 +235,8 @@ def test_live_websocket_answers_broken_frames_with_an_error_and_stays_open(stack
                 '{"watch": [1]}',
                 '{"watch": 99999999999999999999}',
                 '{"watch": 1, "after": "NaN"}',
+                '{"watch": 1, "media_after": -1}',
+                '{"watch": 1, "media_after": "7"}',
                 "[" * 5000 + "]" * 5000,
                 "not json",
             ):
@@ -253,7 +255,7 @@ def test_live_websocket_answers_broken_frames_with_an_error_and_stays_open(stack
                     return answers, data
 
     answers, last = asyncio.run(scenario())
-    assert [a["status"] for a in answers] == [400] * 8, answers
+    assert [a["status"] for a in answers] == [400] * 10, answers
     assert all(a["error"] for a in answers)
     assert last["status"] == 409  # the reply names no watched conversation: refused as before
     assert_still_running(stack, agent_token)

@@ -3,6 +3,8 @@ one session's pictures only), the agents' view, and the ticket they join."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 
 from sqlalchemy.orm import Session
@@ -69,6 +71,36 @@ def test_widget_photo_joins_the_open_ticket_and_agents_see_it(desk: Desk):
     assert "default-src 'none'" in headers["Content-Security-Policy"]
     # Agents only: without a token the file is not served.
     assert get_bytes(f"{desk.desk_url}{item['url']}")[0] == 401
+
+
+def test_a_photo_reaches_the_agent_watching_the_conversation(desk: Desk):
+    """The desk's live feed announces a photo sent while the agent has the
+    conversation open (the page then refreshes its gallery)."""
+    import aiohttp
+
+    customer = widget_id()
+    status, first = upload(desk.desk_url, customer, png_bytes())
+    assert status == 201
+    token = desk.token()
+    status, listed = http("GET", f"{desk.desk_url}/api/conversations?status=bot", headers=auth(token))
+    [conversation] = [c for c in listed["conversations"] if c["customer_id"] == customer]
+    ws_url = desk.desk_url.replace("http://", "ws://") + "/api/live"
+
+    async def scenario():
+        async with aiohttp.ClientSession(headers=auth(token)) as client, client.ws_connect(ws_url) as ws:
+            # The page shows the gallery up to the first photo, then the customer sends another.
+            await ws.send_json({"watch": conversation["id"], "after": 0, "media_after": first["id"]})
+            status, second = await asyncio.to_thread(upload, desk.desk_url, customer, png_bytes(8, 8))
+            assert status == 201
+            while True:
+                data = json.loads((await asyncio.wait_for(ws.receive(), 20)).data)
+                if data["type"] == "media":
+                    return second, data
+
+    second, frame = asyncio.run(scenario())
+    assert frame["conversation"] == conversation["id"]
+    assert [m["id"] for m in frame["media"]] == [second["id"]]
+    assert frame["media"][0]["url"] == f"/api/media/{second['id']}"
 
 
 def test_widget_photo_without_a_ticket_is_acknowledged(desk: Desk):

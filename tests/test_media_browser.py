@@ -2,7 +2,8 @@
 customer on a phone-sized page complains in the widget, adds a photo with
 the 图片 button, sees it and the acknowledgement naming their ticket; the
 customer asks for a human and the agent sees the photo beside the
-conversation; a supervisor opens the ticket in the desk and sees it there. Both pages run
+conversation, and a second photo appears there while the conversation is
+open; a supervisor opens the ticket in the desk and sees it there. Both pages run
 under their Content-Security-Policy without a violation."""
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ def test_a_widget_photo_shows_on_the_desk_ticket_page(stack: Stack, browser, sho
     desk.locator("#queue li", has_text=session_id).click()
     desk.wait_for_selector("#customer-media img")
     assert loaded(desk, "#customer-media img")
+    # A second photo while the agent has the conversation open: it appears without a reload.
+    widget.set_input_files(
+        ".kefu-form input[type=file]",
+        files=[{"name": "门口.png", "mimeType": "image/png", "buffer": png_bytes(200, 150, (200, 90, 40))}],
+    )
+    desk.locator("#customer-media img").nth(1).wait_for(timeout=20000)
+    desk.wait_for_selector("#notice >> text=客户发来了新的图片或文件")
     desk.screenshot(path=str(shots / "desk-conversation-photo.png"))
 
     desk.goto(f"{stack.desk_url}/tickets")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kefu.core.conversations import open_conversation
@@ -205,6 +205,12 @@ def of_ticket(session: Session, ticket_id: int) -> list[Media]:
 
 def of_customer(session: Session, customer_id: str) -> list[Media]:
     return list(session.execute(select(Media).where(Media.customer_id == customer_id).order_by(Media.id)).scalars())
+
+
+def latest_id(session: Session, customer_id: str) -> int:
+    """The newest media id of a customer (0 without any): how the desk's
+    live feed notices a photo that arrived while the conversation is open."""
+    return session.execute(select(func.max(Media.id)).where(Media.customer_id == customer_id)).scalar() or 0
 
 
 def media_to_json(media: Media, url: str | None = None) -> dict:

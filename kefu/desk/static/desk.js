@@ -90,7 +90,8 @@ async function openConversation(id) {
   addMessages(body.messages);
   watch();
   showCustomer(body.conversation.customer_id).catch(() => {});
-  showMedia(body.conversation.customer_id).catch(() => {});
+  // Once the gallery is shown, the live feed sends only photos newer than it.
+  showMedia(body.conversation.customer_id).then(watch).catch(() => {});
 }
 
 const TICKET_STATUS = {new: "新建", in_progress: "处理中", waiting_customer: "待客户回复", resolved: "已解决", closed: "已关闭"};
@@ -117,9 +118,15 @@ async function showCustomer(customerId) {
     line(`${o.order_id} · ${ORDER_STATUS[o.status] || o.status}${o.amount ? " · ¥" + o.amount : ""}`)) : [line("无")]));
 }
 
+let mediaShown = null;  // {conversation, after}: the newest media id in the gallery
+
 async function showMedia(customerId) {
+  const id = openId;
   const resp = await api(`/api/customers/${encodeURIComponent(customerId)}/media`);
-  if (resp.ok) document.getElementById("customer-media").replaceChildren(...mediaGallery((await resp.json()).media));
+  if (!resp.ok || openId !== id) return;
+  const media = (await resp.json()).media;
+  document.getElementById("customer-media").replaceChildren(...mediaGallery(media));
+  mediaShown = {conversation: id, after: Math.max(0, ...media.map((m) => m.id))};
 }
 
 function showHeader(c) {
@@ -150,7 +157,8 @@ function addMessages(messages) {
 
 function watch() {
   if (socket && socket.readyState === WebSocket.OPEN && openId !== null) {
-    socket.send(JSON.stringify({watch: openId, after: lastSeen}));
+    const known = mediaShown && mediaShown.conversation === openId ? {media_after: mediaShown.after} : {};
+    socket.send(JSON.stringify({watch: openId, after: lastSeen, ...known}));
   }
 }
 
@@ -168,6 +176,10 @@ function connect() {
     }
     if (data.type === "error") notice(data.status === 409 ? conflict(data) : "发送失败，请重试。");
     if (data.type === "chase") chased(data.tickets);
+    if (data.type === "media" && data.conversation === openId && openConversationData) {
+      showMedia(openConversationData.customer_id).catch(() => {});
+      notice("客户发来了新的图片或文件，见「图片和文件」。");
+    }
   };
   socket.onclose = async () => {
     document.getElementById("me").classList.add("offline");

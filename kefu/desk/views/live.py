@@ -13,6 +13,11 @@ Turns come from Rasa's tracker and the queue from the desk database, read
 once a second while the page is connected. A customer's 催单 on an overdue
 ticket arrives as `{"type": "chase", "tickets": [...]}` (the tickets as
 `GET /api/tickets` shows them), for the pages to show a notice.
+A photo or file the watched customer sends arrives as
+`{"type": "media", "conversation": 12, "media": [...]}` (as
+`GET /api/customers/{id}/media` lists them); the watch message may say
+the newest media id the page already shows (`"media_after": 7`), else
+only media that arrives after the watch is announced.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from kefu.core import conversations, tickets
+from kefu.core import conversations, media, tickets
 from kefu.core.errors import Forbidden, KefuError
 from kefu.core.models import utcnow
 from kefu.desk.rasa_client import RasaClient, RasaUnavailable
@@ -40,6 +45,8 @@ class Watch:
     def __init__(self) -> None:
         self.conversation_id: int | None = None
         self.after = 0.0
+        # Newest media id the page shows; None until known (see push).
+        self.media_after: int | None = None
 
 
 async def live_updates(request: web.Request) -> web.StreamResponse:
@@ -82,7 +89,8 @@ async def handle(text: str, watch: Watch, request: web.Request) -> dict | None:
     if not isinstance(data, dict):
         raise InvalidInput("messages must be JSON objects")
     if "watch" in data:
-        watch.conversation_id, watch.after = watched(data)
+        seen = watched(data), media_after(data)
+        (watch.conversation_id, watch.after), watch.media_after = seen
     if data.get("type") == "typing":
         return await typing(data, watch, request)
     if "reply" not in data:
@@ -135,6 +143,31 @@ def watched(data: dict[str, Any]) -> tuple:
     return cid, float(after)
 
 
+def media_after(data: dict[str, Any]) -> int | None:
+    """The optional `media_after` of a watch message."""
+    value = data.get("media_after")
+    if value is None:
+        return None
+    if type(value) is not int or value < 0:
+        raise InvalidInput("media_after must be a media id")
+    return value
+
+
+async def push_media(ws: web.WebSocketResponse, watch: Watch, cid: int, customer: str, in_db) -> None:
+    """Photos the watched customer sent since the page last looked, so the
+    agent sees them without reopening the conversation."""
+    latest = await in_db(lambda s: media.latest_id(s, customer))
+    if watch.conversation_id != cid:
+        return
+    if watch.media_after is None:
+        watch.media_after = latest
+    elif latest > watch.media_after:
+        after = watch.media_after
+        new = await in_db(lambda s: [media.media_to_json(m) for m in media.of_customer(s, customer) if m.id > after])
+        await ws.send_json({"type": "media", "conversation": cid, "media": new})
+        watch.media_after = latest
+
+
 async def push(ws: web.WebSocketResponse, watch: Watch, in_db, rasa: RasaClient) -> None:
     last_queue = None
     chases_after = utcnow()
@@ -168,6 +201,8 @@ async def push(ws: web.WebSocketResponse, watch: Watch, in_db, rasa: RasaClient)
                         lambda s, cid=cid: getattr(s.get(conversations.Conversation, cid), "customer_id", None)
                     )
                 )
+                if customer:  # before the turns: photos reach the page while Rasa is away too
+                    await push_media(ws, watch, cid, customer, in_db)
                 new = await rasa.history(customer, after) if customer else []
                 # The page may have switched conversations meanwhile: then these are stale.
                 if new and watch.conversation_id == cid and watch.after == after:
