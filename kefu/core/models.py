@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     Date,
@@ -356,3 +357,33 @@ class Media(Base):
     stored_name = Column(String(128))
     source_ref = Column(Text)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class KbEntry(Base):
+    """A knowledge-base (知识库) entry: what the bot answers by itself.
+    `similar` and `tags` are lists of text; `variants` maps a channel name
+    to that channel's answer."""
+
+    __tablename__ = "kb_entries"
+    id = Column(Integer, primary_key=True)
+    question = Column(String(500), nullable=False, unique=True)
+    similar = Column(JSON, nullable=False, default=list)
+    answer = Column(Text, nullable=False)
+    variants = Column(JSON, nullable=False, default=dict)
+    tags = Column(JSON, nullable=False, default=list)
+    enabled = Column(Boolean, nullable=False, default=True, server_default=true())
+    hits = Column(Integer, nullable=False, default=0)
+    helpful = Column(Integer, nullable=False, default=0)
+    unhelpful = Column(Integer, nullable=False, default=0)
+    updated_by = Column(String(64))  # the agent's name; None for imports and starter knowledge
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class KbRevision(Base):
+    """One row: bumped by every change to what the bot can retrieve, so each
+    action server knows cheaply when to rebuild its index."""
+
+    __tablename__ = "kb_revision"
+    id = Column(Integer, primary_key=True)
+    revision = Column(Integer, nullable=False, default=0)

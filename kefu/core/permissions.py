@@ -37,6 +37,11 @@ def can_edit_canned_replies(agent: Any) -> bool:
     return is_supervisor(agent)
 
 
+def can_edit_knowledge(agent: Any) -> bool:
+    """Add, change, disable and delete knowledge-base entries (everyone may read them)."""
+    return is_supervisor(agent)
+
+
 def can_read_reports(agent: Any) -> bool:
     return is_supervisor(agent)
 

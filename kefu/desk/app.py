@@ -12,17 +12,19 @@ from aiohttp import web
 from kefu.core import agents
 from kefu.core.db import ThreadedSessions, upgrade
 from kefu.core.errors import Forbidden, KefuError, Unauthorized
+from kefu.core.knowledge import KnowledgeCache
 from kefu.core.settings import Settings, load_settings
 from kefu.desk import auth as web_auth
 from kefu.desk import security_headers
 from kefu.desk.rasa_client import RasaClient
-from kefu.desk.requests import AGENT, RASA, SETTINGS, STORE, TOKEN, in_db
+from kefu.desk.requests import AGENT, KNOWLEDGE, RASA, SETTINGS, STORE, TOKEN, in_db
 from kefu.desk.views import agents as agent_views
 from kefu.desk.views import (
     canned,
     conversations,
     customers,
     health,
+    knowledge,
     live,
     media,
     pages,
@@ -141,6 +143,12 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/widget/{session_id}/media/{media_id}", media.widget_media)
     router.add_get("/api/media/{media_id}", media.agent_media)
     router.add_get("/api/customers/{customer_id}/media", media.customer_media)
+    # 知识库 (issue 14).
+    router.add_get("/api/kb", knowledge.list_kb)
+    router.add_get("/api/kb/suggest", knowledge.suggest)
+    router.add_post("/api/kb", knowledge.add_kb)
+    router.add_put("/api/kb/{entry_id}", knowledge.update_kb)
+    router.add_delete("/api/kb/{entry_id}", knowledge.delete_kb)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -148,6 +156,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(security_headers.add)
     app[SETTINGS] = settings
     app[STORE] = ThreadedSessions(settings.database_url)
+    app[KNOWLEDGE] = KnowledgeCache()
 
     async def rasa_client(app: web.Application):
         app[RASA] = RasaClient(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)), settings)

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from kefu.core.db import ThreadedSessions
 from kefu.core.errors import Forbidden
+from kefu.core.knowledge import KnowledgeCache
 from kefu.core.settings import Settings
 from kefu.desk.rasa_client import RasaClient
 from kefu.text.received import InvalidInput, parse_json, whole_number
@@ -23,6 +24,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STORE = web.AppKey("store", ThreadedSessions)
 SETTINGS = web.AppKey("settings", Settings)
 RASA = web.AppKey("rasa", RasaClient)
+KNOWLEDGE = web.AppKey("knowledge", KnowledgeCache)  # the index behind the agents' suggestions
 AGENT = "agent"  # request[AGENT]: the signed-in agent (kefu.core.models.Agent)
 TOKEN = "token"  # request[TOKEN]: their session token
 

@@ -1,0 +1,150 @@
+"""Finding the knowledge-base entry a customer's question is about.
+
+Each entry is known by its standard question and its similar questions.
+A text becomes a sparse TF-IDF vector over three kinds of features, so
+that real, messy questions still meet their entry:
+
+- words (jieba): 退货 / 运费 / 发票 carry the meaning;
+- characters and character pairs: a word jieba splits differently, or a
+  short question ("包邮吗") with one telling character pair;
+- pinyin syllable pairs (pypinyin, no tones): homophone typos that input
+  methods make all the time (退获 → tui huo → 退货, 发或时间 → 发货时间).
+
+An entry's score is the best cosine similarity between the question and
+any of its texts, in [0, 1]. The caller decides which score is confident
+enough to answer (bench/kb_retrieval.py calibrates it); below it the bot
+does what it would without a knowledge base.
+
+Pure text: nothing here knows about the database or the bot.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jieba
+import numpy as np
+from pypinyin import Style, lazy_pinyin
+from scipy import sparse
+
+# Feature kinds and their weights (bench/kb_retrieval.py tuned them).
+WORD_WEIGHT = 1.0
+PAIR_WEIGHT = 1.0
+CHAR_WEIGHT = 0.4
+PINYIN_WEIGHT = 0.8
+
+# Greetings and politeness that say nothing about the question.
+_FILLER = re.compile(
+    r"请问一下|请问|问一下|问下|想问一下|想问下|我想问|想咨询一下|咨询一下|咨询下|麻烦问下|麻烦问一下|麻烦|"
+    r"你好|您好|哈喽|在吗|在不在|亲爱的|亲亲|^亲(?=[\s,，.。!！~～]|$)|亲$|谢谢|谢啦|多谢"
+)
+_KEEP = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def normalize(text: str) -> str:
+    """NFKC, lower case, fillers dropped, only letters and digits kept."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    stripped = _FILLER.sub(" ", text)
+    # A message that is nothing but filler keeps its words ("在吗" stays "在吗").
+    if _KEEP.search(stripped):
+        text = stripped
+    return "".join(_KEEP.findall(text))
+
+
+@lru_cache(maxsize=4096)
+def _pinyin(char: str) -> str:
+    return lazy_pinyin(char, style=Style.NORMAL)[0]
+
+
+def features(text: str) -> dict[str, float]:
+    """Weighted feature counts of one text (before IDF)."""
+    norm = normalize(text)
+    found: defaultdict[str, float] = defaultdict(float)
+    if not norm:
+        return found
+    for word in jieba.lcut(norm):
+        if len(word) > 1 or _CJK.match(word) is None:
+            found["w:" + word] += WORD_WEIGHT
+    for char in norm:
+        found["c:" + char] += CHAR_WEIGHT
+    for a, b in zip(norm, norm[1:], strict=False):
+        found["b:" + a + b] += PAIR_WEIGHT
+    sounds = [_pinyin(c) for c in norm if _CJK.match(c)]
+    for a, b in zip(sounds, sounds[1:], strict=False):
+        found["p:" + a + "_" + b] += PINYIN_WEIGHT
+    return found
+
+
+@dataclass(frozen=True)
+class Match:
+    entry_id: int
+    score: float
+
+
+class KbIndex:
+    """An immutable index of entries: build a new one when entries change."""
+
+    def __init__(self, entries: Iterable[tuple[int, Sequence[str]]]) -> None:
+        owners: list[int] = []
+        counted: list[dict[str, float]] = []
+        for entry_id, texts in entries:
+            for text in texts:
+                feats = features(text)
+                if feats:
+                    owners.append(entry_id)
+                    counted.append(feats)
+        self.entry_ids = np.array(sorted(set(owners)), dtype=np.int64)
+        self._position = {int(e): i for i, e in enumerate(self.entry_ids)}
+        self._owner = np.array([self._position[o] for o in owners], dtype=np.int64)
+        document_frequency: Counter[str] = Counter()
+        for feats in counted:
+            document_frequency.update(feats.keys())
+        total = len(counted)
+        self._vocabulary = {f: i for i, f in enumerate(document_frequency)}
+        self._idf = np.array(
+            [math.log((1 + total) / (1 + document_frequency[f])) + 1 for f in self._vocabulary], dtype=np.float64
+        )
+        rows, cols, values = [], [], []
+        for row, feats in enumerate(counted):
+            for feature, weight in feats.items():
+                rows.append(row)
+                cols.append(self._vocabulary[feature])
+                values.append(weight)
+        matrix = sparse.csr_matrix(
+            (np.array(values, dtype=np.float64), (rows, cols)), shape=(total, len(self._vocabulary))
+        )
+        matrix = matrix.multiply(self._idf).tocsr()
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        # Columns first: a question touches few features, so only their columns are read.
+        self._matrix = sparse.diags(1.0 / norms).dot(matrix).tocsc()
+
+    def __len__(self) -> int:
+        return len(self.entry_ids)
+
+    def search(self, text: str, limit: int = 3) -> list[Match]:
+        """The best entries for the text, best first (at most `limit`)."""
+        if not len(self.entry_ids):
+            return []
+        feats = features(text)
+        known = [(self._vocabulary[f], w) for f, w in feats.items() if f in self._vocabulary]
+        if not known:
+            return []
+        cols = np.array([c for c, _ in known], dtype=np.int64)
+        query = np.array([w for _, w in known], dtype=np.float64) * self._idf[cols]
+        # Unknown features still count in the question's length: a long
+        # question that shares one word with an entry is not a close match.
+        unknown = sum((w * self._idf.max()) ** 2 for f, w in feats.items() if f not in self._vocabulary)
+        length = math.sqrt(float(query @ query) + unknown)
+        scores = self._matrix[:, cols].dot(query) / length
+        best = np.zeros(len(self.entry_ids), dtype=np.float64)
+        np.maximum.at(best, self._owner, scores)
+        top = np.argsort(-best, kind="stable")[:limit]
+        return [Match(int(self.entry_ids[i]), round(float(best[i]), 4)) for i in top if best[i] > 0]
