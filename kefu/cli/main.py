@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     paid.add_argument("kind")
     paid.add_argument("period")
 
+    from kefu.cli import knowledge as knowledge_cli
+
+    knowledge_cli.add_parser(sub)
     rem = sub.add_parser("reminders", help="automated reminders (催付/催缴)")
     rem_sub = rem.add_subparsers(dest="reminders_command", required=True)
     rem_sub.add_parser("run", help="plan and send reminders until stopped (SIGTERM/Ctrl-C)")
@@ -106,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.bills_command == "paid":
             return mark_bill_paid(args.customer_id, args.kind, args.period)
         return import_bills(args.file)
+    if args.command == "kb":
+        return knowledge_cli.main(args)
     if args.command == "reminders":
         from kefu.cli import reminders as reminders_cli
 

@@ -101,6 +101,13 @@ VARIABLES: tuple[Variable, ...] = (
         "desk",
     ),
     Variable(
+        "KEFU_BUSINESS",
+        "shop,property,developer",
+        "Which starter knowledge (知识库) a new installation begins with: `shop`, `property`, `developer` "
+        "or a comma list; read once, when the knowledge base is first used",
+        "desk, action server",
+    ),
+    Variable(
         "KEFU_IMPORTANT_CUSTOMERS",
         str(IMPORTANT_CUSTOMERS_FILE),
         "YAML list of important customers' ids (重点客户), served first in the waiting queue; re-read on every listing",
@@ -540,6 +547,7 @@ class Settings:
     secure_cookies: bool = False
     important_customers_file: Path = IMPORTANT_CUSTOMERS_FILE
     media_dir: Path = VAR / "media"  # KEFU_MEDIA_DIR: photos and files customers send
+    businesses: tuple[str, ...] = ("shop", "property", "developer")  # KEFU_BUSINESS
 
 
 DeskSettings = Settings
@@ -571,6 +579,18 @@ def emergencies_file(env: Mapping[str, str] = os.environ) -> Path:
     return Path(_get_or_default(env, "KEFU_EMERGENCIES_FILE"))
 
 
+BUSINESSES = ("shop", "property", "developer")
+
+
+def businesses(env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
+    """KEFU_BUSINESS as a tuple; an unknown name stops the process with a clear message."""
+    named = tuple(dict.fromkeys(b.strip() for b in _get_or_default(env, "KEFU_BUSINESS").split(",") if b.strip()))
+    unknown = [b for b in named if b not in BUSINESSES]
+    if unknown or not named:
+        raise SystemExit(f"KEFU_BUSINESS must name one or more of {', '.join(BUSINESSES)} (got {unknown or 'nothing'})")
+    return named
+
+
 def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
     rasa_port = int(_get(env, "KEFU_RASA_PORT"))
     rasa_url = env.get("KEFU_RASA_URL") or f"http://127.0.0.1:{rasa_port}"
@@ -586,6 +606,7 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         secure_cookies=env.get("KEFU_DESK_SECURE_COOKIES") == "1",
         important_customers_file=important_customers_file(env),
         media_dir=load_media_settings(env).directory,
+        businesses=businesses(env),
     )
 
 

@@ -9,7 +9,7 @@ import logging
 import aiohttp
 from aiohttp import web
 
-from kefu.core import agents
+from kefu.core import agents, kb_files
 from kefu.core.db import ThreadedSessions, upgrade
 from kefu.core.errors import Forbidden, KefuError, Unauthorized
 from kefu.core.knowledge import KnowledgeCache
@@ -165,6 +165,12 @@ def create_app(settings: Settings) -> web.Application:
         app[STORE].dispose()
 
     app.cleanup_ctx.append(rasa_client)
+
+    async def start_knowledge(app: web.Application) -> None:
+        # A new installation's starter knowledge (KEFU_BUSINESS), once.
+        await app[STORE].run(kb_files.start, settings.businesses)
+
+    app.on_startup.append(start_knowledge)
     add_routes(app.router)
     return app
 
