@@ -129,6 +129,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/reports/weekly", reports.weekly_report)
     router.add_get("/tickets", pages.page("tickets.html"))
     router.add_get("/reports", pages.page("reports.html"))
+    router.add_get("/knowledge", pages.page("knowledge.html"))
     router.add_get("/api/conversations", conversations.list_conversations)
     router.add_post("/api/conversations/{conversation_id}/resume", conversations.resume_conversation)
     router.add_post("/api/conversations/{conversation_id}/reply", conversations.reply_to_conversation)
