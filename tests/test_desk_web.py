@@ -327,7 +327,17 @@ def test_closing_a_conversation_leaves_the_desk_and_the_bot_answers_again(stack:
 
 
 def test_desk_pages_send_security_headers_and_the_widget_script_stays_embeddable(desk: Desk):
-    for path in ("/login", "/desk", "/tickets", "/reports", "/knowledge", "/static/desk.js", "/api/me", "/api/nope", "/widget-demo"):
+    for path in (
+        "/login",
+        "/desk",
+        "/tickets",
+        "/reports",
+        "/knowledge",
+        "/static/desk.js",
+        "/api/me",
+        "/api/nope",
+        "/widget-demo",
+    ):
         status, _, headers = call("GET", f"{desk.desk_url}{path}")
         policy = headers.get("Content-Security-Policy", "")
         assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy, (path, policy)
