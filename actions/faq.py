@@ -1,4 +1,5 @@
-"""Picking a scripted answer for a message (inquiries and payment guides).
+"""Picking a scripted payment guide for a message (inquiries are answered
+from the knowledge base: actions/knowledge.py).
 
 An answer may differ per channel (the names Rasa records: socketio, rest,
 wechat, wecom, taobao, tmall): `answer` is for every channel and names no

@@ -1,4 +1,5 @@
-"""Inquiries: answer from the FAQ, otherwise open a ticket for a person."""
+"""Inquiries: answer from the knowledge base (知识库), otherwise open a
+ticket for a person."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.faq import best_answer, load_faq
+from actions.knowledge import kb_answer
 from actions.orders import is_order_question, order_answer
 from actions.outage import polite_on_outage
 from actions.tickets import open_ticket, promise_text
@@ -29,7 +30,7 @@ class ActionAnswerInquiry(Action):
         if own is not None:
             dispatcher.utter_message(text=own)
             return []
-        found = best_answer(load_faq()["inquiry"], turn.text)
+        found = await kb_answer(turn)
         if found is not None:
             dispatcher.utter_message(text=found.text_for(turn.channel) + "\n请问还有其他可以帮您的吗？")
             return []

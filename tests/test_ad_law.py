@@ -39,4 +39,11 @@ def test_bot_scripts_need_no_rewrite():
     ]
     faq = yaml.safe_load((root / "actions" / "data" / "faq.yml").read_text())
     texts += [e["answer"] for section in faq.values() for e in section]
+    # The starter knowledge (知识库) every installation begins with.
+    from kefu.core.kb_files import BUSINESSES, STARTER_DIR, parse
+
+    for business in BUSINESSES:
+        rows, errors = parse((STARTER_DIR / f"{business}.csv").read_bytes())
+        assert errors == []
+        texts += [text for _line, e in rows for text in (e["answer"], *e["variants"].values())]
     assert [t for t in texts if default_filter().clean(t)[1]] == []

@@ -53,6 +53,18 @@ def test_every_faq_answer_fits_every_channel(channel: str):
             assert foreign_words(text, channel) == [], (section, answer.id, channel, text)
 
 
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_every_starter_knowledge_answer_fits_every_channel(channel: str):
+    from kefu.core.kb_files import BUSINESSES, STARTER_DIR, parse
+
+    for business in BUSINESSES:
+        rows, errors = parse((STARTER_DIR / f"{business}.csv").read_bytes())
+        assert errors == [], (business, errors)
+        for _line, entry in rows:
+            text = entry["variants"].get(channel, entry["answer"])
+            assert foreign_words(text, channel) == [], (business, entry["question"], channel, text)
+
+
 def test_default_answers_name_no_channel_specific_place():
     for answers in load_faq().values():
         for answer in answers:

@@ -40,7 +40,7 @@ def test_paraphrases_and_typos_find_their_entry():
 def test_scores_are_ranked_and_bounded():
     index = KbIndex(ENTRIES)
     found = index.search("退货流程", 3)
-    assert found[0].entry_id == 2 and found[0].score > 0.9
+    assert found[0].entry_id == 2 and found[0].score > 0.5
     assert all(0 <= m.score <= 1 for m in found)
     assert [m.score for m in found] == sorted((m.score for m in found), reverse=True)
 
