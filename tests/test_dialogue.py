@@ -26,16 +26,16 @@ def test_goodbye_and_thanks_are_polite(stack: Stack):
     assert any("不客气" in r for r in stack.say(sender, "太感谢了")), "no reply to thanks"
 
 
-def test_inquiry_answered_from_faq_without_ticket(stack: Stack, agent_token: str):
+def test_inquiry_answered_from_the_knowledge_base_without_ticket(stack: Stack, agent_token: str):
     sender = new_sender()
     replies = stack.say(sender, "请问你们售楼处周末几点开门呀")
     assert any("售楼处" in r and "9:00" in r for r in replies), replies
     assert tickets_of(stack, agent_token, sender) == []
 
 
-def test_inquiry_without_faq_answer_opens_ticket(stack: Stack, agent_token: str):
+def test_inquiry_the_knowledge_base_cannot_answer_opens_ticket(stack: Stack, agent_token: str):
     sender = new_sender()
-    message = "请问小区里可以养宠物吗，有没有什么规定"
+    message = "请问你们公司有没有招聘客服的岗位"
     assert stack.parse(message)["intent"]["name"] == "inquiry"
     text = "\n".join(stack.say(sender, message))
     number = TICKET_NO.search(text).group(1)
