@@ -9,6 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, FollowupAction, SessionStarted
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.learning import previous_user_message, remember
 from actions.orders import ActionAcknowledge, order_answer
 from actions.outage import OUTAGE_ERRORS, polite_on_outage
 from actions.repair import urgent_repair_in_progress
@@ -28,6 +29,8 @@ DECLINED_TEXT = "好的，那我继续为您服务。您可以换个说法描述
 # customer did not want is a wait in a queue for nothing.
 logger = logging.getLogger(__name__)
 FALLBACKS_BEFORE_HANDOFF = 2
+# Messages that carry no question: nothing to learn when a handoff follows them.
+SMALL_TALK = frozenset({"request_human", "greet", "goodbye", "thank", "acknowledge", "affirm", "deny"})
 
 
 async def hand_off(
@@ -69,6 +72,11 @@ class ActionHandoff(Action):
     async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
         # 转人工 in the middle of an urgent repair keeps it urgent in the queue.
         priority = Priority.urgent.value if urgent_repair_in_progress(tracker) else Priority.normal.value
+        # What the customer said just before asking for a person is often what the bot missed.
+        before = previous_user_message(tracker)
+        said = ((before or {}).get("parse_data") or {}).get("intent") or {}
+        if before is not None and said.get("name") not in SMALL_TALK:
+            await remember(tracker, "before_handoff", before)
         return await hand_off(dispatcher, current_turn(tracker), reason="customer_request", priority=priority)
 
 
@@ -124,6 +132,7 @@ class ActionFallback(Action):
         if answer is not None:
             dispatcher.utter_message(text=answer)
             return [FollowupAction("action_listen")]
+        await remember(tracker, "fallback")
         # Never offered while the repair form runs: its yes/no would be read
         # as the form's answer ("不用" cancels the repair). The fallback text
         # there already says how to reach a human.

@@ -9,6 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.knowledge import kb_answer
+from actions.learning import remember
 from actions.orders import is_order_question, order_answer
 from actions.outage import polite_on_outage
 from actions.tickets import open_ticket, promise_text
@@ -34,6 +35,7 @@ class ActionAnswerInquiry(Action):
         if found is not None:
             dispatcher.utter_message(text=found.text_for(turn.channel) + "\n请问还有其他可以帮您的吗？")
             return []
+        await remember(tracker, "no_kb_answer")
         hours = default_categories().reply_hours(INQUIRY_CATEGORY)
         ticket = await open_ticket(
             turn,

@@ -69,3 +69,45 @@ def test_an_agent_reads_but_cannot_edit(desk: Desk, browser):
     page.wait_for_selector("#count >> text=共")
     assert page.locator("#entries tbody button").count() == 0
     assert violations == []
+
+
+def test_a_supervisor_teaches_what_the_bot_missed(desk: Desk, browser, shots: Path):
+    from sqlalchemy.orm import Session
+
+    from kefu.core import knowledge, learning
+    from kefu.core.db import make_engine
+
+    tag = uuid.uuid4().hex[:4]
+    engine = make_engine(desk.database_url)
+    with Session(engine, future=True) as s:
+        knowledge.add_entry(s, {"question": f"支持{tag}花呗分期吗？", "answer": "亲，支持花呗分期。"}, "boss")
+        texts = [f"能用{tag}花呗分期付吗", f"我想投诉{tag}快递员态度", f"{tag}asdfgh"]
+        for text, times in zip(texts, (3, 2, 1), strict=True):
+            for _ in range(times):
+                learning.record(s, learning.Seen(text, "no_kb_answer", "taobao", "inquiry", 0.41))
+    engine.dispose()
+
+    page, violations = signed_in(browser, desk, "supervisor")
+    page.goto(f"{desk.desk_url}/learning")
+    first = page.locator("#items tbody tr", has_text=texts[0])
+    first.wait_for()
+    assert "3" in first.locator("td").nth(1).inner_text() and "知识库无答案" in first.inner_text()
+    first.locator("select.kb-pick option", has_text=f"支持{tag}花呗分期吗？").wait_for(state="attached")
+    page.screenshot(path=str(shots / "learning.png"), full_page=True)
+    first.locator("select.kb-pick").select_option(label=first.locator("select.kb-pick option").nth(1).inner_text())
+    first.locator("button >> text=加入").click()
+    page.wait_for_selector("#notice >> text=已加入知识库")
+
+    second = page.locator("#items tbody tr", has_text=texts[1])
+    second.locator("select.intent").select_option("complaint")
+    second.locator("button >> text=标注").click()
+    page.wait_for_selector("#notice >> text=已标注")
+    page.locator("#items tbody tr", has_text=texts[2]).locator("button >> text=忽略").click()
+    page.wait_for_selector("#notice >> text=已忽略")
+    assert page.locator("#items tbody tr", has_text=tag).count() == 0  # none open any more
+
+    page.goto(f"{desk.desk_url}/knowledge")
+    page.fill("#search input[name=q]", f"{tag}花呗")
+    page.click("#search button[type=submit]")
+    page.wait_for_selector(f"#entries tbody tr >> text=能用{tag}花呗分期付吗")
+    assert violations == []

@@ -81,3 +81,39 @@ def test_the_starter_knowledge_answers_everyday_questions(stack: Stack, agent_to
         replies = stack.say(sender, text)
         assert any(want in r for r in replies), (text, replies)
         assert tickets_of(stack, agent_token, sender) == [], text
+
+
+def test_what_the_bot_missed_is_listed_and_taught_through_the_knowledge_base(stack: Stack):
+    boss = login(stack.desk_url, *add_agent(stack.env, "supervisor", "learn-boss"))
+    tag = uuid.uuid4().hex[:4]
+    question = f"请问你们公司有没有招聘{tag}客服的岗位"
+    customer = new_sender("learn")
+    replies = stack.say(customer, question)
+    assert any("工单号" in r for r in replies), replies  # no answer yet: a ticket, as before
+
+    status, body = http("GET", f"{stack.desk_url}/api/learning?status=open", headers=auth(boss))
+    assert status == 200
+    [item] = [i for i in body["items"] if tag in i["text"]]
+    assert item["reason"] == "no_kb_answer" and item["channel"] == "rest" and item["count"] == 1
+
+    # Taught: a new entry, and the missed question attached to it as a similar question.
+    status, entry = http(
+        "POST",
+        f"{stack.desk_url}/api/kb",
+        {"question": f"你们招{tag}客服吗？", "answer": f"您好，{tag}岗位的招聘信息请关注公司官网的招聘页面。"},
+        headers=auth(boss),
+    )
+    assert status == 201
+    status, body = http(
+        "POST", f"{stack.desk_url}/api/learning/{item['id']}/kb", {"kb_id": entry["id"]}, headers=auth(boss)
+    )
+    assert status == 200 and body["item"]["status"] == "attached"
+    replies, _ = answered_with(stack, question, "招聘信息")
+    assert any("招聘信息" in r for r in replies), replies
+
+    # The message before a handoff is listed too.
+    other = new_sender("learn")
+    stack.say(other, f"我家{tag}门口的地砖翘起来了 这个归谁管")
+    stack.say(other, "转人工")
+    status, body = http("GET", f"{stack.desk_url}/api/learning?status=all", headers=auth(boss))
+    assert any(i["reason"] == "before_handoff" and "地砖翘起来" in i["text"] for i in body["items"]), body

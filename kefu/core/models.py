@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -387,3 +388,28 @@ class KbRevision(Base):
     __tablename__ = "kb_revision"
     id = Column(Integer, primary_key=True)
     revision = Column(Integer, nullable=False, default=0)
+
+
+class LearningItem(Base):
+    """待学习: a message the bot did not understand (or answered badly),
+    with its near-duplicates counted on it; personal data masked before it is
+    stored. A supervisor labels it with an intent, attaches it to a
+    knowledge-base entry or ignores it."""
+
+    __tablename__ = "learning_items"
+    id = Column(Integer, primary_key=True)
+    key = Column(String(500), nullable=False, unique=True)  # the normalised text near-duplicates share
+    text = Column(String(1000), nullable=False)
+    examples = Column(JSON, nullable=False, default=list)
+    count = Column(Integer, nullable=False, default=1)
+    reason = Column(String(32), nullable=False)
+    predicted_intent = Column(String(64))
+    confidence = Column(Float)
+    channel = Column(String(32), nullable=False)
+    status = Column(String(16), nullable=False, default="open")  # open | labelled | attached | ignored
+    label_intent = Column(String(64))
+    kb_entry_id = Column(Integer, ForeignKey("kb_entries.id", ondelete="SET NULL"))
+    handled_by = Column(String(64))
+    first_seen = Column(UTCDateTime, nullable=False, default=utcnow)
+    last_seen = Column(UTCDateTime, nullable=False, default=utcnow)
+    handled_at = Column(UTCDateTime)

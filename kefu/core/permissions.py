@@ -42,6 +42,11 @@ def can_edit_knowledge(agent: Any) -> bool:
     return is_supervisor(agent)
 
 
+def can_teach_bot(agent: Any) -> bool:
+    """Review what the bot did not understand (待学习) and teach it."""
+    return is_supervisor(agent)
+
+
 def can_read_reports(agent: Any) -> bool:
     return is_supervisor(agent)
 

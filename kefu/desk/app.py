@@ -25,6 +25,7 @@ from kefu.desk.views import (
     customers,
     health,
     knowledge,
+    learning,
     live,
     media,
     pages,
@@ -130,6 +131,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/tickets", pages.page("tickets.html"))
     router.add_get("/reports", pages.page("reports.html"))
     router.add_get("/knowledge", pages.page("knowledge.html"))
+    router.add_get("/learning", pages.page("learning.html"))
     router.add_get("/api/conversations", conversations.list_conversations)
     router.add_post("/api/conversations/{conversation_id}/resume", conversations.resume_conversation)
     router.add_post("/api/conversations/{conversation_id}/reply", conversations.reply_to_conversation)
@@ -150,6 +152,10 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/api/kb", knowledge.add_kb)
     router.add_put("/api/kb/{entry_id}", knowledge.update_kb)
     router.add_delete("/api/kb/{entry_id}", knowledge.delete_kb)
+    router.add_get("/api/learning", learning.list_learning)
+    router.add_post("/api/learning/{item_id}/label", learning.label_item)
+    router.add_post("/api/learning/{item_id}/kb", learning.attach_item)
+    router.add_post("/api/learning/{item_id}/ignore", learning.ignore_item)
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -21,6 +21,16 @@ def mask(text: str) -> str:
     return DASHED_ROOM.sub(lambda m: f"{m.group(1)}-{m.group(2)}-***", text)
 
 
+# Order, waybill and ID-card numbers: long digit runs (an ID card may end in X).
+LONG_NUMBER = re.compile(r"(?<![0-9])([0-9]{4})[0-9]{6,}[0-9xX]?(?![0-9])")
+
+
+def mask_stored(text: str) -> str:
+    """`mask`, and long numbers (orders, waybills, ID cards) too: for texts
+    kept for people to review, such as what the bot did not understand."""
+    return LONG_NUMBER.sub(lambda m: f"{m.group(1)}******", mask(text))
+
+
 def install() -> None:
     """Idempotent; call once at process start, before logging is busy."""
     base = logging.getLogRecordFactory()

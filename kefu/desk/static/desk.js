@@ -78,6 +78,8 @@ async function openConversation(id) {
   lastSeen = 0;
   loading = true;            // pushed turns wait until the history is shown
   openConversationData = null;
+  suggestedFor = null;
+  document.getElementById("kb-suggest").hidden = true;
   document.getElementById("messages").replaceChildren();
   document.getElementById("conversation").hidden = false;
   const resp = await api(`/api/conversations/${id}/messages`);
@@ -142,8 +144,38 @@ function showHeader(c) {
   document.getElementById("close").hidden = c.status === "closed";
 }
 
+// Agent assist: the knowledge base's best answers to the customer's latest
+// message; a click puts one into the reply box, to edit before sending.
+let suggestedFor = null;
+
+async function suggest(text) {
+  const box = document.getElementById("kb-suggest");
+  if (!text || text === suggestedFor) return;
+  suggestedFor = text;
+  const id = openId;
+  const resp = await api(`/api/kb/suggest?text=${encodeURIComponent(text.slice(0, 500))}`);
+  if (!resp.ok || openId !== id || suggestedFor !== text) return;
+  const found = (await resp.json()).suggestions;
+  box.hidden = !found.length;
+  box.querySelector("ul").replaceChildren(...found.map((s) => {
+    const li = document.createElement("li");
+    const use = Object.assign(document.createElement("button"), {type: "button", textContent: "使用"});
+    use.addEventListener("click", () => {
+      const area = document.querySelector("#reply textarea");
+      area.value = s.answer;
+      area.focus();
+    });
+    const question = Object.assign(document.createElement("strong"), {textContent: s.question});
+    const answer = Object.assign(document.createElement("span"), {textContent: s.answer});
+    li.append(use, question, answer);
+    return li;
+  }));
+}
+
 function addMessages(messages) {
   const list = document.getElementById("messages");
+  const fromCustomer = messages.filter((m) => m.from === "customer" && !(m.timestamp && m.timestamp <= lastSeen));
+  if (fromCustomer.length) suggest(fromCustomer[fromCustomer.length - 1].text).catch(() => {});
   for (const m of messages) {
     if (m.timestamp && m.timestamp <= lastSeen) continue;
     const li = document.createElement("li");
