@@ -9,6 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, FollowupAction, SessionStarted
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.knowledge import KB_OFFER_TEXT, settle_feedback
 from actions.learning import previous_user_message, remember
 from actions.orders import ActionAcknowledge, order_answer
 from actions.outage import OUTAGE_ERRORS, polite_on_outage
@@ -113,7 +114,7 @@ def handoff_offered(tracker: Tracker) -> bool:
                 return False
             seen_user = True
         elif kind == "bot" and seen_user and event.get("text"):
-            return event.get("text") == OFFER_TEXT
+            return event.get("text") in (OFFER_TEXT, KB_OFFER_TEXT)
     return False
 
 
@@ -123,6 +124,9 @@ class ActionFallback(Action):
 
     @polite_on_outage
     async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
+        settled = await settle_feedback(dispatcher, tracker)  # "没解决" after a knowledge-base answer
+        if settled is not None:
+            return settled
         turn = current_turn(tracker)
         # "5" answering a satisfaction survey; an order number alone on a shop
         # chat (that order's status): both understood, whatever the NLU said.
@@ -154,6 +158,9 @@ class ActionReplyYesNo(Action):
 
     @polite_on_outage
     async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
+        settled = await settle_feedback(dispatcher, tracker)  # 解决了/没解决 read as yes/no
+        if settled is not None:
+            return settled
         if not handoff_offered(tracker):
             return await ActionAcknowledge().run(dispatcher, tracker, domain)
         turn = current_turn(tracker)

@@ -8,7 +8,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.knowledge import kb_answer
+from actions.knowledge import answer_with_feedback, kb_answer, settle_feedback
 from actions.learning import remember
 from actions.orders import is_order_question, order_answer
 from actions.outage import polite_on_outage
@@ -26,6 +26,9 @@ class ActionAnswerInquiry(Action):
 
     @polite_on_outage
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
+        settled = await settle_feedback(dispatcher, tracker)  # "不明白" after a knowledge-base answer
+        if settled is not None:
+            return settled
         turn = current_turn(tracker)
         own = await order_answer(turn) if is_order_question(turn) else None
         if own is not None:
@@ -33,8 +36,7 @@ class ActionAnswerInquiry(Action):
             return []
         found = await kb_answer(turn)
         if found is not None:
-            dispatcher.utter_message(text=found.text_for(turn.channel) + "\n请问还有其他可以帮您的吗？")
-            return []
+            return answer_with_feedback(dispatcher, found, turn.channel)
         await remember(tracker, "no_kb_answer")
         hours = default_categories().reply_hours(INQUIRY_CATEGORY)
         ticket = await open_ticket(

@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import followup
 from actions.complaint import register_complaint
+from actions.knowledge import settle_feedback
 from actions.outage import polite_on_outage
 from actions.store import in_db
 from actions.survey import survey_reply
@@ -77,6 +78,10 @@ class ActionAcknowledge(Action):
 
     @polite_on_outage
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
+        # 解决了/没解决 right after a knowledge-base answer (actions/knowledge.py).
+        settled = await settle_feedback(dispatcher, tracker)
+        if settled is not None:
+            return settled
         turn = current_turn(tracker)
         # 是/不是 to "是关于工单…的补充吗？" (actions/followup.py).
         answered, events = await followup.settle(dispatcher, tracker, turn, register_complaint)

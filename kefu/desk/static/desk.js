@@ -3,7 +3,8 @@
 // asks for everything after the last turn it has, so nothing is missed.
 const CHANNELS = {rest: "网页", socketio: "网页", wechat: "微信", wecom: "企业微信", taobao: "淘宝", tmall: "天猫"};
 const INTENTS = {request_human: "转人工", complaint: "投诉", repair: "报修", inquiry: "咨询",
-                 payment_reminder: "缴费", nlu_fallback: "未识别", emergency: "紧急情况"};
+                 payment_reminder: "缴费", nlu_fallback: "未识别", emergency: "紧急情况",
+                 affirm: "转人工", deny: "转人工", ticket_status: "查工单"};
 let me = null;
 let openId = null;
 let lastQueueSize = 0;
