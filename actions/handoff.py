@@ -16,7 +16,7 @@ from actions.outage import OUTAGE_ERRORS, polite_on_outage
 from actions.repair import urgent_repair_in_progress
 from actions.store import in_db
 from actions.survey import survey_reply
-from actions.turn import Turn, current_turn
+from actions.turn import Turn, bot_text_before, current_turn
 from kefu.core.conversations import in_handoff, record_handoff
 from kefu.core.handoff import HANDOFF_MARKER
 from kefu.core.models import Priority
@@ -106,16 +106,7 @@ def consecutive_fallbacks(tracker: Tracker) -> int:
 
 def handoff_offered(tracker: Tracker) -> bool:
     """Whether the bot's last words before this message asked "需要为您转接人工客服吗？"."""
-    seen_user = False
-    for event in reversed(tracker.events):
-        kind = event.get("event")
-        if kind == "user":
-            if seen_user:
-                return False
-            seen_user = True
-        elif kind == "bot" and seen_user and event.get("text"):
-            return event.get("text") in (OFFER_TEXT, KB_OFFER_TEXT)
-    return False
+    return bot_text_before(tracker) in (OFFER_TEXT, KB_OFFER_TEXT)
 
 
 class ActionFallback(Action):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from actions.learning import previous_user_message, remember
 from actions.store import in_db
-from actions.turn import Turn
+from actions.turn import Turn, bot_text_before
 from kefu.core import kb_files, knowledge
 from kefu.core.settings import businesses
 from kefu.text.kb_feedback import verdict
@@ -73,16 +73,7 @@ def answer_with_feedback(
 
 def feedback_asked(tracker: Tracker) -> bool:
     """Whether the bot's last words before this message asked if the answer helped."""
-    seen_user = False
-    for event in reversed(tracker.events):
-        kind = event.get("event")
-        if kind == "user":
-            if seen_user:
-                return False
-            seen_user = True
-        elif kind == "bot" and seen_user and event.get("text"):
-            return str(event.get("text")).endswith(FEEDBACK_PROMPT)
-    return False
+    return (bot_text_before(tracker) or "").endswith(FEEDBACK_PROMPT)
 
 
 async def settle_feedback(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]] | None:

@@ -38,6 +38,21 @@ def current_turn(tracker: Tracker) -> Turn:
     )
 
 
+def bot_text_before(tracker: Tracker) -> str | None:
+    """The bot's last text before the customer's latest message (None when
+    the bot said nothing in between): what that message may be answering."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return None
+            seen_user = True
+        elif kind == "bot" and seen_user and event.get("text"):
+            return str(event.get("text"))
+    return None
+
+
 def _fallback_message_id(tracker: Tracker) -> str:
     # Deterministic for the same tracker state, unlike a random id.
     for event in reversed(tracker.events):
