@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, FollowupAction, SessionStarted
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.knowledge import KB_OFFER_TEXT, settle_feedback
+from actions.knowledge import CONFIDENT_WITHOUT_INTENT, KB_OFFER_TEXT, answer_with_feedback, kb_answer, settle_feedback
 from actions.learning import previous_user_message, remember
 from actions.orders import ActionAcknowledge, order_answer
 from actions.outage import OUTAGE_ERRORS, polite_on_outage
@@ -127,6 +127,12 @@ class ActionFallback(Action):
         if answer is not None:
             dispatcher.utter_message(text=answer)
             return [FollowupAction("action_listen")]
+        # Not understood, but clearly a question the knowledge base answers
+        # ("包油不", "发或时间"): the answer, not a request to rephrase.
+        if not (tracker.active_loop or {}).get("name"):
+            found = await kb_answer(turn, CONFIDENT_WITHOUT_INTENT)
+            if found is not None:
+                return [*answer_with_feedback(dispatcher, found, turn.channel), FollowupAction("action_listen")]
         await remember(tracker, "fallback")
         # Never offered while the repair form runs: its yes/no would be read
         # as the form's answer ("不用" cancels the repair). The fallback text

@@ -39,27 +39,31 @@ KB_OFFER_TEXT = "需要为您转接人工客服吗？（回复“是”转接，
 # The score above which an answer is given; bench/kb_retrieval.py chose it so
 # that at most 5 % of questions the knowledge base does not cover get one.
 CONFIDENT = 0.35
+# A message the NLU did not understand is answered from the knowledge base
+# only when the match is clearly better: such messages are more often
+# gibberish or off-topic than the inquiries the threshold was chosen on.
+CONFIDENT_WITHOUT_INTENT = 0.5
 
 _cache = knowledge.KnowledgeCache()
 _started: list[bool] = []  # once per process: the starter knowledge (kefu.core.kb_files.start)
 
 
-def _best(session: Session, text: str) -> knowledge.Found | None:
+def _best(session: Session, text: str, at_least: float) -> knowledge.Found | None:
     if not _started:
         kb_files.start(session, businesses())
         _started.append(True)
     found = _cache.current(session).search(text, 1)
-    if not found or found[0].score < CONFIDENT:
+    if not found or found[0].score < at_least:
         return None
     knowledge.count_hit(session, found[0].id)
     return found[0]
 
 
-async def kb_answer(turn: Turn) -> knowledge.Found | None:
+async def kb_answer(turn: Turn, at_least: float = CONFIDENT) -> knowledge.Found | None:
     """The confident knowledge-base answer to this message, if there is one."""
     if not turn.text:
         return None
-    return await in_db(_best, turn.text)
+    return await in_db(_best, turn.text, at_least)
 
 
 def answer_with_feedback(

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
-from kefu.cli.nlu_eval import EvalResult, read_examples, score  # noqa: E402
+from kefu.runtime.nlu_scoring import EvalResult, read_examples, score  # noqa: E402
 
 Parser = Callable[[str], str]
 

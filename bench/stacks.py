@@ -25,6 +25,8 @@ class Running:
     url: str  # where customers' messages go
     pid_file: Path
     health: list[str]  # every process's health URL
+    desk_url: str = ""
+    env: dict[str, str] | None = None
 
 
 @contextmanager
@@ -45,7 +47,7 @@ def _process(env: dict[str, str], args: list[str], running: Running, log: Path) 
 
 
 @contextmanager
-def embedded() -> Iterator[Running]:
+def embedded(extra_env: dict[str, str] | None = None) -> Iterator[Running]:
     with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
         ports = {n: free_port() for n in ("rasa", "actions", "desk")}
         env = {
@@ -59,6 +61,7 @@ def embedded() -> Iterator[Running]:
             "KEFU_REMINDER_WORKERS": "0",
             # Not the project's var/rasa_token: a benchmark leaves nothing behind.
             "KEFU_RASA_TOKEN": uuid.uuid4().hex,
+            **(extra_env or {}),
         }
         for name in ("KEFU_TRACKER_URL", "KEFU_REDIS_URL"):
             env.pop(name, None)
@@ -70,6 +73,8 @@ def embedded() -> Iterator[Running]:
                 f"http://127.0.0.1:{ports['actions']}/health",
                 f"http://127.0.0.1:{ports['desk']}/healthz",
             ],
+            desk_url=f"http://127.0.0.1:{ports['desk']}",
+            env=env,
         )
         with _process(env, [], running, Path(tmp) / "stack.log") as up:
             yield up

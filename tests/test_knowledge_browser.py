@@ -7,6 +7,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 from tests.support.browser import csp_violations
 from tests.support.desk import Desk
 
@@ -39,8 +41,9 @@ def test_a_supervisor_maintains_the_knowledge_base(desk: Desk, browser, shots: P
     page.fill("#search input[name=q]", f"大衣{tag}")
     page.click("#search button[type=submit]")
     row = page.locator("#entries tbody tr", has_text=f"羊毛大衣{tag}可以机洗吗？")
+    # The saved entry is already in the full list: wait for the search's answer.
+    expect(page.locator("#entries tbody tr")).to_have_count(1)
     row.wait_for()
-    assert page.locator("#entries tbody tr").count() == 1
     assert "洗涤，售后" in row.inner_text() and "启用" in row.inner_text()
     page.screenshot(path=str(shots / "knowledge.png"), full_page=True)
 
@@ -110,4 +113,54 @@ def test_a_supervisor_teaches_what_the_bot_missed(desk: Desk, browser, shots: Pa
     page.fill("#search input[name=q]", f"{tag}花呗")
     page.click("#search button[type=submit]")
     page.wait_for_selector(f"#entries tbody tr >> text=能用{tag}花呗分期付吗")
+    assert violations == []
+
+
+def test_a_supervisor_sees_the_gate_and_rolls_back(desk: Desk, browser, shots: Path):
+    from sqlalchemy.orm import Session
+
+    from kefu.core import model_registry
+    from kefu.core.db import make_engine
+
+    tag = uuid.uuid4().hex[:4]
+    figures = {"heldout_accuracy": 0.97, "heldout_n": 372, "new_correct": 3, "new_n": 3}
+    engine = make_engine(desk.database_url)
+    with Session(engine, future=True) as s:
+        jobs = []
+        for name, f1 in ((f"base-{tag}.tar.gz", 0.9663), (f"kefu-{tag}.tar.gz", 0.9688)):
+            job = model_registry.start_training(s, "boss")
+            live = {**figures, "heldout_macro_f1": f1 - 0.002}
+            model_registry.make_live(
+                s,
+                job.id,
+                file=name,
+                reason="测试集 macro-F1 不低于在用模型",
+                metrics={**figures, "heldout_macro_f1": f1, "live": live},
+            )
+            jobs.append(job.id)
+        bad = model_registry.start_training(s, "boss")
+        model_registry.reject(
+            s,
+            bad.id,
+            "测试集 macro-F1 从 0.9688 降到 0.8012，下降 16.8 个点，超过允许的 1 个点",
+            {**figures, "heldout_macro_f1": 0.8012, "new_correct": 1, "live": {**figures, "heldout_macro_f1": 0.9688}},
+        )
+    engine.dispose()
+    (Path(desk.env["KEFU_MODELS_DIR"]) / f"base-{tag}.tar.gz").write_bytes(b"x")
+
+    page, violations = signed_in(browser, desk, "supervisor")
+    page.goto(f"{desk.desk_url}/learning")
+    rejected = page.locator("#models tbody tr", has_text="下降 16.8 个点")
+    rejected.wait_for()
+    assert "未通过" in rejected.inner_text() and "0.8012（原 0.9688）" in rejected.inner_text()
+    assert rejected.locator("button").count() == 0  # a rejected model cannot go live
+    status = lambda job: page.locator(f"#models tbody tr[data-id='{job}'] td:nth-child(3)")  # noqa: E731
+    status(jobs[1]).filter(has_text="在用").wait_for()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator(f"#models tbody tr[data-id='{jobs[0]}']").locator("button >> text=回滚到此模型").click()
+    page.wait_for_selector(f"#train-state >> text=模型 {jobs[0]} 已上线")
+    status(jobs[0]).filter(has_text="在用").wait_for()
+    assert status(jobs[1]).inner_text() == "已替换（可回滚）"
+    assert desk.models_loaded[-1].endswith(f"base-{tag}.tar.gz")  # Rasa's PUT /model
+    page.locator("#models-section").screenshot(path=str(shots / "learning-models.png"))
     assert violations == []

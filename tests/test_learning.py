@@ -51,7 +51,7 @@ def test_the_most_frequent_come_first_and_labels_become_training_data(session):
         learning.record(session, seen("你们家老板在不在"))
     assert [i.text for i in learning.list_items(session)] == ["你们家老板在不在", "能开增值税专票吗"]
     learning.label(session, rare.id, "inquiry", "boss")
-    assert learning.labelled_examples(session) == [("能开增值税专票吗", "inquiry")]
+    assert [(x.text, x.intent) for x in learning.labelled_examples(session)] == [("能开增值税专票吗", "inquiry")]
     assert [i.status for i in learning.list_items(session, "labelled")] == ["labelled"]
     with pytest.raises(BadRequest):
         learning.label(session, rare.id, "nlu_fallback", "boss")

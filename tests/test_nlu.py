@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kefu.cli.nlu_eval import evaluate, format_report, read_examples, score
+from kefu.cli.nlu_eval import format_report
+from kefu.runtime.nlu_scoring import evaluate, read_examples, score
 from tests.support.stack import DATA, ROOT, Stack
 
 HELDOUT = DATA / "nlu_heldout.jsonl"

@@ -65,9 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     cust.add_argument("customer_id", help="as the desk shows it: wechat:<openid>, taobao:<buyer>, …")
     cust.add_argument("--yes", action="store_true", help="delete without asking")
 
+    from kefu.cli import models as models_cli
+
+    models_cli.add_parsers(sub)
     ev = sub.add_parser("nlu-eval", help="score the NLU on a JSONL file of {text, intent}")
     ev.add_argument("file")
-    ev.add_argument("--model", help="model archive (default: newest in models/)")
+    ev.add_argument("--model", help="model archive (default: the live model of the model registry)")
 
     args = parser.parse_args(argv)
     refused = undecodable_argument(args)
@@ -119,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         from kefu.cli.customers import main as customer_main
 
         return customer_main(args.action, args.customer_id, args.yes)
+    if args.command in ("train", "models"):
+        return models_cli.main(args)
     if args.command == "nlu-eval":
         from kefu.cli.nlu_eval import main as eval_main
 

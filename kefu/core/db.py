@@ -17,11 +17,17 @@ T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
+def _sqlite_directory(url: str) -> None:
+    """A SQLite file's directory, made private (customers' data) when new."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _sqlite_directory(url)
         # Desk and action server write the same file: wait for locks instead
         # of failing, and let readers run beside a writer (WAL).
         engine = create_engine(url, future=True, connect_args={"timeout": 30})
@@ -47,6 +53,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str) -> None:
     """Bring the schema to the newest migration (idempotent)."""
+    _sqlite_directory(url)
     command.upgrade(alembic_config(url), "head")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -168,10 +169,27 @@ def ignore(session: Session, item_id: int, by: str | None) -> LearningItem:
     return item
 
 
-def labelled_examples(session: Session) -> list[tuple[str, str]]:
-    """(text, intent) of every labelled item and its examples: training data."""
-    rows = session.execute(select(LearningItem).where(LearningItem.status == "labelled")).scalars()
-    return [(text, item.label_intent) for item in rows for text in item.examples if item.label_intent]
+@dataclass(frozen=True)
+class Labelled:
+    """One training example a supervisor gave, and when."""
+
+    text: str
+    intent: str
+    labelled_at: datetime
+
+
+def labelled_examples(session: Session) -> list[Labelled]:
+    """Every labelled item's texts (its examples) with the intent: training
+    data for the next model, oldest label first."""
+    rows = session.execute(
+        select(LearningItem).where(LearningItem.status == "labelled").order_by(LearningItem.handled_at, LearningItem.id)
+    ).scalars()
+    return [
+        Labelled(text, item.label_intent, item.handled_at or item.last_seen)
+        for item in rows
+        for text in item.examples
+        if item.label_intent
+    ]
 
 
 def item_to_json(item: LearningItem) -> dict:

@@ -413,3 +413,21 @@ class LearningItem(Base):
     first_seen = Column(UTCDateTime, nullable=False, default=utcnow)
     last_seen = Column(UTCDateTime, nullable=False, default=utcnow)
     handled_at = Column(UTCDateTime)
+
+
+class NluModel(Base):
+    """One trained model in the registry: `training` while `kefu train`
+    runs, then `rejected` by the quality gate or `live`; the live model it
+    replaces becomes `retired` (a rollback target). Rasa servers load the
+    live one, never simply the newest file in models/."""
+
+    __tablename__ = "nlu_models"
+    id = Column(Integer, primary_key=True)
+    file = Column(String(255))  # the archive's name in the models directory; None while training
+    status = Column(String(16), nullable=False)  # training | rejected | live | retired
+    metrics = Column(JSON, nullable=False, default=dict)
+    reason = Column(String(1000))
+    requested_by = Column(String(64))
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    heartbeat_at = Column(UTCDateTime, nullable=False, default=utcnow)  # a training job's sign of life
+    activated_at = Column(UTCDateTime)

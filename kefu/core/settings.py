@@ -168,14 +168,43 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "KEFU_MODEL",
         None,
-        "The model archive `kefu serve rasa` loads",
-        "kefu serve",
-        shown="unset: the newest in `models/`",
+        "The model a new installation starts with, when the model registry names no live model yet; "
+        "after that the registry's live model is loaded (`kefu train`, `/learning`)",
+        "kefu run, kefu serve",
+        shown="unset: the newest in `KEFU_MODELS_DIR`",
+    ),
+    Variable(
+        "KEFU_MODELS_DIR",
+        str(PROJECT_ROOT / "models"),
+        "Trained models; the model registry names its files, `kefu train` writes there",
+        "kefu run, kefu serve, kefu train, desk",
+        shown="`models/`",
+    ),
+    Variable(
+        "KEFU_RASA_SERVER_URLS",
+        None,
+        "Every Rasa server (comma-separated URLs) that loads a model when one goes live or is rolled back",
+        "desk, kefu train",
+        shown="`KEFU_RASA_URL`; `kefu run --scaled` gives every Rasa server's",
+    ),
+    Variable(
+        "KEFU_HELDOUT_FILES",
+        str(PROJECT_ROOT / "tests" / "data" / "nlu_heldout.jsonl"),
+        "The held-out NLU test files (comma-separated JSONL of `{text, intent}`) the retraining gate scores",
+        "kefu train",
+        shown="`tests/data/nlu_heldout.jsonl`",
+    ),
+    Variable(
+        "KEFU_TRAIN_DATA",
+        str(PROJECT_ROOT / "data"),
+        "The training data `kefu train` starts from (labelled 待学习 examples are added to it)",
+        "kefu train",
+        shown="`data/`",
     ),
     Variable(
         "KEFU_MODEL_CHECK_SECONDS",
         "15",
-        "How often `kefu run` asks each Rasa server whether it still has a model",
+        "How often `kefu run` asks each Rasa server whether it still has a model, and the live one",
         "kefu run",
     ),
     Variable(
@@ -548,6 +577,8 @@ class Settings:
     important_customers_file: Path = IMPORTANT_CUSTOMERS_FILE
     media_dir: Path = VAR / "media"  # KEFU_MEDIA_DIR: photos and files customers send
     businesses: tuple[str, ...] = ("shop", "property", "developer")  # KEFU_BUSINESS
+    models_dir: Path = PROJECT_ROOT / "models"  # KEFU_MODELS_DIR
+    rasa_server_urls: tuple[str, ...] = ()  # KEFU_RASA_SERVER_URLS: every server a live model is loaded into
 
 
 DeskSettings = Settings
@@ -607,6 +638,8 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         important_customers_file=important_customers_file(env),
         media_dir=load_media_settings(env).directory,
         businesses=businesses(env),
+        models_dir=load_model_settings(env).models_dir,
+        rasa_server_urls=load_model_settings(env).rasa_server_urls,
     )
 
 
@@ -798,7 +831,6 @@ class SupervisorSettings:
     ports: Ports
     scaled: ScaledSettings
     reminder_workers: int
-    model: Path | None
     model_check_seconds: float
     crash_loop_window_seconds: float
     pid_file: Path
@@ -849,13 +881,40 @@ def load_supervisor_settings(env: Mapping[str, str] = os.environ, scaled: bool =
         ports=load_ports(env),
         scaled=load_scaled_settings(env) if scaled else ScaledSettings("", 0, 0, (), ()),
         reminder_workers=int(_get(env, "KEFU_REMINDER_WORKERS")),
-        model=Path(env["KEFU_MODEL"]) if env.get("KEFU_MODEL") else None,
         model_check_seconds=float(_get_or_default(env, "KEFU_MODEL_CHECK_SECONDS")),
         crash_loop_window_seconds=float(_get_or_default(env, "KEFU_CRASH_LOOP_WINDOW_SECONDS")),
         pid_file=Path(_get_or_default(env, "KEFU_PID_FILE")),
         nginx_dir=Path(_get_or_default(env, "KEFU_NGINX_DIR")),
         tracker=load_tracker_settings(env),
         rasa_token=env.get("KEFU_RASA_TOKEN") or None,
+    )
+
+
+# -- the model registry and retraining ----------------------------------------------------
+@dataclass(frozen=True)
+class ModelSettings:
+    database_url: str
+    models_dir: Path
+    rasa_server_urls: tuple[str, ...]
+    rasa_token: str | None
+    heldout_files: tuple[Path, ...]
+    train_data: Path
+    first_model: Path | None  # KEFU_MODEL
+
+
+def load_model_settings(env: Mapping[str, str] = os.environ) -> ModelSettings:
+    rasa_url = env.get("KEFU_RASA_URL") or f"http://127.0.0.1:{_get(env, 'KEFU_RASA_PORT')}"
+    urls = tuple(u.strip().rstrip("/") for u in env.get("KEFU_RASA_SERVER_URLS", "").split(",") if u.strip())
+    return ModelSettings(
+        database_url=_get_or_default(env, "KEFU_DATABASE_URL"),
+        models_dir=Path(_get_or_default(env, "KEFU_MODELS_DIR")),
+        rasa_server_urls=urls or (rasa_url.rstrip("/"),),
+        rasa_token=rasa_token(env),
+        heldout_files=tuple(
+            Path(p.strip()) for p in _get_or_default(env, "KEFU_HELDOUT_FILES").split(",") if p.strip()
+        ),
+        train_data=Path(_get_or_default(env, "KEFU_TRAIN_DATA")),
+        first_model=Path(env["KEFU_MODEL"]) if env.get("KEFU_MODEL") else None,
     )
 
 

@@ -28,6 +28,7 @@ from kefu.desk.views import (
     learning,
     live,
     media,
+    models,
     pages,
     reminders,
     reports,
@@ -156,6 +157,9 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/api/learning/{item_id}/label", learning.label_item)
     router.add_post("/api/learning/{item_id}/kb", learning.attach_item)
     router.add_post("/api/learning/{item_id}/ignore", learning.ignore_item)
+    router.add_get("/api/models", models.list_models)
+    router.add_post("/api/models/train", models.train)
+    router.add_post("/api/models/{model_id}/activate", models.activate)
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -156,3 +156,23 @@ class RasaClient:
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             return {"rasa": f"unreachable: {exc.__class__.__name__}"}
         return None
+
+    async def load_model(self, rasa_url: str, model_file: str) -> str | None:
+        """Rasa's `PUT /model` on one server; None when loaded (or when the
+        server is not running: it loads the registry's live model when it
+        starts), else what went wrong."""
+        params = {"token": self.token} if self.token else None
+        try:
+            async with self.http.put(
+                f"{rasa_url}/model",
+                json={"model_file": model_file},
+                params=params,
+                timeout=aiohttp.ClientTimeout(total=300),
+            ) as resp:
+                if resp.status >= 300:
+                    return f"{rasa_url}: HTTP {resp.status} {(await resp.text())[:300]}"
+        except aiohttp.ClientConnectorError:
+            return None
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            return f"{rasa_url}: {exc.__class__.__name__}"
+        return None

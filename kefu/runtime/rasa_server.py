@@ -440,8 +440,27 @@ def main() -> Any:
     apply()
     from rasa.__main__ import main as rasa_main
 
+    sys.argv = with_live_model(sys.argv)
     sys.argv[0] = "rasa"
     return rasa_main()
+
+
+def with_live_model(argv: list[str]) -> list[str]:
+    """`--model` replaced by the model registry's live model: a Rasa server
+    the supervisor restarts after a model went live (or was rolled back)
+    loads that one, not the one it was first started with."""
+    if "--model" not in argv:
+        return argv
+    from kefu.core.settings import load_model_settings
+    from kefu.runtime.live_model import Wanted
+
+    wanted = Wanted(load_model_settings())
+    live = wanted()
+    wanted.engine.dispose()
+    if live is None or not live.is_file():
+        return argv
+    i = argv.index("--model") + 1
+    return [*argv[:i], str(live), *argv[i + 1 :]]
 
 
 if __name__ == "__main__":

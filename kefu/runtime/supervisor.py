@@ -28,10 +28,11 @@ from kefu.core.settings import (
     default,
     environment,
     load_action_server_settings,
+    load_model_settings,
     load_supervisor_settings,
     rasa_token_file,
 )
-from kefu.runtime import balancer
+from kefu.runtime import balancer, live_model
 from kefu.runtime.action_server import checked_settings
 from kefu.runtime.balancer import Layout
 from kefu.runtime.model_watch import ModelWatch
@@ -135,6 +136,8 @@ def scaled_env(env: dict[str, str], layout: Layout) -> dict[str, str]:
     # nginx's loopback listener: balanced, and sticky per conversation.
     env.setdefault("KEFU_ACTION_ENDPOINT", f"http://127.0.0.1:{layout.internal_port}/webhook")
     env.setdefault("KEFU_RASA_URL", f"http://127.0.0.1:{layout.internal_port}")
+    # A model going live is loaded into each Rasa server, not into one behind nginx.
+    env.setdefault("KEFU_RASA_SERVER_URLS", ",".join(f"http://{a}" for a in layout.rasa_servers))
     for name, value in SCALED_DEFAULTS.items():
         env.setdefault(name, value)
     return env
@@ -165,13 +168,6 @@ def ensure_database(url: str) -> None:
 
 def endpoints_file(tracker: TrackerSettings) -> Path:
     return PROJECT_ROOT / "bot" / ("endpoints-shared.yml" if tracker.shared else "endpoints.yml")
-
-
-def latest_model(models_dir: Path) -> Path:
-    models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    if not models:
-        raise SystemExit(f"error: no trained model in {models_dir}; run 'make train' first")
-    return models[-1]
 
 
 def rasa_command(port: int, model: Path, rasa_token: str | None, endpoints: Path, host: str = "0.0.0.0") -> list[str]:
@@ -311,7 +307,7 @@ def run(model: Path | None = None, scaled: bool = False) -> int:
     # Before anything starts, not as a crash loop of the action server.
     checked_settings(load_action_server_settings(env))
     prepare(env)
-    model = model or latest_model(PROJECT_ROOT / "models")
+    model = model or live_model.resolve(load_model_settings(env), migrate=False)
     token = env["KEFU_RASA_TOKEN"] = ensure_rasa_token(env)
     workers = reminder_workers(settings.reminder_workers, env["KEFU_DATABASE_URL"])
     if layout is not None:
@@ -330,7 +326,12 @@ def run(model: Path | None = None, scaled: bool = False) -> int:
             flush=True,
         )
     rasa_ports = [port_of(a) for a in layout.rasa_servers] if layout is not None else [ports.rasa]
-    watch = ModelWatch([f"http://127.0.0.1:{p}" for p in rasa_ports], token, settings.model_check_seconds)
+    watch = ModelWatch(
+        [f"http://127.0.0.1:{p}" for p in rasa_ports],
+        token,
+        settings.model_check_seconds,
+        wanted=live_model.Wanted(load_model_settings(env)),
+    )
     return supervise(cmds, env, watch, settings)
 
 
@@ -355,7 +356,7 @@ def serve(role: str) -> int:
     cmd = {
         "rasa": lambda: rasa_command(
             ports.rasa,
-            settings.model or latest_model(PROJECT_ROOT / "models"),
+            live_model.resolve(load_model_settings(env)),
             settings.rasa_token,
             endpoints_file(settings.tracker),
         ),

@@ -1,7 +1,8 @@
 """The desk (kefu.desk's aiohttp app) in this process, for the fast tier: on
 aiohttp's TestServer (a real loopback port, so the tests speak plain HTTP to
 it as to the stack's desk) over a migrated SQLite database, next to a tiny
-stand-in for Rasa's /status that the desk's /healthz asks."""
+stand-in for Rasa's /status that the desk's /healthz asks (and its
+`PUT /model`, which records the model files it was asked to load)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class Desk:
     rasa_url: str  # the stand-in's: what the desk's pages name as the chat server
     rasa_token: str
     env: dict[str, str] = field(default_factory=dict)
+    models_loaded: list[str] = field(default_factory=list)  # PUT /model bodies' model_file, in order
 
     @property
     def url(self) -> str:
@@ -43,17 +45,25 @@ class Desk:
         return self.login(*self.add_agent(role))
 
 
-def fake_rasa(token: str) -> web.Application:
+def fake_rasa(token: str, models_loaded: list[str] | None = None) -> web.Application:
     """Rasa's GET /status as the desk's health check reads it: 200 with the
-    model for the right token, 401 otherwise."""
+    model for the right token, 401 otherwise; PUT /model appends the file to
+    models_loaded."""
 
     async def status(request: web.Request) -> web.Response:
         if request.query.get("token") != token:
             return web.json_response({"status": "failure", "reason": "NotAuthenticated"}, status=401)
         return web.json_response({"model_file": "models/fake.tar.gz", "num_active_training_jobs": 0})
 
+    async def load_model(request: web.Request) -> web.Response:
+        if request.query.get("token") != token:
+            return web.json_response({"status": "failure", "reason": "NotAuthenticated"}, status=401)
+        (models_loaded if models_loaded is not None else []).append((await request.json())["model_file"])
+        return web.Response(status=204)
+
     app = web.Application()
     app.router.add_get("/status", status)
+    app.router.add_put("/model", load_model)
     return app
 
 
@@ -66,8 +76,9 @@ def running_desk(database_url: str) -> Iterator[Desk]:
 
     upgrade(database_url)
     token = uuid.uuid4().hex
+    models_loaded: list[str] = []
     with background_loop() as (loop, on_loop):
-        rasa = TestServer(fake_rasa(token), host="127.0.0.1")
+        rasa = TestServer(fake_rasa(token, models_loaded), host="127.0.0.1")
         on_loop(rasa.start_server(loop=loop))
         env = {
             "KEFU_DATABASE_URL": database_url,
@@ -75,6 +86,8 @@ def running_desk(database_url: str) -> Iterator[Desk]:
             "KEFU_RASA_TOKEN": token,
             # Uploaded media beside the test's database, never in the project's var/.
             "KEFU_MEDIA_DIR": tempfile.mkdtemp(prefix="kefu-media-"),
+            # Model files a test makes, never in the project's models/.
+            "KEFU_MODELS_DIR": tempfile.mkdtemp(prefix="kefu-models-"),
         }
         with mock.patch.dict(os.environ, env):
             settings = load_settings()
@@ -87,6 +100,7 @@ def running_desk(database_url: str) -> Iterator[Desk]:
                 rasa_url=env["KEFU_RASA_URL"],
                 rasa_token=token,
                 env=env,
+                models_loaded=models_loaded,
             )
         finally:
             on_loop(server.close())

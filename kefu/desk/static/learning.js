@@ -87,6 +87,63 @@ async function load() {
   document.querySelector("#items tbody").replaceChildren(...items.map(row));
 }
 
+// The model registry: train with what was labelled, see the gate's verdict, roll back.
+const MODEL_STATUS = {training: "训练中", rejected: "未通过，未上线", live: "在用", retired: "已替换（可回滚）"};
+let modelTimer = null;
+
+function modelRow(model) {
+  const tr = el("tr");
+  tr.dataset.id = model.id;
+  tr.dataset.status = model.status;
+  const m = model.metrics || {};
+  const f1 = m.heldout_macro_f1 === undefined ? "—" :
+    `${m.heldout_macro_f1.toFixed(4)}${m.live ? `（原 ${m.live.heldout_macro_f1.toFixed(4)}）` : ""}`;
+  const fresh = m.new_n ? `${m.new_correct}/${m.new_n}${m.live ? `（原 ${m.live.new_correct}/${m.live.new_n}）` : ""}` : "—";
+  for (const text of [String(model.id), (model.created_at || "").slice(5, 16).replace("T", " "),
+                      MODEL_STATUS[model.status] || model.status, f1, fresh, model.reason || ""]) {
+    tr.append(el("td", {textContent: text}));
+  }
+  const cell = el("td");
+  if (model.status === "retired") {
+    const back = el("button", {type: "button", textContent: "回滚到此模型"});
+    back.addEventListener("click", () => activate(model));
+    cell.append(back);
+  }
+  tr.append(cell);
+  return tr;
+}
+
+async function activate(model) {
+  if (!confirm(`把模型 ${model.id} 重新设为在用模型？所有机器人服务器会加载它。`)) return;
+  document.getElementById("train-state").textContent = `正在加载模型 ${model.id}…`;
+  const resp = await api(`/api/models/${model.id}/activate`, {method: "POST"});
+  const body = await resp.json();
+  document.getElementById("train-state").textContent = resp.ok ? `模型 ${model.id} 已上线。` :
+    `模型 ${model.id} 已设为在用，但有服务器加载失败：${(body.failed || [body.error]).join("；")}`;
+  await loadModels();
+}
+
+async function loadModels() {
+  const resp = await api("/api/models");
+  if (!resp.ok) return;
+  const models = (await resp.json()).models;
+  const empty = el("tr");
+  empty.append(el("td", {colSpan: 7, textContent: "暂无模型记录：机器人启动时会登记它正在用的模型。"}));
+  document.querySelector("#models tbody").replaceChildren(...(models.length ? models.map(modelRow) : [empty]));
+  const training = models.some((m) => m.status === "training");
+  document.getElementById("train").disabled = training;
+  if (training) document.getElementById("train-state").textContent = "正在训练，约需几分钟，完成后这里会显示结果。";
+  clearTimeout(modelTimer);
+  if (training) modelTimer = setTimeout(loadModels, 5000);
+}
+
+document.getElementById("train").addEventListener("click", async () => {
+  const resp = await api("/api/models/train", {method: "POST"});
+  const body = await resp.json();
+  document.getElementById("train-state").textContent = resp.ok ? `已开始训练模型 ${body.job_id}。` : body.error;
+  await loadModels();
+});
+
 document.getElementById("filter").addEventListener("submit", (event) => { event.preventDefault(); load(); });
 
 (async () => {
@@ -95,4 +152,5 @@ document.getElementById("filter").addEventListener("submit", (event) => { event.
   me = await resp.json();
   document.getElementById("me").textContent = me.name;
   await load();
+  await loadModels();
 })();
