@@ -38,7 +38,7 @@ KB_OFFER_TEXT = "需要为您转接人工客服吗？（回复“是”转接，
 
 # The score above which an answer is given; bench/kb_retrieval.py chose it so
 # that at most 5 % of questions the knowledge base does not cover get one.
-CONFIDENT = 0.35
+CONFIDENT = 0.37
 # A message the NLU did not understand is answered from the knowledge base
 # only when the match is clearly better: such messages are more often
 # gibberish or off-topic than the inquiries the threshold was chosen on.

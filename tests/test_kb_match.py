@@ -64,3 +64,26 @@ def test_normalize_drops_greetings_but_keeps_a_message_of_nothing_else():
     assert normalize("在吗") == "在吗"
     assert normalize("ＡＢＣ１２３") == "abc123"
     assert normalize("亲子装有吗") == "亲子装有吗"
+
+
+def test_words_customers_use_for_the_same_thing_meet_through_the_synonym_table(tmp_path, monkeypatch):
+    from kefu.text import kb_match
+    from kefu.text.kb_match import synonym_groups
+
+    # 营销中心 shares no character with 售楼处: only the synonym group joins them.
+    assert synonym_groups(normalize("营销中心在哪")) & synonym_groups(normalize("售楼处在哪里？"))
+    assert not synonym_groups(normalize("今天天气不错"))
+    entries = [(9, ["售楼处在哪里？"]), (11, ["市中心远吗"])]
+    assert top(KbIndex(entries), "营销中心在哪") == 9
+    with_table = KbIndex(entries).search("营销中心在哪", 1)[0].score
+
+    empty = tmp_path / "none.yml"
+    empty.write_text("[]", encoding="utf-8")
+    monkeypatch.setattr(kb_match, "SYNONYMS_FILE", empty)
+    kb_match._synonyms.cache_clear()
+    try:
+        assert top(KbIndex(entries), "营销中心在哪") == 11  # without it, the shared 中心 wins
+        assert KbIndex(entries).search("营销中心在哪", 1)[0].score < with_table
+    finally:
+        monkeypatch.undo()
+        kb_match._synonyms.cache_clear()

@@ -8,7 +8,9 @@ that real, messy questions still meet their entry:
 - characters and character pairs: a word jieba splits differently, or a
   short question ("包邮吗") with one telling character pair;
 - pinyin syllable pairs (pypinyin, no tones): homophone typos that input
-  methods make all the time (退获 → tui huo → 退货, 发或时间 → 发货时间).
+  methods make all the time (退获 → tui huo → 退货, 发或时间 → 发货时间);
+- synonym groups (`data/kb_synonyms.yml`): words customers use for the same
+  thing (营销中心 / 售楼处, 交付 / 交房, 免运费 / 包邮) share one feature.
 
 An entry's score is the best cosine similarity between the question and
 any of its texts, in [0, 1]. The caller decides which score is confident
@@ -28,8 +30,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from pathlib import Path
+
 import jieba
 import numpy as np
+import yaml
 from pypinyin import Style, lazy_pinyin
 from scipy import sparse
 
@@ -38,6 +43,8 @@ WORD_WEIGHT = 1.0
 PAIR_WEIGHT = 1.0
 CHAR_WEIGHT = 0.4
 PINYIN_WEIGHT = 0.8
+SYNONYM_WEIGHT = 1.0  # a group both texts mention counts as a shared word
+SYNONYMS_FILE = Path(__file__).resolve().parent / "data" / "kb_synonyms.yml"
 
 # Greetings and politeness that say nothing about the question.
 _FILLER = re.compile(
@@ -56,6 +63,33 @@ def normalize(text: str) -> str:
     if _KEEP.search(stripped):
         text = stripped
     return "".join(_KEEP.findall(text))
+
+
+@lru_cache(maxsize=1)
+def _synonyms() -> dict[str, list[tuple[str, int]]]:
+    """First character → (word, group) of every synonym, longest word first."""
+    groups = yaml.safe_load(SYNONYMS_FILE.read_text(encoding="utf-8")) or []
+    by_first: defaultdict[str, list[tuple[str, int]]] = defaultdict(list)
+    for number, group in enumerate(groups):
+        for word in group:
+            norm = "".join(_KEEP.findall(unicodedata.normalize("NFKC", str(word)).lower()))
+            if len(norm) >= 2:
+                by_first[norm[0]].append((norm, number))
+    for words in by_first.values():
+        words.sort(key=lambda w: -len(w[0]))
+    return dict(by_first)
+
+
+def synonym_groups(norm: str) -> set[int]:
+    """The synonym groups a normalised text mentions."""
+    table = _synonyms()
+    found = set()
+    for i, char in enumerate(norm):
+        for word, group in table.get(char, ()):
+            if norm.startswith(word, i):
+                found.add(group)
+                break
+    return found
 
 
 @lru_cache(maxsize=4096)
@@ -79,6 +113,8 @@ def features(text: str) -> dict[str, float]:
     sounds = [_pinyin(c) for c in norm if _CJK.match(c)]
     for a, b in zip(sounds, sounds[1:], strict=False):
         found["p:" + a + "_" + b] += PINYIN_WEIGHT
+    for group in synonym_groups(norm):
+        found[f"g:{group}"] += SYNONYM_WEIGHT
     return found
 
 
