@@ -16,6 +16,9 @@ from tests.support.stack import DATA, ROOT, Stack
 
 HELDOUT = DATA / "nlu_heldout.jsonl"
 ENTITIES = DATA / "entities_heldout.jsonl"
+# Off-topic requests (weather, news, jokes, sums, 发短信给…, songs, trivia …) and
+# customer messages that merely mention such words, with their business intent.
+OUT_OF_SCOPE = DATA / "out_of_scope_heldout.jsonl"
 CORE = ("inquiry", "complaint", "repair", "payment_reminder")
 
 
@@ -53,6 +56,16 @@ def test_heldout_file_is_large_and_never_trained_on():
     assert overlap == set(), f"held-out messages found in training data: {sorted(overlap)[:5]}"
 
 
+def test_out_of_scope_file_is_large_and_never_trained_on():
+    examples = read_examples(OUT_OF_SCOPE)
+    off_topic = [t for t, intent in examples if intent == "out_of_scope"]
+    in_scope = [t for t, intent in examples if intent in CORE]
+    assert len(off_topic) >= 80 and len(in_scope) >= 40, (len(off_topic), len(in_scope))
+    trained = training_texts()
+    overlap = {t for t, _ in examples if normalised(t) in trained}
+    assert overlap == set(), f"held-out messages found in training data: {sorted(overlap)[:5]}"
+
+
 def test_training_data_has_sixty_examples_per_core_intent():
     import yaml
 
@@ -71,6 +84,20 @@ def test_intent_accuracy_and_macro_f1_on_heldout(stack: Stack):
     print(format_report(result))
     assert result.accuracy >= 0.95, format_report(result)
     assert result.macro_f1 >= 0.93, format_report(result)
+
+
+def test_off_topic_requests_are_never_taken_for_business(stack: Stack):
+    """Weather, news, a joke, "给我妈发条短信…" open no ticket and send no payment
+    guide; "短信说我欠费了" or "下雨天地库漏水了" still do."""
+    result = evaluate(OUT_OF_SCOPE, lambda texts: [stack.parse(t)["intent"]["name"] for t in texts])
+    print(format_report(result))
+    taken = [
+        (text, predicted)
+        for text, expected, predicted in result.errors
+        if expected == "out_of_scope" and predicted in CORE
+    ]
+    assert taken == [], taken
+    assert result.accuracy >= 0.95, format_report(result)
 
 
 def test_entity_exact_value_recall_on_heldout(stack: Stack):
