@@ -30,10 +30,12 @@ class Running:
 
 
 @contextmanager
-def _process(env: dict[str, str], args: list[str], running: Running, log: Path) -> Iterator[Running]:
+def _process(env: dict[str, str], args: list[str], running: Running, log: Path, root: Path = ROOT) -> Iterator[Running]:
+    # root: another checkout of Kefu (bench/compare_commits.py); `python -m`
+    # imports the kefu package of the working directory first.
     proc = subprocess.Popen(
         [sys.executable, "-m", "kefu.cli", "run", *args],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
@@ -47,7 +49,7 @@ def _process(env: dict[str, str], args: list[str], running: Running, log: Path) 
 
 
 @contextmanager
-def embedded(extra_env: dict[str, str] | None = None) -> Iterator[Running]:
+def embedded(extra_env: dict[str, str] | None = None, root: Path = ROOT) -> Iterator[Running]:
     with tempfile.TemporaryDirectory(prefix="kefu-bench-") as tmp:
         ports = {n: free_port() for n in ("rasa", "actions", "desk")}
         env = {
@@ -76,7 +78,7 @@ def embedded(extra_env: dict[str, str] | None = None) -> Iterator[Running]:
             desk_url=f"http://127.0.0.1:{ports['desk']}",
             env=env,
         )
-        with _process(env, [], running, Path(tmp) / "stack.log") as up:
+        with _process(env, [], running, Path(tmp) / "stack.log", root) as up:
             yield up
 
 
