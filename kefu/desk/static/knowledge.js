@@ -67,12 +67,13 @@ function openEditor(entry) {
   form.question.focus();
 }
 
-async function save(id, body, done) {
+async function save(id, body, done, fromEditor = false) {
   const resp = await api(id === null ? "/api/kb" : `/api/kb/${id}`, {method: id === null ? "POST" : "PUT", body: JSON.stringify(body)});
   if (!resp.ok) {
     const error = (await resp.json()).error || "";
     return notice(resp.status === 409 ? "已有相同的标准问题，请直接编辑那一条。" : `保存失败：${error}`);
   }
+  if (fromEditor) document.getElementById("editor").hidden = true;  // closed at once, before the list reloads
   notice(`${done}，约 2 秒后机器人即按新内容回答。`);
   await load();
   return true;
@@ -92,7 +93,7 @@ document.getElementById("editor").addEventListener("submit", async (event) => {
     // A new entry leaves out the empty ones; an edit sends them empty to remove them.
     variants: editing === null ? Object.fromEntries(Object.entries(variants).filter(([, v]) => v)) : variants,
   };
-  if (await save(editing, body, "已保存")) form.hidden = true;
+  await save(editing, body, "已保存", true);
 });
 document.getElementById("cancel").addEventListener("click", () => { document.getElementById("editor").hidden = true; });
 document.getElementById("add").addEventListener("click", () => openEditor(null));
