@@ -119,7 +119,10 @@ def test_what_the_bot_missed_is_listed_and_taught_through_the_knowledge_base(sta
     stack.say(other, f"我家{tag}门口的地砖翘起来了 这个归谁管")
     stack.say(other, "转人工")
     status, body = http("GET", f"{stack.desk_url}/api/learning?status=all", headers=auth(boss))
-    assert any(i["reason"] == "before_handoff" and "地砖翘起来" in i["text"] for i in body["items"]), body
+    [item] = [i for i in body["items"] if "地砖翘起来" in i["text"]]
+    # Recorded by the handoff: as its own item, or counted on the item the
+    # same message made when the NLU fell back on it a moment before.
+    assert item["reason"] == "before_handoff" or (item["reason"] == "fallback" and item["count"] == 2), item
 
 
 def test_the_customer_says_whether_the_answer_helped(stack: Stack):
@@ -151,18 +154,18 @@ def test_a_message_the_nlu_did_not_understand_is_answered_when_the_knowledge_bas
     """Cantonese the NLU falls back on, asked nearly as an entry has it: the
     entry's answer, not a request to rephrase (and nothing for 待学习)."""
     boss = login(stack.desk_url, *add_agent(stack.env, "supervisor", "canto-boss"))
-    question = "KX9点样开机啊"
+    question = "KX9点样驳蓝牙"
     assert stack.parse(question)["intent"]["name"] == "nlu_fallback"
     status, entry = http(
         "POST",
         f"{stack.desk_url}/api/kb",
-        {"question": "KX9点样开机？", "answer": "亲，KX9音箱长按电源键3秒开机，指示灯亮起即可。"},
+        {"question": "KX9点样驳蓝牙？", "answer": "亲，打开手机蓝牙，搜索“KX9”配对即可，音箱指示灯会变蓝。"},
         headers=auth(boss),
     )
     assert status == 201
     try:
-        replies, _ = answered_with(stack, question, "长按电源键")
-        assert any("长按电源键" in r for r in replies), replies
+        replies, _ = answered_with(stack, question, "搜索“KX9”配对")
+        assert any("搜索“KX9”配对" in r for r in replies), replies
         # Answered, so not "misunderstood": 待学习 counts only the tries made
         # before the entry was live.
         missed = lambda: sum(  # noqa: E731
@@ -171,10 +174,10 @@ def test_a_message_the_nlu_did_not_understand_is_answered_when_the_knowledge_bas
             if "KX9" in i["text"]
         )
         before = missed()
-        assert any("长按电源键" in r for r in stack.say(new_sender("kb"), question))
+        assert any("搜索“KX9”配对" in r for r in stack.say(new_sender("kb"), question))
         assert missed() == before
         # Nothing like it in the knowledge base: still the request to rephrase.
         replies = stack.say(new_sender("kb"), "咕噜咕噜啪嗒")
-        assert not any("长按电源键" in r for r in replies), replies
+        assert not any("搜索“KX9”配对" in r for r in replies), replies
     finally:
         http("DELETE", f"{stack.desk_url}/api/kb/{entry['id']}", headers=auth(boss))
