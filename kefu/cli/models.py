@@ -52,16 +52,11 @@ def main(args: argparse.Namespace) -> int:
             from kefu.runtime.live_model import load_everywhere
 
             try:
-                model = model_registry.get(session, args.model_id)
-                path = settings.models_dir / (model.file or "")
-                if not model.file or not path.is_file():
-                    print(f"error: model {model.id}'s file is missing from {settings.models_dir}", file=sys.stderr)
-                    return 1
-                model_registry.make_live(session, model.id)
+                model = model_registry.roll_back(session, args.model_id, settings.models_dir)
             except KefuError as err:
                 print(f"error: {err.message}", file=sys.stderr)
                 return 1
-            failures = load_everywhere(settings.rasa_server_urls, settings.rasa_token, path)
+            failures = load_everywhere(settings.rasa_server_urls, settings.rasa_token, settings.models_dir / model.file)
             print(f"model {model.id} ({model.file}) is live")
             return 1 if failures else 0
     finally:

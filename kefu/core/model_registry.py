@@ -116,6 +116,20 @@ def make_live(
     return model
 
 
+class FileMissing(Conflict):
+    def __init__(self, model: NluModel, models_dir: Path) -> None:
+        super().__init__(f"model {model.id}'s file {model.file} is missing from {models_dir}")
+
+
+def roll_back(session: Session, model_id: int, models_dir: Path) -> NluModel:
+    """An earlier model (live or retired) live again, if its file is still
+    there; the caller loads it into the Rasa servers."""
+    model = get(session, model_id)
+    if model.status in ("live", "retired") and not (model.file and (models_dir / model.file).is_file()):
+        raise FileMissing(model, models_dir)
+    return make_live(session, model_id)
+
+
 def adopt(session: Session, file: str, reason: str) -> NluModel:
     """Record a model trained outside `kefu train` (the first start of a
     new installation) as live, when nothing is live yet."""

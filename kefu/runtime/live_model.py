@@ -63,7 +63,8 @@ def resolve(settings: ModelSettings, migrate: bool = True) -> Path:
     return path
 
 
-def _rasa_request(method: str, url: str, token: str | None, body: dict | None, timeout: float):
+def rasa_request(method: str, url: str, token: str | None, body: dict | None, timeout: float):
+    """One call to Rasa's HTTP API with the token; the caller reads (and closes) the response."""
     target = f"{url}?token={quote(token, safe='')}" if token else url
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(target, data=data, method=method, headers={"Content-Type": "application/json"})
@@ -73,7 +74,7 @@ def _rasa_request(method: str, url: str, token: str | None, body: dict | None, t
 def loaded_model(rasa_url: str, token: str | None, timeout: float = 3) -> str | None:
     """The archive name a Rasa server has loaded; None if it cannot tell."""
     try:
-        with _rasa_request("GET", f"{rasa_url}/status", token, None, timeout) as resp:
+        with rasa_request("GET", f"{rasa_url}/status", token, None, timeout) as resp:
             name = json.loads(resp.read()).get("model_file")
             return Path(name).name if isinstance(name, str) else None
     except (OSError, ValueError):
@@ -84,7 +85,7 @@ def load_into(rasa_url: str, token: str | None, model: Path, timeout: float = LO
     """Rasa's `PUT /model`; None on success (or when the server is not
     running: it loads the live model when it starts), else what went wrong."""
     try:
-        with _rasa_request("PUT", f"{rasa_url}/model", token, {"model_file": str(model.resolve())}, timeout):
+        with rasa_request("PUT", f"{rasa_url}/model", token, {"model_file": str(model.resolve())}, timeout):
             return None
     except urllib.error.HTTPError as err:
         return f"{rasa_url}: HTTP {err.code} {err.read()[:300].decode('utf-8', 'replace')}"

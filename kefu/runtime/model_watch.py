@@ -13,21 +13,18 @@ from __future__ import annotations
 import sys
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import quote
 
-from kefu.runtime.live_model import load_into, loaded_model
+from kefu.runtime.live_model import load_everywhere, loaded_model, rasa_request
 
 DEFAULT_INTERVAL_SECONDS = 15.0
 
 
 def model_state(rasa_url: str, token: str, timeout: float = 3) -> str | None:
     """ "loaded", "missing", or None when Rasa cannot tell (starting, restarting)."""
-    req = urllib.request.Request(f"{rasa_url}/status?token={quote(token, safe='')}")
     try:
-        with urllib.request.urlopen(req, timeout=timeout):
+        with rasa_request("GET", f"{rasa_url}/status", token, None, timeout):
             return "loaded"
     except urllib.error.HTTPError as err:
         return "missing" if err.code == 409 else None
@@ -83,6 +80,4 @@ class ModelWatch:
         if loaded is None or loaded == live.name:
             return
         print(f"kefu: rasa {url} runs {loaded}, the live model is {live.name}: loading it", file=sys.stderr, flush=True)
-        failure = load_into(url, self.token, live)
-        if failure is not None:
-            print(f"kefu: loading {live.name} failed on {failure}", file=sys.stderr, flush=True)
+        load_everywhere([url], self.token, live)

@@ -10,7 +10,6 @@ import threading
 from aiohttp import web
 
 from kefu.core import model_registry
-from kefu.core.errors import Conflict
 from kefu.core.permissions import can_teach_bot
 from kefu.desk.requests import AGENT, RASA, SETTINGS, in_db, int_param, supervisor_required
 
@@ -49,17 +48,14 @@ async def train(request: web.Request) -> web.Response:
     return web.json_response({"job_id": model.id}, status=202)
 
 
-def _activate(session, model_id: int, models_dir) -> dict:
-    model = model_registry.get(session, model_id)
-    if model.status in ("live", "retired") and not (model.file and (models_dir / model.file).is_file()):
-        raise Conflict(f"model {model_id}'s file {model.file} is missing from the models directory")
-    return model_registry.model_to_json(model_registry.make_live(session, model_id))
+def _roll_back(session, model_id: int, models_dir) -> dict:
+    return model_registry.model_to_json(model_registry.roll_back(session, model_id, models_dir))
 
 
 @supervisor_required(can_teach_bot)
 async def activate(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    model = await in_db(request, _activate, int_param(request, "model_id"), settings.models_dir)
+    model = await in_db(request, _roll_back, int_param(request, "model_id"), settings.models_dir)
     path = str((settings.models_dir / model["file"]).resolve())
     failures = [
         failure
