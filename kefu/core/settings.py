@@ -625,6 +625,7 @@ def businesses(env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
 def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
     rasa_port = int(_get(env, "KEFU_RASA_PORT"))
     rasa_url = env.get("KEFU_RASA_URL") or f"http://127.0.0.1:{rasa_port}"
+    models = load_model_settings(env)
     return Settings(
         database_url=_get_or_default(env, "KEFU_DATABASE_URL"),
         rasa_url=rasa_url,
@@ -638,8 +639,8 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         important_customers_file=important_customers_file(env),
         media_dir=load_media_settings(env).directory,
         businesses=businesses(env),
-        models_dir=load_model_settings(env).models_dir,
-        rasa_server_urls=load_model_settings(env).rasa_server_urls,
+        models_dir=models.models_dir,
+        rasa_server_urls=models.rasa_server_urls,
     )
 
 

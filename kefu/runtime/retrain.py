@@ -155,7 +155,7 @@ def _train(session: Session, settings: ModelSettings, job_id: int, heldout: list
     started = time.monotonic()
     try:
         current = model_registry.live(session)
-        current_file = settings.models_dir / current.file if current is not None and current.file else None
+        current_file = model_registry.live_path(session, settings.models_dir)
         split = training_set.split(learning.labelled_examples(session), current.created_at if current else None)
         name = f"kefu-{job_id}-{time.strftime('%Y%m%d-%H%M%S')}"
         with tempfile.TemporaryDirectory(prefix="kefu-train-") as tmp:
