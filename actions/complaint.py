@@ -12,7 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import followup
-from actions.knowledge import settle_feedback
+from actions.knowledge import settle_kb_reply
 from actions.outage import polite_on_outage
 from actions.tickets import open_ticket, promise_text
 from actions.turn import Turn, current_turn
@@ -50,7 +50,7 @@ class ActionHandleComplaint(Action):
 
     @polite_on_outage
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
-        settled = await settle_feedback(dispatcher, tracker)  # "没解决" after a knowledge-base answer
+        settled = await settle_kb_reply(dispatcher, tracker)  # "没解决", "2" after the knowledge base spoke
         if settled is not None:
             return settled
         turn = current_turn(tracker)

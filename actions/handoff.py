@@ -9,7 +9,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, FollowupAction, SessionStarted
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.knowledge import CONFIDENT_WITHOUT_INTENT, KB_OFFER_TEXT, answer_with_feedback, kb_answer, settle_feedback
+from actions.knowledge import (
+    CONFIDENT_WITHOUT_INTENT,
+    KB_OFFER_TEXT,
+    answer_with_feedback,
+    kb_answer,
+    kb_suggestions,
+    offer_suggestions,
+    settle_kb_reply,
+)
 from actions.learning import previous_user_message, remember
 from actions.orders import ActionAcknowledge, order_answer
 from actions.outage import OUTAGE_ERRORS, polite_on_outage
@@ -115,7 +123,7 @@ class ActionFallback(Action):
 
     @polite_on_outage
     async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
-        settled = await settle_feedback(dispatcher, tracker)  # "没解决" after a knowledge-base answer
+        settled = await settle_kb_reply(dispatcher, tracker)  # "没解决", "2" after the knowledge base spoke
         if settled is not None:
             return settled
         turn = current_turn(tracker)
@@ -127,9 +135,10 @@ class ActionFallback(Action):
         if answer is not None:
             dispatcher.utter_message(text=answer)
             return [FollowupAction("action_listen")]
+        in_form = bool((tracker.active_loop or {}).get("name"))
         # Not understood, but clearly a question the knowledge base answers
         # ("包油不", "发或时间"): the answer, not a request to rephrase.
-        if not (tracker.active_loop or {}).get("name"):
+        if not in_form:
             found = await kb_answer(turn, CONFIDENT_WITHOUT_INTENT)
             if found is not None:
                 return [*answer_with_feedback(dispatcher, found, turn.channel), FollowupAction("action_listen")]
@@ -137,9 +146,14 @@ class ActionFallback(Action):
         # Never offered while the repair form runs: its yes/no would be read
         # as the form's answer ("不用" cancels the repair). The fallback text
         # there already says how to reach a human.
-        if consecutive_fallbacks(tracker) >= FALLBACKS_BEFORE_HANDOFF and not (tracker.active_loop or {}).get("name"):
+        if consecutive_fallbacks(tracker) >= FALLBACKS_BEFORE_HANDOFF and not in_form:
             dispatcher.utter_message(text=OFFER_TEXT)
             return [FollowupAction("action_listen")]
+        # Something like a question it knows ("房子朝向采光咋样"): "您是不是想问"
+        # rather than a request to rephrase.
+        suggested = [] if in_form else await kb_suggestions(turn)
+        if suggested:
+            return [*offer_suggestions(dispatcher, suggested, turn.channel), FollowupAction("action_listen")]
         dispatcher.utter_message(text=FALLBACK_TEXT)
         # Also used as Rasa's core fallback: without an explicit listen the
         # policy would predict this action again and again.
@@ -155,7 +169,7 @@ class ActionReplyYesNo(Action):
 
     @polite_on_outage
     async def run(self, dispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
-        settled = await settle_feedback(dispatcher, tracker)  # 解决了/没解决 read as yes/no
+        settled = await settle_kb_reply(dispatcher, tracker)  # 解决了/没解决/都不是 read as yes/no
         if settled is not None:
             return settled
         if not handoff_offered(tracker):

@@ -8,16 +8,12 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.knowledge import answer_with_feedback, kb_answer, settle_feedback
+from actions.knowledge import answer_with_feedback, kb_answer, kb_suggestions, offer_suggestions, settle_kb_reply
 from actions.learning import remember
 from actions.orders import is_order_question, order_answer
 from actions.outage import polite_on_outage
-from actions.tickets import open_ticket, promise_text
+from actions.tickets import inquiry_ticket
 from actions.turn import current_turn
-from kefu.core.categories import default_categories
-from kefu.core.tickets import ticket_number
-
-INQUIRY_CATEGORY = "咨询"
 
 
 class ActionAnswerInquiry(Action):
@@ -26,7 +22,7 @@ class ActionAnswerInquiry(Action):
 
     @polite_on_outage
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
-        settled = await settle_feedback(dispatcher, tracker)  # "不明白" after a knowledge-base answer
+        settled = await settle_kb_reply(dispatcher, tracker)  # "不明白", "2" after the knowledge base spoke
         if settled is not None:
             return settled
         turn = current_turn(tracker)
@@ -37,20 +33,9 @@ class ActionAnswerInquiry(Action):
         found = await kb_answer(turn)
         if found is not None:
             return answer_with_feedback(dispatcher, found, turn.channel)
+        suggested = await kb_suggestions(turn)
         await remember(tracker, "no_kb_answer")
-        hours = default_categories().reply_hours(INQUIRY_CATEGORY)
-        ticket = await open_ticket(
-            turn,
-            intent="inquiry",
-            category=INQUIRY_CATEGORY,
-            summary=f"咨询：{turn.text[:200]}",
-            reply_hours=hours,
-        )
-        dispatcher.utter_message(
-            text=(
-                "感谢您的咨询！这个问题需要专人为您确认，已为您记录，"
-                f"工单号：{ticket_number(ticket.id)}，我们会在{promise_text(hours)}回复您。"
-                "如需立即人工服务，请回复“转人工”。"
-            )
-        )
+        if suggested:
+            return offer_suggestions(dispatcher, suggested, turn.channel)
+        dispatcher.utter_message(text=await inquiry_ticket(turn))
         return []

@@ -10,6 +10,7 @@ knowledge base (a ticket, a human).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -19,12 +20,15 @@ from sqlalchemy.orm import Session
 
 from actions.learning import previous_user_message, remember
 from actions.store import in_db
-from actions.turn import Turn, bot_text_before
+from actions.tickets import inquiry_ticket
+from actions.turn import Turn, bot_text_before, current_turn
 from kefu.core import kb_files, knowledge
 from kefu.core.settings import businesses
 from kefu.text.kb_feedback import verdict
+from kefu.text.kb_pick import NONE_OF_THEM, pick
 
 SLOT = "kb_entry"
+OFFERED_SLOT = "kb_offered"  # [[entry id, question], …] while "您是不是想问" waits for a choice
 FEEDBACK_PROMPT = "这个回答解决您的问题了吗？可以回复“解决了”或“没解决”。"
 FEEDBACK_BUTTONS = [
     {"title": "解决了", "payload": "解决了"},
@@ -43,16 +47,29 @@ CONFIDENT = 0.37
 # only when the match is clearly better: such messages are more often
 # gibberish or off-topic than the inquiries the threshold was chosen on.
 CONFIDENT_WITHOUT_INTENT = 0.5
+# Below CONFIDENT but at or above SUGGEST the bot asks "您是不是想问" with
+# the best entries (猜您想问): on bench/kb_retrieval.py's paraphrases the
+# right entry is among them for most questions it cannot answer outright.
+SUGGEST = 0.2
+SUGGESTED = 3
+SUGGEST_PROMPT = "您是不是想问以下问题？"
+NONE_OF_THEM_TEXT = "都不是"
+NOT_FOUND_TEXT = "抱歉没能找到您要问的问题。"
+WIDGET_CHANNEL = "socketio"  # the only channel that shows buttons
 
 _cache = knowledge.KnowledgeCache()
 _started: list[bool] = []  # once per process: the starter knowledge (kefu.core.kb_files.start)
 
 
-def _best(session: Session, text: str, at_least: float) -> knowledge.Found | None:
+def _snapshot(session: Session) -> knowledge.Snapshot:
     if not _started:
         kb_files.start(session, businesses())
         _started.append(True)
-    found = _cache.current(session).search(text, 1)
+    return _cache.current(session)
+
+
+def _best(session: Session, text: str, at_least: float) -> knowledge.Found | None:
+    found = _snapshot(session).search(text, 1)
     if not found or found[0].score < at_least:
         return None
     knowledge.count_hit(session, found[0].id)
@@ -64,6 +81,68 @@ async def kb_answer(turn: Turn, at_least: float = CONFIDENT) -> knowledge.Found 
     if not turn.text:
         return None
     return await in_db(_best, turn.text, at_least)
+
+
+def _suggestions(session: Session, text: str) -> list[knowledge.Found]:
+    return [f for f in _snapshot(session).search(text, SUGGESTED) if f.score >= SUGGEST]
+
+
+async def kb_suggestions(turn: Turn) -> list[knowledge.Found]:
+    """The entries worth offering as "您是不是想问" (best first; empty when none)."""
+    if not turn.text:
+        return []
+    return await in_db(_suggestions, turn.text)
+
+
+def offer_suggestions(
+    dispatcher: CollectingDispatcher, suggested: list[knowledge.Found], channel: str
+) -> list[dict[str, Any]]:
+    """Ask which of the entries the customer means: numbered on every
+    channel, one button per question on the widget (it sends the number)."""
+    lines = "\n".join(f"{n}. {f.question}" for n, f in enumerate(suggested, start=1))
+    how = "点击下方问题或回复序号" if channel == WIDGET_CHANNEL else "回复序号"
+    text = f"{SUGGEST_PROMPT}\n{lines}\n请{how}查看答案；都不是请回复“{NONE_OF_THEM_TEXT}”。"
+    buttons = [{"title": f.question, "payload": str(n)} for n, f in enumerate(suggested, start=1)]
+    buttons.append({"title": NONE_OF_THEM_TEXT, "payload": NONE_OF_THEM_TEXT})
+    dispatcher.utter_message(text=text, buttons=buttons)
+    return [SlotSet(OFFERED_SLOT, [[f.id, f.question] for f in suggested])]
+
+
+def _entry(session: Session, entry_id: int) -> knowledge.Found | None:
+    found = _snapshot(session).entry(entry_id)
+    if found is not None:
+        knowledge.count_hit(session, found.id)
+    return found
+
+
+async def settle_pick(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]] | None:
+    """The customer's choice right after "您是不是想问": that entry's answer;
+    "都不是": the question goes to a person as before (a 咨询 ticket). None
+    when this message is not such a choice (the caller goes on)."""
+    offered = tracker.get_slot(OFFERED_SLOT)
+    if not isinstance(offered, list) or not (bot_text_before(tracker) or "").startswith(SUGGEST_PROMPT):
+        return None
+    turn = current_turn(tracker)
+    choice = pick(turn.text, [str(question) for _id, question in offered])
+    if choice is None:
+        return None
+    cleared = SlotSet(OFFERED_SLOT, None)
+    found = None if choice == NONE_OF_THEM else await in_db(_entry, int(offered[choice - 1][0]))
+    if found is not None:
+        return [*answer_with_feedback(dispatcher, found, turn.channel), cleared]
+    question = previous_user_message(tracker)
+    original = dataclasses.replace(turn, text=((question or {}).get("text") or turn.text).strip())
+    dispatcher.utter_message(text=NOT_FOUND_TEXT + await inquiry_ticket(original))
+    return [cleared]
+
+
+async def settle_kb_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]] | None:
+    """A reply to what the knowledge base just said: whether an answer
+    helped, or which suggested question was meant. None otherwise."""
+    settled = await settle_feedback(dispatcher, tracker)
+    if settled is None:
+        settled = await settle_pick(dispatcher, tracker)
+    return settled
 
 
 def answer_with_feedback(

@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import followup
 from actions.complaint import register_complaint
-from actions.knowledge import settle_feedback
+from actions.knowledge import settle_kb_reply
 from actions.outage import polite_on_outage
 from actions.store import in_db
 from actions.survey import survey_reply
@@ -78,8 +78,8 @@ class ActionAcknowledge(Action):
 
     @polite_on_outage
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
-        # 解决了/没解决 right after a knowledge-base answer (actions/knowledge.py).
-        settled = await settle_feedback(dispatcher, tracker)
+        # 解决了/没解决 or "2" right after the knowledge base spoke (actions/knowledge.py).
+        settled = await settle_kb_reply(dispatcher, tracker)
         if settled is not None:
             return settled
         turn = current_turn(tracker)

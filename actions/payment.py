@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import answer_by_id, best_answer, load_faq
+from actions.knowledge import answer_with_feedback, kb_answer
 from actions.orders import SHOP_CHANNELS, order_answer
 from actions.outage import polite_on_outage
 from actions.store import in_db
@@ -170,6 +171,11 @@ class ActionHandlePayment(Action):
         else:
             # A shop buyer's payment question is about their own orders.
             own = await order_answer(turn) if turn.channel in SHOP_CHANNELS else None
+            if own is None:
+                # "空置房要交物业费吗": the business's own knowledge base, when it knows.
+                found = await kb_answer(turn)
+                if found is not None:
+                    return answer_with_feedback(dispatcher, found, turn.channel)
             guide = best_answer(load_faq()["payment"], turn.text) or answer_by_id("payment", "general")
             text = (
                 own

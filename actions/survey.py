@@ -9,6 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.complaint import register_complaint
+from actions.knowledge import settle_kb_reply
 from actions.outage import polite_on_outage
 from actions.store import in_db
 from actions.turn import Turn, current_turn
@@ -35,6 +36,9 @@ class ActionSurveyAnswer(Action):
 
     @polite_on_outage
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> list[dict[str, Any]]:
+        settled = await settle_kb_reply(dispatcher, tracker)  # "2" picks among "您是不是想问" first
+        if settled is not None:
+            return settled
         turn = current_turn(tracker)
         answer = await survey_reply(turn)
         if answer is not None:

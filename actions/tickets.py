@@ -7,7 +7,9 @@ from actions.turn import Turn
 from kefu.core.categories import default_categories
 from kefu.core.conversations import open_conversation
 from kefu.core.models import Priority, Ticket
-from kefu.core.tickets import NewTicket, create_ticket
+from kefu.core.tickets import NewTicket, create_ticket, ticket_number
+
+INQUIRY_CATEGORY = "咨询"
 
 
 def promise_text(hours: float) -> str:
@@ -59,3 +61,21 @@ async def open_ticket(
         return ticket
 
     return await in_db(create)
+
+
+async def inquiry_ticket(turn: Turn) -> str:
+    """A question nobody could answer at once becomes a 咨询 ticket for a
+    person (seed: 2-hour reply); returns what to tell the customer."""
+    hours = default_categories().reply_hours(INQUIRY_CATEGORY)
+    ticket = await open_ticket(
+        turn,
+        intent="inquiry",
+        category=INQUIRY_CATEGORY,
+        summary=f"咨询：{turn.text[:200]}",
+        reply_hours=hours,
+    )
+    return (
+        "感谢您的咨询！这个问题需要专人为您确认，已为您记录，"
+        f"工单号：{ticket_number(ticket.id)}，我们会在{promise_text(hours)}回复您。"
+        "如需立即人工服务，请回复“转人工”。"
+    )

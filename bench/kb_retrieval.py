@@ -20,6 +20,11 @@ Figures, for each system:
                   10,000 distinct entries (the entries combined with product
                   and place words)
 
+Then, for ours at the bot's own thresholds (actions/knowledge.py), what a
+customer gets: answered outright (score >= CONFIDENT), or, between SUGGEST
+and CONFIDENT, "您是不是想问" with up to 3 entries, where the right one may
+be among them (the customer's choice then gets its answer).
+
 The baseline is rank-bm25's BM25Okapi over jieba tokens of each entry's
 question and similar questions (an entry scores its best text).
 """
@@ -41,6 +46,7 @@ import jieba  # noqa: E402
 import numpy as np  # noqa: E402
 from rank_bm25 import BM25Okapi  # noqa: E402
 
+from actions.knowledge import CONFIDENT, SUGGEST, SUGGESTED  # noqa: E402
 from kefu.text.kb_match import KbIndex, normalize  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
@@ -187,6 +193,38 @@ def many_entries(entries: list[dict], count: int) -> list[dict]:
     return grown
 
 
+def suggestions(entries: Sequence[dict], paraphrases: list[dict], uncovered: list[dict]) -> None:
+    """What the bot does with each question at its own thresholds."""
+    ids = {i: e["id"] for i, e in enumerate(entries)}
+    index = KbIndex((i, [e["question"], *e["similar"]], e["answer"]) for i, e in enumerate(entries))
+
+    def offered(text: str) -> tuple[str | None, list[str]]:
+        """(the entry answered outright, or the entries offered instead)."""
+        found = [m for m in index.search(text, SUGGESTED) if m.score >= SUGGEST]
+        if found and found[0].score >= CONFIDENT:
+            return ids[found[0].entry_id], []
+        return None, [ids[m.entry_id] for m in found]
+
+    outright = among = 0
+    for p in paraphrases:
+        answered, offer = offered(p["text"])
+        outright += answered == p["entry_id"]
+        among += p["entry_id"] in offer
+    stray = [offered(u["text"]) for u in uncovered]
+    n, u = len(paraphrases), len(uncovered)
+    print()
+    print(f"猜您想问 (ours; answer at {CONFIDENT}, up to {SUGGESTED} suggestions at {SUGGEST}):")
+    print(
+        "| paraphrases answered right outright | right among the suggestions | right either way "
+        "| uncovered answered (wrong) | uncovered offered suggestions |"
+    )
+    print("| --- | --- | --- | --- | --- |")
+    print(
+        f"| {outright / n:.3f} | {among / n:.3f} | {(outright + among) / n:.3f} "
+        f"| {sum(1 for a, _ in stray if a) / u:.3f} | {sum(1 for _, o in stray if o) / u:.3f} |"
+    )
+
+
 def main() -> None:
     entries, paraphrases, uncovered = read("kb_entries.jsonl"), read("kb_paraphrases.jsonl"), read("kb_uncovered.jsonl")
     print(f"{len(entries)} entries, {len(paraphrases)} paraphrases, {len(uncovered)} uncovered questions")
@@ -213,6 +251,7 @@ def main() -> None:
             f"| {name} | {top1:.3f} | {right:.3f} | {wrong:.3f} | {threshold:.3f} "
             f"| {small[0]:.2f} / {small[1]:.2f} ms | {large[0]:.2f} / {large[1]:.2f} ms |"
         )
+    suggestions(entries, paraphrases, uncovered)
 
 
 if __name__ == "__main__":

@@ -136,3 +136,22 @@ def test_reload_while_an_agent_serves_and_the_agent_types(stack: Stack, browser,
     page.wait_for_selector(".kefu-log li.kefu-bot >> text=师傅二十分钟内到")
     assert wait_for(lambda: typing_text(page) == "", timeout=10)
     assert page.violations == []
+
+
+def test_a_suggested_question_is_one_tap_away(stack: Stack, browser, shots: Path):
+    """猜您想问 on the widget: one button per question; a tap shows the
+    question as the customer's message (it sends its number) and the answer follows."""
+    page = phone_page(browser, stack)
+    page.click(".kefu-launch")
+    page.wait_for_selector(".kefu-log li.kefu-bot >> text=欢迎光临")
+    widget_say(page, "退货的话送的东西也要寄回吗")
+    page.wait_for_selector(".kefu-log li.kefu-bot >> text=您是不是想问")
+    assert page.locator(".kefu-quick button").all_inner_texts()[-1] == "都不是"
+    page.screenshot(path=str(shots / "widget-suggestions.png"))
+    page.click(".kefu-quick button >> text=有赠品吗？")
+    page.wait_for_selector(".kefu-log li.kefu-bot >> text=赠品一并退回")
+    assert page.locator(".kefu-log li.kefu-me").last.inner_text() == "有赠品吗？"
+    session_id = page.evaluate("window.kefu.sessionId")
+    said = [e["text"] for e in stack.tracker(session_id)["events"] if e["event"] == "user"]
+    assert said[-1] == "2", said
+    assert page.violations == []

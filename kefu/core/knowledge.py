@@ -233,6 +233,11 @@ class Snapshot:
     def search(self, text: str, limit: int = 3) -> list[Found]:
         return [self._found(m) for m in self.index.search(text, limit)]
 
+    def entry(self, entry_id: int) -> Found | None:
+        """An enabled entry by id, as if it matched exactly (None when gone or disabled)."""
+        e = self.entries.get(entry_id)
+        return None if e is None else Found(e.id, e.question, e.answer, dict(e.variants), 1.0)
+
     def _found(self, match: Match) -> Found:
         e = self.entries[match.entry_id]
         return Found(e.id, e.question, e.answer, dict(e.variants), match.score)
@@ -244,7 +249,9 @@ def snapshot(session: Session) -> Snapshot:
     entries = {e.id: e for e in session.execute(select(KbEntry).where(KbEntry.enabled.is_(True))).scalars()}
     for e in entries.values():
         session.expunge(e)
-    index = KbIndex((e.id, [e.question, *e.similar]) for e in entries.values())
+    # The answer's words count too (at a lower weight), as in bench/kb_retrieval.py,
+    # whose figures chose the bot's thresholds.
+    index = KbIndex((e.id, [e.question, *e.similar], e.answer) for e in entries.values())
     return Snapshot(current, index, entries)
 
 

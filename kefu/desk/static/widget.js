@@ -145,7 +145,8 @@
       quick.textContent = "";
       replies.forEach(function (r) {
         var b = el("button", null, r.title || r); b.type = "button";
-        b.addEventListener("click", function () { say(r.payload || r.title || r); });
+        // "您是不是想问": the button sends the number and shows the question.
+        b.addEventListener("click", function () { say(r.payload || r.title || r, r.title); });
         quick.appendChild(b);
       });
     }
@@ -247,11 +248,11 @@
       return count <= MAX_CHARS;
     }
 
-    function say(text) {
+    function say(text, shown) {
       text = (text || "").trim();
       if (!text) return false;
       if (!checkLength(text)) return false;
-      add("me", text);
+      add("me", shown || text);
       socket.emit("user_uttered", {message: text, session_id: id});
       // The bot is paused while the queue or an agent has the conversation.
       if (state === "bot") setTyping(true, null, BOT_WORKING_MS);
