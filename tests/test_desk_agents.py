@@ -131,7 +131,13 @@ def test_supervisors_disable_agents_who_then_cannot_sign_in(stack: Stack):
     # address: the suite's own logins come from 127.0.0.1).
     assert login_from(stack, "127.0.0.5", name, "guess")[0] == 401
     listed = call("GET", f"{stack.desk_url}/api/agents", headers=auth(boss_token))[1]["agents"]
-    assert {"id": agent_id, "name": name, "role": "agent", "disabled": True} in listed
+    [listed_agent] = [a for a in listed if a["id"] == agent_id]
+    assert {k: listed_agent[k] for k in ("name", "role", "disabled", "status")} == {
+        "name": name,
+        "role": "agent",
+        "disabled": True,
+        "status": "offline",
+    }
     assert cli(stack, "enable", name).returncode == 0
     token = token_of(stack, name, password)
     result = cli(stack, "disable", name)

@@ -109,8 +109,9 @@ def return_to_bot(session: Session, conversation_id: int) -> Conversation | None
     if conversation is None:
         return None
     conversation.status = ConversationStatus.bot.value
-    conversation.assignee_id = None
+    conversation.assignee_id = None  # last_agent_id keeps who served, for next time
     conversation.waiting_since = None
+    conversation.assigned_at = conversation.first_reply_at = None
     # The emergency was handled; a later handoff is urgent only if it is.
     conversation.priority = Priority.normal.value
     conversation.updated_at = utcnow()
@@ -118,7 +119,8 @@ def return_to_bot(session: Session, conversation_id: int) -> Conversation | None
     return conversation
 
 
-def conversation_to_json(conversation: Conversation) -> dict:
+def conversation_to_json(conversation: Conversation, position: int | None = None) -> dict:
+    """`position`: a waiting conversation's place in its group's queue (1 = next)."""
     return {
         "id": conversation.id,
         "channel": conversation.channel,
@@ -131,6 +133,9 @@ def conversation_to_json(conversation: Conversation) -> dict:
         "handoff_reason": conversation.handoff_reason,
         "waiting_since": local_iso(conversation.waiting_since),
         "updated_at": local_iso(conversation.updated_at),
+        "group": conversation.group_name,
+        "position": position,
+        "assigned_at": local_iso(conversation.assigned_at),
     }
 
 
@@ -172,7 +177,7 @@ def close_conversation(session: Session, conversation_id: int) -> Conversation |
         return None
     conversation.status = ConversationStatus.closed.value
     conversation.waiting_since = None
-    conversation.updated_at = utcnow()
+    conversation.updated_at = conversation.closed_at = utcnow()
     session.commit()
     return conversation
 

@@ -87,6 +87,13 @@ class Agent(Base):
     # A disabled agent cannot sign in and has no session; the row stays for
     # the tickets and timelines that name them.
     disabled_at = Column(UTCDateTime)
+    # Presence as the agent set it (在线/忙碌/离开/离线); without a desk page
+    # seen for the presence timeout the agent counts as offline anyway.
+    status = Column(String(16), nullable=False, default="offline", server_default="offline")
+    capacity = Column(Integer, nullable=False, default=5, server_default="5")
+    groups = Column(JSON)  # skill group names; None: every group
+    last_seen_at = Column(UTCDateTime)
+    last_routed_at = Column(UTCDateTime)  # the last assignment: ties go to the one idle longest
 
 
 class AgentToken(Base):
@@ -110,6 +117,42 @@ class Conversation(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
     waiting_since = Column(UTCDateTime)
+    group_name = Column(String(64))  # the skill group that serves it
+    category = Column(String(64))  # a complaint's category, for the groups that serve it
+    assigned_at = Column(UTCDateTime)
+    first_reply_at = Column(UTCDateTime)  # the assignee's first answer
+    last_agent_id = Column(Integer)  # kept when the bot takes over again
+    last_agent_at = Column(UTCDateTime)
+    closed_at = Column(UTCDateTime)
+
+
+class SkillGroup(Base):
+    """A queue of the desk: the intents, complaint categories and channels it
+    serves (empty: any) and its working hours."""
+
+    __tablename__ = "skill_groups"
+    id = Column(Integer, primary_key=True)
+    name = Column(String(64), nullable=False, unique=True)
+    intents = Column(JSON, nullable=False, default=list)
+    categories = Column(JSON, nullable=False, default=list)
+    channels = Column(JSON, nullable=False, default=list)
+    # {"mon": [["09:00", "18:00"]], …} in the business's time zone; a day
+    # not listed is closed. Holidays: ["2026-10-01", …], closed all day.
+    hours = Column(JSON, nullable=False, default=dict)
+    holidays = Column(JSON, nullable=False, default=list)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class ConversationNote(Base):
+    """An agent's internal note on a conversation: never sent to the customer."""
+
+    __tablename__ = "conversation_notes"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(Integer, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False)
+    customer_id = Column(String(255), nullable=False, index=True)
+    author_id = Column(Integer, ForeignKey("agents.id"))
+    text = Column(Text, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class Ticket(Base):

@@ -67,6 +67,12 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("KEFU_DESK_PORT", "8000", "The desk's port", "desk, kefu run"),
     Variable(
+        "KEFU_PRESENCE_TIMEOUT",
+        "60",
+        "Seconds without an open desk page after which an agent counts as 离线 for routing",
+        "desk",
+    ),
+    Variable(
         "KEFU_DESK_HOST",
         "0.0.0.0",
         "The desk's address: public by default; agents reach it through nginx in the scaled profile",
@@ -579,6 +585,7 @@ class Settings:
     businesses: tuple[str, ...] = ("shop", "property", "developer")  # KEFU_BUSINESS
     models_dir: Path = PROJECT_ROOT / "models"  # KEFU_MODELS_DIR
     rasa_server_urls: tuple[str, ...] = ()  # KEFU_RASA_SERVER_URLS: every server a live model is loaded into
+    presence_timeout: float = 60.0  # KEFU_PRESENCE_TIMEOUT
 
 
 DeskSettings = Settings
@@ -637,6 +644,7 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         public_rasa_url=env.get("KEFU_PUBLIC_RASA_URL", rasa_url) or None,
         secure_cookies=env.get("KEFU_DESK_SECURE_COOKIES") == "1",
         important_customers_file=important_customers_file(env),
+        presence_timeout=float(_get(env, "KEFU_PRESENCE_TIMEOUT")),
         media_dir=load_media_settings(env).directory,
         businesses=businesses(env),
         models_dir=models.models_dir,

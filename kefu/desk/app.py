@@ -18,6 +18,7 @@ from kefu.desk import auth as web_auth
 from kefu.desk import security_headers
 from kefu.desk.rasa_client import RasaClient
 from kefu.desk.requests import AGENT, KNOWLEDGE, RASA, SETTINGS, STORE, TOKEN, in_db
+from kefu.desk.router import routing_loop
 from kefu.desk.views import agents as agent_views
 from kefu.desk.views import (
     canned,
@@ -35,6 +36,7 @@ from kefu.desk.views import (
     session,
     tickets,
 )
+from kefu.desk.views import routing as routing_views
 from kefu.desk.views import widget as widget_views
 from kefu.text.received import InvalidInput, is_valid_text
 
@@ -111,7 +113,11 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/api/logout", session.logout)
     router.add_get("/api/me", session.me)
     router.add_post("/api/me/password", session.change_password)
-    router.add_get("/api/agents", agent_views.list_agents)
+    router.add_get("/api/agents", routing_views.list_agents)
+    router.add_put("/api/agents/{agent_id}", routing_views.set_agent)
+    router.add_post("/api/me/status", routing_views.set_my_status)
+    router.add_get("/api/groups", routing_views.list_groups)
+    router.add_put("/api/groups/{name}", routing_views.put_group)
     router.add_post("/api/agents/{agent_id}/disable", agent_views.disable_agent)
     router.add_post("/api/agents/{agent_id}/unlock", agent_views.unlock_agent)
     router.add_get("/api/live", live.live_updates)
@@ -176,6 +182,7 @@ def create_app(settings: Settings) -> web.Application:
         app[STORE].dispose()
 
     app.cleanup_ctx.append(rasa_client)
+    app.cleanup_ctx.append(routing_loop)
 
     async def start_knowledge(app: web.Application) -> None:
         # A new installation's starter knowledge (KEFU_BUSINESS), once.

@@ -1,4 +1,4 @@
-"""Agent accounts, for supervisors: list, disable, unlock."""
+"""Agent accounts, for supervisors: disable, unlock (the list is kefu.desk.views.routing's)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,6 @@ from kefu.core import agents, login_limit
 from kefu.core.errors import Conflict, NotFound
 from kefu.core.permissions import can_manage_agents
 from kefu.desk.requests import AGENT, in_db, int_param, supervisor_required
-
-
-@supervisor_required(can_manage_agents)
-async def list_agents(request: web.Request) -> web.Response:
-    found = await in_db(request, agents.list_agents)
-    return web.json_response({"agents": [agents.agent_to_json(a) for a in found]})
 
 
 @supervisor_required(can_manage_agents)

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kefu.core import conversations
+from kefu.core import conversations, routing
 from kefu.core.errors import BadRequest, Forbidden, NotFound
 from kefu.core.models import ConversationStatus
 from kefu.core.permissions import can_hand_back_conversation
@@ -26,15 +26,22 @@ async def list_conversations(request: web.Request) -> web.Response:
     status = request.query.get("status")
     if status is not None and status not in ConversationStatus.__members__:
         raise BadRequest(f"unknown status {status!r}")
-    found = await in_db(request, conversations.list_conversations, status)
-    return web.json_response({"conversations": [conversations.conversation_to_json(c) for c in found]})
+
+    def listed(session):
+        return conversations.list_conversations(session, status), routing.positions(session)
+
+    found, places = await in_db(request, listed)
+    return web.json_response(
+        {"conversations": [conversations.conversation_to_json(c, places.get(c.id)) for c in found]}
+    )
 
 
 async def take_conversation(request: web.Request) -> web.Response:
     """One click: the conversation is this agent's (谁受理谁负责); 409 for a
-    second agent (conversations.ConversationTaken, code "taken")."""
+    second agent (conversations.ConversationTaken, code "taken") and for an
+    agent at capacity (routing.AtCapacity, code "at_capacity")."""
     conversation_id = int_param(request, "conversation_id")
-    conversation = await in_db(request, conversations.assign, conversation_id, request[AGENT].id)
+    conversation = await in_db(request, routing.take, conversation_id, request[AGENT].id)
     if conversation is None:
         raise NotFound("no such conversation")
     await widget_notice(request, conversation, {"kefu_agent_joined": request[AGENT].name})
@@ -69,12 +76,11 @@ async def agent_reply(request: web.Request, conversation_id: int, text_: Any) ->
     if len(text_) > MAX_REPLY_CHARS:
         raise BadRequest(f"text longer than {MAX_REPLY_CHARS} characters")
     agent = request[AGENT]
-    # Taken by another agent or not in the desk: a 409 (ConversationTaken, NotInDesk).
-    conversation = await in_db(request, conversations.assign, conversation_id, agent.id)
-    if conversation is None:
-        raise NotFound("no such conversation")
+    # Taken by another agent, not in the desk, or the agent at capacity: a 409.
+    conversation = await in_db(request, routing.take, conversation_id, agent.id)
     checked = check_outgoing(text_.strip(), conversation.channel, conversation.customer_id)
     await request.app[RASA].say(conversation.customer_id, checked, conversation.channel, {"agent": agent.name})
+    await in_db(request, routing.first_answer, conversation.id)
     return {"conversation": conversations.conversation_to_json(conversation), "sent_text": checked}
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from kefu.core import conversations, media, tickets
+from kefu.core import conversations, media, routing, tickets
 from kefu.core.errors import Forbidden, KefuError
 from kefu.core.models import utcnow
 from kefu.desk.rasa_client import RasaClient, RasaUnavailable
@@ -39,6 +39,7 @@ from kefu.text.received import InvalidInput, parse_json, whole_number
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
+HEARTBEAT_EVERY = 15.0  # a page marks its agent present this often (well inside the presence timeout)
 
 
 class Watch:
@@ -60,6 +61,8 @@ async def live_updates(request: web.Request) -> web.StreamResponse:
     # If the pusher ever stops, close the socket: the page reconnects and
     # catches up, instead of looking online while nothing arrives.
     pusher.add_done_callback(lambda _task: asyncio.ensure_future(ws.close()))
+    # An open desk page keeps its agent present for routing (kefu.core.routing).
+    present = asyncio.create_task(keep_present(request))
     try:
         async for msg in ws:
             if msg.type == WSMsgType.BINARY:
@@ -80,7 +83,18 @@ async def live_updates(request: web.Request) -> web.StreamResponse:
                 await ws.send_json(answer)
     finally:
         pusher.cancel()
+        present.cancel()
     return ws
+
+
+async def keep_present(request: web.Request) -> None:
+    agent_id = request[AGENT].id
+    while True:
+        try:
+            await in_db(request, routing.seen, agent_id)
+        except Exception as exc:  # the database away for a moment: the next beat retries
+            log.warning("presence not recorded: %s", exc.__class__.__name__)
+        await asyncio.sleep(HEARTBEAT_EVERY)
 
 
 async def handle(text: str, watch: Watch, request: web.Request) -> dict | None:
