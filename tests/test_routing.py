@@ -62,7 +62,7 @@ def test_capacity_is_never_exceeded_and_freed_capacity_is_used_at_once(session: 
     convs = [waiting(session, f"顾客{i}") for i in range(3)]
     routing.route(session, NOW)
     assert [assignee(session, c) for c in convs] == [agent.id, agent.id, None]
-    assert routing.positions(session)[convs[2].id] == 1
+    assert routing.positions(session)[convs[2].id] == ("售前咨询", 1)
     return_to_bot(session, convs[0].id)  # one handed back: room for the next
     routing.route(session, NOW)
     assert assignee(session, convs[2]) == agent.id
@@ -193,3 +193,35 @@ def test_many_passes_at_once_assign_each_conversation_once_and_overfill_nobody(m
             assert check.execute(select(SkillGroup)).first() is not None
     finally:
         engine.dispose()
+
+
+def test_transfer_to_a_colleague_or_a_group_keeps_the_note_internal(session: Session):
+    a, b = online(session, "转出的"), online(session, "接手的", capacity=1)
+    conv = waiting(session, "被转的")
+    routing.take(session, conv.id, a.id, NOW)
+    routing.first_answer(session, conv.id, NOW)
+    moved = routing.transfer(session, conv.id, agent_id=b.id, note="客户要开发票，已核实订单", by=a.id, now=NOW)
+    assert moved.assignee_id == b.id and moved.first_reply_at is None  # b has not answered yet
+    [note] = routing.notes_for(session, conv.id)
+    assert note["author"] == "转出的" and note["text"] == "转接备注：客户要开发票，已核实订单"
+    other = waiting(session, "另一位")
+    routing.take(session, other.id, a.id, NOW)
+    with pytest.raises(routing.AtCapacity):  # b is full now
+        routing.transfer(session, other.id, agent_id=b.id, now=NOW)
+    routing.set_status(session, a.id, "away", NOW)
+    with pytest.raises(routing.AgentUnavailable):
+        routing.transfer(session, conv.id, agent_id=a.id, now=NOW)
+    # To a group: back in the queue, in that group, keeping its place.
+    queued = routing.transfer(session, conv.id, group="投诉专席", now=NOW)
+    assert queued.assignee_id is None and queued.status == "waiting" and queued.group_name == "投诉专席"
+    routing.route(session, NOW)  # nobody of 投诉专席 is free (b full, a away): it stays
+    session.expire_all()
+    assert session.get(Conversation, conv.id).group_name == "投诉专席"
+    with pytest.raises(routing.BadRequest):
+        routing.transfer(session, conv.id, now=NOW)
+    with pytest.raises(routing.NotFound):
+        routing.transfer(session, conv.id, group="没有这个组", now=NOW)
+    routing.add_note(session, other.id, a.id, "老客户，语气要客气")
+    assert [n["text"] for n in routing.notes_for(session, other.id)] == ["老客户，语气要客气"]
+    with pytest.raises(routing.BadRequest):
+        routing.add_note(session, other.id, a.id, "   ")

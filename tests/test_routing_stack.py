@@ -79,3 +79,44 @@ def test_groups_are_listed_and_supervisors_edit_them(stack: Stack):
         headers=auth(boss),
     )
     assert status == 400, body
+
+
+def test_a_transfer_with_a_note_tells_the_customer_politely_and_the_note_never_reaches_them(stack: Stack):
+    boss = login(stack.desk_url, *add_agent(stack.env, "supervisor", "transfer-boss"))
+    sender_token = login(stack.desk_url, *add_agent(stack.env, "agent", "transfer-from"))
+    receiver_token = login(stack.desk_url, *add_agent(stack.env, "agent", "transfer-to"))
+    receiver = me(stack, receiver_token)["id"]
+    customer = new_sender("transferred")
+    stack.say(customer, "转人工")
+    conversation = conversation_of(stack, sender_token, customer)
+    url = f"{stack.desk_url}/api/conversations/{conversation['id']}"
+    assert http("POST", f"{url}/take", headers=auth(sender_token))[0] == 200
+    try:
+        # Not online: refused with the reason.
+        status, body = http("POST", f"{url}/transfer", {"agent_id": receiver}, headers=auth(sender_token))
+        assert status == 409 and body["code"] == "agent_offline", body
+        http("POST", f"{stack.desk_url}/api/me/status", {"status": "online"}, headers=auth(receiver_token))
+        # Someone who does not hold it may not move it.
+        status, _ = http("POST", f"{url}/transfer", {"agent_id": receiver}, headers=auth(receiver_token))
+        assert status == 403
+        status, body = http(
+            "POST",
+            f"{url}/transfer",
+            {"agent_id": receiver, "note": "要开专票，抬头已确认"},
+            headers=auth(sender_token),
+        )
+        assert status == 200 and body["conversation"]["assignee_id"] == receiver, body
+        status, body = http("POST", f"{url}/notes", {"text": "VIP，语气客气些"}, headers=auth(receiver_token))
+        assert status == 201 and body["note"]["text"] == "VIP，语气客气些"
+        status, body = http("GET", f"{url}/notes", headers=auth(boss))
+        assert [n["text"] for n in body["notes"]] == ["VIP，语气客气些", "转接备注：要开专票，抬头已确认"], body
+        said = [e.get("text") for e in stack.tracker(customer)["events"] if e["event"] == "bot"]
+        assert any("正在为您转接" in (t or "") for t in said), said
+        assert not any("专票" in (t or "") or "VIP" in (t or "") for t in said), said
+        # To a group: back in its queue.
+        status, body = http("POST", f"{url}/transfer", {"group": "投诉专席"}, headers=auth(receiver_token))
+        assert status == 200 and body["conversation"]["status"] == "waiting", body
+        assert body["conversation"]["group"] == "投诉专席"
+    finally:
+        http("POST", f"{stack.desk_url}/api/me/status", {"status": "offline"}, headers=auth(receiver_token))
+        http("POST", f"{url}/close", headers=auth(boss))

@@ -59,6 +59,7 @@ def record_handoff(
         conversation.status = ConversationStatus.waiting.value
         conversation.waiting_since = now
         conversation.handoff_reason = reason
+        conversation.group_name = None  # routing chooses it for this handoff
     conversation.intent = intent or conversation.intent
     if priority == Priority.urgent.value:
         conversation.priority = priority
@@ -119,8 +120,9 @@ def return_to_bot(session: Session, conversation_id: int) -> Conversation | None
     return conversation
 
 
-def conversation_to_json(conversation: Conversation, position: int | None = None) -> dict:
-    """`position`: a waiting conversation's place in its group's queue (1 = next)."""
+def conversation_to_json(conversation: Conversation, queued: tuple[str | None, int] | None = None) -> dict:
+    """`queued`: a waiting conversation's group and place in its queue (1 = next)."""
+    group, position = queued if queued is not None else (conversation.group_name, None)
     return {
         "id": conversation.id,
         "channel": conversation.channel,
@@ -133,7 +135,7 @@ def conversation_to_json(conversation: Conversation, position: int | None = None
         "handoff_reason": conversation.handoff_reason,
         "waiting_since": local_iso(conversation.waiting_since),
         "updated_at": local_iso(conversation.updated_at),
-        "group": conversation.group_name,
+        "group": group,
         "position": position,
         "assigned_at": local_iso(conversation.assigned_at),
     }

@@ -24,7 +24,16 @@ from sqlalchemy.orm import Session
 
 from kefu.core.conversations import DESK_STATUSES, ConversationTaken, NotInDesk, list_conversations
 from kefu.core.errors import BadRequest, Conflict, NotFound
-from kefu.core.models import SHANGHAI, Agent, Conversation, ConversationStatus, SkillGroup, utcnow
+from kefu.core.models import (
+    SHANGHAI,
+    Agent,
+    Conversation,
+    ConversationNote,
+    ConversationStatus,
+    SkillGroup,
+    local_iso,
+    utcnow,
+)
 
 STATUSES = ("online", "busy", "away", "offline")
 ONLINE = "online"
@@ -270,8 +279,11 @@ def route(session: Session, now: datetime | None = None, timeout: timedelta = PR
     active = _active_counts(session)
     made: list[Assignment] = []
     for conversation in waiting:
-        group = group_for(groups, conversation)
-        conversation.group_name = group.name if group else None
+        # A group once chosen (or given by a transfer) stays the conversation's.
+        group = next((g for g in groups if g.name == conversation.group_name), None)
+        if group is None:
+            group = group_for(groups, conversation)
+            conversation.group_name = group.name if group else None
         free = [a for a in online if active.get(a.id, 0) < a.capacity and _in_group(a, group)]
         if not free:
             continue
@@ -329,8 +341,8 @@ def take(session: Session, conversation_id: int, agent_id: int, now: datetime | 
     return conversation
 
 
-def positions(session: Session) -> dict[int, int]:
-    """Each waiting conversation's place in its group's queue (1 = next)."""
+def positions(session: Session) -> dict[int, tuple[str | None, int]]:
+    """Each waiting conversation's group and place in that group's queue (1 = next)."""
     groups = list_groups(session)
     seen_per_group: dict[str | None, int] = {}
     places = {}
@@ -339,7 +351,7 @@ def positions(session: Session) -> dict[int, int]:
             continue
         group = conversation.group_name or (g.name if (g := group_for(groups, conversation)) else None)
         seen_per_group[group] = seen_per_group.get(group, 0) + 1
-        places[conversation.id] = seen_per_group[group]
+        places[conversation.id] = (group, seen_per_group[group])
     return places
 
 
@@ -394,3 +406,98 @@ def set_agent(session: Session, agent_id: int, body: dict) -> dict:
         agent.groups = groups
     session.commit()
     return agent_to_json(agent, _active_counts(session).get(agent.id, 0))
+
+
+class AgentUnavailable(Conflict):
+    def __init__(self, agent_id: int) -> None:
+        super().__init__(f"agent {agent_id} is not online", code="agent_offline")
+
+
+MAX_NOTE_CHARS = 2000
+
+
+def add_note(session: Session, conversation_id: int, author_id: int | None, note: str) -> ConversationNote:
+    """An internal note: for agents only, never sent to the customer."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    note = note.strip()
+    if not note or len(note) > MAX_NOTE_CHARS:
+        raise BadRequest(f"a note has 1 to {MAX_NOTE_CHARS} characters")
+    row = ConversationNote(
+        conversation_id=conversation.id, customer_id=conversation.customer_id, author_id=author_id, text=note
+    )
+    session.add(row)
+    session.commit()
+    return row
+
+
+def notes_for(session: Session, conversation_id: int) -> list[dict]:
+    """Every note on the customer (all their conversations), newest first."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    rows = session.execute(
+        select(ConversationNote, Agent.name)
+        .outerjoin(Agent, Agent.id == ConversationNote.author_id)
+        .where(ConversationNote.customer_id == conversation.customer_id)
+        .order_by(ConversationNote.id.desc())
+    ).all()
+    return [
+        {"id": note.id, "author": name, "text": note.text, "created_at": local_iso(note.created_at)}
+        for note, name in rows
+    ]
+
+
+def transfer(
+    session: Session,
+    conversation_id: int,
+    *,
+    agent_id: int | None = None,
+    group: str | None = None,
+    note: str | None = None,
+    by: int | None = None,
+    now: datetime | None = None,
+    timeout: timedelta = PRESENCE_TIMEOUT,
+) -> Conversation:
+    """Hand a conversation to another agent (online, with room) or back to a
+    group's queue, keeping its place; the note is for whoever receives it."""
+    if (agent_id is None) == (group is None):
+        raise BadRequest("transfer to an agent_id or to a group")
+    now = now or utcnow()
+    exclusive(session)
+    conversation = session.get(Conversation, conversation_id, populate_existing=True)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    if conversation.status not in DESK_STATUSES:
+        raise NotInDesk(conversation_id, conversation.status)
+    if agent_id is not None:
+        agent = session.get(Agent, agent_id)
+        if agent is None or agent.disabled_at is not None:
+            raise NotFound(f"agent {agent_id} not found")
+        if presence(agent, now, timeout) != ONLINE:
+            raise AgentUnavailable(agent_id)
+        if agent_id != conversation.assignee_id and _active_counts(session).get(agent_id, 0) >= agent.capacity:
+            raise AtCapacity(agent_id, agent.capacity)
+        _assign(conversation, agent, now)
+    else:
+        if session.execute(select(SkillGroup.id).where(SkillGroup.name == group)).first() is None:
+            raise NotFound(f"group {group!r} not found")
+        conversation.group_name = group
+        conversation.assignee_id = None
+        conversation.assigned_at = None
+        conversation.status = ConversationStatus.waiting.value
+        conversation.waiting_since = conversation.waiting_since or now
+        conversation.updated_at = now
+    conversation.first_reply_at = None  # the receiver has not answered yet
+    if note and note.strip():
+        session.add(
+            ConversationNote(
+                conversation_id=conversation.id,
+                customer_id=conversation.customer_id,
+                author_id=by,
+                text=f"转接备注：{note.strip()[:MAX_NOTE_CHARS]}",
+            )
+        )
+    session.commit()
+    return conversation

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
 from kefu.core import conversations, routing
 from kefu.core.errors import BadRequest, Forbidden, NotFound
-from kefu.core.models import ConversationStatus
+from kefu.core.models import ConversationStatus, local_iso
 from kefu.core.permissions import can_hand_back_conversation
 from kefu.desk.rasa_client import RasaUnavailable
-from kefu.desk.requests import AGENT, RASA, in_db, int_param, read_json
+from kefu.desk.requests import AGENT, RASA, SETTINGS, in_db, int_param, read_json
 from kefu.text.ad_law import check_outgoing
 from kefu.text.received import is_valid_text
 
@@ -123,3 +124,62 @@ async def widget_notice(request: web.Request, conversation, notice: dict) -> Non
             await request.app[RASA].widget_notice(conversation.customer_id, notice)
         except RasaUnavailable:
             log.warning("widget notice for %s not delivered", conversation.customer_id)
+
+
+TRANSFER_TEXT = "您好，正在为您转接更合适的客服同事，请稍候，我们会尽快为您服务。"
+
+
+async def transfer_conversation(request: web.Request) -> web.Response:
+    """POST …/transfer {"agent_id"} or {"group"}, "note" optional: to a
+    colleague (online, with room) or to a group's queue; the customer is told
+    politely, the note stays internal."""
+    found = await find_conversation(request)
+    if not can_hand_back_conversation(request[AGENT], found.assignee_id):
+        raise Forbidden("only the agent serving this conversation or a supervisor may transfer it")
+    body = await read_json(request)
+    agent_id, group, note = body.get("agent_id"), body.get("group"), body.get("note")
+    if agent_id is not None and type(agent_id) is not int:
+        raise BadRequest("agent_id must be a whole number")
+    if group is not None and not isinstance(group, str):
+        raise BadRequest("group must be a group's name")
+    if note is not None and (not isinstance(note, str) or not is_valid_text(note)):
+        raise BadRequest("note must be text")
+    timeout = timedelta(seconds=request.app[SETTINGS].presence_timeout)
+
+    def move(session):
+        return routing.transfer(
+            session, found.id, agent_id=agent_id, group=group, note=note, by=request[AGENT].id, timeout=timeout
+        )
+
+    updated = await in_db(request, move)
+    try:
+        await request.app[RASA].say(updated.customer_id, TRANSFER_TEXT, updated.channel)
+    except RasaUnavailable:
+        log.warning("transfer notice for %s not delivered", updated.customer_id)
+    return web.json_response({"conversation": conversations.conversation_to_json(updated)})
+
+
+async def list_notes(request: web.Request) -> web.Response:
+    """GET …/notes: every internal note on the conversation's customer, newest first."""
+    notes = await in_db(request, routing.notes_for, int_param(request, "conversation_id"))
+    return web.json_response({"notes": notes})
+
+
+async def add_note(request: web.Request) -> web.Response:
+    """POST …/notes {"text"}: never sent to the customer."""
+    body = await read_json(request)
+    note = body.get("text")
+    if not isinstance(note, str) or not is_valid_text(note):
+        raise BadRequest("text must be a non-empty string")
+    row = await in_db(request, routing.add_note, int_param(request, "conversation_id"), request[AGENT].id, note)
+    return web.json_response(
+        {
+            "note": {
+                "id": row.id,
+                "author": request[AGENT].name,
+                "text": row.text,
+                "created_at": local_iso(row.created_at),
+            }
+        },
+        status=201,
+    )
