@@ -264,8 +264,10 @@ def _in_group(agent: Agent, group: SkillGroup | None) -> bool:
 def route(session: Session, now: datetime | None = None, timeout: timedelta = PRESENCE_TIMEOUT) -> list[Assignment]:
     """One routing pass: assign every waiting conversation that an online
     agent of its group has room for. Returns the new assignments."""
-    now = now or utcnow()
     exclusive(session)
+    # After the lock: a pass that waited for another must not date its
+    # assignments before the handoffs it now sees.
+    now = now or utcnow()
     agents = [a for a in session.execute(select(Agent).where(Agent.disabled_at.is_(None))).scalars()]
     gone = [a.id for a in agents if presence(a, now, timeout) == OFFLINE]
     _requeue_unanswered(session, gone)

@@ -47,8 +47,9 @@ async def _tell(app: web.Application, made: list[routing.Assignment]) -> None:
 async def route_once(app: web.Application) -> list[routing.Assignment]:
     timeout = timedelta(seconds=app[SETTINGS].presence_timeout)
     made = await app[STORE].run(routing.route, None, timeout)
+    for assignment in made:
+        log.info("assigned conversation %d to agent %d", assignment.conversation_id, assignment.agent_id)
     if made:
-        log.info("routed %d conversation(s)", len(made))
         await _tell(app, made)
     return made
 
