@@ -46,6 +46,12 @@ function item(conversation) {
   if (conversation.priority === "urgent") li.append(urgentBadge());
   li.append(badge, ` ${conversation.customer_id} · ` +
     `${INTENTS[conversation.intent] || conversation.intent || ""} · ${waited(conversation.waiting_since)}`);
+  if (conversation.status === "waiting" && conversation.position) {
+    const place = document.createElement("span");
+    place.className = "position";
+    place.textContent = ` · ${conversation.group || "排队"}第${conversation.position}位`;
+    li.append(place);
+  }
   li.addEventListener("click", () => openConversation(conversation.id));
   return li;
 }
@@ -58,8 +64,59 @@ function showQueue(all) {
   document.getElementById("queue-count").textContent = waiting.length;
   if (waiting.length > lastQueueSize) blinkTitle();
   lastQueueSize = waiting.length;
+  // Routing gave this agent a conversation: a sound and a desktop notification.
+  const arrived = mine.filter((c) => !knownMine.has(c.id));
+  if (mineLoaded && arrived.length) {
+    alertAssigned(arrived);
+    if (openId === null) openConversation(arrived[0].id);  // nothing open: show the new one
+  }
+  knownMine = new Set(mine.map((c) => c.id));
+  mineLoaded = true;
   const open = all.find((c) => c.id === openId);
   if (openId !== null) showHeader(open || null);
+}
+
+let knownMine = new Set();
+let mineLoaded = false;    // the first queue frame lists what was already ours: no alert
+
+function beep() {
+  try {
+    const audio = new AudioContext();
+    const tone = audio.createOscillator();
+    tone.frequency.value = 880;
+    tone.connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.2);
+  } catch (e) { /* no sound where the browser allows none */ }
+}
+
+function alertAssigned(arrived) {
+  const first = arrived[0];
+  const text = `新会话：${first.customer_id}（${INTENTS[first.intent] || first.intent || "转人工"}）`;
+  notice(arrived.length > 1 ? `${text} 等 ${arrived.length} 个会话已分配给您。` : `${text} 已分配给您。`);
+  beep();
+  blinkTitle();
+  if ("Notification" in window && Notification.permission === "granted") {
+    new Notification("客服工作台", {body: text, tag: `kefu-${first.id}`});
+  }
+}
+
+async function setPresence(status) {
+  const resp = await api("/api/me/status", {method: "POST", body: JSON.stringify({status})});
+  if (!resp.ok) { notice("状态修改失败，请重试。"); return; }
+  document.getElementById("presence").value = (await resp.json()).status;
+  if (status === "online" && "Notification" in window && Notification.permission === "default") {
+    Notification.requestPermission();
+  }
+}
+
+document.getElementById("presence").addEventListener("change", (event) => setPresence(event.target.value));
+
+async function loadPresence() {
+  const resp = await api("/api/agents");
+  if (!resp.ok) return;
+  const mine = (await resp.json()).agents.find((a) => a.id === me.id);
+  if (mine) document.getElementById("presence").value = mine.status;
 }
 
 function blinkTitle() {
@@ -228,6 +285,7 @@ let pendingReply = null;
 
 function conflict(data) {
   // The bot is answering this customer again (or the conversation ended): no agent reply.
+  if (data.code === "at_capacity") return "您接待的会话已达上限，请先结束或转接一个会话。";
   return data.code === "not_in_desk" ? "该会话已交还机器人或已结束，不能再人工回复。" : "该会话已由其他客服接入。";
 }
 
@@ -352,5 +410,6 @@ document.getElementById("canned-edit").addEventListener("submit", async (event) 
   document.getElementById("me").textContent = `${me.name}（${me.role === "supervisor" ? "主管" : "客服"}）`;
   document.getElementById("canned-edit").hidden = me.role !== "supervisor";
   await loadCanned();
+  await loadPresence();
   connect();
 })();

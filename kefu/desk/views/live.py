@@ -197,7 +197,8 @@ async def push(ws: web.WebSocketResponse, watch: Watch, in_db, rasa: RasaClient)
                 chases_after = max(at for at, _t in chased)
             queue = await in_db(
                 lambda s: [
-                    conversations.conversation_to_json(c)
+                    conversations.conversation_to_json(c, places.get(c.id))
+                    for places in (routing.positions(s),)
                     for c in conversations.list_conversations(s, None)
                     if c.status in ("waiting", "assigned")
                 ]
