@@ -225,3 +225,15 @@ def test_transfer_to_a_colleague_or_a_group_keeps_the_note_internal(session: Ses
     assert [n["text"] for n in routing.notes_for(session, other.id)] == ["老客户，语气要客气"]
     with pytest.raises(routing.BadRequest):
         routing.add_note(session, other.id, a.id, "   ")
+
+
+def test_an_agent_who_takes_a_conversation_without_going_online_keeps_it(session: Session):
+    """The desk's old way (pull from the queue) still works: taking makes the
+    agent present and 忙碌, so routing neither requeues it nor adds work."""
+    agent, _password = agents.add_agent(session, "只接手动的")
+    conv = waiting(session, "手动接入的")
+    routing.take(session, conv.id, agent.id, NOW)
+    other = waiting(session, "下一位")
+    routing.route(session, NOW + timedelta(seconds=1))
+    assert assignee(session, conv) == agent.id and assignee(session, other) is None
+    assert [a["status"] for a in routing.list_agents(session, now=NOW)] == ["busy"]

@@ -331,6 +331,12 @@ def take(session: Session, conversation_id: int, agent_id: int, now: datetime | 
         raise NotFound(f"conversation {conversation_id} not found")
     if conversation.status not in DESK_STATUSES:
         raise NotInDesk(conversation_id, conversation.status)
+    # Whoever takes or answers a conversation is at the desk: present, and
+    # 忙碌 if they had not gone 在线 (so routing neither requeues this
+    # conversation nor sends them more).
+    agent.last_seen_at = now
+    if agent.status == OFFLINE:
+        agent.status = "busy"
     if conversation.assignee_id == agent_id:
         session.commit()
         return conversation
@@ -343,13 +349,17 @@ def take(session: Session, conversation_id: int, agent_id: int, now: datetime | 
     return conversation
 
 
-def positions(session: Session) -> dict[int, tuple[str | None, int]]:
-    """Each waiting conversation's group and place in that group's queue (1 = next)."""
+def positions(session: Session, queue: Sequence[Conversation] | None = None) -> dict[int, tuple[str | None, int]]:
+    """Each waiting conversation's group and place in that group's queue (1 =
+    next). `queue`: the conversations in queue order, when the caller has
+    them already (list_conversations)."""
     groups = list_groups(session)
     seen_per_group: dict[str | None, int] = {}
     places = {}
-    for conversation in list_conversations(session, ConversationStatus.waiting.value):
-        if conversation.assignee_id is not None:
+    if queue is None:
+        queue = list_conversations(session, ConversationStatus.waiting.value)
+    for conversation in queue:
+        if conversation.status != ConversationStatus.waiting.value or conversation.assignee_id is not None:
             continue
         group = conversation.group_name or (g.name if (g := group_for(groups, conversation)) else None)
         seen_per_group[group] = seen_per_group.get(group, 0) + 1

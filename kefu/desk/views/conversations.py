@@ -29,7 +29,8 @@ async def list_conversations(request: web.Request) -> web.Response:
         raise BadRequest(f"unknown status {status!r}")
 
     def listed(session):
-        return conversations.list_conversations(session, status), routing.positions(session)
+        found = conversations.list_conversations(session, status)
+        return found, routing.positions(session, found)
 
     found, places = await in_db(request, listed)
     return web.json_response(

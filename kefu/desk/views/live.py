@@ -87,6 +87,14 @@ async def live_updates(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+def desk_queue(session) -> list[dict]:
+    """The conversations in the desk (waiting, assigned), in queue order, with
+    each waiting one's group and place."""
+    listed = [c for c in conversations.list_conversations(session, None) if c.status in conversations.DESK_STATUSES]
+    places = routing.positions(session, listed)
+    return [conversations.conversation_to_json(c, places.get(c.id)) for c in listed]
+
+
 async def keep_present(request: web.Request) -> None:
     agent_id = request[AGENT].id
     while True:
@@ -195,14 +203,7 @@ async def push(ws: web.WebSocketResponse, watch: Watch, in_db, rasa: RasaClient)
             if chased:
                 await ws.send_json({"type": "chase", "tickets": [t for _at, t in chased]})
                 chases_after = max(at for at, _t in chased)
-            queue = await in_db(
-                lambda s: [
-                    conversations.conversation_to_json(c, places.get(c.id))
-                    for places in (routing.positions(s),)
-                    for c in conversations.list_conversations(s, None)
-                    if c.status in ("waiting", "assigned")
-                ]
-            )
+            queue = await in_db(desk_queue)
             if queue != last_queue:
                 await ws.send_json({"type": "queue", "conversations": queue})
                 last_queue = queue
