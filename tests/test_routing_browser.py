@@ -10,9 +10,11 @@ from pathlib import Path
 from tests.support.agents import add_agent
 from tests.support.browser import csp_violations
 from tests.support.stack import Stack, auth, http, new_sender, wait_for
+from tests.test_routing_stack import clear_queue
 
 
 def test_a_handoff_arrives_by_itself_for_an_online_agent(stack: Stack, browser, shots: Path):
+    clear_queue(stack)
     name, password = add_agent(stack.env, prefix="routed-browser")
     context = browser.new_context(
         locale="zh-CN", viewport={"width": 1200, "height": 800}, permissions=["notifications"]
