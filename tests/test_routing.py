@@ -237,3 +237,15 @@ def test_an_agent_who_takes_a_conversation_without_going_online_keeps_it(session
     routing.route(session, NOW + timedelta(seconds=1))
     assert assignee(session, conv) == agent.id and assignee(session, other) is None
     assert [a["status"] for a in routing.list_agents(session, now=NOW)] == ["busy"]
+
+
+def test_a_pass_is_needed_only_while_something_waits_or_is_unanswered(session: Session):
+    assert not routing.pending(session)
+    conv = waiting(session, "等待中的")
+    assert routing.pending(session)
+    agent = online(session, "应答的")
+    routing.route(session, NOW)
+    assert routing.pending(session)  # assigned, not yet answered: its agent may still go
+    routing.first_answer(session, conv.id, NOW)
+    assert not routing.pending(session)
+    assert assignee(session, conv) == agent.id

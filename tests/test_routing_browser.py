@@ -33,7 +33,7 @@ def test_a_handoff_arrives_by_itself_for_an_online_agent(stack: Stack, browser, 
     page.click("button[type=submit]")
     page.wait_for_url("**/desk")
     page.wait_for_selector(f"text={name}")
-    page.wait_for_function("document.querySelector('#presence').value === 'offline'")
+    assert wait_for(lambda: page.input_value("#presence") == "offline", 10)  # read from /api/agents
     page.select_option("#presence", "online")
     token = http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})[1]["token"]
     me = http("GET", f"{stack.desk_url}/api/me", headers=auth(token))[1]["id"]

@@ -261,6 +261,22 @@ def _in_group(agent: Agent, group: SkillGroup | None) -> bool:
     return group is None or agent.groups is None or group.name in agent.groups
 
 
+def pending(session: Session) -> bool:
+    """Whether a pass has anything to do: a conversation waiting for an agent,
+    or one assigned but unanswered (its agent may have gone). Read without
+    the lock, so an idle desk takes no write lock several times a second."""
+    found = session.execute(
+        select(Conversation.id)
+        .where(
+            Conversation.status.in_(DESK_STATUSES),
+            (Conversation.assignee_id.is_(None)) | (Conversation.first_reply_at.is_(None)),
+        )
+        .limit(1)
+    ).first()
+    session.rollback()
+    return found is not None
+
+
 def route(session: Session, now: datetime | None = None, timeout: timedelta = PRESENCE_TIMEOUT) -> list[Assignment]:
     """One routing pass: assign every waiting conversation that an online
     agent of its group has room for. Returns the new assignments."""

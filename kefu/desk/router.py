@@ -45,6 +45,8 @@ async def _tell(app: web.Application, made: list[routing.Assignment]) -> None:
 
 
 async def route_once(app: web.Application) -> list[routing.Assignment]:
+    if not await app[STORE].run(routing.pending):
+        return []
     timeout = timedelta(seconds=app[SETTINGS].presence_timeout)
     made = await app[STORE].run(routing.route, None, timeout)
     for assignment in made:
