@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from kefu.core.errors import Conflict
@@ -202,26 +202,3 @@ class NotInDesk(Conflict):
 
 
 DESK_STATUSES = (ConversationStatus.waiting.value, ConversationStatus.assigned.value)
-
-
-def assign(session: Session, conversation_id: int, agent_id: int) -> Conversation | None:
-    """谁受理谁负责: the first agent to answer a conversation keeps it. Only a
-    conversation in the desk (waiting or assigned) can be taken or answered."""
-    session.execute(
-        update(Conversation)
-        .where(
-            Conversation.id == conversation_id,
-            Conversation.assignee_id.is_(None),
-            Conversation.status.in_(DESK_STATUSES),
-        )
-        .values(assignee_id=agent_id, status=ConversationStatus.assigned.value, updated_at=utcnow())
-    )
-    session.commit()
-    conversation = session.get(Conversation, conversation_id, populate_existing=True)
-    if conversation is None:
-        return None
-    if conversation.status not in DESK_STATUSES:
-        raise NotInDesk(conversation_id, conversation.status)
-    if conversation.assignee_id != agent_id:
-        raise ConversationTaken(conversation_id, conversation.assignee_id)
-    return conversation

@@ -4,7 +4,7 @@ An agent answers customers and works the tickets they own (谁受理谁负责);
 a supervisor may also act on anyone's tickets and conversations, manage
 agent accounts, edit the canned replies and read the weekly report.
 Answering a conversation has no check here: the first agent to take it keeps
-it, and kefu.core.conversations.assign decides that in one database update.
+it, and kefu.core.routing.take decides that under the routing lock.
 """
 
 from __future__ import annotations
