@@ -13,8 +13,7 @@ from actions.knowledge import (
     CONFIDENT_WITHOUT_INTENT,
     KB_OFFER_TEXT,
     answer_with_feedback,
-    kb_answer,
-    kb_suggestions,
+    kb_consult,
     offer_suggestions,
     settle_kb_reply,
 )
@@ -138,10 +137,9 @@ class ActionFallback(Action):
         in_form = bool((tracker.active_loop or {}).get("name"))
         # Not understood, but clearly a question the knowledge base answers
         # ("包油不", "发或时间"): the answer, not a request to rephrase.
-        if not in_form:
-            found = await kb_answer(turn, CONFIDENT_WITHOUT_INTENT)
-            if found is not None:
-                return [*answer_with_feedback(dispatcher, found, turn.channel), FollowupAction("action_listen")]
+        found, suggested = (None, []) if in_form else await kb_consult(turn, CONFIDENT_WITHOUT_INTENT)
+        if found is not None:
+            return [*answer_with_feedback(dispatcher, found, turn.channel), FollowupAction("action_listen")]
         await remember(tracker, "fallback")
         # Never offered while the repair form runs: its yes/no would be read
         # as the form's answer ("不用" cancels the repair). The fallback text
@@ -151,7 +149,6 @@ class ActionFallback(Action):
             return [FollowupAction("action_listen")]
         # Something like a question it knows ("房子朝向采光咋样"): "您是不是想问"
         # rather than a request to rephrase.
-        suggested = [] if in_form else await kb_suggestions(turn)
         if suggested:
             return [*offer_suggestions(dispatcher, suggested, turn.channel), FollowupAction("action_listen")]
         dispatcher.utter_message(text=FALLBACK_TEXT)

@@ -8,7 +8,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.knowledge import answer_with_feedback, kb_answer, kb_suggestions, offer_suggestions, settle_kb_reply
+from actions.knowledge import answer_with_feedback, kb_consult, offer_suggestions, settle_kb_reply
 from actions.learning import remember
 from actions.orders import is_order_question, order_answer
 from actions.outage import polite_on_outage
@@ -30,10 +30,9 @@ class ActionAnswerInquiry(Action):
         if own is not None:
             dispatcher.utter_message(text=own)
             return []
-        found = await kb_answer(turn)
+        found, suggested = await kb_consult(turn)
         if found is not None:
             return answer_with_feedback(dispatcher, found, turn.channel)
-        suggested = await kb_suggestions(turn)
         await remember(tracker, "no_kb_answer")
         if suggested:
             return offer_suggestions(dispatcher, suggested, turn.channel)

@@ -68,30 +68,25 @@ def _snapshot(session: Session) -> knowledge.Snapshot:
     return _cache.current(session)
 
 
-def _best(session: Session, text: str, at_least: float) -> knowledge.Found | None:
-    found = _snapshot(session).search(text, 1)
-    if not found or found[0].score < at_least:
-        return None
-    knowledge.count_hit(session, found[0].id)
-    return found[0]
+def _consult(session: Session, text: str, at_least: float) -> tuple[knowledge.Found | None, list[knowledge.Found]]:
+    found = _snapshot(session).search(text, SUGGESTED)
+    if found and found[0].score >= at_least:
+        knowledge.count_hit(session, found[0].id)
+        return found[0], []
+    return None, [f for f in found if f.score >= SUGGEST]
+
+
+async def kb_consult(turn: Turn, at_least: float = CONFIDENT) -> tuple[knowledge.Found | None, list[knowledge.Found]]:
+    """One search: (the confident answer, []) or (None, the entries worth
+    offering as "您是不是想问", best first, maybe none)."""
+    if not turn.text:
+        return None, []
+    return await in_db(_consult, turn.text, at_least)
 
 
 async def kb_answer(turn: Turn, at_least: float = CONFIDENT) -> knowledge.Found | None:
     """The confident knowledge-base answer to this message, if there is one."""
-    if not turn.text:
-        return None
-    return await in_db(_best, turn.text, at_least)
-
-
-def _suggestions(session: Session, text: str) -> list[knowledge.Found]:
-    return [f for f in _snapshot(session).search(text, SUGGESTED) if f.score >= SUGGEST]
-
-
-async def kb_suggestions(turn: Turn) -> list[knowledge.Found]:
-    """The entries worth offering as "您是不是想问" (best first; empty when none)."""
-    if not turn.text:
-        return []
-    return await in_db(_suggestions, turn.text)
+    return (await kb_consult(turn, at_least))[0]
 
 
 def offer_suggestions(
