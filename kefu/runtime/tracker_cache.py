@@ -83,7 +83,6 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             self._cache.pop(tracker.sender_id, None)
             await super().save(tracker)
             return
-        await self.stream_events(tracker)
         new_events = list(tracker.events)[entry.stored :]
         with self.session_scope() as session:
             # Somebody else wrote since this turn began? Their events are
@@ -95,10 +94,30 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             session.flush()
             last_id = max((row.id for row in rows), default=entry.last_id)
             session.commit()
+        # After the commit, so the desk never reacts to a turn that was not
+        # stored. Not Rasa's stream_events: it diffs against retrieve(),
+        # which here is this very tracker (nothing would be streamed).
+        self._publish(tracker.sender_id, new_events)
         if undisturbed:
             self._remember(tracker.sender_id, tracker, last_id)
         else:
             self._cache.pop(tracker.sender_id, None)
+
+    def _publish(self, sender_id: str, events: list[Any]) -> None:
+        if self.event_broker is None or not events:
+            return
+        bodies = [{"sender_id": sender_id, **event.as_dict()} for event in events]
+        publish_many = getattr(self.event_broker, "publish_many", None)
+        try:
+            if publish_many is not None:
+                publish_many(bodies)  # one transaction for the turn (kefu.runtime.event_broker)
+            else:
+                for body in bodies:
+                    self.event_broker.publish(body)
+        except Exception as exc:
+            # The turn is stored and answered; only the desk's copy is lost
+            # (the desk's live pages read the conversation itself).
+            logger.error("events of %s not published to the event broker: %s", sender_id, exc)
 
     def _row(self, sender_id: str, event: Any) -> Any:
         # As SQLTrackerStore.save writes each event.

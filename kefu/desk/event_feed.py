@@ -1,0 +1,157 @@
+"""The desk's view of Rasa's event broker: every event of every
+conversation, in order, from the SQLite file Rasa's SQL event broker writes
+(kefu.runtime.event_broker).
+
+The feed's cursor (the newest event handled) is kept in the desk database,
+so a desk that restarts goes on from where it stopped: no customer turn is
+missed, and none handled twice unless the desk died between handling one
+and saving the cursor (then that one is handled again). A desk that starts
+on a file it never read begins at the newest event: what was said before it
+ever ran is not news.
+
+Several desk processes share the feed through a lease in the same row: only
+the holder reads and handles events, renewing the lease as it goes; if it
+dies or hangs, another takes over once the lease runs out and goes on from
+the saved cursor. The desk only reads the events file (WAL: never blocking
+Rasa's writes) except to prune old events now and then, so a hung desk
+never stops Rasa from storing a turn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from kefu.core.db import make_engine
+from kefu.core.models import FeedCursor
+
+log = logging.getLogger(__name__)
+KEEP_HANDLED = 10_000  # handled events kept (a look back for whoever debugs); older ones are pruned
+LEASE_SECONDS = 10.0
+
+_meta = sa.MetaData()
+# As Rasa's SQLEventBroker declares it; created here too, so the desk may
+# start before Rasa has written anything.
+_events = sa.Table(
+    "events",
+    _meta,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sender_id", sa.String(255)),
+    sa.Column("data", sa.Text),
+)
+_cursors = FeedCursor.__table__
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    id: int
+    sender_id: str
+    event: dict[str, Any]
+
+
+def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class SQLEventFeed:
+    """Blocking calls: the desk runs them in a thread. `database_url`: the
+    desk database, which keeps the cursor and the lease."""
+
+    def __init__(self, path: Path, database_url: str, name: str = "desk", lease: float = LEASE_SECONDS) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.lease = lease
+        self.me = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._held_until = 0.0
+        self.events = sa.create_engine(f"sqlite:///{path}")
+        sa.event.listen(self.events, "connect", _pragmas)
+        _meta.create_all(self.events)
+        self.desk = make_engine(database_url)
+        with self.events.connect() as conn:
+            newest = conn.execute(sa.select(sa.func.max(_events.c.id))).scalar() or 0
+        # Another desk process may make the row first: then theirs stands.
+        with contextlib.suppress(sa.exc.IntegrityError), self.desk.begin() as conn:
+            if conn.execute(sa.select(_cursors.c.last_id).where(_cursors.c.name == name)).first() is None:
+                conn.execute(_cursors.insert().values(name=name, last_id=newest))
+
+    def hold(self) -> bool:
+        """Take or renew the lease; False while another desk holds it.
+        Renewed only when half of it has run: no write on every pass."""
+        now = time.time()
+        if self._held_until - now > self.lease / 2:
+            return True
+        with self.desk.begin() as conn:
+            taken = conn.execute(
+                _cursors.update()
+                .where(
+                    _cursors.c.name == self.name,
+                    sa.or_(_cursors.c.holder.is_(None), _cursors.c.holder == self.me, _cursors.c.held_until < now),
+                )
+                .values(holder=self.me, held_until=now + self.lease)
+            ).rowcount
+        self._held_until = now + self.lease if taken else 0.0
+        return bool(taken)
+
+    def release(self) -> None:
+        self._held_until = 0.0
+        with self.desk.begin() as conn:
+            conn.execute(
+                _cursors.update()
+                .where(_cursors.c.name == self.name, _cursors.c.holder == self.me)
+                .values(holder=None, held_until=None)
+            )
+
+    def cursor(self) -> int:
+        with self.desk.connect() as conn:
+            return int(conn.execute(sa.select(_cursors.c.last_id).where(_cursors.c.name == self.name)).scalar_one())
+
+    def read(self, limit: int = 200) -> list[FeedEvent]:
+        """The next events after the cursor, oldest first."""
+        after = self.cursor()
+        with self.events.connect() as conn:
+            rows = conn.execute(
+                sa.select(_events.c.id, _events.c.sender_id, _events.c.data)
+                .where(_events.c.id > after)
+                .order_by(_events.c.id)
+                .limit(limit)
+            ).all()
+        found = []
+        for row_id, sender_id, data in rows:
+            try:
+                event = json.loads(data)
+            except (TypeError, ValueError):
+                log.warning("event %d is not JSON; skipped", row_id)
+                event = {}
+            found.append(FeedEvent(row_id, sender_id or "", event if isinstance(event, dict) else {}))
+        return found
+
+    def done(self, event_id: int) -> None:
+        """Handled up to and including `event_id` (only by the lease's holder)."""
+        with self.desk.begin() as conn:
+            conn.execute(
+                _cursors.update()
+                .where(_cursors.c.name == self.name, _cursors.c.last_id < event_id)
+                .values(last_id=event_id)
+            )
+
+    def prune(self) -> int:
+        """Drop handled events but the latest KEEP_HANDLED."""
+        last = self.cursor()
+        with self.events.begin() as conn:
+            return conn.execute(_events.delete().where(_events.c.id <= last - KEEP_HANDLED)).rowcount or 0
+
+    def close(self) -> None:
+        self.events.dispose()
+        self.desk.dispose()
