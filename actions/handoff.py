@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -27,6 +28,8 @@ from actions.turn import Turn, bot_text_before, current_turn
 from kefu.core.conversations import in_handoff, record_handoff
 from kefu.core.handoff import HANDOFF_MARKER
 from kefu.core.models import Priority
+from kefu.core.settings import presence_timeout
+from kefu.core.waiting import on_handoff, position_text, unstaffed_text
 
 HANDOFF_TEXT = "好的，正在为您转接人工客服，请您稍候。人工客服接入前，您可以继续留言，我们会尽快查看并回复您。"
 FALLBACK_TEXT = "抱歉，我没有完全理解您的意思🙏 麻烦您换个说法再描述一下好吗？如需人工服务，请回复“转人工”。"
@@ -48,28 +51,55 @@ async def hand_off(
     *,
     priority: str = Priority.normal.value,
     text: str | None = HANDOFF_TEXT,
+    topic: str | None = None,
 ) -> list[dict[str, Any]]:
     """Queue the conversation for the desk, tell the customer, pause the bot.
 
     priority urgent puts it at the top of the desk's queue; text None: the
-    caller has already told the customer (an emergency's first reply)."""
+    caller has already told the customer (an emergency's first reply).
+    topic: the intent that decides the skill group when the message itself
+    only asked for a person ("转人工" after a complaint: 投诉专席)."""
     await in_db(
         record_handoff,
         channel=turn.channel,
         customer_id=turn.customer_id,
-        intent=turn.intent,
+        intent=topic or turn.intent,
         reason=reason,
         last_message=turn.text,
         priority=priority,
     )
-    if text:
-        dispatcher.utter_message(text=text)
+    # Where the customer stands: nothing more when an agent is free now,
+    # else the position and estimate, or why nobody can come (with 留言, or
+    # the duty phone for an urgent matter).
+    wait = await in_db(on_handoff, turn.customer_id, None, timedelta(seconds=presence_timeout()))
+    if wait is not None and not wait.staffed:
+        # Still queued: the customer may wait, or leave a message instead.
+        # (An emergency's first reply has said it all but this.)
+        dispatcher.utter_message(text=("好的，正在为您转接人工客服。" if text else "") + unstaffed_text(wait))
+    else:
+        if text:
+            dispatcher.utter_message(text=text)
+        if wait is not None:
+            dispatcher.utter_message(text=position_text(wait))
     # Channels with their own human queue (WeCom 微信客服) move the session
     # there when they see this marker; others ignore it.
     dispatcher.utter_message(json_message={HANDOFF_MARKER: True})
-    # While paused Rasa logs the customer's messages but predicts nothing,
-    # so the bot stays silent until the desk sends ConversationResumed.
+    # While paused Rasa logs the customer's messages but predicts nothing;
+    # the desk's waiting room answers questions about the wait, and the bot
+    # stays silent until the desk sends ConversationResumed.
     return [ConversationPaused()]
+
+
+def topic_before(tracker: Tracker) -> str | None:
+    """The latest intent of the conversation that names a matter (not 转人工,
+    thanks or a greeting): what the customer wants a person for."""
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if name and name not in SMALL_TALK and name not in ("nlu_fallback", "out_of_scope"):
+            return name
+    return None
 
 
 class ActionHandoff(Action):
@@ -85,7 +115,9 @@ class ActionHandoff(Action):
         said = ((before or {}).get("parse_data") or {}).get("intent") or {}
         if before is not None and said.get("name") not in SMALL_TALK:
             await remember(tracker, "before_handoff", before)
-        return await hand_off(dispatcher, current_turn(tracker), reason="customer_request", priority=priority)
+        return await hand_off(
+            dispatcher, current_turn(tracker), reason="customer_request", priority=priority, topic=topic_before(tracker)
+        )
 
 
 def consecutive_fallbacks(tracker: Tracker) -> int:
@@ -173,7 +205,7 @@ class ActionReplyYesNo(Action):
             return await ActionAcknowledge().run(dispatcher, tracker, domain)
         turn = current_turn(tracker)
         if turn.intent == "affirm":
-            return await hand_off(dispatcher, turn, reason="repeated_fallback")
+            return await hand_off(dispatcher, turn, reason="repeated_fallback", topic=topic_before(tracker))
         dispatcher.utter_message(text=DECLINED_TEXT)
         return []
 

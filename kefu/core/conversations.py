@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -60,6 +61,7 @@ def record_handoff(
         conversation.waiting_since = now
         conversation.handoff_reason = reason
         conversation.group_name = None  # routing chooses it for this handoff
+        reset_wait(conversation)
     conversation.intent = intent or conversation.intent
     if priority == Priority.urgent.value:
         conversation.priority = priority
@@ -67,6 +69,20 @@ def record_handoff(
     conversation.updated_at = now
     session.commit()
     return conversation
+
+
+def note_handled(conversation: Conversation, now: datetime) -> None:
+    """How long its agent held it, for the waiting room's estimate."""
+    if conversation.assigned_at is not None and conversation.status == ConversationStatus.assigned.value:
+        conversation.handle_seconds = max(0, int((now - conversation.assigned_at).total_seconds()))
+        conversation.handled_at = now
+
+
+def reset_wait(conversation: Conversation) -> None:
+    """Forget what the waiting room told the customer (a new wait starts afresh)."""
+    conversation.wait_told_position = None
+    conversation.wait_told_at = conversation.wait_acked_at = conversation.wait_offered_at = None
+    conversation.wait_message_asked = False
 
 
 def important_customers(path: Path | None = None) -> frozenset:
@@ -109,6 +125,7 @@ def return_to_bot(session: Session, conversation_id: int) -> Conversation | None
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         return None
+    note_handled(conversation, utcnow())
     conversation.status = ConversationStatus.bot.value
     conversation.assignee_id = None  # last_agent_id keeps who served, for next time
     conversation.waiting_since = None
@@ -177,6 +194,7 @@ def close_conversation(session: Session, conversation_id: int) -> Conversation |
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         return None
+    note_handled(conversation, utcnow())
     conversation.status = ConversationStatus.closed.value
     conversation.waiting_since = None
     conversation.updated_at = conversation.closed_at = utcnow()

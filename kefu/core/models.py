@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -124,6 +125,26 @@ class Conversation(Base):
     last_agent_id = Column(Integer)  # kept when the bot takes over again
     last_agent_at = Column(UTCDateTime)
     closed_at = Column(UTCDateTime)
+    # The waiting room (kefu.core.waiting): what it last told the customer.
+    wait_told_position = Column(Integer)
+    wait_told_at = Column(UTCDateTime)
+    wait_acked_at = Column(UTCDateTime)  # "消息已收到", at most once a minute
+    wait_offered_at = Column(UTCDateTime)  # 留言 last offered
+    wait_message_asked = Column(Boolean, nullable=False, default=False)  # "请直接发送您要留言的内容"
+    abandoned_at = Column(UTCDateTime)  # the customer left the queue (不用了 / 算了)
+    handle_seconds = Column(Integer)  # the latest agent's assignment to close or hand-back
+    handled_at = Column(UTCDateTime)
+
+
+class FeedCursor(Base):
+    """How far the desk has handled Rasa's event broker, and which desk
+    process holds the feed (a lease, renewed while it runs)."""
+
+    __tablename__ = "feed_cursors"
+    name = Column(String(64), primary_key=True)
+    last_id = Column(BigInteger, nullable=False)
+    holder = Column(String(64))
+    held_until = Column(Float)  # epoch seconds
 
 
 class SkillGroup(Base):

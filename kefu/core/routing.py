@@ -226,7 +226,7 @@ def group_for(groups: Sequence[SkillGroup], conversation: Conversation) -> Skill
 # -- routing ----------------------------------------------------------------
 
 
-def _active_counts(session: Session) -> dict[int, int]:
+def active_counts(session: Session) -> dict[int, int]:
     rows = session.execute(
         select(Conversation.assignee_id, func.count())
         .where(Conversation.status == ConversationStatus.assigned.value, Conversation.assignee_id.is_not(None))
@@ -294,7 +294,7 @@ def route(session: Session, now: datetime | None = None, timeout: timedelta = PR
         return []
     groups = list_groups(session)
     online = [a for a in agents if presence(a, now, timeout) == ONLINE]
-    active = _active_counts(session)
+    active = active_counts(session)
     made: list[Assignment] = []
     for conversation in waiting:
         # A group once chosen (or given by a transfer) stays the conversation's.
@@ -358,7 +358,7 @@ def take(session: Session, conversation_id: int, agent_id: int, now: datetime | 
         return conversation
     if conversation.assignee_id is not None:
         raise ConversationTaken(conversation_id, conversation.assignee_id)
-    if _active_counts(session).get(agent_id, 0) >= agent.capacity:
+    if active_counts(session).get(agent_id, 0) >= agent.capacity:
         raise AtCapacity(agent_id, agent.capacity)
     _assign(conversation, agent, now)
     session.commit()
@@ -397,7 +397,7 @@ def agent_to_json(agent: Agent, active: int, now: datetime | None = None) -> dic
 
 
 def list_agents(session: Session, with_disabled: bool = False, now: datetime | None = None) -> list[dict]:
-    active = _active_counts(session)
+    active = active_counts(session)
     query = select(Agent).order_by(Agent.id)
     if not with_disabled:
         query = query.where(Agent.disabled_at.is_(None))
@@ -433,7 +433,7 @@ def set_agent(session: Session, agent_id: int, body: dict) -> dict:
             groups = names
         agent.groups = groups
     session.commit()
-    return agent_to_json(agent, _active_counts(session).get(agent.id, 0))
+    return agent_to_json(agent, active_counts(session).get(agent.id, 0))
 
 
 class AgentUnavailable(Conflict):
@@ -505,7 +505,7 @@ def transfer(
             raise NotFound(f"agent {agent_id} not found")
         if presence(agent, now, timeout) != ONLINE:
             raise AgentUnavailable(agent_id)
-        if agent_id != conversation.assignee_id and _active_counts(session).get(agent_id, 0) >= agent.capacity:
+        if agent_id != conversation.assignee_id and active_counts(session).get(agent_id, 0) >= agent.capacity:
             raise AtCapacity(agent_id, agent.capacity)
         _assign(conversation, agent, now)
     else:

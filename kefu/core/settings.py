@@ -70,6 +70,18 @@ VARIABLES: tuple[Variable, ...] = (
         "KEFU_PRESENCE_TIMEOUT",
         "60",
         "Seconds without an open desk page after which an agent counts as 离线 for routing",
+        "desk, action server",
+    ),
+    Variable(
+        "KEFU_WAIT_OFFER_AFTER",
+        "300",
+        "Seconds a customer waits in the queue before 留言 (a ticket instead of the wait) is offered again",
+        "desk",
+    ),
+    Variable(
+        "KEFU_WAIT_NOTICE_EVERY",
+        "60",
+        'Seconds between two messages of the waiting room to one customer (a new position, "消息已收到")',
         "desk",
     ),
     Variable(
@@ -261,6 +273,14 @@ VARIABLES: tuple[Variable, ...] = (
         "Rasa's SQL tracker store: the SQLite file, or the database name",
         f"{_RASA_YML}, CLI",
         shown="`var/rasa_tracker.db`; from `KEFU_TRACKER_URL` when set",
+    ),
+    Variable(
+        "KEFU_EVENTS_DB",
+        None,
+        "The SQLite file of Rasa's event broker: every conversation's events, in order, which the desk "
+        "follows (its waiting room answers customers in the queue from it)",
+        f"{_RASA_YML}, desk",
+        shown="`rasa_events.db` beside `KEFU_TRACKER_DB`, or `var/rasa_events.db`",
     ),
     Variable(
         "KEFU_TRACKER_URL",
@@ -586,6 +606,9 @@ class Settings:
     models_dir: Path = PROJECT_ROOT / "models"  # KEFU_MODELS_DIR
     rasa_server_urls: tuple[str, ...] = ()  # KEFU_RASA_SERVER_URLS: every server a live model is loaded into
     presence_timeout: float = 60.0  # KEFU_PRESENCE_TIMEOUT
+    events_db: Path = VAR / "rasa_events.db"  # KEFU_EVENTS_DB: Rasa's event broker, which the desk follows
+    wait_offer_after: float = 300.0  # KEFU_WAIT_OFFER_AFTER
+    wait_notice_every: float = 60.0  # KEFU_WAIT_NOTICE_EVERY
 
 
 DeskSettings = Settings
@@ -607,6 +630,19 @@ def rasa_token(env: Mapping[str, str] = os.environ) -> str | None:
         return rasa_token_file(env).read_text(encoding="utf-8").strip() or None
     except FileNotFoundError:
         return None
+
+
+def presence_timeout(env: Mapping[str, str] = os.environ) -> float:
+    return float(_get(env, "KEFU_PRESENCE_TIMEOUT"))
+
+
+def events_db(env: Mapping[str, str] = os.environ) -> Path:
+    """KEFU_EVENTS_DB; else beside the SQLite tracker store; else in var/."""
+    if env.get("KEFU_EVENTS_DB"):
+        return Path(env["KEFU_EVENTS_DB"])
+    if _get(env, "KEFU_TRACKER_DIALECT") == "sqlite" and not env.get("KEFU_TRACKER_URL"):
+        return Path(_get_or_default(env, "KEFU_TRACKER_DB")).with_name("rasa_events.db")
+    return VAR / "rasa_events.db"
 
 
 def important_customers_file(env: Mapping[str, str] = os.environ) -> Path:
@@ -644,7 +680,10 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         public_rasa_url=env.get("KEFU_PUBLIC_RASA_URL", rasa_url) or None,
         secure_cookies=env.get("KEFU_DESK_SECURE_COOKIES") == "1",
         important_customers_file=important_customers_file(env),
-        presence_timeout=float(_get(env, "KEFU_PRESENCE_TIMEOUT")),
+        presence_timeout=presence_timeout(env),
+        events_db=events_db(env),
+        wait_offer_after=float(_get(env, "KEFU_WAIT_OFFER_AFTER")),
+        wait_notice_every=float(_get(env, "KEFU_WAIT_NOTICE_EVERY")),
         media_dir=load_media_settings(env).directory,
         businesses=businesses(env),
         models_dir=models.models_dir,

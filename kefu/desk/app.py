@@ -38,6 +38,7 @@ from kefu.desk.views import (
 )
 from kefu.desk.views import routing as routing_views
 from kefu.desk.views import widget as widget_views
+from kefu.desk.waiting_room import waiting_room
 from kefu.text.received import InvalidInput, is_valid_text
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,7 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(rasa_client)
     app.cleanup_ctx.append(routing_loop)
+    app.cleanup_ctx.append(waiting_room)
 
     async def start_knowledge(app: web.Application) -> None:
         # A new installation's starter knowledge (KEFU_BUSINESS), once.

@@ -27,6 +27,7 @@ from kefu.core.settings import (
     TrackerSettings,
     default,
     environment,
+    events_db,
     load_action_server_settings,
     load_model_settings,
     load_supervisor_settings,
@@ -66,6 +67,7 @@ def service_env(base: dict[str, str], ports: Ports, tracker: TrackerSettings) ->
     ):
         env.setdefault(name, default(name))
     env.update(shared_store_env(tracker))
+    env["KEFU_EVENTS_DB"] = str(events_db(env))
     env["KEFU_RASA_PORT"], env["KEFU_ACTIONS_PORT"], env["KEFU_DESK_PORT"] = (
         str(ports.rasa),
         str(ports.actions),
@@ -257,6 +259,7 @@ def prepare(env: dict[str, str]) -> None:
     upgrade(env["KEFU_DATABASE_URL"])
     if env["KEFU_TRACKER_DIALECT"] == "sqlite":
         Path(env["KEFU_TRACKER_DB"]).parent.mkdir(parents=True, exist_ok=True)
+    Path(env["KEFU_EVENTS_DB"]).parent.mkdir(parents=True, exist_ok=True)
 
 
 def reminder_workers(workers: int, database_url: str) -> int:

@@ -72,12 +72,40 @@ function showQueue(all) {
   }
   knownMine = new Set(mine.map((c) => c.id));
   mineLoaded = true;
+  if (me.role === "supervisor") alertUnstaffed(waiting.filter((c) => c.unstaffed));
   const open = all.find((c) => c.id === openId);
   if (openId !== null) showHeader(open || null);
 }
 
 let knownMine = new Set();
 let mineLoaded = false;    // the first queue frame lists what was already ours: no alert
+
+let alertedUrgent = new Set();
+
+// An urgent conversation (困人, 燃气…) that no agent at the desk can take:
+// every supervisor sees it at the top of the page, with a sound and a
+// desktop notification the first time.
+function alertUnstaffed(urgent) {
+  const banner = document.getElementById("urgent-alert");
+  banner.hidden = urgent.length === 0;
+  if (!urgent.length) { alertedUrgent = new Set(); return; }
+  const first = urgent[0];
+  const text = `紧急：${urgent.length} 个紧急会话无人接待，客户 ${first.customer_id}：${first.last_message || ""}`;
+  banner.replaceChildren(text + " ");
+  const open = document.createElement("button");
+  open.type = "button";
+  open.textContent = "立即查看";
+  open.addEventListener("click", () => openConversation(first.id));
+  banner.append(open);
+  const fresh = urgent.filter((c) => !alertedUrgent.has(c.id));
+  if (fresh.length) {
+    beep();
+    if ("Notification" in window && Notification.permission === "granted") {
+      new Notification("紧急会话无人接待", {body: text, tag: `kefu-urgent-${fresh[0].id}`, requireInteraction: true});
+    }
+  }
+  alertedUrgent = new Set(urgent.map((c) => c.id));
+}
 
 function beep() {
   try {

@@ -29,7 +29,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from kefu.core import conversations, media, routing, tickets
+from kefu.core import conversations, media, routing, tickets, waiting
 from kefu.core.errors import Forbidden, KefuError
 from kefu.core.models import utcnow
 from kefu.desk.rasa_client import RasaClient, RasaUnavailable
@@ -92,7 +92,9 @@ def desk_queue(session) -> list[dict]:
     each waiting one's group and place."""
     listed = [c for c in conversations.list_conversations(session, None) if c.status in conversations.DESK_STATUSES]
     places = routing.positions(session, listed)
-    return [conversations.conversation_to_json(c, places.get(c.id)) for c in listed]
+    # Urgent and nobody of its group at the desk: supervisors are alerted.
+    unstaffed = waiting.unstaffed_urgent(session, listed)
+    return [{**conversations.conversation_to_json(c, places.get(c.id)), "unstaffed": c.id in unstaffed} for c in listed]
 
 
 async def keep_present(request: web.Request) -> None:
