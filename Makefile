@@ -90,6 +90,7 @@ run-scaled: $(STAMP_MODEL) $(NGINX)
 	KEFU_DATABASE_URL=$${KEFU_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/kefu} \
 	KEFU_TRACKER_URL=$${KEFU_TRACKER_URL:-postgresql://postgres@127.0.0.1:5432/kefu_tracker} \
 	KEFU_REDIS_URL=$${KEFU_REDIS_URL:-redis://127.0.0.1:6379/0} \
+	KEFU_AMQP_URL=$${KEFU_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/} \
 	$(BIN)/kefu run --scaled
 
 # Tools that check deploy/ (kubernetes-validate needs jsonschema >= 4.23,

@@ -13,7 +13,7 @@ from kefu.core.settings import BY_NAME, CREDENTIALS_VARIABLES, PROJECT_ROOT, VAR
 
 DOC = PROJECT_ROOT / "docs" / "configuration.md"
 BEGIN, END = "<!-- variables:", "<!-- end of variables -->"
-RASA_FILES = ("bot/credentials.yml", "bot/endpoints.yml", "bot/endpoints-shared.yml")
+RASA_FILES = ("bot/credentials.yml", "bot/endpoints.yml", "bot/endpoints-shared.yml", "bot/endpoints-scaled.yml")
 # Test and benchmark harnesses set their own variables; they are not the product's configuration.
 NOT_SCANNED = {"tests", "bench", ".venv", "venv", "models", "var", "node_modules", "docs", "deploy"}
 # Read by the web desk, which is being restructured in parallel; the values are

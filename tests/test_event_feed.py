@@ -7,7 +7,9 @@ process at a time handle them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import uuid
 
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
@@ -86,3 +88,74 @@ def test_handled_events_are_pruned_but_the_latest(tmp_path):
     feed.done(last)
     assert feed.prune() == 50
     assert feed.read() == []
+
+
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def test_rasas_pika_broker_reaches_one_desk_at_a_time_and_nothing_unacknowledged_is_lost():
+    """Rasa's own PikaEventBroker publishing to RabbitMQ (the machine's, with
+    a queue and exchange of this test's own), two desks consuming."""
+    import aio_pika
+    from rasa.core.brokers.pika import PikaEventBroker
+    from rasa.utils.endpoints import EndpointConfig
+
+    from kefu.desk.event_feed import AMQPEventFeed
+
+    name = f"kefu-test-{uuid.uuid4().hex[:8]}"
+
+    async def scenario():
+        broker = await PikaEventBroker.from_endpoint_config(
+            EndpointConfig(url=AMQP_URL, username="guest", password="guest", queues=[name], exchange_name=name)
+        )
+        first, second = AMQPEventFeed(AMQP_URL, name, name), AMQPEventFeed(AMQP_URL, name, name)
+        got_first: list = []
+        got_second: list = []
+
+        async def consume(feed, got, stop_after=None):
+            async with contextlib.aclosing(feed.messages(idle=0.2)) as items:
+                async for item in items:
+                    if item is None:
+                        continue
+                    event, message = item
+                    got.append(event.event["text"])
+                    if stop_after is not None and len(got) == stop_after:
+                        await asyncio.Event().wait()  # hangs before acknowledging this one
+                    await feed.done(message)
+
+        try:
+            taker = asyncio.create_task(consume(first, got_first, stop_after=2))
+            await asyncio.sleep(0.5)  # the first desk holds the queue
+            standby = asyncio.create_task(consume(second, got_second))
+            for i, text in enumerate(("你好", "还要等多久", "算了", "留言")):
+                broker.publish({"sender_id": "顾客甲", "event": "user", "text": text, "timestamp": i})
+            for _ in range(100):
+                if len(got_first) >= 2:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)
+            assert got_second == []  # the other desk waited its turn
+            taker.cancel()
+            await first.close()  # the first desk's connection goes: its unacknowledged message comes back
+            for _ in range(100):
+                if len(got_second) >= 3:
+                    break
+                await asyncio.sleep(0.1)
+            return got_first, got_second
+        finally:
+            for task in ("standby", "taker"):
+                t = locals().get(task)
+                if t is not None:
+                    t.cancel()
+            await second.close()
+            await first.close()
+            await broker.close()
+            connection = await aio_pika.connect(AMQP_URL)
+            async with connection:
+                channel = await connection.channel()
+                await channel.queue_delete(name)
+                await channel.exchange_delete(name)
+
+    got_first, got_second = asyncio.run(scenario())
+    assert got_first == ["你好", "还要等多久"]
+    assert got_second == ["还要等多久", "算了", "留言"]

@@ -227,6 +227,40 @@ def test_a_knowledge_base_edit_is_live_on_every_action_server_within_seconds(sca
     assert answers_everywhere("香薰盒") < LIVE_WITHIN
 
 
+def bot_texts_stored(stack: Scaled, sender: str) -> list[str]:
+    engine = create_engine(stack.tracker_url, future=True)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'bot' ORDER BY id"), {"s": sender}
+            ).all()
+    finally:
+        engine.dispose()
+    import json
+
+    return [t for (data,) in rows if (t := json.loads(data).get("text"))]
+
+
+def test_waiting_customers_are_answered_from_rabbitmq_whichever_server_served_them(scaled):
+    """Both Rasa servers publish to RabbitMQ; the desk's waiting room
+    consumes the queue and answers each waiting customer on their channel."""
+    senders: list[str] = []
+    servers: set = set()
+    while len(servers) < 2 and len(senders) < 40:  # customers on both servers (nginx's hash decides)
+        sender = new_sender("scaled-wait")
+        status, replies = scaled.post(sender, "转人工")
+        assert status == 200 and any("转接人工客服" in r.get("text", "") for r in replies), replies
+        senders.append(sender)
+        servers |= routes(scaled, "/webhooks/rest/webhook")[sender]
+    assert len(servers) == 2, "nginx sent every customer to one Rasa server"
+    for sender in senders:
+        assert scaled.post(sender, "还要等多久")[0] == 200
+    for sender in senders:
+        assert wait_for(lambda s=sender: any("不在线" in t for t in bot_texts_stored(scaled, s)[1:]), 20), (
+            bot_texts_stored(scaled, sender)
+        )
+
+
 def test_rest_turns_of_one_conversation_stay_on_one_server_and_never_overlap(scaled):
     """Messages of one customer fired without waiting for the answers (a
     channel retrying, an integration posting fast) go to one Rasa server and

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 import signal
+import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.support.agents import add_agent, login
 from tests.support.processes import service_pids
+from tests.support.scaled_stack import AMQP_URL, drop_amqp
 from tests.support.stack import Stack, auth, http, new_sender, start_stack, stop_stack, wait_for
 
 pytestmark = pytest.mark.e2e  # starts its own stack
@@ -152,3 +154,46 @@ def test_a_message_sent_while_the_desk_is_down_is_answered_when_it_is_back(room:
     assert wait_for(lambda: desk_up(room), timeout=60)
     # The old desk's lease runs out (10 s), then the new one goes on from its cursor.
     assert "已为您取消排队" in next_bot_text(room, sender, seen, timeout=40)
+
+
+def test_on_rabbitmq_the_waiting_room_answers_and_a_broker_outage_loses_no_message(tmp_path, postgres_url):
+    """The scaled profile's path (Rasa on PostgreSQL and Redis, events through
+    RabbitMQ): RabbitMQ goes away while a waiting customer writes; once it is
+    back the message is answered."""
+    from tests.support.tcp_proxy import TcpProxy
+
+    name = f"kefu-test-{uuid.uuid4().hex[:8]}"
+    from urllib.parse import urlsplit
+
+    proxy = TcpProxy(urlsplit(AMQP_URL).port or 5672)
+    stack = start_stack(
+        tmp_path,
+        {
+            "KEFU_DATABASE_URL": postgres_url,
+            "KEFU_TRACKER_URL": postgres_url,
+            "KEFU_REDIS_URL": "redis://127.0.0.1:6379/0",
+            "KEFU_REDIS_PREFIX": name,
+            "KEFU_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{proxy.port}/",  # RabbitMQ behind the proxy
+            "KEFU_AMQP_QUEUE": name,
+            "KEFU_AMQP_EXCHANGE": name,
+            "KEFU_REMINDER_WORKERS": "0",
+        },
+    )
+    try:
+        sender = new_sender("兔子")
+        assert "暂时都不在线" in "\n".join(stack.say(sender, "转人工"))
+        seen = len(bot_texts(stack, sender))
+        stack.say(sender, "还有人在吗")
+        assert "暂时都不在线" in next_bot_text(stack, sender, seen, timeout=20)
+        seen += 1
+        proxy.cut()  # RabbitMQ "restarts": Rasa keeps what it cannot publish, the desk loses its consumer
+        try:
+            assert stack.say(sender, "不用了") == []  # the turn itself is stored and answered (nothing to say)
+        finally:
+            proxy.restore()
+        assert "已为您取消排队" in next_bot_text(stack, sender, seen, timeout=60)
+        assert any("您好" in r for r in stack.say(sender, "你好")), "the bot stayed paused"
+    finally:
+        stop_stack(stack)
+        proxy.close()
+        drop_amqp(AMQP_URL, name)

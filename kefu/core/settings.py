@@ -54,7 +54,8 @@ class Variable:
 _ALL = "desk, action server, Rasa channels, reminder worker, CLI"
 _RASA_YML = "Rasa (bot/endpoints*.yml)"
 _CREDENTIALS = "Rasa (bot/credentials.yml)"
-_SHARED_YML = "Rasa (bot/endpoints-shared.yml)"
+_SCALED_YML = "Rasa (bot/endpoints-scaled.yml)"
+_SHARED_YML = "Rasa (bot/endpoints-shared.yml, bot/endpoints-scaled.yml)"
 
 VARIABLES: tuple[Variable, ...] = (
     # -- the desk database, the desk -----------------------------------------------------
@@ -291,6 +292,54 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("KEFU_REDIS_URL", None, "Rasa's Redis lock store, with `KEFU_TRACKER_URL`", "kefu run"),
     Variable("KEFU_REDIS_PREFIX", "kefu", "Key prefix of Rasa's Redis lock store", f"kefu run, {_SHARED_YML}"),
+    Variable(
+        "KEFU_AMQP_URL",
+        None,
+        "With the shared stores: Rasa's events go to RabbitMQ (Rasa's Pika event broker, "
+        "bot/endpoints-scaled.yml) and the desk consumes them from there instead of from `KEFU_EVENTS_DB`",
+        "kefu run, desk",
+        shown="unset; `make run-scaled`: `amqp://guest:guest@127.0.0.1:5672/`",
+    ),
+    Variable(
+        "KEFU_AMQP_QUEUE",
+        "kefu_desk",
+        "The durable RabbitMQ queue Rasa publishes every event to and the desk consumes",
+        f"kefu run, desk, {_SCALED_YML}",
+    ),
+    Variable(
+        "KEFU_AMQP_EXCHANGE",
+        "rasa-exchange",
+        "The RabbitMQ fanout exchange Rasa publishes to (Rasa's default)",
+        f"kefu run, desk, {_SCALED_YML}",
+    ),
+    Variable(
+        "KEFU_AMQP_HOST",
+        None,
+        "The event broker's host",
+        _SCALED_YML,
+        shown="set by `kefu run` from `KEFU_AMQP_URL`",
+    ),
+    Variable(
+        "KEFU_AMQP_PORT",
+        None,
+        "The event broker's port",
+        _SCALED_YML,
+        shown="set by `kefu run` from `KEFU_AMQP_URL`",
+    ),
+    Variable(
+        "KEFU_AMQP_USER",
+        None,
+        "The event broker's user",
+        _SCALED_YML,
+        shown="set by `kefu run` from `KEFU_AMQP_URL`",
+    ),
+    Variable(
+        "KEFU_AMQP_PASSWORD",
+        None,
+        "The event broker's password",
+        _SCALED_YML,
+        shown="set by `kefu run` from `KEFU_AMQP_URL`",
+    ),
     Variable(
         "KEFU_TRACKER_HOST",
         None,
@@ -607,6 +656,9 @@ class Settings:
     rasa_server_urls: tuple[str, ...] = ()  # KEFU_RASA_SERVER_URLS: every server a live model is loaded into
     presence_timeout: float = 60.0  # KEFU_PRESENCE_TIMEOUT
     events_db: Path = VAR / "rasa_events.db"  # KEFU_EVENTS_DB: Rasa's event broker, which the desk follows
+    amqp_url: str | None = None  # KEFU_AMQP_URL: follow Rasa's events on RabbitMQ, not in events_db
+    amqp_queue: str = "kefu_desk"  # KEFU_AMQP_QUEUE
+    amqp_exchange: str = "rasa-exchange"  # KEFU_AMQP_EXCHANGE
     wait_offer_after: float = 300.0  # KEFU_WAIT_OFFER_AFTER
     wait_notice_every: float = 60.0  # KEFU_WAIT_NOTICE_EVERY
 
@@ -682,6 +734,12 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         important_customers_file=important_customers_file(env),
         presence_timeout=presence_timeout(env),
         events_db=events_db(env),
+        # Rasa publishes to RabbitMQ only with the shared stores (bot/endpoints-scaled.yml).
+        amqp_url=(env.get("KEFU_AMQP_URL") or None)
+        if env.get("KEFU_TRACKER_URL") and env.get("KEFU_REDIS_URL")
+        else None,
+        amqp_queue=_get(env, "KEFU_AMQP_QUEUE"),
+        amqp_exchange=_get(env, "KEFU_AMQP_EXCHANGE"),
         wait_offer_after=float(_get(env, "KEFU_WAIT_OFFER_AFTER")),
         wait_notice_every=float(_get(env, "KEFU_WAIT_NOTICE_EVERY")),
         media_dir=load_media_settings(env).directory,
@@ -716,10 +774,14 @@ class TrackerSettings:
     db: str
     redis_url: str | None
     redis_prefix: str
+    amqp_url: str | None = None  # KEFU_AMQP_URL: Rasa's events through RabbitMQ
+    amqp_queue: str = "kefu_desk"
+    amqp_exchange: str = "rasa-exchange"
 
     @property
     def shared(self) -> bool:
-        """Both shared stores set: Rasa runs on bot/endpoints-shared.yml."""
+        """Both shared stores set: Rasa runs on bot/endpoints-shared.yml
+        (bot/endpoints-scaled.yml with RabbitMQ too)."""
         return bool(self.url and self.redis_url)
 
 
@@ -730,6 +792,9 @@ def load_tracker_settings(env: Mapping[str, str] = os.environ) -> TrackerSetting
         db=_get_or_default(env, "KEFU_TRACKER_DB"),
         redis_url=env.get("KEFU_REDIS_URL") or None,
         redis_prefix=_get(env, "KEFU_REDIS_PREFIX"),
+        amqp_url=env.get("KEFU_AMQP_URL") or None,
+        amqp_queue=_get(env, "KEFU_AMQP_QUEUE"),
+        amqp_exchange=_get(env, "KEFU_AMQP_EXCHANGE"),
     )
 
 

@@ -1,6 +1,7 @@
 """The desk's view of Rasa's event broker: every event of every
-conversation, in order, from the SQLite file Rasa's SQL event broker writes
-(kefu.runtime.event_broker).
+conversation, in order. Embedded: from the SQLite file Rasa's SQL event
+broker writes (kefu.runtime.event_broker, SQLEventFeed). Scaled: from
+RabbitMQ, where Rasa's Pika broker publishes (AMQPEventFeed, at the end).
 
 The feed's cursor (the newest event handled) is kept in the desk database,
 so a desk that restarts goes on from where it stopped: no customer turn is
@@ -19,12 +20,14 @@ never stops Rasa from storing a turn.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import os
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,3 +158,89 @@ class SQLEventFeed:
     def close(self) -> None:
         self.events.dispose()
         self.desk.dispose()
+
+
+class AMQPEventFeed:
+    """Rasa's Pika event broker (the scaled profile): the durable queue
+    Rasa publishes every event to, consumed by one desk process at a time
+    (an exclusive consumer; another desk retries until the holder's
+    connection goes). A message is acknowledged once handled, so one left
+    unacknowledged by a desk that died, or sent while the desk was away, is
+    delivered again; RabbitMQ keeps the queue and its persistent messages
+    across its own restarts, and Rasa keeps what it could not publish
+    meanwhile and sends it on reconnecting."""
+
+    RETRY_SECONDS = 2.0
+
+    def __init__(self, url: str, queue: str, exchange: str) -> None:
+        self.url, self.queue_name, self.exchange_name = url, queue, exchange
+        self._connection: Any = None
+        self._channel: Any = None
+
+    async def messages(self, idle: float = 1.0) -> AsyncIterator[tuple[FeedEvent, Any] | None]:
+        """(event, message) in order, while this desk holds the queue; None
+        whenever it has caught up (nothing waiting in the queue), at least
+        every `idle` seconds. Acknowledge with `done(message)`. Another desk
+        holding the queue: waits, yielding nothing. Use it inside
+        contextlib.aclosing, so a consumer that stops closes the channel at
+        once (and its unacknowledged messages go to the next desk)."""
+        import aio_pika
+        from aiormq.exceptions import ChannelAccessRefused, ChannelLockedResource
+
+        if self._connection is None:
+            self._connection = await aio_pika.connect(self.url)
+        while True:
+            channel = self._channel = await self._connection.channel()
+            try:
+                await channel.set_qos(prefetch_count=200)
+                # As Rasa declares them, so either may start first.
+                exchange = await channel.declare_exchange(self.exchange_name, aio_pika.ExchangeType.FANOUT)
+                queue = await channel.declare_queue(self.queue_name, durable=True)
+                await queue.bind(exchange, "")
+                inbox: asyncio.Queue = asyncio.Queue()
+                await queue.consume(inbox.put, exclusive=True)
+            except (ChannelAccessRefused, ChannelLockedResource):
+                # Another desk process consumes: wait for it to go.
+                with contextlib.suppress(Exception):
+                    await channel.close()
+                await asyncio.sleep(self.RETRY_SECONDS)
+                continue
+            try:
+                while True:
+                    try:
+                        message = await asyncio.wait_for(inbox.get(), timeout=idle)
+                    except asyncio.TimeoutError:
+                        if channel.is_closed or self._connection.is_closed:
+                            # RabbitMQ restarted or the network went: the caller
+                            # closes and starts again (unacknowledged messages come back).
+                            raise ConnectionError("the RabbitMQ connection was lost")
+                        yield None
+                        continue
+                    yield self._event(message), message
+                    if inbox.empty():
+                        yield None
+            finally:
+                with contextlib.suppress(Exception):
+                    await channel.close()
+
+    @staticmethod
+    def _event(message: Any) -> FeedEvent:
+        try:
+            event = json.loads(message.body)
+        except (TypeError, ValueError):
+            log.warning("a broker message is not JSON; skipped")
+            event = {}
+        event = event if isinstance(event, dict) else {}
+        return FeedEvent(int(message.delivery_tag or 0), str(event.get("sender_id") or ""), event)
+
+    async def done(self, message: Any) -> None:
+        await message.ack()
+
+    async def close(self) -> None:
+        # The channel first: a consumer left suspended would otherwise hold
+        # the connection's close for a minute.
+        for closing in (self._channel, self._connection):
+            if closing is not None and not closing.is_closed:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(closing.close(), timeout=5)
+        self._channel = self._connection = None

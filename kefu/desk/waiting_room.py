@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from aiohttp import web
 
 from kefu.core import waiting
-from kefu.desk.event_feed import FeedEvent, SQLEventFeed
+from kefu.desk.event_feed import AMQPEventFeed, FeedEvent, SQLEventFeed
 from kefu.desk.rasa_client import RasaUnavailable
 from kefu.desk.requests import RASA, SETTINGS, STORE
 
@@ -71,7 +71,9 @@ async def hear(app: web.Application, item: FeedEvent) -> bool:
         item.sender_id,
         str(event.get("text") or ""),
         _sent_at(event),
-        f"event-{item.id}",
+        # Names the message however it arrives (again after a restart, or
+        # through another feed): the same message never makes two tickets.
+        f"{item.sender_id}@{event.get('timestamp')}",
         None,
         timedelta(seconds=settings.presence_timeout),
         timedelta(seconds=settings.wait_notice_every),
@@ -128,13 +130,45 @@ async def follow(app: web.Application, feed: SQLEventFeed) -> None:
             await asyncio.sleep(READ_EVERY)
 
 
+async def follow_amqp(app: web.Application, feed: AMQPEventFeed) -> None:
+    """Consume and answer RabbitMQ's queue while this desk holds it."""
+    loop = asyncio.get_running_loop()
+    last_due = 0.0
+    while True:
+        try:
+            async with contextlib.aclosing(feed.messages()) as messages:
+                async for got in messages:
+                    if got is not None:
+                        item, message = got
+                        await hear(app, item)
+                        await feed.done(message)
+                    elif loop.time() - last_due >= DUE_EVERY:  # caught up: the news
+                        last_due = loop.time()
+                        await tell_due(app)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # RabbitMQ or the database away: start again (unacknowledged messages come back)
+            log.warning("waiting room (RabbitMQ) stopped: %s: %s; trying again", exc.__class__.__name__, exc)
+            await feed.close()
+            await asyncio.sleep(1.0)
+
+
 async def waiting_room(app: web.Application) -> AsyncIterator[None]:
-    """aiohttp cleanup context: the waiting room runs while the desk does."""
-    feed = await asyncio.to_thread(SQLEventFeed, app[SETTINGS].events_db, app[SETTINGS].database_url)
-    task = asyncio.create_task(follow(app, feed))
+    """aiohttp cleanup context: the waiting room runs while the desk does,
+    on RabbitMQ when KEFU_AMQP_URL is set, else on the SQLite event file."""
+    settings = app[SETTINGS]
+    if settings.amqp_url:
+        amqp = AMQPEventFeed(settings.amqp_url, settings.amqp_queue, settings.amqp_exchange)
+        task = asyncio.create_task(follow_amqp(app, amqp))
+    else:
+        feed = await asyncio.to_thread(SQLEventFeed, settings.events_db, settings.database_url)
+        task = asyncio.create_task(follow(app, feed))
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    await asyncio.to_thread(feed.release)
-    feed.close()
+    if settings.amqp_url:
+        await amqp.close()
+    else:
+        await asyncio.to_thread(feed.release)
+        feed.close()

@@ -100,6 +100,24 @@ def shared_store_env(settings: TrackerSettings) -> dict[str, str]:
         "KEFU_REDIS_PORT": str(redis.port or 6379),
         "KEFU_REDIS_DB": (redis.path or "/0").lstrip("/") or "0",
         "KEFU_REDIS_PREFIX": settings.redis_prefix,
+        **amqp_env(settings),
+    }
+
+
+def amqp_env(settings: TrackerSettings) -> dict[str, str]:
+    """KEFU_AMQP_URL as the pieces Rasa's Pika broker reads (bot/endpoints-scaled.yml)."""
+    if not settings.amqp_url:
+        return {}
+    from urllib.parse import unquote, urlsplit
+
+    amqp = urlsplit(settings.amqp_url)
+    return {
+        "KEFU_AMQP_HOST": settings.amqp_url,  # Rasa takes a full amqp:// URL as its host
+        "KEFU_AMQP_PORT": str(amqp.port or 5672),
+        "KEFU_AMQP_USER": unquote(amqp.username or "guest"),
+        "KEFU_AMQP_PASSWORD": unquote(amqp.password or "guest"),
+        "KEFU_AMQP_QUEUE": settings.amqp_queue,
+        "KEFU_AMQP_EXCHANGE": settings.amqp_exchange,
     }
 
 
@@ -169,6 +187,8 @@ def ensure_database(url: str) -> None:
 
 
 def endpoints_file(tracker: TrackerSettings) -> Path:
+    if tracker.shared and tracker.amqp_url:
+        return PROJECT_ROOT / "bot" / "endpoints-scaled.yml"
     return PROJECT_ROOT / "bot" / ("endpoints-shared.yml" if tracker.shared else "endpoints.yml")
 
 

@@ -24,6 +24,7 @@ from kefu.core.settings import PROJECT_ROOT
 
 PG_ADMIN_URL = os.environ.get("KEFU_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("KEFU_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+AMQP_URL = os.environ.get("KEFU_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 STARTUP_TIMEOUT = 400
 
 
@@ -183,6 +184,11 @@ def scaled_stack(
             "KEFU_PID_FILE": str(workdir / "kefu.pids"),
             "KEFU_REMINDER_WORKERS": "0",
             "KEFU_RASA_TOKEN": uuid.uuid4().hex,
+            # As `make run-scaled`: events through the machine's RabbitMQ, in
+            # a queue and exchange of this stack's own (dropped afterwards).
+            "KEFU_AMQP_URL": AMQP_URL,
+            "KEFU_AMQP_QUEUE": prefix,
+            "KEFU_AMQP_EXCHANGE": prefix,
             **(extra_env or {}),
         }
         log_path = workdir / "stack.log"
@@ -213,6 +219,23 @@ def scaled_stack(
         finally:
             stop(proc)
             drop_redis_prefix(redis_url, prefix)
+            drop_amqp(AMQP_URL, prefix)
+
+
+def drop_amqp(url: str, name: str) -> None:
+    """Delete a test's RabbitMQ queue and exchange (both named `name`)."""
+    import asyncio
+
+    import aio_pika
+
+    async def drop() -> None:
+        connection = await aio_pika.connect(url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(name)
+            await channel.exchange_delete(name)
+
+    asyncio.run(drop())
 
 
 def stop(proc: subprocess.Popen) -> None:
