@@ -363,3 +363,40 @@ def test_desk_pages_send_security_headers_and_the_widget_script_stays_embeddable
     assert headers["X-Content-Type-Options"] == "nosniff" and "javascript" in headers["Content-Type"]
     assert "X-Frame-Options" not in headers and "Content-Security-Policy" not in headers
     assert "Cross-Origin-Resource-Policy" not in headers
+
+
+def test_a_watched_conversations_new_turn_arrives_from_rasas_events_not_the_slow_fallback(stack: Stack):
+    """The page is woken by the event broker: a customer's message reaches
+    it well inside the 10 s the desk would otherwise wait before reading the
+    conversation again (kefu/desk/live_events.py FALLBACK_SECONDS)."""
+    import asyncio
+    import time
+
+    import aiohttp
+
+    from kefu.desk.live_events import FALLBACK_SECONDS
+
+    name, password = new_agent(stack)
+    cookie, _csrf = browser_login(stack, name, password)
+    token = http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})[1]["token"]
+    conversation = waiting_conversation(stack, token)
+    ws_url = stack.desk_url.replace("http://", "ws://") + "/api/live"
+
+    async def scenario() -> float:
+        async with aiohttp.ClientSession(headers={"Cookie": cookie.split(";")[0]}) as client:
+            async with client.ws_connect(ws_url) as ws:
+                await ws.send_json({"watch": conversation["id"], "after": 0})
+                async for msg in ws:  # the history so far
+                    if json.loads(msg.data)["type"] == "messages":
+                        break
+                await asyncio.sleep(1.0)  # the pass after the first read is asleep now
+                sent = time.monotonic()
+                await asyncio.to_thread(stack.say, conversation["customer_id"], "灯还是不亮，麻烦快点")
+                async for msg in ws:
+                    data = json.loads(msg.data)
+                    if data["type"] == "messages" and any("灯还是不亮" in m["text"] for m in data["messages"]):
+                        return time.monotonic() - sent
+        raise AssertionError("the turn never arrived")
+
+    took = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert took < FALLBACK_SECONDS / 2, f"{took:.1f} s: the page was not woken by the event"

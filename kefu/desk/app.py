@@ -16,6 +16,7 @@ from kefu.core.knowledge import KnowledgeCache
 from kefu.core.settings import Settings, load_settings
 from kefu.desk import auth as web_auth
 from kefu.desk import security_headers
+from kefu.desk.live_events import live_events
 from kefu.desk.rasa_client import RasaClient
 from kefu.desk.requests import AGENT, KNOWLEDGE, RASA, SETTINGS, STORE, TOKEN, in_db
 from kefu.desk.router import routing_loop
@@ -188,6 +189,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(rasa_client)
     app.cleanup_ctx.append(routing_loop)
     app.cleanup_ctx.append(waiting_room)
+    app.cleanup_ctx.append(live_events)
 
     async def start_knowledge(app: web.Application) -> None:
         # A new installation's starter knowledge (KEFU_BUSINESS), once.

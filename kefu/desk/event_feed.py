@@ -244,3 +244,55 @@ class AMQPEventFeed:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(closing.close(), timeout=5)
         self._channel = self._connection = None
+
+
+class SQLEventTail:
+    """Every desk process's own look at the events as they come (for its
+    live pages), from the newest one on: no cursor, no lease."""
+
+    def __init__(self, path: Path) -> None:
+        self.engine = sa.create_engine(f"sqlite:///{path}")
+        sa.event.listen(self.engine, "connect", _pragmas)
+        _meta.create_all(self.engine, tables=[_events])
+        with self.engine.connect() as conn:
+            self.last = int(conn.execute(sa.select(sa.func.max(_events.c.id))).scalar() or 0)
+
+    def senders(self, limit: int = 1000) -> list[str]:
+        """The conversations with new events since the last call."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(_events.c.id, _events.c.sender_id)
+                .where(_events.c.id > self.last)
+                .order_by(_events.c.id)
+                .limit(limit)
+            ).all()
+        if rows:
+            self.last = rows[-1][0]
+        return list(dict.fromkeys(sender for _id, sender in rows if sender))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+async def amqp_tail(url: str, exchange: str) -> AsyncIterator[str]:
+    """Every desk process's own copy of the events on RabbitMQ (a queue of
+    its own, gone with its connection): the conversations that changed."""
+    import aio_pika
+
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        fanout = await channel.declare_exchange(exchange, aio_pika.ExchangeType.FANOUT)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(fanout, "")
+        async with queue.iterator(no_ack=True) as messages:
+            async for message in messages:
+                try:
+                    sender = json.loads(message.body).get("sender_id")
+                except (TypeError, ValueError, AttributeError):
+                    continue
+                if sender:
+                    yield str(sender)
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(connection.close(), timeout=5)

@@ -9,8 +9,10 @@ again with its last timestamp and misses nothing. Replies go the other way:
 `{"type": "typing", "conversation_id": 12, "typing": true}` (the reply box,
 throttled by the page) shows "客服 <name> 正在输入…" in a web-widget
 customer's widget while the agent types; other channels have no such signal.
-Turns come from Rasa's tracker and the queue from the desk database, read
-once a second while the page is connected. A customer's 催单 on an overdue
+Turns come from Rasa's tracker, read when Rasa's events say the watched
+conversation changed (kefu/desk/live_events.py; at least every 10 s), and
+the queue from the desk database, read once a second while the page is
+connected. A customer's 催单 on an overdue
 ticket arrives as `{"type": "chase", "tickets": [...]}` (the tickets as
 `GET /api/tickets` shows them), for the pages to show a notice.
 A photo or file the watched customer sends arrives as
@@ -23,6 +25,7 @@ only media that arrives after the watch is announced.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from typing import Any
@@ -32,6 +35,7 @@ from aiohttp import WSMsgType, web
 from kefu.core import conversations, media, routing, tickets, waiting
 from kefu.core.errors import Forbidden, KefuError
 from kefu.core.models import utcnow
+from kefu.desk.live_events import FALLBACK_SECONDS, HUB, LiveHub, Watcher
 from kefu.desk.rasa_client import RasaClient, RasaUnavailable
 from kefu.desk.requests import AGENT, RASA, in_db, same_origin
 from kefu.desk.views.conversations import agent_reply
@@ -42,8 +46,9 @@ POLL_SECONDS = 1.0
 HEARTBEAT_EVERY = 15.0  # a page marks its agent present this often (well inside the presence timeout)
 
 
-class Watch:
+class Watch(Watcher):
     def __init__(self) -> None:
+        super().__init__()
         self.conversation_id: int | None = None
         self.after = 0.0
         # Newest media id the page shows; None until known (see push).
@@ -57,7 +62,7 @@ async def live_updates(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     watch = Watch()
-    pusher = asyncio.create_task(push(ws, watch, lambda fn: in_db(request, fn), request.app[RASA]))
+    pusher = asyncio.create_task(push(ws, watch, lambda fn: in_db(request, fn), request.app[RASA], request.app[HUB]))
     # If the pusher ever stops, close the socket: the page reconnects and
     # catches up, instead of looking online while nothing arrives.
     pusher.add_done_callback(lambda _task: asyncio.ensure_future(ws.close()))
@@ -115,6 +120,7 @@ async def handle(text: str, watch: Watch, request: web.Request) -> dict | None:
     if "watch" in data:
         seen = watched(data), media_after(data)
         (watch.conversation_id, watch.after), watch.media_after = seen
+        watch.poke()  # a new watch: its turns at once
     if data.get("type") == "typing":
         return await typing(data, watch, request)
     if "reply" not in data:
@@ -192,44 +198,58 @@ async def push_media(ws: web.WebSocketResponse, watch: Watch, cid: int, customer
         watch.media_after = latest
 
 
-async def push(ws: web.WebSocketResponse, watch: Watch, in_db, rasa: RasaClient) -> None:
+async def push(ws: web.WebSocketResponse, watch: Watch, in_db, rasa: RasaClient, hub: LiveHub) -> None:
+    """The queue (from the desk database) once a second; the watched
+    conversation's new turns when Rasa's events say it changed (at least
+    every FALLBACK_SECONDS)."""
     last_queue = None
     chases_after = utcnow()
-    while not ws.closed:
-        try:
-            chased = await in_db(
-                lambda s, after=chases_after: [
-                    (t.chased_at, tickets.ticket_to_json(t)) for t in tickets.chased_since(s, after)
-                ]
-            )
-            if chased:
-                await ws.send_json({"type": "chase", "tickets": [t for _at, t in chased]})
-                chases_after = max(at for at, _t in chased)
-            queue = await in_db(desk_queue)
-            if queue != last_queue:
-                await ws.send_json({"type": "queue", "conversations": queue})
-                last_queue = queue
-            cid, after = watch.conversation_id, watch.after
-            if cid is not None:
-                watched = next((c for c in queue if c["id"] == cid), None)
-                customer = (
-                    watched["customer_id"]
-                    if watched
-                    else await in_db(
-                        lambda s, cid=cid: getattr(s.get(conversations.Conversation, cid), "customer_id", None)
-                    )
+    loop = asyncio.get_running_loop()
+    last_read = 0.0
+    with hub.watching(watch):
+        while not ws.closed:
+            try:
+                chased = await in_db(
+                    lambda s, after=chases_after: [
+                        (t.chased_at, tickets.ticket_to_json(t)) for t in tickets.chased_since(s, after)
+                    ]
                 )
-                if customer:  # before the turns: photos reach the page while Rasa is away too
-                    await push_media(ws, watch, cid, customer, in_db)
-                new = await rasa.history(customer, after) if customer else []
-                # The page may have switched conversations meanwhile: then these are stale.
-                if new and watch.conversation_id == cid and watch.after == after:
-                    await ws.send_json({"type": "messages", "conversation": cid, "messages": new})
-                    watch.after = max(m["timestamp"] for m in new)
-        except RasaUnavailable as exc:
-            log.warning("live history: %s", exc)
-        except (ConnectionResetError, RuntimeError):
-            return  # the page went away
-        except Exception:  # a database hiccup must not silently end the live feed
-            log.exception("live update failed; trying again")
-        await asyncio.sleep(POLL_SECONDS)
+                if chased:
+                    await ws.send_json({"type": "chase", "tickets": [t for _at, t in chased]})
+                    chases_after = max(at for at, _t in chased)
+                queue = await in_db(desk_queue)
+                if queue != last_queue:
+                    await ws.send_json({"type": "queue", "conversations": queue})
+                    last_queue = queue
+                cid, after = watch.conversation_id, watch.after
+                if cid is not None:
+                    watched = next((c for c in queue if c["id"] == cid), None)
+                    customer = (
+                        watched["customer_id"]
+                        if watched
+                        else await in_db(
+                            lambda s, cid=cid: getattr(s.get(conversations.Conversation, cid), "customer_id", None)
+                        )
+                    )
+                    if customer != watch.customer_id:
+                        watch.customer_id, watch.stale = customer, True
+                    if customer:  # before the turns: photos reach the page while Rasa is away too
+                        await push_media(ws, watch, cid, customer, in_db)
+                    if customer and (watch.stale or loop.time() - last_read >= FALLBACK_SECONDS):
+                        watch.stale = False
+                        last_read = loop.time()
+                        new = await rasa.history(customer, after)
+                        # The page may have switched conversations meanwhile: then these are stale.
+                        if new and watch.conversation_id == cid and watch.after == after:
+                            await ws.send_json({"type": "messages", "conversation": cid, "messages": new})
+                            watch.after = max(m["timestamp"] for m in new)
+            except RasaUnavailable as exc:
+                watch.stale = True  # read again on the next pass
+                log.warning("live history: %s", exc)
+            except (ConnectionResetError, RuntimeError):
+                return  # the page went away
+            except Exception:  # a database hiccup must not silently end the live feed
+                log.exception("live update failed; trying again")
+            watch.wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(watch.wake.wait(), timeout=POLL_SECONDS)
