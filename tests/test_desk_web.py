@@ -383,19 +383,21 @@ def test_a_watched_conversations_new_turn_arrives_from_rasas_events_not_the_slow
     ws_url = stack.desk_url.replace("http://", "ws://") + "/api/live"
 
     async def scenario() -> float:
-        async with aiohttp.ClientSession(headers={"Cookie": cookie.split(";")[0]}) as client:
-            async with client.ws_connect(ws_url) as ws:
-                await ws.send_json({"watch": conversation["id"], "after": 0})
-                async for msg in ws:  # the history so far
-                    if json.loads(msg.data)["type"] == "messages":
-                        break
-                await asyncio.sleep(1.0)  # the pass after the first read is asleep now
-                sent = time.monotonic()
-                await asyncio.to_thread(stack.say, conversation["customer_id"], "灯还是不亮，麻烦快点")
-                async for msg in ws:
-                    data = json.loads(msg.data)
-                    if data["type"] == "messages" and any("灯还是不亮" in m["text"] for m in data["messages"]):
-                        return time.monotonic() - sent
+        async with (
+            aiohttp.ClientSession(headers={"Cookie": cookie.split(";")[0]}) as client,
+            client.ws_connect(ws_url) as ws,
+        ):
+            await ws.send_json({"watch": conversation["id"], "after": 0})
+            async for msg in ws:  # the history so far
+                if json.loads(msg.data)["type"] == "messages":
+                    break
+            await asyncio.sleep(1.0)  # the pass after the first read is asleep now
+            sent = time.monotonic()
+            await asyncio.to_thread(stack.say, conversation["customer_id"], "灯还是不亮，麻烦快点")
+            async for msg in ws:
+                data = json.loads(msg.data)
+                if data["type"] == "messages" and any("灯还是不亮" in m["text"] for m in data["messages"]):
+                    return time.monotonic() - sent
         raise AssertionError("the turn never arrived")
 
     took = asyncio.run(asyncio.wait_for(scenario(), 30))
