@@ -34,6 +34,7 @@ from kefu.desk.views import (
     pages,
     reminders,
     reports,
+    search,
     session,
     tickets,
 )
@@ -142,6 +143,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/knowledge", pages.page("knowledge.html"))
     router.add_get("/learning", pages.page("learning.html"))
     router.add_get("/api/conversations", conversations.list_conversations)
+    router.add_get("/api/search", search.search)
     router.add_post("/api/conversations/{conversation_id}/resume", conversations.resume_conversation)
     router.add_post("/api/conversations/{conversation_id}/reply", conversations.reply_to_conversation)
     router.add_post("/api/conversations/{conversation_id}/close", conversations.close_conversation)

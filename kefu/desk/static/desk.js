@@ -199,7 +199,7 @@ async function showCustomer(customerId) {
   const orders = (await (await api(`/api/customers/${id}/orders`)).json()).orders;
   document.getElementById("customer-tickets").replaceChildren(...(tickets.length ? tickets.map((t) => {
     const overdue = Date.parse(t.due_at) < Date.now();
-    return line(`#${t.id} ${t.category} · ${TICKET_STATUS[t.status] || t.status} · ${overdue ? "已超时" : "承诺 " + t.due_at.slice(5, 16).replace("T", " ")} · ${t.summary}`,
+    return line(`${t.number} ${t.category} · ${TICKET_STATUS[t.status] || t.status} · ${overdue ? "已超时" : "承诺 " + t.due_at.slice(5, 16).replace("T", " ")} · ${t.summary}`,
                 overdue ? "overdue" : "");
   }) : [line("无")]));
   document.getElementById("customer-orders").replaceChildren(...(orders.length ? orders.map((o) =>
@@ -226,7 +226,9 @@ function showHeader(c) {
   document.getElementById("customer").textContent = `${CHANNELS[c.channel] || c.channel} · ${c.customer_id} · ${state}` +
     (c.priority === "urgent" ? " · 紧急" : "");
   document.getElementById("take").hidden = c.status !== "waiting";
-  document.getElementById("resume").hidden = c.status === "bot" || c.status === "closed";
+  // 交还机器人: only for a conversation this agent holds (a supervisor: any being served).
+  document.getElementById("resume").hidden =
+    c.status !== "assigned" || (c.assignee_id !== me.id && me.role !== "supervisor");
   document.getElementById("close").hidden = c.status === "closed";
 }
 
@@ -266,11 +268,20 @@ function addMessages(messages) {
     if (m.timestamp && m.timestamp <= lastSeen) continue;
     const li = document.createElement("li");
     li.className = m.from;
-    li.textContent = (m.from === "customer" ? "客户：" : m.from === "agent" ? `${m.agent}：` : "机器人：") + m.text;
+    if (m.timestamp) li.append(Object.assign(document.createElement("time"), {textContent: clock(m.timestamp)}));
+    li.append((m.from === "customer" ? "客户：" : m.from === "agent" ? `${m.agent}：` : "机器人：") + m.text);
     list.appendChild(li);
     lastSeen = Math.max(lastSeen, m.timestamp || 0);
   }
   list.scrollTop = list.scrollHeight;
+}
+
+// "14:05" today, "12-01 14:05" before.
+function clock(seconds) {
+  const at = new Date(seconds * 1000);
+  const pad = (n) => String(n).padStart(2, "0");
+  const time = `${pad(at.getHours())}:${pad(at.getMinutes())}`;
+  return at.toDateString() === new Date().toDateString() ? time : `${pad(at.getMonth() + 1)}-${pad(at.getDate())} ${time}`;
 }
 
 function watch() {
@@ -327,6 +338,38 @@ function notice(text) {
   document.getElementById("notice").textContent = text;
 }
 
+// The search box: conversations and tickets by customer, KF number, phone or words.
+document.getElementById("search").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const q = event.target.elements.q.value.trim();
+  const panel = document.getElementById("search-results");
+  if (!q) { panel.hidden = true; return; }
+  const resp = await api(`/api/search?q=${encodeURIComponent(q)}`);
+  if (!resp.ok) { notice("搜索失败，请换个关键词再试。"); return; }
+  const found = await resp.json();
+  const rows = [];
+  for (const c of found.conversations) {
+    const li = document.createElement("li");
+    li.textContent = `会话 · ${CHANNELS[c.channel] || c.channel} · ${c.customer_id} · ${c.last_message || ""}`;
+    li.addEventListener("click", () => { panel.hidden = true; openConversation(c.id); });
+    rows.push(li);
+  }
+  for (const t of found.tickets) {
+    const li = document.createElement("li");
+    const link = Object.assign(document.createElement("a"), {href: `/tickets?ticket=${t.id}`, textContent: t.number});
+    li.append(link, ` · ${t.category} · ${TICKET_STATUS[t.status] || t.status} · ${t.customer_id} · ${t.summary}`);
+    if (t.priority === "urgent") li.prepend(urgentBadge());
+    rows.push(li);
+  }
+  if (!rows.length) rows.push(Object.assign(document.createElement("li"), {textContent: "没有找到相关的会话或工单。"}));
+  panel.querySelector("ul").replaceChildren(...rows);
+  panel.hidden = false;
+});
+
+document.getElementById("search-close").addEventListener("click", () => {
+  document.getElementById("search-results").hidden = true;
+});
+
 document.getElementById("take").addEventListener("click", async () => {
   const resp = await api(`/api/conversations/${openId}/take`, {method: "POST"});
   notice(resp.status === 409 ? conflict(await resp.json()) : resp.ok ? "已接入，请及时回复客户。" : "接入失败，请重试。");
@@ -340,6 +383,7 @@ document.getElementById("resume").addEventListener("click", async () => {
 });
 
 document.getElementById("close").addEventListener("click", async () => {
+  if (!confirm("确定结束与该客户的会话吗？结束后客户的新消息将由机器人回答。")) return;
   const resp = await api(`/api/conversations/${openId}/close`, {method: "POST"});
   notice(resp.ok ? "会话已结束。" : resp.status === 403 ? "只有接待该会话的客服或主管可以结束会话。" : "操作失败，请重试。");
   if (resp.ok) showHeader((await resp.json()).conversation);

@@ -59,7 +59,7 @@ async function load() {
   const followups = (await (await api("/api/followups")).json()).followups;
   document.getElementById("followups").replaceChildren(...(followups.length ? followups.map((f) => {
     const li = document.createElement("li");
-    li.textContent = `工单 #${f.ticket_id} · 应于 ${f.due_at.slice(5, 16).replace("T", " ")} 前回访 `;
+    li.textContent = `工单 KF${String(f.ticket_id).padStart(6, "0")} · 应于 ${f.due_at.slice(5, 16).replace("T", " ")} 前回访 `;
     const done = document.createElement("button");
     done.textContent = "已回访";
     done.addEventListener("click", async () => {
@@ -128,6 +128,9 @@ document.getElementById("filters").addEventListener("submit", (event) => { event
   me = await resp.json();
   document.getElementById("me").textContent = me.name;
   await load();
+  // /tickets?ticket=12 (from the desk's search): that ticket at once.
+  const asked = new URLSearchParams(location.search).get("ticket");
+  if (asked && /^\d+$/.test(asked)) openTicket(Number(asked));
   live();
   setInterval(render, 30000);   // the countdown moves on
 })();

@@ -1,0 +1,92 @@
+"""The waiting room and the agent's workspace in Debian's chromium
+(Playwright): a widget customer waiting with nobody online is told so and
+answered while waiting; a supervisor's desk raises a red alert for an
+emergency nobody can take, opens it, takes it, and 结束会话 asks first;
+the search box finds a ticket by customer and opens it by its KF number."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.agents import add_agent
+from tests.support.browser import csp_violations, open_widget, widget_say
+from tests.support.stack import Stack, auth, http, new_sender, wait_for
+from tests.test_routing_stack import clear_queue
+
+
+def test_a_widget_customer_waiting_with_nobody_online_is_told_and_answered(stack: Stack, browser, shots: Path):
+    clear_queue(stack)
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 480, "height": 800})
+    page = context.new_page()
+    violations = csp_violations(context)
+    try:
+        page.goto(f"{stack.desk_url}/widget-demo")
+        open_widget(page)
+        widget_say(page, "转人工")
+        page.wait_for_selector(".kefu-log li.kefu-bot >> text=人工客服暂时都不在线")
+        widget_say(page, "还要等多久")
+        # The waiting room's answer, pushed to the open widget (the bot itself is paused).
+        answered = page.locator(".kefu-log li.kefu-bot", has_text="暂时都不在线")
+        assert wait_for(lambda: answered.count() == 2, 15), page.inner_text(".kefu-log")
+        widget_say(page, "留言：我想问下发票怎么开，电话13800138000")
+        page.wait_for_selector(".kefu-log li.kefu-bot >> text=已为您留言", timeout=15000)
+        page.screenshot(path=str(shots / "widget-waiting.png"))
+        assert violations == []
+    finally:
+        context.close()
+
+
+def test_a_supervisor_is_alerted_to_an_emergency_nobody_can_take_and_finds_tickets(stack: Stack, browser, shots: Path):
+    clear_queue(stack)
+    name, password = add_agent(stack.env, role="supervisor", prefix="值班主管")
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 760})
+    page = context.new_page()
+    violations = csp_violations(context)
+    token = http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})[1]["token"]
+    try:
+        page.goto(f"{stack.desk_url}/login")
+        page.fill("input[name=name]", name)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/desk")
+        customer = new_sender("困人业主")
+        stack.say(customer, "救命，我被困在电梯里了，3栋的电梯")
+        page.wait_for_selector("#urgent-alert >> text=紧急会话无人接待", timeout=15000)
+        assert customer in page.inner_text("#urgent-alert")
+        page.screenshot(path=str(shots / "desk-urgent-alert.png"))
+        page.click("#urgent-alert button")
+        page.wait_for_selector("#messages li.customer >> text=困在电梯里")
+        # However long the conversation, the reply box stays in the window.
+        box = page.locator("#reply textarea").bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 760, box
+        assert page.locator("#resume").is_hidden()  # not held by anyone yet: nothing to hand back
+        page.click("#take")
+        page.wait_for_selector("#notice >> text=已接入")
+        page.wait_for_selector("#resume:visible")
+        # Messages carry their time.
+        assert page.locator("#messages li.customer time").first.inner_text().count(":") == 1
+        # 结束会话 asks first: dismissed, nothing happens; accepted, it ends.
+        page.once("dialog", lambda dialog: dialog.dismiss())
+        page.click("#close")
+        page.wait_for_timeout(500)
+        listed = http("GET", f"{stack.desk_url}/api/conversations", headers=auth(token))[1]["conversations"]
+        assert next(c for c in listed if c["customer_id"] == customer)["status"] == "assigned"
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("#close")
+        page.wait_for_selector("#notice >> text=会话已结束")
+        page.wait_for_selector("#urgent-alert", state="hidden")
+
+        # The search box: the customer's emergency ticket, opened by its KF number.
+        page.fill("#search input[name=q]", customer)
+        page.press("#search input[name=q]", "Enter")
+        link = page.locator("#search-results a", has_text="KF")
+        link.first.wait_for()
+        number = link.first.inner_text()
+        page.screenshot(path=str(shots / "desk-search.png"))
+        link.first.click()
+        page.wait_for_url("**/tickets?ticket=*")
+        page.wait_for_selector(f"#detail-title >> text={number}")
+        assert wait_for(lambda: "#" not in page.inner_text("#followups"), 5)
+        assert violations == []
+    finally:
+        context.close()
