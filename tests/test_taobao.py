@@ -162,9 +162,12 @@ def test_handoff_silence_and_agent_reply_reach_the_buyer(stack: Stack, top_api, 
     buyer = new_buyer()
     assert say(stack, buyer, "转人工", channel="tmall")[0] == 200
     assert "转接人工" in texts_to(top_api, buyer)[0]
+    told = len(top_api.sent_to(buyer))  # the handoff, and where the buyer stands
     status, body = say(stack, buyer, "你好", channel="tmall")
     assert status == 200 and body["replies"] == 0  # paused: the bot is silent
-    assert len(top_api.sent_to(buyer)) == 1
+    # Only the waiting room speaks: the message is kept for the agent.
+    assert wait_for(lambda: len(top_api.sent_to(buyer)) == told + 1)
+    assert "已收到" in texts_to(top_api, buyer)[told]
     status, body = http("GET", f"{stack.desk_url}/api/conversations?status=waiting", headers=auth(agent_token))
     [conv] = [c for c in body["conversations"] if c["customer_id"] == f"tmall:{buyer}"]
     status, body = http(
@@ -174,8 +177,8 @@ def test_handoff_silence_and_agent_reply_reach_the_buyer(stack: Stack, top_api, 
         headers=auth(agent_token),
     )
     assert status == 200, body
-    assert wait_for(lambda: len(top_api.sent_to(buyer)) == 2)
-    assert texts_to(top_api, buyer)[1] == "您好，我是客服小李，这是我们很好的款式。"
+    assert wait_for(lambda: len(top_api.sent_to(buyer)) == told + 2)
+    assert texts_to(top_api, buyer)[told + 1] == "您好，我是客服小李，这是我们很好的款式。"
 
 
 # -- order events ---------------------------------------------------------------

@@ -198,7 +198,7 @@ def test_news_of_the_position_at_most_once_a_minute_and_the_offer_again_after_th
     now, present = utcnow(), timedelta(hours=1)  # the agent stays present all along
     assert waiting.due(session, now + timedelta(seconds=10), present) == []
     news = waiting.due(session, now + timedelta(seconds=61), present)
-    assert [(r.customer_id, r.text.split("，")[0]) for r in news] == [("丙", "您已排在第一位")]
+    assert [(r.customer_id, r.text.split("，")[0]) for r in news] == [("丙", "您前面没有其他客户在排队")]
     assert waiting.due(session, now + timedelta(seconds=62), present) == []
     offer = waiting.due(session, now + timedelta(minutes=6), present)
     assert [r.customer_id for r in offer] == ["丙"] and "留言" in offer[0].text
@@ -220,3 +220,23 @@ def test_hours_read_as_a_customer_reads_them():
     )
     assert waiting.hours_text(group) == "周一至周五 09:00-18:00；周六 10:00-16:00"
     assert waiting.hours_text(SkillGroup(name="y", hours=ALL_DAY)) == "全天24小时"
+
+
+def test_every_text_of_the_waiting_room_passes_the_advertising_law_unchanged(session: Session):
+    """Shop channels rewrite 极限词 (第一 → 领先): none may hide in these texts."""
+    from kefu.text.ad_law import check_outgoing
+
+    wait = waiting.Wait(1, "售前咨询", 1, 3, True, True, "全天24小时", False)
+    texts = [
+        waiting.ACK_TEXT,
+        waiting.CANCELLED_TEXT,
+        waiting.ASK_MESSAGE_TEXT,
+        waiting.duty_text(),
+        waiting.left_text("KF000001"),
+        waiting.position_text(wait),
+        waiting.position_text(waiting.Wait(1, "售前咨询", 4, 9, True, True, "全天24小时", False)),
+        waiting.unstaffed_text(waiting.Wait(1, "售前咨询", 1, 3, False, False, "周一至周五 09:00-18:00", False)),
+        waiting.reoffer_text(wait),
+    ]
+    for text in texts:
+        assert check_outgoing(text, "taobao", "x") == text, text

@@ -116,7 +116,7 @@ def test_a_waiting_customer_hears_the_position_news_and_can_leave_the_queue(room
         room.say(first, "算了，不等了")
         assert "已为您取消排队" in next_bot_text(room, first, gone)
         # The news reaches the one behind by itself (at most once a second here).
-        assert "您已排在第一位" in next_bot_text(room, second, seen), bot_texts(room, second)
+        assert "您前面没有其他客户在排队" in next_bot_text(room, second, seen), bot_texts(room, second)
         seen += 1
         # After the configured wait, 留言 is offered again.
         assert "让您久等了" in next_bot_text(room, second, seen, timeout=20)

@@ -80,6 +80,16 @@ def main(action: str, customer_id: str, yes: bool) -> int:
             ).rowcount
         engine.dispose()
         leftovers.append(tracker_db)
+    if settings.events_db.exists():
+        # The copy Rasa's event broker keeps for the desk (kefu/runtime/event_broker.py).
+        events_db = f"sqlite:///{settings.events_db}"
+        engine = make_engine(events_db)
+        with engine.begin() as conn:
+            counts["broker_events"] = conn.execute(
+                text("DELETE FROM events WHERE sender_id = :id"), {"id": customer_id}
+            ).rowcount
+        engine.dispose()
+        leftovers.append(events_db)
     print(f"deleted {customer_id}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     status = 0
     for db_url in leftovers:

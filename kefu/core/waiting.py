@@ -181,7 +181,8 @@ def wait_of(
 
 def position_text(wait: Wait) -> str:
     if wait.position <= 1:
-        return f"您已排在第一位，预计等待约 {wait.minutes} 分钟，请您稍候。"
+        # Not "第一位": the advertising-law check would rewrite 第一 on shop channels.
+        return f"您前面没有其他客户在排队，预计等待约 {wait.minutes} 分钟，请您稍候。"
     return f"您前面还有 {wait.position - 1} 位，预计等待约 {wait.minutes} 分钟，请您稍候。"
 
 
