@@ -3,6 +3,8 @@ figures, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime, timedelta
 
 import pytest
@@ -128,7 +130,22 @@ def test_weekly_report_figures_and_csv(session):
         [("阿强", 1, 0.0), ("阿芳", 1, 1.0)],
     )
     text = reports.to_csv(report)
-    assert text.startswith("\ufeffweek,section,key,value") and "2026-W48,by_category,报修,2" in text
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0] == ["客服周报", "2026-W48"]
+    # One table per section: a heading, a header row, one row per item.
+    at = rows.index(["按类别"])
+    assert rows[at + 1] == ["类别", "工单数"] and rows[at + 2] == ["报修", "2"] and rows[at + 3] == ["服务态度", "1"]
+    at = rows.index(["按渠道"])
+    assert rows[at + 2] == ["微信", "2"] and rows[at + 3] == ["淘宝", "1"]
+    at = rows.index(["按客服"])
+    assert rows[at + 1][:3] == ["客服", "工单数", "已解决"] and {r[0] for r in rows[at + 2 : at + 4]} == {
+        "阿芳",
+        "阿强",
+    }
+    # An agent's own report has their figures only.
+    own = reports.weekly(session, "2026-W48", MONDAY + timedelta(days=6), agent_id=a.id)
+    assert own["scope"] == "own" and own["tickets"] == 1 and [r["agent"] for r in own["agents"]] == ["阿芳"]
+    assert own["groups"] == []
     with pytest.raises(reports.BadWeek):
         reports.week_bounds("48th week", MONDAY)
 

@@ -240,3 +240,33 @@ def test_every_text_of_the_waiting_room_passes_the_advertising_law_unchanged(ses
     ]
     for text in texts:
         assert check_outgoing(text, "taobao", "x") == text, text
+
+
+def test_the_queues_log_gives_the_reports_waiting_times_abandonment_and_conversations_per_agent(session: Session):
+    from kefu.core import reports
+    from kefu.core.conversations import close_conversation
+    from kefu.core.models import QueueWait
+
+    agent = online(session, "小王", capacity=2)
+    quick, _slow = queued(session, "快的"), queued(session, "慢的")
+    queued(session, "走了的")
+    routing.route(session)  # 快的 and 慢的 to 小王; 走了的 waits
+    said(session, "走了的", "算了", "k1")  # and leaves before anyone came
+    close_conversation(session, quick.id)
+    waits = {w.customer_id: w for w in session.execute(select(QueueWait)).scalars()}
+    assert set(waits) == {"快的", "慢的", "走了的"}
+    # Waited 2 and 10 minutes; 快的 was served for 4.
+    for name, waited in (("快的", 2), ("慢的", 10)):
+        waits[name].queued_at = waits[name].assigned_at - timedelta(minutes=waited)
+    waits["快的"].ended_at = waits["快的"].assigned_at + timedelta(minutes=4)
+    session.commit()
+    report = reports.weekly(session, None, utcnow())
+    assert (report["handoffs"], report["answered"], report["abandoned"]) == (3, 2, 1)
+    assert report["abandonment_rate"] == pytest.approx(0.333, abs=0.001)
+    assert (report["avg_wait_minutes"], report["p90_wait_minutes"]) == (6.0, 10.0)
+    [mine] = [r for r in report["agents"] if r["agent"] == "小王"]
+    assert (mine["conversations"], mine["avg_handle_minutes"]) == (2, 4.0)
+    [group] = report["groups"]
+    assert (group["group"], group["handoffs"], group["abandoned"]) == ("售前咨询", 3, 1)
+    own = reports.weekly(session, None, utcnow(), agent_id=agent.id)
+    assert own["handoffs"] == 2 and own["abandoned"] == 0 and own["groups"] == []

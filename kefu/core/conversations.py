@@ -9,6 +9,7 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from kefu.core import queue_waits
 from kefu.core.errors import Conflict
 from kefu.core.models import Conversation, ConversationStatus, Priority, local_iso, utcnow
 from kefu.core.settings import IMPORTANT_CUSTOMERS_FILE, important_customers_file
@@ -62,6 +63,8 @@ def record_handoff(
         conversation.handoff_reason = reason
         conversation.group_name = None  # routing chooses it for this handoff
         reset_wait(conversation)
+        session.flush()
+        queue_waits.start(session, conversation, now)
     conversation.intent = intent or conversation.intent
     if priority == Priority.urgent.value:
         conversation.priority = priority
@@ -126,6 +129,7 @@ def return_to_bot(session: Session, conversation_id: int) -> Conversation | None
     if conversation is None:
         return None
     note_handled(conversation, utcnow())
+    queue_waits.ended(session, conversation, utcnow())
     conversation.status = ConversationStatus.bot.value
     conversation.assignee_id = None  # last_agent_id keeps who served, for next time
     conversation.waiting_since = None
@@ -169,6 +173,7 @@ def close_open_conversations(session: Session, customer_id: str) -> int:
     )
     now = utcnow()
     for conversation in found:
+        queue_waits.ended(session, conversation, now)
         conversation.status = ConversationStatus.closed.value
         conversation.updated_at = now
     session.commit()
@@ -195,6 +200,7 @@ def close_conversation(session: Session, conversation_id: int) -> Conversation |
     if conversation is None:
         return None
     note_handled(conversation, utcnow())
+    queue_waits.ended(session, conversation, utcnow())
     conversation.status = ConversationStatus.closed.value
     conversation.waiting_since = None
     conversation.updated_at = conversation.closed_at = utcnow()

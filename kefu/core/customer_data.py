@@ -32,6 +32,7 @@ from kefu.core.models import (
     FollowUp,
     Media,
     Order,
+    QueueWait,
     Reminder,
     Survey,
     Ticket,
@@ -82,6 +83,7 @@ def export(session: Session, customer_id: str, media_dir: Path | None = None) ->
     return {
         "conversations": rows(Conversation, Conversation.customer_id == customer_id),
         "conversation_notes": rows(ConversationNote, ConversationNote.customer_id == customer_id),
+        "queue_waits": rows(QueueWait, QueueWait.customer_id == customer_id),
         "tickets": [_row(t) for t in tickets],
         "ticket_events": rows(TicketEvent, TicketEvent.ticket_id.in_(ticket_ids)) if ticket_ids else [],
         "surveys": rows(Survey, Survey.customer_id == customer_id),
@@ -106,7 +108,16 @@ def erase(session: Session, customer_id: str, media_dir: Path | None = None) -> 
     if ticket_ids:
         for model in (TicketEvent, Survey, FollowUp):
             counts[model.__tablename__] = session.execute(delete(model).where(model.ticket_id.in_(ticket_ids))).rowcount
-    for model in (Survey, CustomerFact, Reminder, UndeliveredMessage, Ticket, ConversationNote, Conversation):
+    for model in (
+        Survey,
+        CustomerFact,
+        Reminder,
+        UndeliveredMessage,
+        Ticket,
+        ConversationNote,
+        QueueWait,
+        Conversation,
+    ):
         counts[model.__tablename__] = (
             counts.get(model.__tablename__, 0)
             + session.execute(delete(model).where(model.customer_id == customer_id)).rowcount

@@ -136,6 +136,25 @@ class Conversation(Base):
     handled_at = Column(UTCDateTime)
 
 
+class QueueWait(Base):
+    """One wait in the desk's queue (kefu/core/queue_waits.py): the reports'
+    waiting times, abandonment and conversations per agent and group."""
+
+    __tablename__ = "queue_waits"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(Integer, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False)
+    customer_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(32), nullable=False)
+    group_name = Column(String(64))
+    priority = Column(String(16), nullable=False, default=Priority.normal.value)
+    queued_at = Column(UTCDateTime, nullable=False, index=True)
+    assigned_at = Column(UTCDateTime)
+    agent_id = Column(Integer, ForeignKey("agents.id"))
+    ended_at = Column(UTCDateTime)
+    abandoned = Column(Boolean, nullable=False, default=False)  # 不用了 / 算了 before an agent came
+    left_message = Column(Boolean, nullable=False, default=False)  # 留言 instead of the wait
+
+
 class FeedCursor(Base):
     """How far the desk has handled Rasa's event broker, and which desk
     process holds the feed (a lease, renewed while it runs)."""

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from kefu.core import queue_waits
 from kefu.core.conversations import DESK_STATUSES, ConversationTaken, NotInDesk, list_conversations
 from kefu.core.errors import BadRequest, Conflict, NotFound
 from kefu.core.models import (
@@ -253,6 +254,7 @@ def _requeue_unanswered(session: Session, agent_ids: Iterable[int]) -> int:
         conversation.assignee_id = None
         conversation.assigned_at = None
         conversation.status = ConversationStatus.waiting.value
+        queue_waits.requeued(session, conversation)
         count += 1
     return count
 
@@ -302,6 +304,7 @@ def route(session: Session, now: datetime | None = None, timeout: timedelta = PR
         if group is None:
             group = group_for(groups, conversation)
             conversation.group_name = group.name if group else None
+            queue_waits.grouped(session, conversation)
         free = [a for a in online if active.get(a.id, 0) < a.capacity and _in_group(a, group)]
         if not free:
             continue
@@ -327,6 +330,9 @@ def route(session: Session, now: datetime | None = None, timeout: timedelta = PR
 
 
 def _assign(conversation: Conversation, agent: Agent, now: datetime) -> None:
+    session = object_session(conversation)
+    if session is not None:
+        queue_waits.assigned(session, conversation, agent.id, now)
     conversation.assignee_id = agent.id
     conversation.status = ConversationStatus.assigned.value
     conversation.assigned_at = now
@@ -360,6 +366,9 @@ def take(session: Session, conversation_id: int, agent_id: int, now: datetime | 
         raise ConversationTaken(conversation_id, conversation.assignee_id)
     if active_counts(session).get(agent_id, 0) >= agent.capacity:
         raise AtCapacity(agent_id, agent.capacity)
+    if conversation.group_name is None:  # taken before any routing pass chose its group
+        group = group_for(list_groups(session), conversation)
+        conversation.group_name = group.name if group else None
     _assign(conversation, agent, now)
     session.commit()
     return conversation
@@ -511,10 +520,13 @@ def transfer(
     else:
         if session.execute(select(SkillGroup.id).where(SkillGroup.name == group)).first() is None:
             raise NotFound(f"group {group!r} not found")
+        # The previous agent's part ends; a new wait in the group's queue begins.
+        queue_waits.ended(session, conversation, now)
         conversation.group_name = group
         conversation.assignee_id = None
         conversation.assigned_at = None
         conversation.status = ConversationStatus.waiting.value
+        queue_waits.start(session, conversation, now)
         conversation.waiting_since = conversation.waiting_since or now
         conversation.updated_at = now
     conversation.first_reply_at = None  # the receiver has not answered yet

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kefu.core import queue_waits
 from kefu.core.conversations import list_conversations, reset_wait, return_to_bot
 from kefu.core.emergencies import default_emergencies
 from kefu.core.models import Agent, Conversation, ConversationStatus, Priority, SkillGroup, utcnow
@@ -276,6 +277,7 @@ def on_message(
     heard = hear(text)
     if heard.reading is Reading.cancel:
         conversation.abandoned_at = now
+        queue_waits.ended(session, conversation, now, abandoned=True)
         reset_wait(conversation)
         return_to_bot(session, conversation.id)  # commits
         return reply(CANCELLED_TEXT, resume=True)
@@ -286,6 +288,7 @@ def on_message(
         return reply(ASK_MESSAGE_TEXT)
     if heard.reading is Reading.leave or (conversation.wait_message_asked and heard.reading is Reading.other):
         number = _leave_message(session, conversation, content, key, now)
+        queue_waits.ended(session, conversation, now, left_message=True)
         reset_wait(conversation)
         return_to_bot(session, conversation.id)
         return reply(left_text(number), resume=True)

@@ -23,7 +23,7 @@ async function load(week) {
   const resp = await fetch(`/api/reports/weekly${q}`, {credentials: "same-origin"});
   const error = document.getElementById("error");
   if (resp.status === 401) { location.href = "/login"; return; }
-  if (!resp.ok) { error.textContent = resp.status === 403 ? "报表仅主管可查看。" : (await resp.json()).error; return; }
+  if (!resp.ok) { error.textContent = (await resp.json()).error; return; }
   error.textContent = "";
   const r = await resp.json();
   document.getElementById("csv").href = `/api/reports/weekly?week=${r.week}&format=csv`;
@@ -31,13 +31,26 @@ async function load(week) {
     `${r.week}：工单 ${r.tickets}，已解决 ${r.resolved}，按时响应率 ${pct(r.answered_within_promise)}，` +
     `平均首次响应 ${num(r.avg_first_response_minutes)} 分钟，平均解决 ${num(r.avg_resolution_hours)} 小时，` +
     `满意度 ${r.csat === null ? "暂无" : r.csat + " 分（" + r.surveys_answered + " 份评价）"}`;
+  document.getElementById("queue-totals").textContent =
+    `转人工 ${r.handoffs} 次，已接入 ${r.answered}，放弃排队 ${r.abandoned}（放弃率 ${pct(r.abandonment_rate)}），` +
+    `留言 ${r.left_message}，平均等待 ${num(r.avg_wait_minutes)} 分钟，90% 的客户等待不超过 ${num(r.p90_wait_minutes)} 分钟`;
+  // An agent sees their own figures only.
+  document.getElementById("agents-title").textContent = r.scope === "own" ? "我的考核" : "客服考核";
+  document.getElementById("groups-section").hidden = r.scope === "own";
+  rows("#groups tbody", r.groups, (g) => [g.group, g.handoffs, g.answered, g.abandoned, g.left_message,
+    pct(g.abandonment_rate), num(g.avg_wait_minutes), num(g.p90_wait_minutes)]);
   bars("by_category", r.by_category);
   bars("by_channel", r.by_channel);
   bars("by_status", r.by_status);
-  document.querySelector("#agents tbody").replaceChildren(...r.agents.map((a) => {
+  rows("#agents tbody", r.agents, (a) => [a.agent, a.tickets, a.resolved, pct(a.answered_within_promise),
+    num(a.avg_first_response_minutes), num(a.avg_resolution_hours), a.csat === null ? "—" : a.csat,
+    a.conversations, num(a.avg_handle_minutes)]);
+}
+
+function rows(selector, items, cells) {
+  document.querySelector(selector).replaceChildren(...items.map((item) => {
     const tr = document.createElement("tr");
-    for (const v of [a.agent, a.tickets, a.resolved, pct(a.answered_within_promise),
-                     num(a.avg_first_response_minutes), num(a.avg_resolution_hours), a.csat === null ? "—" : a.csat]) {
+    for (const v of cells(item)) {
       const td = document.createElement("td");
       td.textContent = v;
       tr.appendChild(td);
