@@ -90,3 +90,72 @@ def test_a_supervisor_is_alerted_to_an_emergency_nobody_can_take_and_finds_ticke
         assert violations == []
     finally:
         context.close()
+
+
+def login_page(browser, stack: Stack, name: str, password: str, notifications: bool = False):
+    context = browser.new_context(
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        viewport={"width": 1280, "height": 860},
+        permissions=["notifications"] if notifications else [],
+    )
+    page = context.new_page()
+    page.goto(f"{stack.desk_url}/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/desk")
+    page.wait_for_selector(f"#me >> text={name}")
+    return context, page
+
+
+def test_an_agent_transfers_with_a_note_the_colleague_sees_it_first_and_the_customer_never(
+    stack: Stack, browser, shots: Path
+):
+    clear_queue(stack)
+    first_name, first_password = add_agent(stack.env, prefix="小张")
+    second_name, second_password = add_agent(stack.env, prefix="小李")
+    first_ctx, first = login_page(browser, stack, first_name, first_password)
+    second_ctx, second = login_page(browser, stack, second_name, second_password, notifications=True)
+    violations = csp_violations(first_ctx) + csp_violations(second_ctx)
+    tokens = [
+        http("POST", f"{stack.desk_url}/api/login", {"name": n, "password": p})[1]["token"]
+        for n, p in ((first_name, first_password), (second_name, second_password))
+    ]
+    customer = new_sender("退款客户")
+    try:
+        first.select_option("#presence", "online")
+        stack.say(customer, "订单的退款怎么还没到账")
+        stack.say(customer, "转人工")
+        first.locator("#mine li", has_text=customer).wait_for(timeout=15000)
+        first.wait_for_selector("#messages li.customer >> text=退款")
+        second.select_option("#presence", "online")
+        first.click("#transfer")
+        first.wait_for_selector("#transfer-form:visible")
+        assert wait_for(
+            lambda: any(second_name in o for o in first.locator("#transfer-form option").all_inner_texts()), 10
+        )
+        first.select_option(
+            "#transfer-form select",
+            label=next(o for o in first.locator("#transfer-form option").all_inner_texts() if second_name in o),
+        )
+        first.fill("#transfer-form input[name=note]", "客户要求退款，订单已核实，请跟进到账时间")
+        first.click("#transfer-form button[type=submit]")
+        first.wait_for_selector("#notice >> text=已转接")
+        # The colleague: the conversation arrives by itself, the note on top of the card.
+        second.locator("#mine li", has_text=customer).wait_for(timeout=15000)
+        second.wait_for_selector("#customer-notes li.transfer-note >> text=请跟进到账时间")
+        second.fill("#note-form input[name=text]", "已联系财务小周，明天到账")
+        second.click("#note-form button[type=submit]")
+        second.wait_for_selector("#customer-notes li >> text=明天到账")
+        second.screenshot(path=str(shots / "desk-transfer.png"))
+        # The customer was told politely; no note ever reached them.
+        said = [e.get("text") or "" for e in stack.tracker(customer)["events"] if e.get("event") == "bot"]
+        assert any("转接" in t for t in said[-3:]), said
+        assert not any("到账时间" in t or "小周" in t for t in said), said
+        assert violations == []
+    finally:
+        for token in tokens:
+            http("POST", f"{stack.desk_url}/api/me/status", {"status": "offline"}, headers=auth(token))
+        first_ctx.close()
+        second_ctx.close()

@@ -125,6 +125,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/api/agents/{agent_id}/unlock", agent_views.unlock_agent)
     router.add_get("/api/live", live.live_updates)
     router.add_get("/api/customers/{customer_id}/orders", customers.customer_orders)
+    router.add_get("/api/customers/{customer_id}/card", customers.customer_card_view)
     router.add_get("/api/canned-replies", canned.list_canned)
     router.add_post("/api/canned-replies", canned.add_canned)
     router.add_put("/api/canned-replies/{reply_id}", canned.update_canned)

@@ -192,19 +192,99 @@ function line(text, cls) {
   return li;
 }
 
+const CONVERSATION_STATUS = {bot: "机器人服务", waiting: "等待接入", assigned: "人工服务中", closed: "已结束"};
+
 async function showCustomer(customerId) {
   const id = encodeURIComponent(customerId);
-  const tickets = (await (await api(`/api/tickets?customer_id=${id}`)).json()).tickets
-    .filter((t) => t.status !== "resolved" && t.status !== "closed");
+  const shownFor = openId;
+  const card = await (await api(`/api/customers/${id}/card`)).json();
   const orders = (await (await api(`/api/customers/${id}/orders`)).json()).orders;
-  document.getElementById("customer-tickets").replaceChildren(...(tickets.length ? tickets.map((t) => {
-    const overdue = Date.parse(t.due_at) < Date.now();
-    return line(`${t.number} ${t.category} · ${TICKET_STATUS[t.status] || t.status} · ${overdue ? "已超时" : "承诺 " + t.due_at.slice(5, 16).replace("T", " ")} · ${t.summary}`,
-                overdue ? "overdue" : "");
+  if (openId !== shownFor) return;
+  document.getElementById("customer-name").textContent =
+    `${CHANNELS[card.channel] || card.channel || ""} · ${card.display_name || customerId}`;
+  document.getElementById("customer-tickets").replaceChildren(...(card.tickets.length ? card.tickets.map((t) => {
+    const open = t.status !== "resolved" && t.status !== "closed";
+    const overdue = open && Date.parse(t.due_at) < Date.now();
+    const li = line("", `${overdue ? "overdue" : ""} ${t.priority === "urgent" ? "urgent" : ""}`.trim());
+    const link = Object.assign(document.createElement("a"), {href: `/tickets?ticket=${t.id}`, textContent: t.number});
+    li.append(link, ` ${t.category} · ${TICKET_STATUS[t.status] || t.status} · ` +
+      `${open ? (overdue ? "已超时" : "承诺 " + t.due_at.slice(5, 16).replace("T", " ")) : t.created_at.slice(0, 10)} · ${t.summary}`);
+    if (t.priority === "urgent") li.prepend(urgentBadge());
+    return li;
   }) : [line("无")]));
+  const past = card.conversations.filter((c) => c.id !== shownFor);
+  document.getElementById("customer-history").replaceChildren(...(past.length ? past.map((c) =>
+    line(`${(c.updated_at || "").slice(0, 16).replace("T", " ")} · ${CONVERSATION_STATUS[c.status] || c.status} · ` +
+         `${INTENTS[c.intent] || c.intent || ""} · ${c.last_message || ""}`)) : [line("无")]));
   document.getElementById("customer-orders").replaceChildren(...(orders.length ? orders.map((o) =>
     line(`${o.order_id} · ${ORDER_STATUS[o.status] || o.status}${o.amount ? " · ¥" + o.amount : ""}`)) : [line("无")]));
+  document.getElementById("customer-bills").replaceChildren(...(card.bills.length ? card.bills.map((b) =>
+    line(`${b.kind} ${b.period} · ¥${b.amount} · ${b.status === "paid" ? "已缴" : "未缴，" + b.due_date + " 到期"}`)) : [line("无")]));
+  document.getElementById("customer-facts").replaceChildren(...(card.facts.length ? card.facts.map((f) =>
+    line(`${f.label} · ${f.at.slice(5, 16).replace("T", " ")} · “${f.text}”`)) : [line("无")]));
+  await showNotes(shownFor);
 }
+
+// Internal notes: never sent to the customer; a transfer's note comes first.
+async function showNotes(conversationId) {
+  const resp = await api(`/api/conversations/${conversationId}/notes`);
+  if (!resp.ok || openId !== conversationId) return;
+  const notes = (await resp.json()).notes;
+  document.getElementById("customer-notes").replaceChildren(...(notes.length ? notes.map((n) =>
+    line(`${n.author || "系统"} · ${n.created_at.slice(5, 16).replace("T", " ")}：${n.text}`,
+         n.text.startsWith("转接备注") ? "transfer-note" : "")) : [line("无")]));
+}
+
+document.getElementById("note-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const box = event.target.elements.text;
+  const text = box.value.trim();
+  if (!text || openId === null) return;
+  const resp = await api(`/api/conversations/${openId}/notes`, {method: "POST", body: JSON.stringify({text})});
+  if (!resp.ok) { notice("备注保存失败，请重试。"); return; }
+  box.value = "";
+  notice("备注已保存（仅客服可见）。");
+  await showNotes(openId);
+});
+
+// 转接: to a colleague who is online, or back to a group's queue, with a note.
+document.getElementById("transfer").addEventListener("click", async () => {
+  const form = document.getElementById("transfer-form");
+  if (!form.hidden) { form.hidden = true; return; }
+  const [agents, groups] = await Promise.all([
+    api("/api/agents").then((r) => r.json()), api("/api/groups").then((r) => r.json()),
+  ]);
+  const target = form.elements.target;
+  const options = [];
+  for (const a of agents.agents.filter((a) => a.id !== me.id && a.status === "online" && !a.disabled)) {
+    options.push(Object.assign(document.createElement("option"),
+      {value: `agent:${a.id}`, textContent: `客服 ${a.name}（${a.active}/${a.capacity}）`}));
+  }
+  for (const g of groups.groups) {
+    options.push(Object.assign(document.createElement("option"), {value: `group:${g.name}`, textContent: `技能组 ${g.name}`}));
+  }
+  target.replaceChildren(...options);
+  form.hidden = false;
+});
+
+document.getElementById("transfer-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const [kind, value] = form.elements.target.value.split(/:(.*)/s);
+  const body = {note: form.elements.note.value.trim()};
+  if (kind === "agent") body.agent_id = Number(value); else body.group = value;
+  const resp = await api(`/api/conversations/${openId}/transfer`, {method: "POST", body: JSON.stringify(body)});
+  if (!resp.ok) {
+    const error = await resp.json();
+    notice(error.code === "agent_offline" ? "对方已离线，请选择其他客服或技能组。" :
+           error.code === "at_capacity" ? "对方接待已满，请选择其他客服或技能组。" : "转接失败，请重试。");
+    return;
+  }
+  form.hidden = true;
+  form.elements.note.value = "";
+  notice("已转接，客户已收到转接提示。");
+  showHeader((await resp.json()).conversation);
+});
 
 let mediaShown = null;  // {conversation, after}: the newest media id in the gallery
 
@@ -230,6 +310,7 @@ function showHeader(c) {
   document.getElementById("resume").hidden =
     c.status !== "assigned" || (c.assignee_id !== me.id && me.role !== "supervisor");
   document.getElementById("close").hidden = c.status === "closed";
+  document.getElementById("transfer").hidden = c.status !== "assigned" && c.status !== "waiting";
 }
 
 // Agent assist: the knowledge base's best answers to the customer's latest

@@ -1,5 +1,5 @@
-"""What the conversation view shows beside the chat: the customer's shop
-orders, and texts a platform refused to deliver."""
+"""What the conversation view shows beside the chat: the customer card,
+the customer's shop orders, and texts a platform refused to deliver."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from functools import partial
 
 from aiohttp import web
 
-from kefu.core import deliveries, orders
+from kefu.core import customer_card, deliveries, orders
 from kefu.core.models import local_iso
 from kefu.desk.requests import in_db
 
@@ -32,6 +32,12 @@ async def customer_orders(request: web.Request) -> web.Response:
             ]
         }
     )
+
+
+async def customer_card_view(request: web.Request) -> web.Response:
+    """The customer card: channel, display name, past conversations and
+    tickets, bills and facts (kefu.core.customer_card)."""
+    return web.json_response(await in_db(request, customer_card.card, request.match_info["customer_id"]))
 
 
 async def list_undelivered(request: web.Request) -> web.Response:
