@@ -159,3 +159,39 @@ def test_an_agent_transfers_with_a_note_the_colleague_sees_it_first_and_the_cust
             http("POST", f"{stack.desk_url}/api/me/status", {"status": "offline"}, headers=auth(token))
         first_ctx.close()
         second_ctx.close()
+
+
+def test_my_conversations_show_unread_counts_and_a_background_message_notifies(stack: Stack, browser):
+    clear_queue(stack)
+    name, password = add_agent(stack.env, prefix="多会话")
+    context, page = login_page(browser, stack, name, password, notifications=True)
+    page.add_init_script(
+        "window.__notified = []; const N = window.Notification;"
+        "window.Notification = function (title, options) { window.__notified.push(title + '|' + options.body); };"
+        "window.Notification.permission = 'granted'; window.Notification.requestPermission = () => Promise.resolve('granted');"
+    )
+    page.reload()
+    page.wait_for_selector(f"#me >> text={name}")
+    token = http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})[1]["token"]
+    first, second = new_sender("甲客户"), new_sender("乙客户")
+    try:
+        page.select_option("#presence", "online")
+        stack.say(first, "转人工")
+        page.locator("#mine li", has_text=first).wait_for(timeout=15000)
+        page.wait_for_selector("#messages li.customer >> text=转人工")  # the first one opened by itself
+        stack.say(second, "转人工")
+        background = page.locator("#mine li", has_text=second)
+        background.wait_for(timeout=15000)
+        stack.say(second, "在吗，我的快递到哪了")
+        background.locator(".unread >> text=1").wait_for(timeout=10000)
+        assert "快递到哪了" in background.locator(".latest").inner_text()
+        assert wait_for(lambda: any("快递到哪了" in n for n in page.evaluate("window.__notified")), 5)
+        stack.say(first, "好的谢谢")  # the open conversation: read as it comes, no badge
+        page.wait_for_selector("#messages li.customer >> text=好的谢谢")
+        assert page.locator("#mine li", has_text=first).locator(".unread").count() == 0
+        background.click()
+        page.wait_for_selector("#messages li.customer >> text=快递到哪了")
+        assert wait_for(lambda: background.locator(".unread").count() == 0, 5)
+    finally:
+        http("POST", f"{stack.desk_url}/api/me/status", {"status": "offline"}, headers=auth(token))
+        context.close()

@@ -257,26 +257,34 @@ class SQLEventTail:
         with self.engine.connect() as conn:
             self.last = int(conn.execute(sa.select(sa.func.max(_events.c.id))).scalar() or 0)
 
-    def senders(self, limit: int = 1000) -> list[str]:
-        """The conversations with new events since the last call."""
+    def changes(self, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
+        """(conversation, event) for every event since the last call."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(_events.c.id, _events.c.sender_id)
+                sa.select(_events.c.id, _events.c.sender_id, _events.c.data)
                 .where(_events.c.id > self.last)
                 .order_by(_events.c.id)
                 .limit(limit)
             ).all()
         if rows:
             self.last = rows[-1][0]
-        return list(dict.fromkeys(sender for _id, sender in rows if sender))
+        found = []
+        for _id, sender, data in rows:
+            try:
+                event = json.loads(data)
+            except (TypeError, ValueError):
+                event = {}
+            if sender:
+                found.append((sender, event if isinstance(event, dict) else {}))
+        return found
 
     def close(self) -> None:
         self.engine.dispose()
 
 
-async def amqp_tail(url: str, exchange: str) -> AsyncIterator[str]:
+async def amqp_tail(url: str, exchange: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """Every desk process's own copy of the events on RabbitMQ (a queue of
-    its own, gone with its connection): the conversations that changed."""
+    its own, gone with its connection): (conversation, event)."""
     import aio_pika
 
     connection = await aio_pika.connect(url)
@@ -288,11 +296,12 @@ async def amqp_tail(url: str, exchange: str) -> AsyncIterator[str]:
         async with queue.iterator(no_ack=True) as messages:
             async for message in messages:
                 try:
-                    sender = json.loads(message.body).get("sender_id")
+                    event = json.loads(message.body)
+                    sender = event.get("sender_id")
                 except (TypeError, ValueError, AttributeError):
                     continue
                 if sender:
-                    yield str(sender)
+                    yield str(sender), event
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(connection.close(), timeout=5)

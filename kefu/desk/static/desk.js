@@ -46,6 +46,11 @@ function item(conversation) {
   if (conversation.priority === "urgent") li.append(urgentBadge());
   li.append(badge, ` ${conversation.customer_id} · ` +
     `${INTENTS[conversation.intent] || conversation.intent || ""} · ${waited(conversation.waiting_since)}`);
+  const unread = unreadOf(conversation);
+  if (unread > 0) li.append(Object.assign(document.createElement("span"), {className: "unread", textContent: String(unread)}));
+  if (conversation.latest_text) {
+    li.append(Object.assign(document.createElement("div"), {className: "latest", textContent: conversation.latest_text}));
+  }
   if (conversation.status === "waiting" && conversation.position) {
     const place = document.createElement("span");
     place.className = "position";
@@ -57,8 +62,10 @@ function item(conversation) {
 }
 
 function showQueue(all) {
+  lastAll = all;
   const waiting = all.filter((c) => c.status === "waiting");
   const mine = all.filter((c) => c.status === "assigned" && c.assignee_id === me.id);
+  countUnread(mine);
   document.getElementById("queue").replaceChildren(...waiting.map(item));
   document.getElementById("mine").replaceChildren(...mine.map(item));
   document.getElementById("queue-count").textContent = waiting.length;
@@ -78,6 +85,30 @@ function showQueue(all) {
 }
 
 let knownMine = new Set();
+let lastAll = [];  // the latest queue frame, drawn again when the open conversation changes
+// Customer messages read per conversation (the desk counts them as they go by):
+// the difference is the unread badge of 我的会话.
+const readCount = {};
+const unreadShown = {};
+
+function unreadOf(c) {
+  return c.id in readCount ? Math.max(0, (c.customer_messages || 0) - readCount[c.id]) : 0;
+}
+
+function countUnread(mine) {
+  for (const c of mine) {
+    if (!(c.id in readCount) || c.id === openId) readCount[c.id] = c.customer_messages || 0;
+    const unread = unreadOf(c);
+    // A new message in a conversation in the background: a sound and a notification.
+    if (unread > (unreadShown[c.id] || 0)) {
+      beep();
+      if ("Notification" in window && Notification.permission === "granted") {
+        new Notification("客户新消息", {body: `${c.customer_id}：${c.latest_text || ""}`, tag: `kefu-msg-${c.id}`});
+      }
+    }
+    unreadShown[c.id] = unread;
+  }
+}
 let mineLoaded = false;    // the first queue frame lists what was already ours: no alert
 
 let alertedUrgent = new Set();
@@ -161,6 +192,7 @@ let loading = false;
 
 async function openConversation(id) {
   openId = id;
+  showQueue(lastAll);  // its unread badge goes
   lastSeen = 0;
   loading = true;            // pushed turns wait until the history is shown
   openConversationData = null;

@@ -217,7 +217,7 @@ async def push(ws: web.WebSocketResponse, watch: Watch, in_db, rasa: RasaClient,
                 if chased:
                     await ws.send_json({"type": "chase", "tickets": [t for _at, t in chased]})
                     chases_after = max(at for at, _t in chased)
-                queue = await in_db(desk_queue)
+                queue = [hub.decorate(c) for c in await in_db(desk_queue)]
                 if queue != last_queue:
                     await ws.send_json({"type": "queue", "conversations": queue})
                     last_queue = queue
