@@ -51,7 +51,7 @@ def test_a_handoff_arrives_by_itself_for_an_online_agent(stack: Stack, browser, 
         page.wait_for_selector("#notice >> text=已分配给您")
         # Nothing else was open: the new conversation opens by itself.
         page.wait_for_selector("#messages li.customer >> text=发票怎么开")
-        assert page.evaluate("window.__notified.length") == 1
+        assert page.evaluate("window.__notified.length") == 1, page.evaluate("window.__notified")
         assert customer in page.evaluate("window.__notified[0]")
         page.screenshot(path=str(shots / "desk-routing.png"))
         page.fill("#reply textarea", "您好，电子发票在订单详情里就能申请，我来帮您看一下。")

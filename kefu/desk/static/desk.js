@@ -72,13 +72,14 @@ function showQueue(all) {
   if (waiting.length > lastQueueSize) blinkTitle();
   lastQueueSize = waiting.length;
   // Routing gave this agent a conversation: a sound and a desktop notification.
-  const arrived = mine.filter((c) => !knownMine.has(c.id));
-  if (mineLoaded && arrived.length) {
+  const arrived = mineLoaded ? mine.filter((c) => !knownMine.has(c.id)) : [];
+  // Known before anything below runs: opening a conversation draws the list again.
+  knownMine = new Set(mine.map((c) => c.id));
+  mineLoaded = true;
+  if (arrived.length) {
     alertAssigned(arrived);
     if (openId === null) openConversation(arrived[0].id);  // nothing open: show the new one
   }
-  knownMine = new Set(mine.map((c) => c.id));
-  mineLoaded = true;
   if (me.role === "supervisor") alertUnstaffed(waiting.filter((c) => c.unstaffed));
   const open = all.find((c) => c.id === openId);
   if (openId !== null) showHeader(open || null);
