@@ -202,8 +202,11 @@ QUERY_ROUTES = [
     "/api/canned-replies",
     "/api/agents",
     "/api/customers/{}/orders",
+    "/api/customers/{}/card",
+    "/api/search",
+    "/api/wall",
 ]
-QUERY_KEYS = ["customer_id", "status", "category", "channel", "owner_id", "overdue", "limit", "week", "format"]
+QUERY_KEYS = ["customer_id", "status", "category", "channel", "owner_id", "overdue", "limit", "week", "format", "q"]
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -7,6 +7,7 @@ the search box finds a ticket by customer and opens it by its KF number."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from tests.support.agents import add_agent
 from tests.support.browser import csp_violations, open_widget, widget_say
@@ -194,4 +195,77 @@ def test_my_conversations_show_unread_counts_and_a_background_message_notifies(s
         assert wait_for(lambda: background.locator(".unread").count() == 0, 5)
     finally:
         http("POST", f"{stack.desk_url}/api/me/status", {"status": "offline"}, headers=auth(token))
+        context.close()
+
+
+def test_the_supervisors_wall_shows_load_and_queue_and_reassigns(stack: Stack, browser, shots: Path):
+    from tests.test_routing_stack import conversation_of, me
+
+    boss = clear_queue(stack)
+    boss_name, boss_password = add_agent(stack.env, role="supervisor", prefix="主管")
+    a_name, a_password = add_agent(stack.env, prefix="小周")
+    b_name, b_password = add_agent(stack.env, prefix="小吴")
+    a_token, b_token = (
+        http("POST", f"{stack.desk_url}/api/login", {"name": n, "password": p})[1]["token"]
+        for n, p in ((a_name, a_password), (b_name, b_password))
+    )
+    a_id, b_id = me(stack, a_token)["id"], me(stack, b_token)["id"]
+    http("PUT", f"{stack.desk_url}/api/agents/{a_id}", {"capacity": 1}, headers=auth(boss))
+    http("POST", f"{stack.desk_url}/api/me/status", {"status": "online"}, headers=auth(a_token))
+    first, second = new_sender("墙客户甲"), new_sender("墙客户乙")
+    context, page = login_page(browser, stack, boss_name, boss_password)
+    violations = csp_violations(context)
+    try:
+        stack.say(first, "转人工")
+        assert wait_for(lambda: (conversation_of(stack, a_token, first) or {}).get("assignee_id") == a_id, 10)
+        stack.say(second, "转人工")  # 小周 is full: 乙 waits
+        page.goto(f"{stack.desk_url}/wall")
+        row = page.locator("#wall-agents tr", has_text=a_name)
+        row.locator("text=1 / 1").wait_for(timeout=10000)
+        assert "在线" in row.inner_text()
+        page.locator("#wall-unanswered tr", has_text=second).locator("text=排队中").wait_for()
+        page.locator("#wall-unanswered tr", has_text=first).locator(f"text={a_name}").wait_for()
+        page.locator("#wall-groups tr", has_text="售前咨询").locator("td >> nth=1 >> text=1").wait_for()
+        page.screenshot(path=str(shots / "desk-wall.png"))
+        # More room for 小周: routing gives them 乙 by itself.
+        row.locator("input[type=number]").fill("2")
+        row.locator("input[type=number]").dispatch_event("change")
+        assert wait_for(lambda: (conversation_of(stack, a_token, second) or {}).get("assignee_id") == a_id, 10)
+        # 小吴 comes online; the supervisor moves 甲 to them from the wall.
+        http("POST", f"{stack.desk_url}/api/me/status", {"status": "online"}, headers=auth(b_token))
+        pick = page.locator("#wall-unanswered tr", has_text=first).locator("select")
+        assert wait_for(lambda: any(b_name in o for o in pick.locator("option").all_inner_texts()), 10)
+        pick.select_option(label=next(o for o in pick.locator("option").all_inner_texts() if b_name in o))
+        assert wait_for(lambda: (conversation_of(stack, b_token, first) or {}).get("assignee_id") == b_id, 10)
+        # Working hours from the wall: 售前咨询 closed on Sundays.
+        page.locator("#wall-groups tr", has_text="售前咨询").locator("button").click()
+        page.fill("#group-edit input[name=sun]", "")
+        page.click("#group-edit button[type=submit]")
+        page.wait_for_selector("#group-edit", state="hidden")
+        [group] = [
+            g
+            for g in http("GET", f"{stack.desk_url}/api/groups", headers=auth(boss))[1]["groups"]
+            if g["name"] == "售前咨询"
+        ]
+        assert "sun" not in group["hours"] and group["hours"]["mon"] == [["00:00", "24:00"]]
+        assert violations == []
+    finally:
+        all_day = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+        [group] = [
+            g
+            for g in http("GET", f"{stack.desk_url}/api/groups", headers=auth(boss))[1]["groups"]
+            if g["name"] == "售前咨询"
+        ]
+        http(
+            "PUT",
+            f"{stack.desk_url}/api/groups/{quote('售前咨询')}",
+            {**{k: group[k] for k in ("intents", "categories", "channels", "holidays")}, "hours": all_day},
+            headers=auth(boss),
+        )
+        for customer in (first, second):  # nothing of this test left in the shared queue
+            found = conversation_of(stack, boss, customer)
+            if found and found["status"] in ("waiting", "assigned"):
+                http("POST", f"{stack.desk_url}/api/conversations/{found['id']}/close", headers=auth(boss))
+        for token in (a_token, b_token):
+            http("POST", f"{stack.desk_url}/api/me/status", {"status": "offline"}, headers=auth(token))
         context.close()

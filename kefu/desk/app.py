@@ -37,6 +37,7 @@ from kefu.desk.views import (
     search,
     session,
     tickets,
+    wall,
 )
 from kefu.desk.views import routing as routing_views
 from kefu.desk.views import widget as widget_views
@@ -141,6 +142,8 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/api/reports/weekly", reports.weekly_report)
     router.add_get("/tickets", pages.page("tickets.html"))
     router.add_get("/reports", pages.page("reports.html"))
+    router.add_get("/wall", pages.page("wall.html"))
+    router.add_get("/api/wall", wall.wall)
     router.add_get("/knowledge", pages.page("knowledge.html"))
     router.add_get("/learning", pages.page("learning.html"))
     router.add_get("/api/conversations", conversations.list_conversations)
