@@ -32,7 +32,9 @@ def wall(session: Session, now: datetime | None = None, timeout: timedelta = PRE
                 "online": sum(
                     1
                     for a in agents
-                    if a["status"] == ONLINE and not a["disabled"] and (a["groups"] is None or group.name in a["groups"])
+                    if a["status"] == ONLINE
+                    and not a["disabled"]
+                    and (a["groups"] is None or group.name in a["groups"])
                 ),
             }
         )
