@@ -87,6 +87,16 @@ def test_a_supervisor_is_alerted_to_an_emergency_nobody_can_take_and_finds_ticke
         link.first.click()
         page.wait_for_url("**/tickets?ticket=*")
         page.wait_for_selector(f"#detail-title >> text={number}")
+        # The ticket page: who, where, how urgent, who owns it, and the way back to the conversation.
+        fields = page.inner_text("#detail-fields")
+        assert customer in fields and "紧急" in fields and "打开客户会话" in fields, fields
+        page.screenshot(path=str(shots / "desk-ticket-page.png"))
+        page.click("#detail-fields a")
+        page.wait_for_url("**/desk?conversation=*")
+        page.wait_for_selector("#messages li.customer >> text=困在电梯里")
+        # Taking it earlier made this supervisor present: the selector says so.
+        assert page.input_value("#presence") == "busy"
+        page.goto(f"{stack.desk_url}/tickets")
         assert wait_for(lambda: "#" not in page.inner_text("#followups"), 5)
         assert violations == []
     finally:

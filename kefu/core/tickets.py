@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kefu.core.errors import Conflict
-from kefu.core.models import Agent, Priority, Ticket, TicketEvent, TicketStatus, local_iso, utcnow
+from kefu.core.models import Agent, Conversation, Priority, Ticket, TicketEvent, TicketStatus, local_iso, utcnow
 
 
 class TicketAlreadyOwned(Conflict):
@@ -341,6 +341,13 @@ def chase_ticket(
 def chased_since(session: Session, since: datetime) -> list[Ticket]:
     """Tickets chased after `since`, for the desk's live notice."""
     return list(session.execute(select(Ticket).where(Ticket.chased_at > since).order_by(Ticket.chased_at)).scalars())
+
+
+def conversation_of(session: Session, customer_id: str) -> int | None:
+    """The customer's latest conversation: the ticket page links to it."""
+    return session.execute(
+        select(Conversation.id).where(Conversation.customer_id == customer_id).order_by(Conversation.id.desc()).limit(1)
+    ).scalar_one_or_none()
 
 
 def owner_name(session: Session, ticket: Ticket) -> str | None:

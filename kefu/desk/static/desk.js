@@ -487,7 +487,10 @@ document.getElementById("search-close").addEventListener("click", () => {
 document.getElementById("take").addEventListener("click", async () => {
   const resp = await api(`/api/conversations/${openId}/take`, {method: "POST"});
   notice(resp.status === 409 ? conflict(await resp.json()) : resp.ok ? "已接入，请及时回复客户。" : "接入失败，请重试。");
-  if (resp.ok) showHeader((await resp.json()).conversation);
+  if (resp.ok) {
+    showHeader((await resp.json()).conversation);
+    loadPresence();  // taking makes an agent who was 离线 忙碌
+  }
 });
 
 document.getElementById("resume").addEventListener("click", async () => {
@@ -598,4 +601,7 @@ document.getElementById("canned-edit").addEventListener("submit", async (event) 
   await loadCanned();
   await loadPresence();
   connect();
+  // /desk?conversation=12 (from a ticket's page): that conversation at once.
+  const asked = new URLSearchParams(location.search).get("conversation");
+  if (asked && /^\d+$/.test(asked)) openConversation(Number(asked));
 })();

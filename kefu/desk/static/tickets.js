@@ -1,5 +1,6 @@
 // Tickets: filters, SLA countdown (red when overdue), timeline, status moves, 回访,
 // and a banner when a customer chases (催单) an overdue ticket (desk websocket).
+const CHANNEL_LABELS = {rest: "网页", socketio: "网页", wechat: "微信", wecom: "企业微信", taobao: "淘宝", tmall: "天猫"};
 const STATUS = {new: "新建", in_progress: "处理中", waiting_customer: "待客户回复", resolved: "已解决", closed: "已关闭"};
 const MOVES = {new: [], in_progress: ["waiting_customer", "resolved"], waiting_customer: ["in_progress", "resolved"],
                resolved: ["closed", "in_progress"], closed: ["in_progress"]};
@@ -27,7 +28,7 @@ function render() {
     tr.dataset.id = t.id;
     const overdue = t.status !== "resolved" && t.status !== "closed" && Date.parse(t.due_at) < Date.now();
     if (overdue) tr.className = "overdue";
-    for (const text of [t.number, t.category, t.channel, STATUS[t.status] || t.status, countdown(t), t.summary]) {
+    for (const text of [t.number, t.category, CHANNEL_LABELS[t.channel] || t.channel, STATUS[t.status] || t.status, countdown(t), t.summary]) {
       const td = document.createElement("td");
       td.textContent = text;
       tr.appendChild(td);
@@ -78,6 +79,22 @@ async function openTicket(id) {
   document.getElementById("detail").hidden = false;
   document.getElementById("detail-title").textContent = `${t.number}${t.priority === "urgent" ? " · 紧急" : ""} · ${t.category} · ${STATUS[t.status]} · ${countdown(t)}`;
   document.getElementById("detail-summary").textContent = t.summary;
+  const fields = [
+    ["客户", t.customer_id], ["渠道", CHANNEL_LABELS[t.channel] || t.channel], ["房号/地址", t.room || "—"],
+    ["电话", t.phone || "—"], ["订单号", t.order_id || "—"], ["优先级", t.priority === "urgent" ? "紧急" : "普通"],
+    ["受理人", t.owner || "未受理"], ["创建", t.created_at.slice(0, 16).replace("T", " ")],
+    ["承诺回复", t.due_at.slice(0, 16).replace("T", " ")],
+  ];
+  const list = document.getElementById("detail-fields");
+  list.replaceChildren(...fields.flatMap(([k, v]) => [
+    Object.assign(document.createElement("dt"), {textContent: k}), Object.assign(document.createElement("dd"), {textContent: v}),
+  ]));
+  if (t.conversation_id) {
+    const dd = document.createElement("dd");
+    dd.append(Object.assign(document.createElement("a"), {href: `/desk?conversation=${t.conversation_id}`, textContent: "打开客户会话"}));
+    list.append(Object.assign(document.createElement("dt"), {textContent: "会话"}), dd);
+  }
+  document.getElementById("detail").classList.toggle("urgent", t.priority === "urgent");
   const moves = t.owner_id === null && t.status === "new" ? ["take"] : MOVES[t.status];
   document.getElementById("moves").replaceChildren(...moves.map((to) => {
     const b = document.createElement("button");

@@ -48,9 +48,11 @@ async def ticket_detail(request: web.Request) -> web.Response:
         raise NotFound("no such ticket")
     events = await in_db(request, ticket_flow.timeline, ticket_id)
     attached = await in_db(request, media.of_ticket, ticket_id)
+    owner = await in_db(request, tickets.owner_name, found)
+    conversation_id = await in_db(request, tickets.conversation_of, found.customer_id)
     return web.json_response(
         {
-            "ticket": tickets.ticket_to_json(found),
+            "ticket": {**tickets.ticket_to_json(found), "owner": owner, "conversation_id": conversation_id},
             "timeline": events,
             "media": [media.media_to_json(m) for m in attached],
         }
