@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -30,6 +31,8 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from connectors.base import SYSTEM_BUSY_REPLY, BadRequest
+from kefu.core import widget_state
+from kefu.core.db import ThreadedSessions
 from kefu.text.received import (
     INVALID_TEXT_REPLY,
     MAX_METADATA_BYTES,
@@ -121,11 +124,19 @@ def widget_message(data: Any, metadata_key: str) -> dict[str, Any]:
 
 
 TYPING_EVENT = "kefu_typing"
+CUSTOMER_TYPING_EVENT = "kefu_customer_typing"
+TYPING_NOTE_EVERY = 2.0  # seconds: the widget sends every 3 s while the customer types
 
 
 class KefuSocketIOInput(SocketIOInput):
     """Same name, events and output as Rasa's `socketio` channel, plus
-    `kefu_typing` (an agent typing in the desk) to the widget."""
+    `kefu_typing` (an agent typing in the desk) to the widget and
+    `kefu_customer_typing` (the customer typing) from it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._store = ThreadedSessions()  # the desk database
+        self._typing_noted: dict[str, float] = {}
 
     async def send_typing(self, session_id: str, typing: bool, agent: str | None) -> bool:
         """`{"typing", "agent"}` to the widget's sockets in the session's room
@@ -183,5 +194,25 @@ class KefuSocketIOInput(SocketIOInput):
                 # SystemExit in this background task would end the server.
                 logger.exception("socket.io message from %s failed", sender)
                 await output.send_text_message(sender, SYSTEM_BUSY_REPLY)
+
+        @sio.on(CUSTOMER_TYPING_EVENT, namespace=self.namespace)
+        async def customer_typing(sid: str, data: Any = None) -> None:
+            """The customer types in the widget: the agent's page shows
+            "客户正在输入…". Noted at most every few seconds per session; a
+            bad payload is ignored (it is only a hint)."""
+            session_id = data.get("session_id") if isinstance(data, dict) else None
+            if not isinstance(session_id, str) or not WIDGET_ID.match(session_id):
+                return
+            now = time.monotonic()
+            if now - self._typing_noted.get(session_id, -TYPING_NOTE_EVERY) < TYPING_NOTE_EVERY:
+                return
+            self._typing_noted[session_id] = now
+            if len(self._typing_noted) > 10_000:  # forget the oldest sessions
+                for old in list(self._typing_noted)[:5_000]:
+                    del self._typing_noted[old]
+            try:
+                await self._store.run(widget_state.customer_typing, session_id)
+            except Exception as exc:  # the desk database away: no hint, nothing else lost
+                logger.warning("customer typing not noted: %s", exc.__class__.__name__)
 
         return bp

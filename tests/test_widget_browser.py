@@ -135,6 +135,10 @@ def test_reload_while_an_agent_serves_and_the_agent_types(stack: Stack, browser,
     desk.keyboard.press("Enter")
     page.wait_for_selector(".kefu-log li.kefu-bot >> text=师傅二十分钟内到")
     assert wait_for(lambda: typing_text(page) == "", timeout=10)
+    # And the other way: the customer types, the agent sees it (and it goes once they stop).
+    page.type(".kefu-form .kefu-text", "好的谢谢")
+    desk.wait_for_selector("#customer-typing >> text=客户正在输入…", timeout=10000)
+    assert wait_for(lambda: desk.inner_text("#customer-typing") == "", timeout=20)
     assert page.violations == []
 
 

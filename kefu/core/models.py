@@ -134,6 +134,7 @@ class Conversation(Base):
     abandoned_at = Column(UTCDateTime)  # the customer left the queue (不用了 / 算了)
     handle_seconds = Column(Integer)  # the latest agent's assignment to close or hand-back
     handled_at = Column(UTCDateTime)
+    customer_typing_at = Column(UTCDateTime)  # a widget customer typing, for the agent's page
 
 
 class QueueWait(Base):

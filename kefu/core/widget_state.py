@@ -5,11 +5,13 @@ the random `web-…` session id is the customer's whole identity there."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.core.conversations import OPEN_STATUSES
-from kefu.core.models import Agent, Conversation, ConversationStatus, Ticket
+from kefu.core.models import Agent, Conversation, ConversationStatus, Ticket, utcnow
 from kefu.core.tickets import ticket_number
 
 CHANNEL = "socketio"
@@ -47,3 +49,32 @@ def widget_state(session: Session, customer_id: str) -> dict:
         .all()
     )
     return {"state": state, "agent": agent, "tickets": [ticket_number(i) for i in reversed(ids)]}
+
+
+TYPING_SHOWN = timedelta(seconds=6)  # the widget repeats its signal every 3 s while the customer types
+
+
+def customer_typing(session: Session, customer_id: str, now: datetime | None = None) -> bool:
+    """The widget customer is typing: noted on their conversation while a
+    person serves or is about to (with the bot nobody watches). False when
+    there is no such conversation."""
+    found = session.execute(
+        select(Conversation)
+        .where(
+            Conversation.customer_id == customer_id,
+            Conversation.channel == CHANNEL,
+            Conversation.status.in_((ConversationStatus.waiting.value, ConversationStatus.assigned.value)),
+        )
+        .limit(1)
+    ).scalar_one_or_none()
+    if found is None:
+        session.rollback()
+        return False
+    found.customer_typing_at = now or utcnow()
+    session.commit()
+    return True
+
+
+def is_typing(conversation: Conversation, now: datetime | None = None) -> bool:
+    at = conversation.customer_typing_at
+    return at is not None and (now or utcnow()) - at < TYPING_SHOWN

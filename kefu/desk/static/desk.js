@@ -83,6 +83,7 @@ function showQueue(all) {
   if (me.role === "supervisor") alertUnstaffed(waiting.filter((c) => c.unstaffed));
   const open = all.find((c) => c.id === openId);
   if (openId !== null) showHeader(open || null);
+  document.getElementById("customer-typing").textContent = open && open.customer_typing ? "客户正在输入…" : "";
 }
 
 let knownMine = new Set();

@@ -260,7 +260,16 @@
       return true;
     }
 
-    input.addEventListener("input", function () { checkLength(input.value.trim()); });
+    // A person serves (or is about to): they see "客户正在输入…" while the
+    // customer types, signalled at most every 3 s.
+    var typingSent = 0;
+    input.addEventListener("input", function () {
+      checkLength(input.value.trim());
+      if (state !== "bot" && socket && socket.connected && Date.now() - typingSent > 3000) {
+        typingSent = Date.now();
+        socket.emit("kefu_customer_typing", {session_id: id});
+      }
+    });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       // Too long: the text stays in the box, for the customer to shorten or split.

@@ -32,7 +32,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from kefu.core import conversations, media, routing, tickets, waiting
+from kefu.core import conversations, media, routing, tickets, waiting, widget_state
 from kefu.core.errors import Forbidden, KefuError
 from kefu.core.models import utcnow
 from kefu.desk.live_events import FALLBACK_SECONDS, HUB, LiveHub, Watcher
@@ -99,7 +99,14 @@ def desk_queue(session) -> list[dict]:
     places = routing.positions(session, listed)
     # Urgent and nobody of its group at the desk: supervisors are alerted.
     unstaffed = waiting.unstaffed_urgent(session, listed)
-    return [{**conversations.conversation_to_json(c, places.get(c.id)), "unstaffed": c.id in unstaffed} for c in listed]
+    return [
+        {
+            **conversations.conversation_to_json(c, places.get(c.id)),
+            "unstaffed": c.id in unstaffed,
+            "customer_typing": widget_state.is_typing(c),  # a widget customer typing now
+        }
+        for c in listed
+    ]
 
 
 async def keep_present(request: web.Request) -> None:
