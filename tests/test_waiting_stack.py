@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import signal
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -197,3 +199,28 @@ def test_on_rabbitmq_the_waiting_room_answers_and_a_broker_outage_loses_no_messa
         stop_stack(stack)
         proxy.close()
         drop_amqp(AMQP_URL, name)
+
+
+def test_outside_the_groups_hours_the_customer_is_told_the_hours_even_with_agents_online(room: Stack):
+    boss = login(room.desk_url, *add_agent(room.env, "supervisor", "boss"))
+    token = login(room.desk_url, *add_agent(room.env, "agent", "night-agent"))
+    http("POST", f"{room.desk_url}/api/me/status", {"status": "online"}, headers=auth(token))
+    [group] = [
+        g
+        for g in http("GET", f"{room.desk_url}/api/groups", headers=auth(boss))[1]["groups"]
+        if g["name"] == "投诉专席"
+    ]
+    keep = {k: group[k] for k in ("intents", "categories", "channels", "hours", "holidays")}
+    weekdays = {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
+    today = (datetime.now(timezone.utc) + timedelta(hours=8)).strftime("%Y-%m-%d")
+    url = f"{room.desk_url}/api/groups/{quote('投诉专席')}"
+    status, body = http("PUT", url, {**keep, "hours": weekdays, "holidays": [today]}, headers=auth(boss))
+    assert status == 200, body
+    try:
+        sender = new_sender("下班后")
+        room.say(sender, "你们客服态度太差了，我要投诉")
+        said = "\n".join(room.say(sender, "转人工"))  # the complaint's group is closed today (a holiday)
+        assert "不在人工客服的服务时间（周一至周五 09:00-18:00）" in said and "留言" in said, said
+    finally:
+        http("PUT", url, keep, headers=auth(boss))
+        http("POST", f"{room.desk_url}/api/me/status", {"status": "offline"}, headers=auth(token))
