@@ -62,8 +62,6 @@ def conversation_of(stack: Stack, token: str, customer: str) -> dict | None:
 
 
 def tickets_of(stack: Stack, token: str, customer: str) -> list[dict]:
-    from urllib.parse import quote
-
     return http("GET", f"{stack.desk_url}/api/tickets?customer_id={quote(customer)}", headers=auth(token))[1]["tickets"]
 
 
