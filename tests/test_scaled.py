@@ -108,18 +108,24 @@ def scaled(tmp_path_factory, redis) -> Iterator[Scaled]:
         yield stack
 
 
-def user_texts(stack: Scaled, sender: str) -> list[str]:
+def stored_texts(stack: Scaled, sender: str, kind: str = "user") -> list[str]:
+    """The texts of the conversation's `kind` events (user, bot) in the tracker database."""
     engine = create_engine(stack.tracker_url, future=True)
     try:
         with engine.connect() as conn:
             rows = conn.execute(
-                text("SELECT type_name, data FROM events WHERE sender_id = :s ORDER BY id"), {"s": sender}
+                text("SELECT data FROM events WHERE sender_id = :s AND type_name = :k ORDER BY id"),
+                {"s": sender, "k": kind},
             ).all()
     finally:
         engine.dispose()
     import json
 
-    return [json.loads(data).get("text") for kind, data in rows if kind == "user"]
+    return [json.loads(data).get("text") for (data,) in rows]
+
+
+def user_texts(stack: Scaled, sender: str) -> list[str]:
+    return stored_texts(stack, sender)
 
 
 def turn_shape(stack: Scaled, sender: str) -> list[str]:
@@ -228,17 +234,7 @@ def test_a_knowledge_base_edit_is_live_on_every_action_server_within_seconds(sca
 
 
 def bot_texts_stored(stack: Scaled, sender: str) -> list[str]:
-    engine = create_engine(stack.tracker_url, future=True)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'bot' ORDER BY id"), {"s": sender}
-            ).all()
-    finally:
-        engine.dispose()
-    import json
-
-    return [t for (data,) in rows if (t := json.loads(data).get("text"))]
+    return [t for t in stored_texts(stack, sender, "bot") if t]
 
 
 def test_waiting_customers_are_answered_from_rabbitmq_whichever_server_served_them(scaled):

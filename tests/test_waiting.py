@@ -11,23 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kefu.core import agents, routing, waiting
-from kefu.core.conversations import record_handoff
-from kefu.core.models import Conversation, ConversationStatus, Priority, SkillGroup, Ticket, utcnow
+from kefu.core.models import Conversation, ConversationStatus, SkillGroup, Ticket, utcnow
 from kefu.text.queue_talk import Reading, hear
+from tests.test_routing import waiting as waiting_conversation
 
 ALL_DAY = {d: [["00:00", "24:00"]] for d in routing.DAYS}
 
 
-def queued(session: Session, customer: str, intent: str = "inquiry", urgent: bool = False) -> Conversation:
-    return record_handoff(
-        session,
-        channel="rest",
-        customer_id=customer,
-        intent=intent,
-        reason="customer_request",
-        last_message="转人工",
-        priority=Priority.urgent.value if urgent else Priority.normal.value,
-    )
+# A customer who asked for a human, as the handoff action records them.
+queued = waiting_conversation
 
 
 def online(session: Session, name: str, capacity: int = 1):

@@ -40,6 +40,17 @@ def tracker_store_url(tracker: TrackerSettings) -> str | None:
     return None
 
 
+def _delete_events(database_url: str, customer_id: str) -> int:
+    """The customer's rows of an `events` table (Rasa's tracker store and its
+    SQL event broker both call theirs so)."""
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            return conn.execute(text("DELETE FROM events WHERE sender_id = :id"), {"id": customer_id}).rowcount
+    finally:
+        engine.dispose()
+
+
 def main(action: str, customer_id: str, yes: bool) -> int:
     # Not stripped: a REST customer id may begin or end with a space.
     if not customer_id.strip():
@@ -73,22 +84,12 @@ def main(action: str, customer_id: str, yes: bool) -> int:
         )
     else:
         # Rasa's API can only add events, so the rows go from its SQL store itself.
-        engine = make_engine(tracker_db)
-        with engine.begin() as conn:
-            counts["conversation_events"] = conn.execute(
-                text("DELETE FROM events WHERE sender_id = :id"), {"id": customer_id}
-            ).rowcount
-        engine.dispose()
+        counts["conversation_events"] = _delete_events(tracker_db, customer_id)
         leftovers.append(tracker_db)
     if settings.events_db.exists():
         # The copy Rasa's event broker keeps for the desk (kefu/runtime/event_broker.py).
         events_db = f"sqlite:///{settings.events_db}"
-        engine = make_engine(events_db)
-        with engine.begin() as conn:
-            counts["broker_events"] = conn.execute(
-                text("DELETE FROM events WHERE sender_id = :id"), {"id": customer_id}
-            ).rowcount
-        engine.dispose()
+        counts["broker_events"] = _delete_events(events_db, customer_id)
         leftovers.append(events_db)
     print(f"deleted {customer_id}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     status = 0

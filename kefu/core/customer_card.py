@@ -5,6 +5,8 @@ tickets (by KF number), bills, and what they told us about paying (已付,
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,32 +28,14 @@ def display_name(customer_id: str) -> str | None:
 
 
 def card(session: Session, customer_id: str) -> dict:
-    conversations = list(
-        session.execute(
-            select(Conversation)
-            .where(Conversation.customer_id == customer_id)
-            .order_by(Conversation.id.desc())
-            .limit(LIMIT)
-        ).scalars()
-    )
-    tickets = list(
-        session.execute(
-            select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.id.desc()).limit(LIMIT)
-        ).scalars()
-    )
-    bills = list(
-        session.execute(
-            select(Bill).where(Bill.customer_id == customer_id).order_by(Bill.due_date.desc()).limit(LIMIT)
-        ).scalars()
-    )
-    facts = list(
-        session.execute(
-            select(CustomerFact)
-            .where(CustomerFact.customer_id == customer_id)
-            .order_by(CustomerFact.id.desc())
-            .limit(LIMIT)
-        ).scalars()
-    )
+    def newest(model: Any, order: Any) -> list[Any]:
+        query = select(model).where(model.customer_id == customer_id).order_by(order.desc()).limit(LIMIT)
+        return list(session.execute(query).scalars())
+
+    conversations = newest(Conversation, Conversation.id)
+    tickets = newest(Ticket, Ticket.id)
+    bills = newest(Bill, Bill.due_date)
+    facts = newest(CustomerFact, CustomerFact.id)
     channel = conversations[0].channel if conversations else (tickets[0].channel if tickets else None)
     return {
         "customer_id": customer_id,

@@ -195,13 +195,9 @@ QUEUE_COLUMNS = [
     ("avg_wait_minutes", "平均等待(分钟)"),
     ("p90_wait_minutes", "P90等待(分钟)"),
 ]
+# An agent's ticket figures (not the survey count), then their conversations.
 AGENT_COLUMNS = [
-    ("tickets", "工单数"),
-    ("resolved", "已解决"),
-    ("answered_within_promise", "按时响应率"),
-    ("avg_first_response_minutes", "平均首次响应(分钟)"),
-    ("avg_resolution_hours", "平均解决(小时)"),
-    ("csat", "满意度"),
+    *TOTAL_COLUMNS[:-1],
     ("conversations", "接待会话"),
     ("avg_handle_minutes", "平均接待时长(分钟)"),
 ]
