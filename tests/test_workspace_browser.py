@@ -9,10 +9,24 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
+
 from tests.support.agents import add_agent
 from tests.support.browser import csp_violations, open_widget, widget_say
-from tests.support.stack import Stack, auth, http, new_sender, wait_for
+from tests.support.stack import Stack, auth, http, new_sender, start_stack, stop_stack, wait_for
 from tests.test_routing_stack import clear_queue
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Stack:
+    """A stack of this module's own: these tests need to know who is at the
+    desk (nobody, or exactly their agents), which the shared stack's other
+    tests change (an agent who takes a conversation stays present a minute)."""
+    running = start_stack(tmp_path_factory.mktemp("workspace-stack"), {"KEFU_REMINDER_WORKERS": "0"})
+    yield running
+    stop_stack(running)
 
 
 def test_a_widget_customer_waiting_with_nobody_online_is_told_and_answered(stack: Stack, browser, shots: Path):
@@ -100,6 +114,8 @@ def test_a_supervisor_is_alerted_to_an_emergency_nobody_can_take_and_finds_ticke
         assert wait_for(lambda: "#" not in page.inner_text("#followups"), 5)
         assert violations == []
     finally:
+        # Taking the emergency made the supervisor present (忙碌): gone now, for the next test.
+        http("POST", f"{stack.desk_url}/api/me/status", {"status": "offline"}, headers=auth(token))
         context.close()
 
 

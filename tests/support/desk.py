@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from unittest import mock
 
 from aiohttp import web
@@ -88,6 +89,8 @@ def running_desk(database_url: str) -> Iterator[Desk]:
             "KEFU_MEDIA_DIR": tempfile.mkdtemp(prefix="kefu-media-"),
             # Model files a test makes, never in the project's models/.
             "KEFU_MODELS_DIR": tempfile.mkdtemp(prefix="kefu-models-"),
+            # Rasa's event file the desk follows: its own, never the project's var/.
+            "KEFU_EVENTS_DB": str(Path(tempfile.mkdtemp(prefix="kefu-events-")) / "rasa_events.db"),
         }
         with mock.patch.dict(os.environ, env):
             settings = load_settings()
