@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from kefu.core.models import Conversation, QueueWait
@@ -50,11 +50,27 @@ def assigned(session: Session, conversation: Conversation, agent_id: int, now: d
     wait.group_name = conversation.group_name
 
 
-def grouped(session: Session, conversation: Conversation) -> None:
-    """Routing chose the conversation's group: the wait is that group's."""
-    wait = _open(session, conversation)
-    if wait is not None:
-        wait.group_name = conversation.group_name
+def routed(session: Session, grouped: list[Conversation], made: list[tuple[Conversation, int]], now: datetime) -> None:
+    """A routing pass's news in a few statements (the pass runs under the
+    routing lock: no query per conversation): the groups it chose, and the
+    assignments it made (only of waits nobody held yet)."""
+    open_wait = (QueueWait.conversation_id == bindparam("cid")) & QueueWait.ended_at.is_(None)
+    if grouped:
+        session.execute(
+            update(QueueWait)
+            .where(open_wait)
+            .values(group_name=bindparam("group"))
+            .execution_options(synchronize_session=False),
+            [{"cid": c.id, "group": c.group_name} for c in grouped],
+        )
+    if made:
+        session.execute(
+            update(QueueWait)
+            .where(open_wait & QueueWait.agent_id.is_(None))
+            .values(assigned_at=bindparam("at"), agent_id=bindparam("agent"), group_name=bindparam("group"))
+            .execution_options(synchronize_session=False),
+            [{"cid": c.id, "at": now, "agent": agent_id, "group": c.group_name} for c, agent_id in made],
+        )
 
 
 def requeued(session: Session, conversation: Conversation) -> None:

@@ -298,13 +298,15 @@ def route(session: Session, now: datetime | None = None, timeout: timedelta = PR
     online = [a for a in agents if presence(a, now, timeout) == ONLINE]
     active = active_counts(session)
     made: list[Assignment] = []
+    grouped: list[Conversation] = []
+    assigned: list[tuple[Conversation, int]] = []
     for conversation in waiting:
         # A group once chosen (or given by a transfer) stays the conversation's.
         group = next((g for g in groups if g.name == conversation.group_name), None)
         if group is None:
             group = group_for(groups, conversation)
             conversation.group_name = group.name if group else None
-            queue_waits.grouped(session, conversation)
+            grouped.append(conversation)
         free = [a for a in online if active.get(a.id, 0) < a.capacity and _in_group(a, group)]
         if not free:
             continue
@@ -322,16 +324,20 @@ def route(session: Session, now: datetime | None = None, timeout: timedelta = PR
             free,
             key=lambda a: (active.get(a.id, 0), a.last_routed_at is not None, a.last_routed_at or now, a.id),
         )
-        _assign(conversation, agent, now)
+        _assign(conversation, agent, now, logged=False)
+        assigned.append((conversation, agent.id))
         active[agent.id] = active.get(agent.id, 0) + 1
         made.append(Assignment(conversation.id, agent.id, conversation.channel, conversation.customer_id))
+    session.flush()
+    queue_waits.routed(session, grouped, assigned, now)
     session.commit()
     return made
 
 
-def _assign(conversation: Conversation, agent: Agent, now: datetime) -> None:
+def _assign(conversation: Conversation, agent: Agent, now: datetime, logged: bool = True) -> None:
+    """logged False: the caller writes the queue's log itself (a routing pass, in one statement)."""
     session = object_session(conversation)
-    if session is not None:
+    if logged and session is not None:
         queue_waits.assigned(session, conversation, agent.id, now)
     conversation.assignee_id = agent.id
     conversation.status = ConversationStatus.assigned.value

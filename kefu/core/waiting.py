@@ -39,7 +39,6 @@ from kefu.core.routing import (
     ONLINE,
     PRESENCE_TIMEOUT,
     active_counts,
-    exclusive,
     group_for,
     is_open,
     list_groups,
@@ -150,6 +149,7 @@ def wait_of(
     places: dict[int, tuple[str | None, int]] | None = None,
     groups: Sequence[SkillGroup] | None = None,
     agents: Sequence[Agent] | None = None,
+    handle_times: dict[str | None, timedelta] | None = None,
 ) -> Wait:
     """Position and estimate: position × handling time ÷ the conversations
     the group's agents at the desk can hold at once (at least one minute)."""
@@ -162,7 +162,13 @@ def wait_of(
         agents = list(session.execute(select(Agent).where(Agent.disabled_at.is_(None))).scalars())
     present = [a for a in agents if _in_group(a, group) and presence(a, now, timeout) in AT_DESK]
     capacity = sum(a.capacity for a in present) or 1
-    handle = handle_time(session, group.name if group else None, now)
+    name = group.name if group else None
+    if handle_times is None:
+        handle = handle_time(session, name, now)
+    else:
+        if name not in handle_times:
+            handle_times[name] = handle_time(session, name, now)
+        handle = handle_times[name]
     minutes = max(1, math.ceil(position * handle.total_seconds() / capacity / 60))
     open_now = group is None or is_open(group, now)
     return Wait(
@@ -341,16 +347,18 @@ def due(
     now = now or utcnow()
     if not _anyone_waiting(session):
         return []
-    exclusive(session)  # two desk processes never tell the same news twice
+    # No routing lock: one desk process at a time runs the waiting room (the
+    # event feed's lease, or RabbitMQ's exclusive consumer).
     queue = list_conversations(session, ConversationStatus.waiting.value)
     places = positions(session, queue)
     groups = list_groups(session)
     agents = list(session.execute(select(Agent).where(Agent.disabled_at.is_(None))).scalars())
+    handle_times: dict[str | None, timedelta] = {}  # one query per group, not per conversation
     said: list[Reply] = []
     for conversation in queue:
         if conversation.assignee_id is not None or conversation.waiting_since is None:
             continue
-        wait = wait_of(session, conversation, now, timeout, places, groups, agents)
+        wait = wait_of(session, conversation, now, timeout, places, groups, agents, handle_times)
         since_offer = now - (conversation.wait_offered_at or conversation.waiting_since)
         text = None
         if not wait.urgent and since_offer >= offer_after:
