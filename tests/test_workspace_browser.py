@@ -224,6 +224,12 @@ def test_my_conversations_show_unread_counts_and_a_background_message_notifies(s
         context.close()
 
 
+def me_agent(stack: Stack, token: str, agent_id: int) -> dict:
+    return next(
+        a for a in http("GET", f"{stack.desk_url}/api/agents", headers=auth(token))[1]["agents"] if a["id"] == agent_id
+    )
+
+
 def test_the_supervisors_wall_shows_load_and_queue_and_reassigns(stack: Stack, browser, shots: Path):
     from tests.test_routing_stack import conversation_of, me
 
@@ -265,6 +271,7 @@ def test_the_supervisors_wall_shows_load_and_queue_and_reassigns(stack: Stack, b
         assert wait_for(lambda: (conversation_of(stack, b_token, first) or {}).get("assignee_id") == b_id, 10)
         # Working hours from the wall: 售前咨询 closed on Sundays.
         page.locator("#wall-groups tr", has_text="售前咨询").locator("button").click()
+        assert page.input_value("#group-edit input[name=intents]") == "inquiry,request_human"
         page.fill("#group-edit input[name=sun]", "")
         page.click("#group-edit button[type=submit]")
         page.wait_for_selector("#group-edit", state="hidden")
@@ -274,6 +281,11 @@ def test_the_supervisors_wall_shows_load_and_queue_and_reassigns(stack: Stack, b
             if g["name"] == "售前咨询"
         ]
         assert "sun" not in group["hours"] and group["hours"]["mon"] == [["00:00", "24:00"]]
+        assert group["intents"] == ["inquiry", "request_human"]  # what the form did not change stays
+        # 小吴 serves 售后 only, set from the wall.
+        page.once("dialog", lambda dialog: dialog.accept("售后"))
+        page.locator("#wall-agents tr", has_text=b_name).locator("button").click()
+        assert wait_for(lambda: me_agent(stack, boss, b_id)["groups"] == ["售后"], 10)
         assert violations == []
     finally:
         all_day = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}

@@ -48,7 +48,7 @@ async function refresh() {
   groupsByName = Object.fromEntries(groups.map((g) => [g.name, g]));
   document.getElementById("updated").textContent = `更新于 ${wall.at.slice(11, 19)}`;
   document.querySelector("#wall-groups tbody").replaceChildren(...wall.groups.map((g) => {
-    const edit = Object.assign(document.createElement("button"), {type: "button", textContent: "服务时间"});
+    const edit = Object.assign(document.createElement("button"), {type: "button", textContent: "修改"});
     edit.addEventListener("click", () => editGroup(g.group));
     const row = cells([g.group, g.waiting, duration(g.longest_wait_seconds), g.online,
                        groupsByName[g.group] ? hoursText(groupsByName[g.group]) : "", edit]);
@@ -62,8 +62,21 @@ async function refresh() {
       const saved = await api(`/api/agents/${a.id}`, {method: "PUT", body: JSON.stringify({capacity: Number(capacity.value)})});
       error.textContent = saved.ok ? "" : "上限保存失败。";
     });
-    return cells([a.name, a.role === "supervisor" ? "主管" : "客服", STATUS[a.status] || a.status,
-                  `${a.active} / ${a.capacity}`, a.groups === null ? "全部" : a.groups.join("、"), capacity]);
+    const groupsButton = Object.assign(document.createElement("button"),
+      {type: "button", textContent: a.groups === null ? "全部" : a.groups.join("、") || "无"});
+    groupsButton.addEventListener("click", async () => {
+      const typed = prompt(`${a.name} 的技能组（用逗号分开，留空为全部）：`, a.groups === null ? "" : a.groups.join(","));
+      if (typed === null) return;
+      const names = typed.split(/[,，、\s]/).map((g) => g.trim()).filter(Boolean);
+      const saved = await api(`/api/agents/${a.id}`, {method: "PUT", body: JSON.stringify({groups: names.length ? names : null})});
+      error.textContent = saved.ok ? "" : `技能组保存失败：${(await saved.json()).error}`;
+      refresh();
+    });
+    const row = cells([a.name, a.role === "supervisor" ? "主管" : "客服", STATUS[a.status] || a.status,
+                       `${a.active} / ${a.capacity}`, groupsButton, capacity]);
+    // Gone (离线, 离开) with customers still in progress: the supervisor acts.
+    if (a.active > 0 && (a.status === "offline" || a.status === "away")) row.className = "alarm";
+    return row;
   }));
   const online = wall.agents.filter((a) => a.status === "online");
   document.querySelector("#wall-unanswered tbody").replaceChildren(...wall.unanswered.map((c) => {
@@ -91,7 +104,7 @@ function editGroup(name) {
   if (!group) return;
   editing = group;
   const form = document.getElementById("group-edit");
-  document.getElementById("group-edit-title").textContent = `${name} 的服务时间`;
+  document.getElementById("group-edit-title").textContent = `${name}：服务范围和服务时间`;
   document.getElementById("group-days").replaceChildren(...DAYS.map(([key, label]) => {
     const field = Object.assign(document.createElement("input"), {name: key, size: 24,
       value: (group.hours[key] || []).map(([a, b]) => `${a}-${b}`).join(",")});
@@ -100,6 +113,7 @@ function editGroup(name) {
     return wrap;
   }));
   form.elements.holidays.value = (group.holidays || []).join(",");
+  for (const key of ["intents", "categories", "channels"]) form.elements[key].value = (group[key] || []).join(",");
   form.hidden = false;
 }
 
@@ -114,7 +128,8 @@ document.getElementById("group-edit").addEventListener("submit", async (event) =
     if (spans.length) hours[key] = spans.map((s) => s.split(/[-~－]/).map((t) => t.trim()));
   }
   const holidays = form.elements.holidays.value.split(/[,，、\s]/).map((s) => s.trim()).filter(Boolean);
-  const body = {intents: editing.intents, categories: editing.categories, channels: editing.channels, hours, holidays};
+  const list = (key) => form.elements[key].value.split(/[,，、\s]/).map((s) => s.trim()).filter(Boolean);
+  const body = {intents: list("intents"), categories: list("categories"), channels: list("channels"), hours, holidays};
   const resp = await api(`/api/groups/${encodeURIComponent(editing.name)}`, {method: "PUT", body: JSON.stringify(body)});
   document.getElementById("error").textContent = resp.ok ? "" : `保存失败：${(await resp.json()).error}`;
   if (resp.ok) { form.hidden = true; refresh(); }
