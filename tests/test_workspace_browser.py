@@ -157,6 +157,9 @@ def test_an_agent_transfers_with_a_note_the_colleague_sees_it_first_and_the_cust
         first.locator("#mine li", has_text=customer).wait_for(timeout=15000)
         first.wait_for_selector("#messages li.customer >> text=退款")
         second.select_option("#presence", "online")
+        second_id = http("GET", f"{stack.desk_url}/api/me", headers=auth(tokens[1]))[1]["id"]
+        # The choice lists colleagues online when 转接 is clicked: after the status is saved.
+        assert wait_for(lambda: me_agent(stack, tokens[0], second_id)["status"] == "online", 10)
         first.click("#transfer")
         first.wait_for_selector("#transfer-form:visible")
         assert wait_for(
