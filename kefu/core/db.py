@@ -12,6 +12,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 
 T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -29,13 +30,25 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         _sqlite_directory(url)
         # Desk and action server write the same file: wait for locks instead
-        # of failing, and let readers run beside a writer (WAL).
-        engine = create_engine(url, future=True, connect_args={"timeout": 30})
+        # of failing, and let readers run beside a writer (WAL). A file
+        # database keeps its connections (SQLAlchemy 1.4 would open and close
+        # one per session, with these pragmas each time): the worker threads
+        # of ThreadedSessions take turns with them.
+        in_memory = parsed.database in (None, "", ":memory:")
+        engine = create_engine(
+            url,
+            future=True,
+            connect_args={"timeout": 30, **({} if in_memory else {"check_same_thread": False})},
+            **({} if in_memory else {"poolclass": QueuePool, "pool_size": 5, "max_overflow": 10}),
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - trivial
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            # With WAL, NORMAL syncs at checkpoints, not at every commit: a
+            # power cut may lose the last commits, never corrupt the file.
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
