@@ -393,6 +393,24 @@ def _action_failure_fails_the_turn(original):
     return _run_action
 
 
+def _action_sessions_closed(original):
+    """The kept-alive sessions to the action server (kefu/runtime/action_calls.py)
+    are closed when the server stops."""
+
+    def create_app(*args, **kwargs):
+        app = original(*args, **kwargs)
+
+        async def close(_app, _loop):
+            from kefu.runtime import action_calls
+
+            await action_calls.close_sessions()
+
+        app.register_listener(close, "after_server_stop")
+        return app
+
+    return create_app
+
+
 def apply() -> None:
     import rasa.core.tracker_store as tracker_store
     import rasa.server
@@ -401,7 +419,9 @@ def apply() -> None:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    rasa.server.create_app = _decoded_conversation_ids(_typing_route(_api_requires_token(rasa.server.create_app)))
+    rasa.server.create_app = _action_sessions_closed(
+        _decoded_conversation_ids(_typing_route(_api_requires_token(rasa.server.create_app)))
+    )
     rasa.server.configure_cors = _cors_for_channels_only
     RemoteAction._validate_action_result = _validate_action_result
     RemoteAction.run = _remote_action_failures_recorded(RemoteAction.run)
@@ -417,9 +437,10 @@ def apply() -> None:
     tracker_store.FailSafeTrackerStore.on_tracker_store_error = _tracker_store_down
     tracker_store.FailSafeTrackerStore.on_tracker_store_retrieve_error = _tracker_store_down
     contain_request_failures()
-    from kefu.runtime import ticket_lock
+    from kefu.runtime import action_calls, ticket_lock
 
     ticket_lock.apply()
+    action_calls.install()
 
 
 def contain_request_failures() -> None:
