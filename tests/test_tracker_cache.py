@@ -119,3 +119,32 @@ def test_deleted_conversation_is_not_served_from_memory(db):
         return await s.retrieve("c5")
 
     assert run(scenario()) is None
+
+
+def test_a_new_conversation_is_not_saved_empty_and_a_turn_is_one_insert(db):
+    """Rasa would save a new conversation with nothing but action_listen
+    before its first turn, then count the stored events and insert them one
+    by one; here the first turn stores everything in one INSERT, and a
+    later turn costs the newest-id check, one INSERT and the id read back."""
+    from sqlalchemy import event as sa_event
+
+    async def scenario():
+        cached = store(db)
+        statements: list[str] = []
+        sa_event.listen(
+            cached.engine, "before_cursor_execute", lambda _c, _cur, sql, *_a: statements.append(sql.split()[0].upper())
+        )
+        tracker = await cached.get_or_create_tracker("new")
+        stored_before_turn = await store(db, SQLTrackerStore).retrieve("new")
+        for event in turn("你好"):
+            tracker.update(event)
+        await cached.save(tracker)
+        statements.clear()
+        await one_turn(cached, "new", "在吗")  # retrieve (cached) and save
+        plain = await store(db, SQLTrackerStore).retrieve("new")
+        return stored_before_turn, statements, plain
+
+    stored_before_turn, statements, plain = run(scenario())
+    assert stored_before_turn is None  # nothing stored before the first turn
+    assert texts(plain) == ["你好", "在吗"]
+    assert statements.count("INSERT") == 1 and statements.count("SELECT") <= 3, statements

@@ -15,7 +15,10 @@ deletion by `kefu customer`) changes that id and the conversation is loaded
 from the database as before. A turn that changed the conversation without
 saving it (it failed half-way) is detected by its event count and reloaded.
 Saves append only this server's new events, as Rasa's own save does, under
-Rasa's per-conversation lock.
+Rasa's per-conversation lock: the newest-id check in plain SQL, the turn's
+events in one multi-row INSERT, no count of stored events; a brand-new
+conversation is not saved empty first (its first turn stores it). Each
+turn's new events go to the event broker after the commit.
 """
 
 from __future__ import annotations
@@ -28,18 +31,22 @@ from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 logger = logging.getLogger(__name__)
 DEFAULT_CACHE_SIZE = 2000
+ROWS_PER_INSERT = 100
 
 
 @dataclass
 class _Entry:
     tracker: DialogueStateTracker
-    last_id: int  # newest stored event id of this conversation
+    last_id: int | None  # newest stored event id of this conversation (None: none stored yet)
     stored: int  # len(tracker.events) that is in the database
+    fresh: int = 0  # events of a new conversation not stored yet (its first turn stores them)
 
 
 class CachedSQLTrackerStore(SQLTrackerStore):
@@ -50,12 +57,29 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
         self._cache_size = int(cache_size)
+        table = self.SQLEvent.__table__
+        # Plain SQL on the (sender_id, id) index: the ORM query cost ~0.75 ms a turn.
+        self._newest_sql = sa.text(f"SELECT max(id) FROM {table.name} WHERE sender_id = :sender")
+        self._table = table
 
     def _newest_id(self, session: Any, sender_id: str) -> int | None:
-        return session.query(sa.func.max(self.SQLEvent.id)).filter(self.SQLEvent.sender_id == sender_id).scalar()
+        return session.execute(self._newest_sql, {"sender": sender_id}).scalar()
 
-    def _remember(self, sender_id: str, tracker: DialogueStateTracker, last_id: int) -> None:
-        self._cache[sender_id] = _Entry(tracker, last_id, len(tracker.events))
+    async def create_tracker(self, sender_id: str, append_action_listen: bool = True) -> DialogueStateTracker:
+        """A new conversation, not stored yet (Rasa saves it empty first): the
+        first turn's save stores its events with the turn's own. A turn that
+        fails stores nothing, and the next message starts it afresh."""
+        tracker = self.init_tracker(sender_id)
+        if append_action_listen:
+            tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+        self._remember(sender_id, tracker, None, stored=0)
+        self._cache[sender_id].fresh = len(tracker.events)
+        return tracker
+
+    def _remember(
+        self, sender_id: str, tracker: DialogueStateTracker, last_id: int | None, stored: int | None = None
+    ) -> None:
+        self._cache[sender_id] = _Entry(tracker, last_id, len(tracker.events) if stored is None else stored)
         self._cache.move_to_end(sender_id)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
@@ -66,7 +90,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             newest = self._newest_id(session, sender_id)
         entry = self._cache.get(sender_id)
-        if entry and entry.last_id == newest and len(entry.tracker.events) == entry.stored:
+        if entry and entry.last_id == newest and len(entry.tracker.events) == entry.stored + entry.fresh:
             self._cache.move_to_end(sender_id)
             return entry.tracker
         self._cache.pop(sender_id, None)
@@ -84,15 +108,18 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             await super().save(tracker)
             return
         new_events = list(tracker.events)[entry.stored :]
+        rows = [self._row(tracker.sender_id, event) for event in new_events]
         with self.session_scope() as session:
             # Somebody else wrote since this turn began? Their events are
             # theirs; ours are still exactly new_events. Store them, but load
             # the conversation from the database next time.
             undisturbed = self._newest_id(session, tracker.sender_id) == entry.last_id
-            rows = [self._row(tracker.sender_id, event) for event in new_events]
-            session.add_all(rows)
-            session.flush()
-            last_id = max((row.id for row in rows), default=entry.last_id)
+            last_id = entry.last_id
+            if rows:
+                # One statement for a turn's events (chunks keep far below SQLite's variable limit).
+                for start in range(0, len(rows), ROWS_PER_INSERT):
+                    session.execute(sa.insert(self._table).values(rows[start : start + ROWS_PER_INSERT]))
+                last_id = self._newest_id(session, tracker.sender_id)
             session.commit()
         # After the commit, so the desk never reacts to a turn that was not
         # stored. Not Rasa's stream_events: it diffs against retrieve(),
@@ -119,14 +146,14 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             # (the desk's live pages read the conversation itself).
             logger.error("events of %s not published to the event broker: %s", sender_id, exc)
 
-    def _row(self, sender_id: str, event: Any) -> Any:
-        # As SQLTrackerStore.save writes each event.
+    def _row(self, sender_id: str, event: Any) -> dict[str, Any]:
+        # The columns SQLTrackerStore.save writes for each event.
         data = event.as_dict()
-        return self.SQLEvent(
-            sender_id=sender_id,
-            type_name=event.type_name,
-            timestamp=data.get("timestamp"),
-            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-            action_name=data.get("name"),
-            data=json.dumps(data),
-        )
+        return {
+            "sender_id": sender_id,
+            "type_name": event.type_name,
+            "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }
