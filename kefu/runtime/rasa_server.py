@@ -437,10 +437,11 @@ def apply() -> None:
     tracker_store.FailSafeTrackerStore.on_tracker_store_error = _tracker_store_down
     tracker_store.FailSafeTrackerStore.on_tracker_store_retrieve_error = _tracker_store_down
     contain_request_failures()
-    from kefu.runtime import action_calls, ticket_lock
+    from kefu.runtime import action_calls, graph_order, ticket_lock
 
     ticket_lock.apply()
     action_calls.install()
+    graph_order.install()
 
 
 def contain_request_failures() -> None:
