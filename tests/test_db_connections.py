@@ -30,10 +30,11 @@ def test_a_sqlite_file_keeps_its_connections_across_sessions_and_threads(tmp_pat
 
     results = asyncio.run(many())
     assert set(results) == {("wal", 1)}  # 1 = NORMAL
-    first_round = len(connects)
-    assert 1 <= first_round <= 15  # at most one per worker thread at once, not one per call
+    assert 1 <= len(connects) <= 15  # at most one per worker thread at once, not one per call
     asyncio.run(many())
-    assert len(connects) == first_round  # the next 50 calls reuse them
+    # The next 50 calls reuse the pool's five; only connections beyond it
+    # (one per thread over five at once) are made again. NullPool: 100.
+    assert len(connects) <= 25
     store.dispose()
 
 
