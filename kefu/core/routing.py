@@ -259,7 +259,14 @@ def _requeue_unanswered(session: Session, agent_ids: Iterable[int]) -> int:
     return count
 
 
-def _in_group(agent: Agent, group: SkillGroup | None) -> bool:
+def group_of(groups: Sequence[SkillGroup], conversation: Conversation) -> SkillGroup | None:
+    """The group a conversation was given (by routing or a transfer), else
+    the one that serves it."""
+    named = next((g for g in groups if g.name == conversation.group_name), None)
+    return named or group_for(groups, conversation)
+
+
+def in_group(agent: Agent, group: SkillGroup | None) -> bool:
     return group is None or agent.groups is None or group.name in agent.groups
 
 
@@ -307,7 +314,7 @@ def route(session: Session, now: datetime | None = None, timeout: timedelta = PR
             group = group_for(groups, conversation)
             conversation.group_name = group.name if group else None
             grouped.append(conversation)
-        free = [a for a in online if active.get(a.id, 0) < a.capacity and _in_group(a, group)]
+        free = [a for a in online if active.get(a.id, 0) < a.capacity and in_group(a, group)]
         if not free:
             continue
         previous = next(

@@ -39,7 +39,8 @@ from kefu.core.routing import (
     ONLINE,
     PRESENCE_TIMEOUT,
     active_counts,
-    group_for,
+    group_of,
+    in_group,
     is_open,
     list_groups,
     positions,
@@ -119,15 +120,6 @@ def waiting_for_agent(session: Session, customer_id: str) -> Conversation | None
     ).scalar_one_or_none()
 
 
-def _group_of(groups: Sequence[SkillGroup], conversation: Conversation) -> SkillGroup | None:
-    named = next((g for g in groups if g.name == conversation.group_name), None)
-    return named or group_for(groups, conversation)
-
-
-def _in_group(agent: Agent, group: SkillGroup | None) -> bool:
-    return group is None or agent.groups is None or group.name in agent.groups
-
-
 def handle_time(session: Session, group: str | None, now: datetime) -> timedelta:
     """The average time an agent held the group's latest conversations."""
     query = select(Conversation.handle_seconds).where(
@@ -155,12 +147,12 @@ def wait_of(
     the group's agents at the desk can hold at once (at least one minute)."""
     now = now or utcnow()
     groups = list_groups(session) if groups is None else groups
-    group = _group_of(groups, conversation)
+    group = group_of(groups, conversation)
     places = positions(session) if places is None else places
     position = places.get(conversation.id, (None, 1))[1]
     if agents is None:
         agents = list(session.execute(select(Agent).where(Agent.disabled_at.is_(None))).scalars())
-    present = [a for a in agents if _in_group(a, group) and presence(a, now, timeout) in AT_DESK]
+    present = [a for a in agents if in_group(a, group) and presence(a, now, timeout) in AT_DESK]
     capacity = sum(a.capacity for a in present) or 1
     name = group.name if group else None
     if handle_times is None:
@@ -254,7 +246,7 @@ def _free_agent(session: Session, wait: Wait, now: datetime, timeout: timedelta)
     active = active_counts(session)
     agents = session.execute(select(Agent).where(Agent.disabled_at.is_(None))).scalars()
     return any(
-        presence(a, now, timeout) == ONLINE and _in_group(a, group) and active.get(a.id, 0) < a.capacity for a in agents
+        presence(a, now, timeout) == ONLINE and in_group(a, group) and active.get(a.id, 0) < a.capacity for a in agents
     )
 
 
@@ -407,4 +399,4 @@ def unstaffed_urgent(
     groups = list_groups(session)
     agents = list(session.execute(select(Agent).where(Agent.disabled_at.is_(None))).scalars())
     present = [a for a in agents if presence(a, now, timeout) in AT_DESK]
-    return {c.id for c in urgent if not any(_in_group(a, _group_of(groups, c)) for a in present)}
+    return {c.id for c in urgent if not any(in_group(a, group_of(groups, c)) for a in present)}
