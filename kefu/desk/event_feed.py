@@ -61,13 +61,6 @@ class FeedEvent:
     event: dict[str, Any]
 
 
-def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
-
-
 class SQLEventFeed:
     """Blocking calls: the desk runs them in a thread. `database_url`: the
     desk database, which keeps the cursor and the lease."""
@@ -78,8 +71,7 @@ class SQLEventFeed:
         self.lease = lease
         self.me = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._held_until = 0.0
-        self.events = sa.create_engine(f"sqlite:///{path}")
-        sa.event.listen(self.events, "connect", _pragmas)
+        self.events = make_engine(f"sqlite:///{path}")  # WAL, busy timeout: as the desk database
         _meta.create_all(self.events)
         self.desk = make_engine(database_url)
         with self.events.connect() as conn:
@@ -251,8 +243,7 @@ class SQLEventTail:
     live pages), from the newest one on: no cursor, no lease."""
 
     def __init__(self, path: Path) -> None:
-        self.engine = sa.create_engine(f"sqlite:///{path}")
-        sa.event.listen(self.engine, "connect", _pragmas)
+        self.engine = make_engine(f"sqlite:///{path}")
         _meta.create_all(self.engine, tables=[_events])
         with self.engine.connect() as conn:
             self.last = int(conn.execute(sa.select(sa.func.max(_events.c.id))).scalar() or 0)
