@@ -11,6 +11,7 @@ import contextlib
 import time
 import uuid
 
+import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 
@@ -55,9 +56,11 @@ def test_every_turn_reaches_the_feed_once_in_order_and_a_restarted_desk_goes_on(
         for sender, text in said:
             await one_turn(store, sender, text)
 
-    # The first save of a conversation is Rasa's own; later ones are the cache's.
+    connections: list[object] = []
+    sa.event.listen(broker.engine, "connect", lambda conn, _record: connections.append(conn))
     asyncio.run(turns(("顾客甲", "你好"), ("顾客乙", "在吗"), ("顾客甲", "还要等多久")))
     assert user_texts(feed) == [("顾客甲", "你好"), ("顾客乙", "在吗"), ("顾客甲", "还要等多久")]
+    assert len(connections) <= 1  # the broker keeps its connection from turn to turn
     handled = next(e.id for e in feed.read() if e.event.get("text") == "在吗")
     feed.done(handled)  # the desk dies after handling part of them
     feed.close()

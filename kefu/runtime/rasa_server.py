@@ -92,6 +92,26 @@ def _tracker_engine_kwargs(original):
     return kwargs
 
 
+def _create_tracker_passed_on(original):
+    """Rasa wraps the tracker store twice (FailSafeTrackerStore around
+    AwaitableTrackerStore); neither passes `create_tracker` on, so a new
+    conversation was created by TrackerStore's own method: saved empty at
+    once, through Rasa's full save with its count and event queries. The
+    cached store creates it without a save (kefu.runtime.tracker_cache)."""
+    from kefu.runtime.tracker_cache import CachedSQLTrackerStore
+
+    async def create_tracker(self, sender_id, append_action_listen=True):
+        inner = self._tracker_store
+        store = inner
+        while not isinstance(store, CachedSQLTrackerStore) and hasattr(store, "_tracker_store"):
+            store = store._tracker_store
+        if isinstance(store, CachedSQLTrackerStore):
+            return await inner.create_tracker(sender_id, append_action_listen=append_action_listen)
+        return await original(self, sender_id, append_action_listen=append_action_listen)
+
+    return create_tracker
+
+
 def _ad_law_checked(original):
     """Every bot text on every channel passes the advertising-law check.
 
@@ -434,6 +454,8 @@ def apply() -> None:
     SocketIOOutput.send_custom_json = _socketio_custom_json
     event.listen(Engine, "connect", _sqlite_tracker_pragmas)
     tracker_store.create_engine_kwargs = _tracker_engine_kwargs(tracker_store.create_engine_kwargs)
+    for wrapper in (tracker_store.FailSafeTrackerStore, tracker_store.AwaitableTrackerStore):
+        wrapper.create_tracker = _create_tracker_passed_on(wrapper.create_tracker)
     tracker_store.FailSafeTrackerStore.on_tracker_store_error = _tracker_store_down
     tracker_store.FailSafeTrackerStore.on_tracker_store_retrieve_error = _tracker_store_down
     contain_request_failures()

@@ -16,8 +16,11 @@ from the database as before. A turn that changed the conversation without
 saving it (it failed half-way) is detected by its event count and reloaded.
 Saves append only this server's new events, as Rasa's own save does, under
 Rasa's per-conversation lock: the newest-id check in plain SQL, the turn's
-events in one multi-row INSERT, no count of stored events; a brand-new
-conversation is not saved empty first (its first turn stores it). Each
+events in one INSERT statement, no count of stored events; a brand-new
+conversation costs one query (its newest id: none) and is not saved empty
+first (its first turn stores it). Rasa wraps every tracker store in an
+AwaitableTrackerStore, which does not pass `create_tracker` on:
+kefu.runtime.rasa_server makes it do so. Each
 turn's new events go to the event broker after the commit.
 """
 
@@ -60,7 +63,11 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         table = self.SQLEvent.__table__
         # Plain SQL on the (sender_id, id) index: the ORM query cost ~0.75 ms a turn.
         self._newest_sql = sa.text(f"SELECT max(id) FROM {table.name} WHERE sender_id = :sender")
-        self._table = table
+        # One compiled statement, executed for many rows: the DBAPI's
+        # executemany on SQLite; psycopg2's execute_values (SQLAlchemy's
+        # default executemany_mode) makes it one multi-row INSERT on
+        # PostgreSQL. A multi-row .values() would be compiled anew each turn.
+        self._insert = table.insert()
 
     def _newest_id(self, session: Any, sender_id: str) -> int | None:
         return session.execute(self._newest_sql, {"sender": sender_id}).scalar()
@@ -94,6 +101,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             self._cache.move_to_end(sender_id)
             return entry.tracker
         self._cache.pop(sender_id, None)
+        if newest is None:
+            return None  # no stored event: no conversation (what Rasa's retrieve finds, without its queries)
         tracker = await super().retrieve(sender_id)
         if tracker is not None and newest is not None:
             self._remember(sender_id, tracker, newest)
@@ -118,7 +127,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             if rows:
                 # One statement for a turn's events (chunks keep far below SQLite's variable limit).
                 for start in range(0, len(rows), ROWS_PER_INSERT):
-                    session.execute(sa.insert(self._table).values(rows[start : start + ROWS_PER_INSERT]))
+                    session.execute(self._insert, rows[start : start + ROWS_PER_INSERT])
                 last_id = self._newest_id(session, tracker.sender_id)
             session.commit()
         # After the commit, so the desk never reacts to a turn that was not
