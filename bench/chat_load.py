@@ -19,12 +19,25 @@ and the next message, 5-15 s by default; `--think`), then a closed loop of
 figures are printed side by side with the ratio scaled/embedded.
 
     .venv/bin/python bench/chat_load.py --target scaled [--levels 50,200,500] [--think 5:15]
+
+`--target stock` measures Kefu (embedded, `kefu run`) against the stock Rasa
+bot of bench/stock_bot/ (Rasa's own components, canned replies, no action
+server; trained here once per version of its files), started one after the
+other in the same run, `--runs` times alternating: 50 concurrent
+conversations of the light script (greeting, two questions, a complaint, the
+start of a repair, a payment question) without think time, after a warm-up
+round. It prints both throughputs, p50/p99, the ratio, and the CPU time per
+message of each process (from /proc, so the figures include every part of
+the reply path: NLU, dialogue, action server, database).
+
+    .venv/bin/python bench/chat_load.py --target stock [--runs 3] [--rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import sys
@@ -46,6 +59,15 @@ SCRIPT = [
     "快递一个星期了还没到，物流太慢了，我要投诉",
     "好的谢谢",
     "拜拜",
+]
+# --target stock: what both bots can answer (the stock bot knows 5 intents).
+LIGHT_SCRIPT = [
+    "你好",
+    "请问现货几天能发货呀",
+    "可以开发票吗",
+    "快递一个星期了还没到，物流太慢了，我要投诉",
+    "卫生间的水龙头一直滴水，麻烦派人修一下",
+    "物业费在哪里交",
 ]
 
 
@@ -107,22 +129,29 @@ def summary(concurrency: int, latencies: list[float], failures: list[str], elaps
 
 
 async def conversation(
-    session: aiohttp.ClientSession, url: str, rounds: int, latencies: list[float], failures: list[str]
+    session: aiohttp.ClientSession,
+    url: str,
+    rounds: int,
+    latencies: list[float],
+    failures: list[str],
+    script: list[str] = SCRIPT,
 ) -> None:
     for _ in range(rounds):
         sender = f"bench-{uuid.uuid4().hex[:12]}"
-        for text in SCRIPT:
+        for text in script:
             await send(session, url, sender, text, latencies, failures)
 
 
-async def run_level(url: str, concurrency: int, rounds: int) -> dict[str, float]:
+async def run_level(url: str, concurrency: int, rounds: int, script: list[str] = SCRIPT) -> dict[str, float]:
     latencies: list[float] = []
     failures: list[str] = []
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         started = time.perf_counter()
-        await asyncio.gather(*(conversation(session, url, rounds, latencies, failures) for _ in range(concurrency)))
+        await asyncio.gather(
+            *(conversation(session, url, rounds, latencies, failures, script) for _ in range(concurrency))
+        )
         elapsed = time.perf_counter() - started
     return summary(concurrency, latencies, failures, elapsed)
 
@@ -209,20 +238,86 @@ async def compare_profiles(levels: list[int], think: tuple[float, float]) -> Non
         print(f"peak memory MiB, {name}: {memory}")
 
 
+def cpu_seconds(pid_file: Path) -> dict[str, float]:
+    """User + system CPU time so far of each service process (/proc/PID/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for line in pid_file.read_text().splitlines():
+        name, pid = line.split()
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "(comm)": state is field 3
+        used[name] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return used
+
+
+async def measure_closed(running, rounds: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Warm-up, then 50 conversations of LIGHT_SCRIPT at once without think
+    time: the figures and the CPU ms per message of each process."""
+    webhook = f"{running.url}/webhooks/rest/webhook"
+    await run_level(webhook, 50, 1, LIGHT_SCRIPT)
+    before = cpu_seconds(running.pid_file)
+    result = await run_level(webhook, 50, rounds, LIGHT_SCRIPT)
+    after = cpu_seconds(running.pid_file)
+    per_message = {name: (after[name] - before[name]) * 1000 / result["messages"] for name in after if name in before}
+    return result, per_message
+
+
+async def compare_stock(runs: int, rounds: int) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import stacks
+
+    print(f"training or reusing the stock bot: {stacks.stock_model().name}", flush=True)
+    rows = []
+    for run in range(1, runs + 1):
+        figures = {}
+        # Alternate who goes first: neither always gets the cooler machine.
+        order = [("stock", stacks.stock), ("kefu", stacks.embedded)]
+        for name, start in order if run % 2 else order[::-1]:
+            with start() as running:
+                figures[name] = await measure_closed(running, rounds)
+            result, cpu = figures[name]
+            cpu_text = ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
+            print(f"run {run} {name:>5}: {fmt(result)}; CPU ms/message: {cpu_text}", flush=True)
+        ratio = figures["kefu"][0]["msg_per_s"] / figures["stock"][0]["msg_per_s"]
+        rows.append((figures, ratio))
+        print(f"run {run}: Kefu/stock {ratio:.2f}", flush=True)
+    print(f"\n50 concurrent conversations × {rounds} of {len(LIGHT_SCRIPT)} turns, no think time, after a warm-up")
+    print(f"{'run':>3} | {'stock msg/s':>11} {'p50':>5} {'p99':>5} | {'Kefu msg/s':>10} {'p50':>5} {'p99':>5} | ratio")
+    for run, (figures, ratio) in enumerate(rows, start=1):
+        s, k = figures["stock"][0], figures["kefu"][0]
+        print(
+            f"{run:>3} | {s['msg_per_s']:>11.1f} {s['p50_ms']:>5.0f} {s['p99_ms']:>5.0f} | "
+            f"{k['msg_per_s']:>10.1f} {k['p50_ms']:>5.0f} {k['p99_ms']:>5.0f} | {ratio:.2f}"
+        )
+    print(f"median ratio {statistics.median(r for _, r in rows):.2f}")
+    for name in ("kefu", "stock"):
+        names = rows[0][0][name][1]
+        text = ", ".join(f"{n} {statistics.median(f[name][1][n] for f, _ in rows):.1f}" for n in names)
+        print(f"CPU ms per message, {name} (median): {text}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:5005")
     parser.add_argument(
         "--target",
-        choices=["running", "scaled"],
+        choices=["running", "scaled", "stock"],
         default="running",
-        help="running: the stack at --url; scaled: start embedded and scaled, compare",
+        help="running: the stack at --url; scaled: start embedded and scaled, compare; "
+        "stock: start Kefu and the stock Rasa bot, compare",
     )
+    parser.add_argument("--runs", type=int, default=3, help="--target stock: alternating runs")
     parser.add_argument("--rounds", type=int, default=3, help="conversations per simulated customer")
     parser.add_argument("--levels", help="concurrent customers (default 1,10,50; with --target scaled 50,200,500)")
     parser.add_argument("--think", default="5:15", help="seconds between a reply and the next message (scaled)")
     parser.add_argument("--pids", default=str(ROOT / "var" / "kefu.pids"))
     args = parser.parse_args()
+    if args.target == "stock":
+        await compare_stock(args.runs, args.rounds)
+        return
     if args.target == "scaled":
         low, high = (float(x) for x in args.think.split(":"))
         await compare_profiles([int(x) for x in (args.levels or "50,200,500").split(",")], (low, high))

@@ -1,10 +1,12 @@
 """Start and stop the embedded (`kefu run`) and scaled (`kefu run --scaled`)
 profiles on free loopback ports for a benchmark, each on throw-away stores:
 a temporary SQLite directory, or (tests/support/scaled_stack.py) its own PostgreSQL
-databases and Redis key prefix."""
+databases and Redis key prefix; and the stock Rasa bot of bench/stock_bot/
+that Kefu's throughput is compared with."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -89,3 +91,49 @@ def scaled(rasa_servers: int = 2, action_servers: int = 2) -> Iterator[Running]:
         scaled_stack(Path(tmp), rasa_servers, action_servers) as up,
     ):
         yield Running(url=up.public_url, pid_file=up.pid_file, health=up.health_urls())
+
+
+STOCK_BOT = ROOT / "bench" / "stock_bot"
+
+
+def stock_model() -> Path:
+    """bench/stock_bot trained with `rasa train`, once per version of its files
+    (the model's name carries their hash)."""
+    digest = hashlib.sha256()
+    for path in sorted(STOCK_BOT.rglob("*.yml")):
+        digest.update(path.relative_to(STOCK_BOT).as_posix().encode() + b"\0" + path.read_bytes())
+    name = f"stock-{digest.hexdigest()[:12]}"
+    model = ROOT / "var" / "bench-stock" / f"{name}.tar.gz"
+    if not model.exists():
+        rasa = [sys.executable, "-m", "rasa", "train", "--config", "config.yml", "--domain", "domain.yml"]
+        args = ["--data", "data", "--out", str(model.parent), "--fixed-model-name", name]
+        subprocess.run([*rasa, *args], cwd=STOCK_BOT, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"}, check=True)
+    return model
+
+
+@contextmanager
+def stock() -> Iterator[Running]:
+    """`rasa run` of the stock bot: REST channel, in-memory tracker store, no
+    action server, on a free loopback port."""
+    model = stock_model()
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="kefu-bench-stock-") as tmp:
+        log = Path(tmp) / "rasa.log"
+        pid_file = Path(tmp) / "stock.pids"
+        args = ["-m", "rasa", "run", "--model", str(model), "-i", "127.0.0.1", "--port", str(port)]
+        proc = subprocess.Popen(
+            [sys.executable, *args, "--credentials", "credentials.yml"],
+            cwd=STOCK_BOT,
+            env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        pid_file.write_text(f"rasa {proc.pid}\n")
+        url = f"http://127.0.0.1:{port}"
+        running = Running(url=url, pid_file=pid_file, health=[f"{url}/webhooks/rest/"])
+        try:
+            wait_ready(proc, running.health, log)
+            yield running
+        finally:
+            stop(proc)

@@ -26,9 +26,9 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm
-from sqlalchemy.pool import SingletonThreadPool
 from rasa.core.brokers.sql import SQLEventBroker
 from rasa.utils.endpoints import EndpointConfig
+from sqlalchemy.pool import SingletonThreadPool
 
 
 def _wal(dbapi_connection: Any, _record: Any) -> None:
