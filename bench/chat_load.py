@@ -196,7 +196,7 @@ def fmt(r: dict[str, float]) -> str:
 
 
 async def compare_profiles(levels: list[int], think: tuple[float, float]) -> None:
-    sys.path.insert(0, str(ROOT / "bench"))
+    sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
     import stacks
 
     measured = {}
@@ -266,7 +266,7 @@ async def measure_closed(running, rounds: int) -> tuple[dict[str, float], dict[s
 
 
 async def compare_stock(runs: int, rounds: int) -> None:
-    sys.path.insert(0, str(ROOT / "bench"))
+    sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
     import stacks
 
     print(f"training or reusing the stock bot: {stacks.stock_model().name}", flush=True)

@@ -10,6 +10,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from kefu.runtime.tracker_cache import CachedSQLTrackerStore
 from tests.support.stack import ROOT
@@ -33,13 +34,21 @@ def texts(tracker) -> list:
     return [e.text for e in tracker.events if isinstance(e, UserUttered)]
 
 
-@pytest.fixture()
-def db(tmp_path):
-    return str(tmp_path / "tracker.db")
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=[pytest.mark.e2e, pytest.mark.postgres])])
+def db(request, tmp_path) -> dict:
+    """The tracker store's settings: a fresh SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return {"dialect": "sqlite", "db": str(tmp_path / "tracker.db")}
+    url = make_url(request.getfixturevalue("postgres_url"))
+    return {"dialect": "postgresql", "host": url.host, "port": url.port, "db": url.database, "username": url.username}
 
 
-def store(db: str, cls=CachedSQLTrackerStore):
-    return cls(domain=DOMAIN, dialect="sqlite", db=db)
+def store(db: dict, cls=CachedSQLTrackerStore):
+    return cls(domain=DOMAIN, **db)
+
+
+def sql_url(db: dict) -> str:
+    return SQLTrackerStore.get_db_url(db["dialect"], db.get("host"), db.get("port"), db["db"], db.get("username"))
 
 
 async def one_turn(s, sender: str, text_: str) -> None:
@@ -112,7 +121,7 @@ def test_deleted_conversation_is_not_served_from_memory(db):
         s = store(db)
         await one_turn(s, "c5", "一")
         await s.retrieve("c5")
-        engine = create_engine(f"sqlite:///{db}", future=True)
+        engine = create_engine(sql_url(db), future=True)
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM events WHERE sender_id = 'c5'"))
         engine.dispose()
@@ -137,7 +146,7 @@ def rasa_wrapped(cached):
     return FailSafe(Awaitable(cached))
 
 
-def test_a_new_conversation_is_not_saved_empty_and_a_turn_is_one_insert(db):
+def test_a_new_conversation_is_not_saved_empty_and_a_turn_is_one_insert(tmp_path):
     """Rasa would look a new conversation up with its event queries, save it
     with nothing but action_listen before its first turn, then count the
     stored events and insert them one by one; here a new conversation is
@@ -146,13 +155,20 @@ def test_a_new_conversation_is_not_saved_empty_and_a_turn_is_one_insert(db):
     id read back. Through Rasa's wrappers, as the server holds the store."""
     from sqlalchemy import event as sa_event
 
+    db = {"dialect": "sqlite", "db": str(tmp_path / "tracker.db")}  # SQLite traces what it runs
+
     async def scenario():
         cached = store(db)
         wrapped = rasa_wrapped(cached)
         statements: list[str] = []
-        sa_event.listen(
-            cached.engine, "before_cursor_execute", lambda _c, _cur, sql, *_a: statements.append(" ".join(sql.split()))
-        )
+
+        def traced(sql: str) -> None:
+            if sql.split()[0].upper() in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+                statements.append(" ".join(sql.split()))
+
+        # What SQLite itself runs, whether through SQLAlchemy or its DBAPI connection.
+        sa_event.listen(cached.engine, "connect", lambda conn, _record: conn.set_trace_callback(traced))
+        cached.engine.dispose()
         tracker = await wrapped.get_or_create_tracker("new")
         lookup = list(statements)
         stored_before_turn = await store(db, SQLTrackerStore).retrieve("new")
@@ -167,7 +183,7 @@ def test_a_new_conversation_is_not_saved_empty_and_a_turn_is_one_insert(db):
         return lookup, stored_before_turn, first_save, statements, plain
 
     lookup, stored_before_turn, first_save, statements, plain = run(scenario())
-    assert lookup == ["SELECT max(id) FROM events WHERE sender_id = ?"]
+    assert lookup == ["SELECT max(id) FROM events WHERE sender_id = 'new'"]
     assert stored_before_turn is None  # nothing stored before the first turn
     assert texts(plain) == ["你好", "在吗"]
     for saved in (first_save, statements):
