@@ -29,10 +29,11 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted
@@ -62,11 +63,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
         self._cache_size = int(cache_size)
         table = self.SQLEvent.__table__
-        # Plain SQL on the (sender_id, id) index: the ORM query cost ~0.75 ms a turn.
-        self._newest_sql = sa.text(f"SELECT max(id) FROM {table.name} WHERE sender_id = :sender")
-        # The same on a pooled DBAPI connection, for the lookup at the start
-        # of a turn: an ORM session and result around it cost more than the
-        # query (~0.9 ms of 1 ms). sqlite3 takes "?", psycopg2 "%s".
+        # Plain SQL on the (sender_id, id) index, on the DBAPI connection:
+        # the ORM query cost ~0.75 ms a turn. sqlite3 takes "?", psycopg2 "%s".
         marker = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         self._newest_dbapi = f"SELECT max(id) FROM {table.name} WHERE sender_id = {marker}"
         # A turn's events in one multi-row INSERT, its SQL written once per
@@ -76,20 +74,23 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self._table_name = table.name
         self._insert_sql: dict[int, str] = {}
 
-    def _newest_id(self, session: Any, sender_id: str) -> int | None:
-        return session.execute(self._newest_sql, {"sender": sender_id}).scalar()
-
-    def _newest_id_now(self, sender_id: str) -> int | None:
+    @contextmanager
+    def _cursor(self) -> Iterator[tuple[Any, Any]]:
+        """A pooled DBAPI connection and a cursor: an ORM session and its
+        results around these few statements cost more than the statements."""
         connection = self.engine.raw_connection()
         try:
             cursor = connection.cursor()
             try:
-                cursor.execute(self._newest_dbapi, (sender_id,))
-                row = cursor.fetchone()
+                yield connection, cursor
             finally:
                 cursor.close()
         finally:
-            connection.close()  # back to the pool, which ends the read transaction
+            connection.close()  # back to the pool, which rolls back anything uncommitted
+
+    def _newest_id(self, cursor: Any, sender_id: str) -> int | None:
+        cursor.execute(self._newest_dbapi, (sender_id,))
+        row = cursor.fetchone()
         return row[0] if row else None
 
     async def create_tracker(self, sender_id: str, append_action_listen: bool = True) -> DialogueStateTracker:
@@ -114,7 +115,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         # The id is read before the events: a write in between makes the
         # remembered id older than the events, so the next turn reloads.
-        newest = self._newest_id_now(sender_id)
+        with self._cursor() as (_connection, cursor):
+            newest = self._newest_id(cursor, sender_id)
         entry = self._cache.get(sender_id)
         if entry and entry.last_id == newest and len(entry.tracker.events) == entry.stored + entry.fresh:
             self._cache.move_to_end(sender_id)
@@ -137,21 +139,19 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             return
         new_events = list(tracker.events)[entry.stored :]
         rows = [self._row(tracker.sender_id, event) for event in new_events]
-        with self.session_scope() as session:
+        with self._cursor() as (connection, cursor):
             # Somebody else wrote since this turn began? Their events are
             # theirs; ours are still exactly new_events. Store them, but load
             # the conversation from the database next time.
-            undisturbed = self._newest_id(session, tracker.sender_id) == entry.last_id
+            undisturbed = self._newest_id(cursor, tracker.sender_id) == entry.last_id
             last_id = entry.last_id
             if rows:
                 # One statement for a turn's events (chunks keep far below SQLite's variable limit).
-                connection = session.connection()
                 for start in range(0, len(rows), ROWS_PER_INSERT):
                     chunk = rows[start : start + ROWS_PER_INSERT]
-                    values = tuple(value for row in chunk for value in row)
-                    connection.exec_driver_sql(self._insert_for(len(chunk)), values)
-                last_id = self._newest_id(session, tracker.sender_id)
-            session.commit()
+                    cursor.execute(self._insert_for(len(chunk)), tuple(value for row in chunk for value in row))
+                last_id = self._newest_id(cursor, tracker.sender_id)
+            connection.commit()
         # After the commit, so the desk never reacts to a turn that was not
         # stored. Not Rasa's stream_events: it diffs against retrieve(),
         # which here is this very tracker (nothing would be streamed).
