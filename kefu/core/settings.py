@@ -160,6 +160,13 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     # -- processes and ports ---------------------------------------------------------------
     Variable("KEFU_RASA_PORT", "5005", "Rasa's port (channels, socket.io, HTTP API)", "kefu run, desk, CLI"),
+    Variable(
+        "KEFU_RASA_CONCURRENCY",
+        "8",
+        "Customer messages a Rasa server works on at once; more wait their turn in arrival order "
+        "(a message busy for over a second, e.g. on a platform API, stops counting). 0: no limit",
+        "Rasa",
+    ),
     Variable("KEFU_ACTIONS_PORT", "5055", "The action server's port", "kefu run"),
     Variable(
         "KEFU_ACTION_ENDPOINT",
@@ -1001,6 +1008,18 @@ def load_supervisor_settings(env: Mapping[str, str] = os.environ, scaled: bool =
         tracker=load_tracker_settings(env),
         rasa_token=env.get("KEFU_RASA_TOKEN") or None,
     )
+
+
+# -- the Rasa server ------------------------------------------------------------------------
+def load_rasa_concurrency(env: Mapping[str, str] = os.environ) -> int:
+    value = _get_or_default(env, "KEFU_RASA_CONCURRENCY")
+    try:
+        limit = int(value)
+    except ValueError:
+        raise SystemExit(f"error: KEFU_RASA_CONCURRENCY must be a whole number, not {value!r}") from None
+    if limit < 0:
+        raise SystemExit(f"error: KEFU_RASA_CONCURRENCY must be 0 (no limit) or more, not {limit}")
+    return limit
 
 
 # -- the model registry and retraining ----------------------------------------------------

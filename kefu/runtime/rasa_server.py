@@ -459,11 +459,13 @@ def apply() -> None:
     tracker_store.FailSafeTrackerStore.on_tracker_store_error = _tracker_store_down
     tracker_store.FailSafeTrackerStore.on_tracker_store_retrieve_error = _tracker_store_down
     contain_request_failures()
-    from kefu.runtime import action_calls, graph_order, ticket_lock
+    from kefu.core.settings import load_rasa_concurrency
+    from kefu.runtime import action_calls, admission, graph_order, ticket_lock
 
     ticket_lock.apply()
     action_calls.install()
     graph_order.install()
+    admission.install(load_rasa_concurrency())
 
 
 def contain_request_failures() -> None:
