@@ -30,7 +30,7 @@ round. It prints both throughputs, p50/p99, the ratio, and the CPU time per
 message of each process (from /proc, so the figures include every part of
 the reply path: NLU, dialogue, action server, database).
 
-    .venv/bin/python bench/chat_load.py --target stock [--runs 3] [--rounds 2]
+    .venv/bin/python bench/chat_load.py --target stock [--runs 3] [--rounds 2] [--kefu-commit 320263d]
 """
 
 from __future__ import annotations
@@ -265,16 +265,24 @@ async def measure_closed(running, rounds: int) -> tuple[dict[str, float], dict[s
     return result, per_message
 
 
-async def compare_stock(runs: int, rounds: int) -> None:
+async def compare_stock(runs: int, rounds: int, kefu_commit: str | None = None) -> None:
     sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+    import functools
+
     import stacks
+    from compare_commits import worktree
 
     print(f"training or reusing the stock bot: {stacks.stock_model().name}", flush=True)
+    kefu = stacks.embedded
+    if kefu_commit:  # an earlier Kefu, with its own model (bench/compare_commits.py)
+        root = worktree(kefu_commit)
+        kefu = functools.partial(stacks.embedded, {"KEFU_MODELS_DIR": str(root / "models")}, root)
+        print(f"Kefu at {kefu_commit}", flush=True)
     rows = []
     for run in range(1, runs + 1):
         figures = {}
         # Alternate who goes first: neither always gets the cooler machine.
-        order = [("stock", stacks.stock), ("kefu", stacks.embedded)]
+        order = [("stock", stacks.stock), ("kefu", kefu)]
         for name, start in order if run % 2 else order[::-1]:
             with start() as running:
                 figures[name] = await measure_closed(running, rounds)
@@ -310,13 +318,14 @@ async def main() -> None:
         "stock: start Kefu and the stock Rasa bot, compare",
     )
     parser.add_argument("--runs", type=int, default=3, help="--target stock: alternating runs")
+    parser.add_argument("--kefu-commit", help="--target stock: measure this earlier commit of Kefu instead")
     parser.add_argument("--rounds", type=int, default=3, help="conversations per simulated customer")
     parser.add_argument("--levels", help="concurrent customers (default 1,10,50; with --target scaled 50,200,500)")
     parser.add_argument("--think", default="5:15", help="seconds between a reply and the next message (scaled)")
     parser.add_argument("--pids", default=str(ROOT / "var" / "kefu.pids"))
     args = parser.parse_args()
     if args.target == "stock":
-        await compare_stock(args.runs, args.rounds)
+        await compare_stock(args.runs, args.rounds, args.kefu_commit)
         return
     if args.target == "scaled":
         low, high = (float(x) for x in args.think.split(":"))

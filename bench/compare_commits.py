@@ -8,12 +8,19 @@ and gets its own model (trained once, with this venv's Rasa, from its own
 data); this checkout uses the newest model in models/. Each round starts one
 stack, then the other (never both at once: they share the cores), and runs
 10 and then 50 concurrent conversations of the chat_load script.
+
+`--replies` instead holds one conversation of each chat_load script (the
+README's and the light one of --target stock) on each build and compares
+the replies, ticket numbers aside: a faster build must answer the same.
+
+    .venv/bin/python bench/compare_commits.py --before 320263d --replies
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import statistics
 import subprocess
 import sys
@@ -23,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from chat_load import run_level  # noqa: E402
+import aiohttp  # noqa: E402
+from chat_load import LIGHT_SCRIPT, SCRIPT, run_level  # noqa: E402
 from stacks import embedded  # noqa: E402
 
 LEVELS = (10, 50)
@@ -53,12 +61,41 @@ async def measure(root: Path) -> dict[int, float]:
         return found
 
 
+async def replies(root: Path) -> list[tuple[str, list[str]]]:
+    """Each message of both scripts and the texts answered, in one conversation per script."""
+    said = []
+    with embedded({"KEFU_MODELS_DIR": str(root / "models")}, root) as running:
+        async with aiohttp.ClientSession() as session:
+            for number, script in enumerate((SCRIPT, LIGHT_SCRIPT)):
+                for text in script:
+                    body = {"sender": f"replies-{number}", "message": text}
+                    async with session.post(f"{running.url}/webhooks/rest/webhook", json=body) as resp:
+                        answer = [m.get("text") or str(m) for m in await resp.json()]
+                    # Ticket numbers count on from whatever the database holds.
+                    said.append((text, [re.sub(r"KF\d+", "KF…", t) for t in answer]))
+    return said
+
+
+async def compare_replies(before: Path) -> None:
+    old, new = await replies(before), await replies(ROOT)
+    for (text, a), (_, b) in zip(old, new, strict=True):
+        print(f"{'same' if a == b else 'DIFFERENT'}: {text}")
+        if a != b:
+            print(f"  before: {a}\n  now:    {b}")
+    same = sum(a == b for (_, a), (_, b) in zip(old, new, strict=True))
+    print(f"{same} of {len(old)} replies the same")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", required=True, help="the earlier commit")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--replies", action="store_true", help="compare the replies instead of the speed")
     args = parser.parse_args()
     before = worktree(args.before)
+    if args.replies:
+        await compare_replies(before)
+        return
     runs: dict[str, list[dict[int, float]]] = {"before": [], "now": []}
     for number in range(args.rounds):
         for name, root in (("before", before), ("now", ROOT)):

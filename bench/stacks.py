@@ -107,7 +107,9 @@ def stock_model() -> Path:
     if not model.exists():
         rasa = [sys.executable, "-m", "rasa", "train", "--config", "config.yml", "--domain", "domain.yml"]
         args = ["--data", "data", "--out", str(model.parent), "--fixed-model-name", name]
-        subprocess.run([*rasa, *args], cwd=STOCK_BOT, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"}, check=True)
+        # Rasa's training cache beside the model, not in bench/stock_bot/.rasa.
+        env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "RASA_CACHE_DIRECTORY": str(model.parent / "cache")}
+        subprocess.run([*rasa, *args], cwd=STOCK_BOT, env=env, check=True)
     return model
 
 
