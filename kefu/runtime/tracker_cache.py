@@ -16,11 +16,11 @@ from the database as before. A turn that changed the conversation without
 saving it (it failed half-way) is detected by its event count and reloaded.
 Saves append only this server's new events, as Rasa's own save does, under
 Rasa's per-conversation lock: the newest-id check in plain SQL, the turn's
-events in one INSERT statement, no count of stored events; a brand-new
+events in one multi-row INSERT, no count of stored events; a brand-new
 conversation costs one query (its newest id: none) and is not saved empty
-first (its first turn stores it). Rasa wraps every tracker store in an
-AwaitableTrackerStore, which does not pass `create_tracker` on:
-kefu.runtime.rasa_server makes it do so. Each
+first (its first turn stores it). Rasa wraps every tracker store in a
+FailSafeTrackerStore and an AwaitableTrackerStore, which do not pass
+`create_tracker` on: kefu.runtime.rasa_server makes them do so. Each
 turn's new events go to the event broker after the commit.
 """
 
