@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tests.support.agents import add_agent
-from tests.support.browser import csp_violations, open_widget, widget_say
+from tests.support.browser import csp_violations, open_widget, sign_in, widget_say
 from tests.support.stack import Stack, new_sender, wait_for
 
 
@@ -67,11 +67,7 @@ def login(browser, stack: Stack, role: str = "agent"):
     name, password = add_agent(stack.env, role, f"browser-{role}")
     desk = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 800}).new_page()
     desk.violations = csp_violations(desk.context)
-    desk.goto(f"{stack.desk_url}/login")
-    desk.fill("input[name=name]", name)
-    desk.fill("input[name=password]", password)
-    desk.click("button[type=submit]")
-    desk.wait_for_url("**/desk")
+    sign_in(desk, stack.desk_url, name, password)
     return desk, name
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.agents import add_agent
-from tests.support.browser import csp_violations
+from tests.support.browser import csp_violations, sign_in
 from tests.support.stack import Stack, new_sender, start_stack, stop_stack
 
 pytestmark = pytest.mark.e2e
@@ -31,11 +31,7 @@ def test_urgent_conversation_is_at_the_top_of_the_queue_with_its_badge(own_stack
     name, password = add_agent(stack.env, prefix="browser-emergency")
     page = browser.new_page(locale="zh-CN", viewport={"width": 1200, "height": 800})
     violations = csp_violations(page.context)
-    page.goto(f"{stack.desk_url}/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/desk")
+    sign_in(page, stack.desk_url, name, password)
 
     waiting = [new_sender("customer"), new_sender("customer")]
     stack.say(waiting[0], "你好，我家厨房的水管漏水了")  # an ordinary repair …

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.support.agents import add_agent
-from tests.support.browser import csp_violations, open_widget, widget_say
+from tests.support.browser import csp_violations, open_widget, sign_in, widget_say
 from tests.support.stack import Stack, new_sender
 
 
@@ -19,11 +19,7 @@ def test_the_desk_suggests_knowledge_base_answers(stack: Stack, browser, shots: 
 
     page = browser.new_page(locale="zh-CN", viewport={"width": 1200, "height": 900})
     violations = csp_violations(page.context)
-    page.goto(f"{stack.desk_url}/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/desk")
+    sign_in(page, stack.desk_url, name, password)
     page.locator("#queue li", has_text=customer).click()
     first = page.locator("#kb-suggest li").first
     first.wait_for(timeout=15000)

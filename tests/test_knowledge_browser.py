@@ -9,7 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.support.browser import csp_violations
+from tests.support.browser import csp_violations, sign_in
 from tests.support.desk import Desk
 
 
@@ -17,11 +17,7 @@ def signed_in(browser, desk: Desk, role: str):
     name, password = desk.add_agent(role, f"kb-{role}")
     page = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}).new_page()
     violations = csp_violations(page.context)
-    page.goto(f"{desk.desk_url}/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/desk")
+    sign_in(page, desk.desk_url, name, password)
     page.goto(f"{desk.desk_url}/knowledge")
     return page, violations
 

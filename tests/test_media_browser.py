@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from tests.support.agents import add_agent
-from tests.support.browser import csp_violations, open_widget, widget_say
+from tests.support.browser import csp_violations, open_widget, sign_in, widget_say
 from tests.support.media import png_bytes
 from tests.support.stack import Stack
 
@@ -44,11 +44,7 @@ def test_a_widget_photo_shows_on_the_desk_ticket_page(stack: Stack, browser, sho
     name, password = add_agent(stack.env, "supervisor", "browser-media")
     desk = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 800}).new_page()
     desk_violations = csp_violations(desk.context)
-    desk.goto(f"{stack.desk_url}/login")
-    desk.fill("input[name=name]", name)
-    desk.fill("input[name=password]", password)
-    desk.click("button[type=submit]")
-    desk.wait_for_url("**/desk")
+    sign_in(desk, stack.desk_url, name, password)
     # The customer asks for a human: the agent sees the photo beside the conversation.
     session_id = widget.evaluate("window.kefu.sessionId")
     widget.click(".kefu-quick button >> text=转人工")

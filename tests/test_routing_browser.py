@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.support.agents import add_agent
-from tests.support.browser import csp_violations
+from tests.support.browser import csp_violations, sign_in
 from tests.support.stack import Stack, auth, http, new_sender, wait_for
 from tests.test_routing_stack import clear_queue
 
@@ -27,11 +27,7 @@ def test_a_handoff_arrives_by_itself_for_an_online_agent(stack: Stack, browser, 
         "window.Notification = function (title, options) { window.__notified.push(options.body); return new N(title, options); };"
         "window.Notification.permission = 'granted'; window.Notification.requestPermission = N.requestPermission.bind(N);"
     )
-    page.goto(f"{stack.desk_url}/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/desk")
+    sign_in(page, stack.desk_url, name, password)
     page.wait_for_selector(f"text={name}")
     assert wait_for(lambda: page.input_value("#presence") == "offline", 10)  # read from /api/agents
     page.select_option("#presence", "online")

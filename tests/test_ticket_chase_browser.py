@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from kefu.core.db import make_engine
 from kefu.core.models import Ticket, utcnow
 from tests.support.agents import add_agent, login
-from tests.support.browser import csp_violations
+from tests.support.browser import csp_violations, sign_in
 from tests.support.stack import Stack, auth, http, new_sender
 
 
@@ -29,11 +29,7 @@ def test_a_chase_shows_the_owner_a_banner_and_the_ticket_on_top(stack: Stack, br
 
     page = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 800}).new_page()
     violations = csp_violations(page.context)
-    page.goto(f"{stack.desk_url}/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/desk")
+    sign_in(page, stack.desk_url, name, password)
     page.goto(f"{stack.desk_url}/tickets")
     page.wait_for_selector(f"#tickets tbody tr >> text={ticket['number']}")
     page.check("input[name=mine]")

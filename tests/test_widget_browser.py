@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.support.agents import add_agent, login
-from tests.support.browser import csp_violations, widget_say
+from tests.support.browser import csp_violations, sign_in, widget_say
 from tests.support.scaled_stack import http
 from tests.support.stack import Stack, auth, wait_for
 
@@ -123,11 +123,7 @@ def test_reload_while_an_agent_serves_and_the_agent_types(stack: Stack, browser,
 
     # The agent types in the desk's reply box: the customer sees it, then the answer.
     desk = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 800}).new_page()
-    desk.goto(f"{stack.desk_url}/login")
-    desk.fill("input[name=name]", name)
-    desk.fill("input[name=password]", password)
-    desk.click("button[type=submit]")
-    desk.wait_for_url("**/desk")
+    sign_in(desk, stack.desk_url, name, password)
     desk.locator("#mine li", has_text=session_id).click()
     desk.wait_for_selector("#messages li.customer >> text=3栋2单元501")
     desk.type("#reply textarea", "好的，师傅二十分钟内到")

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.support.agents import add_agent
-from tests.support.browser import csp_violations, open_widget, widget_say
+from tests.support.browser import csp_violations, open_widget, sign_in, widget_say
 from tests.support.stack import Stack, auth, http, new_sender, start_stack, stop_stack, wait_for
 from tests.test_routing_stack import clear_queue
 
@@ -59,11 +59,7 @@ def test_a_supervisor_is_alerted_to_an_emergency_nobody_can_take_and_finds_ticke
     violations = csp_violations(context)
     token = http("POST", f"{stack.desk_url}/api/login", {"name": name, "password": password})[1]["token"]
     try:
-        page.goto(f"{stack.desk_url}/login")
-        page.fill("input[name=name]", name)
-        page.fill("input[name=password]", password)
-        page.click("button[type=submit]")
-        page.wait_for_url("**/desk")
+        sign_in(page, stack.desk_url, name, password)
         customer = new_sender("困人业主")
         stack.say(customer, "救命，我被困在电梯里了，3栋的电梯")
         page.wait_for_selector("#urgent-alert >> text=紧急会话无人接待", timeout=15000)
@@ -127,11 +123,7 @@ def login_page(browser, stack: Stack, name: str, password: str, notifications: b
         permissions=["notifications"] if notifications else [],
     )
     page = context.new_page()
-    page.goto(f"{stack.desk_url}/login")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/desk")
+    sign_in(page, stack.desk_url, name, password)
     page.wait_for_selector(f"#me >> text={name}")
     return context, page
 

@@ -52,3 +52,12 @@ def csp_violations(context) -> list[str]:
     found: list[str] = []
     context.on("console", lambda msg: found.append(msg.text) if "Content Security Policy" in msg.text else None)
     return found
+
+
+def sign_in(page, desk_url: str, name: str, password: str) -> None:
+    """Sign in on the desk's login page and wait for the workspace."""
+    page.goto(f"{desk_url}/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/desk")
